@@ -1,0 +1,1 @@
+"""Exporters stage: results → Prometheus metrics, alert rules, dashboards, backfill."""

@@ -1,0 +1,1 @@
+"""Forecasts stage: observations → forecasts to quarter and year end, P(meet target)."""

@@ -1,0 +1,1 @@
+"""Ingest stage: statistics files → validated, normalised observations in DuckDB."""

@@ -1,0 +1,236 @@
+"""File readers: each layout becomes the same staged table of raw text cells.
+
+The staged table has one row per value cell: line, field, series, measure, region, period,
+freq, jan_feb, value — all as found in the file, validated afterwards in one place.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import pandas as pd
+import xlrd
+
+from ingest.errors import IngestError, RowError
+from ingest.schema import Source
+
+STAGED_COLUMNS = [
+    "line",
+    "field",
+    "series",
+    "measure",
+    "region",
+    "period",
+    "freq",
+    "jan_feb",
+    "value",
+]
+WORKBOOK_SUFFIXES = {".xls", ".xlsx", ".xlsm"}
+_CHUNK = 1 << 20
+
+
+def refuse(file: Path, line: int, field: str, value: str, reason: str) -> IngestError:
+    """An IngestError for one problem that refuses the whole file."""
+    return IngestError(str(file), [RowError(line, field, value, reason)])
+
+
+def detect_encoding(path: Path, declared: str) -> str:
+    """The file's text encoding: the declared one, or UTF-8 if it decodes, else GB18030."""
+    if declared != "auto":
+        return "utf-8-sig" if declared == "utf-8" else declared
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as fh:
+        try:
+            while chunk := fh.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf-8-sig"
+
+
+@contextmanager
+def utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
+    """Yield a UTF-8 version of a text file, transcoding in chunks when needed."""
+    if encoding == "utf-8-sig":
+        yield path
+        return
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with tempfile.TemporaryDirectory(prefix="kpiwatch-") as tmp:
+        out = Path(tmp) / "utf8.csv"
+        with path.open("rb") as src, out.open("w", encoding="utf-8") as dst:
+            offset = 0
+            try:
+                while chunk := src.read(_CHUNK):
+                    dst.write(decoder.decode(chunk))
+                    offset += len(chunk)
+                dst.write(decoder.decode(b"", final=True))
+            except UnicodeDecodeError as exc:
+                raise refuse(
+                    path, 0, "encoding", encoding, f"byte {offset + exc.start} is not {encoding}"
+                ) from exc
+        yield out
+
+
+def quote_ident(name: str) -> str:
+    """Quote a header text as a DuckDB identifier (it was checked against the header)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> None:
+    """Read a long CSV (one observation per row) with DuckDB into the staged table."""
+    encoding = detect_encoding(path, source.encoding)
+    with utf8_copy(path, encoding) as text:
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE raw_rows AS SELECT * FROM read_csv(?, "
+                "header = true, all_varchar = true, strict_mode = true, skip = ?)",
+                [str(text), source.header_row - 1],
+            )
+        except duckdb.Error as exc:
+            raise refuse(path, _csv_error_line(str(exc)), "csv", "", _first_line(exc)) from exc
+    header = [r[0] for r in con.execute("DESCRIBE raw_rows").fetchall()]
+    cols = source.columns
+    wanted = {
+        "period": cols.period,
+        "value": cols.value,
+        "series": cols.series,
+        "measure": cols.measure,
+        "region": cols.region,
+        "freq": cols.freq,
+        "jan_feb": cols.jan_feb,
+    }
+    for role, name in wanted.items():
+        if name is not None and name not in header:
+            raise refuse(
+                path, source.header_row, name, ", ".join(header), f"no {role} column named {name!r}"
+            )
+
+    def col(name: str | None, default: str) -> str:
+        return quote_ident(name) if name else default
+
+    value_field = cols.value or "value"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE staged AS
+        SELECT rowid + {source.header_row + 1} AS line, ? AS field,
+               {col(cols.series, "''")} AS series, {col(cols.measure, "''")} AS measure,
+               {col(cols.region, "''")} AS region,
+               {col(cols.period, "''")} AS period, {col(cols.freq, "?")} AS freq,
+               {col(cols.jan_feb, "'false'")} AS jan_feb, {col(cols.value, "''")} AS value
+        FROM raw_rows
+        """,
+        [value_field] + ([] if cols.freq else [source.freq]),
+    )
+    con.execute("DROP TABLE raw_rows")
+
+
+def _csv_error_line(message: str) -> int:
+    match = re.search(r"[Ll]ine:?\s*(\d+)", message)
+    return int(match[1]) if match else 0
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def read_grid(path: Path, source: Source) -> list[list[str]]:
+    """Read a CSV or workbook sheet as rows of cell texts (row 0 is file line 1)."""
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        return _read_workbook(path, source)
+    encoding = detect_encoding(path, source.encoding)
+    try:
+        frame = pd.read_csv(
+            path,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            encoding=encoding,
+            skip_blank_lines=False,
+            sep=None,
+            engine="python",
+        )
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+        raise refuse(path, _csv_error_line(str(exc)), "csv", encoding, _first_line(exc)) from exc
+    return _pad([[str(c).strip() for c in row] for row in frame.itertuples(index=False)])
+
+
+def _read_workbook(path: Path, source: Source) -> list[list[str]]:
+    try:
+        if path.suffix.lower() == ".xls":
+            return _read_xls(path, source.sheet)
+        return _read_xlsx(path, source.sheet)
+    except IngestError:
+        raise
+    except Exception as exc:  # xlrd and openpyxl raise many unrelated types for bad files
+        raise refuse(path, 0, "workbook", path.suffix, f"unreadable workbook: {exc}") from exc
+
+
+def _no_sheet(path: Path, sheet: str, names: list[str]) -> IngestError:
+    return refuse(path, 0, "sheet", sheet, f"no such sheet; the workbook has {names}")
+
+
+def _read_xls(path: Path, sheet: str | None) -> list[list[str]]:
+    book = xlrd.open_workbook(str(path), on_demand=True)
+    names = book.sheet_names()
+    if sheet is not None and sheet not in names:
+        raise _no_sheet(path, sheet, names)
+    ws = book.sheet_by_name(sheet) if sheet is not None else book.sheet_by_index(0)
+    grid = []
+    for r in range(ws.nrows):
+        row = []
+        for cell in ws.row(r):
+            if cell.ctype == xlrd.XL_CELL_DATE:
+                row.append(_cell_text(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode)))
+            elif cell.ctype in (xlrd.XL_CELL_ERROR, xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+                row.append("")
+            else:
+                row.append(_cell_text(cell.value))
+        grid.append(row)
+    return _pad(grid)
+
+
+def _read_xlsx(path: Path, sheet: str | None) -> list[list[str]]:
+    # data_only: a formula cell gives the value Excel last computed, never the formula.
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise _no_sheet(path, sheet, book.sheetnames)
+        ws = book[sheet] if sheet is not None else book.worksheets[0]
+        grid = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    return _pad(grid)
+
+
+def _pad(grid: list[list[str]]) -> list[list[str]]:
+    width = max((len(r) for r in grid), default=0)
+    return [r + [""] * (width - len(r)) for r in grid]
+
+
+def _cell_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).strip()
+
+
+def column_letter(index: int) -> str:
+    """Spreadsheet column name of a 0-based index (0 → A, 26 → AA)."""
+    name = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        name = chr(65 + rem) + name
+    return name

@@ -1,0 +1,122 @@
+"""Config models owned by the ingest stage: store, indicators, regions and sources."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Ids end up in Prometheus labels, file names and SQL parameters: keep them plain.
+Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+Measure = Literal["value", "ytd", "yoy_pct", "ytd_yoy_pct"]
+Kind = Literal["flow", "growth", "stock"]
+Layout = Literal["long", "columns", "wide"]
+Encoding = Literal["auto", "utf-8", "gbk", "gb18030"]
+
+
+class Strict(BaseModel):
+    """Base for every config table: unknown keys are errors, objects are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(Strict):
+    """[store]: where the DuckDB file lives."""
+
+    path: str = "kpiwatch.duckdb"
+
+
+class Indicator(Strict):
+    """[[indicators]]: one monitored indicator."""
+
+    id: Id
+    name: str
+    unit: str = ""
+    kind: Kind
+    frequency: Literal["monthly", "quarterly"] = "monthly"
+    direction: Literal["higher", "lower"] = "higher"
+    owner: str = ""
+    # Counts and amounts cannot be negative; a negative one is a typing error.
+    non_negative: bool | None = None
+    illustrative: bool = False
+
+    @property
+    def refuses_negative(self) -> bool:
+        if self.non_negative is not None:
+            return self.non_negative
+        return self.kind != "growth"
+
+
+class Region(Strict):
+    """[[regions]]: one node of the region tree."""
+
+    id: Id
+    name: str
+    parent: Id | None = None
+    aliases: tuple[str, ...] = ()
+
+
+class SeriesMap(Strict):
+    """Where one series of a file goes: indicator, measure and unit scale."""
+
+    indicator: Id | None = None
+    measure: Measure | None = None
+    region: Id | None = None
+    scale: float | None = None
+
+
+class Columns(Strict):
+    """Names of the columns a layout reads (header texts, exactly as in the file)."""
+
+    period: str | None = None
+    value: str | None = None
+    series: str | None = None
+    measure: str | None = None
+    region: str | None = None
+    freq: str | None = None
+    jan_feb: str | None = None
+    key: str | None = None
+
+
+class Source(Strict):
+    """[[sources]]: a file layout and how its columns map onto observations.
+
+    layouts:
+      long    – one observation per row (period, value, series and/or region columns)
+      columns – one period per row, one series per column (panel tables, vendor sheets)
+      wide    – one series or region per row, one period per column
+    """
+
+    name: Id
+    path: str
+    layout: Layout
+    encoding: Encoding = "auto"
+    sheet: str | None = None
+    header_row: int = Field(default=1, ge=1)
+    data_start_row: int | None = Field(default=None, ge=1)
+    # wide layout: what the first (key) column of each row names
+    row_key: Literal["series", "region"] = "series"
+    columns: Columns = Columns()
+    indicator: Id | None = None
+    measure: Measure | None = None
+    region: Id | None = None
+    freq: Literal["M", "Q"] = "M"
+    scale: float = Field(default=1.0, gt=0)
+    series: dict[str, SeriesMap] = {}
+    unmapped: Literal["error", "ignore"] = "error"
+    skip_rows: tuple[str, ...] = (r"^\s*(注|数据来源|资料来源|来源)",)
+
+    @model_validator(mode="after")
+    def _check_layout(self) -> Source:
+        need: dict[str, tuple[str, ...]] = {
+            "long": ("period", "value"),
+            "columns": ("period",),
+            "wide": ("key",),
+        }
+        missing = [c for c in need[self.layout] if getattr(self.columns, c) is None]
+        if missing:
+            raise ValueError(f"layout {self.layout!r} needs columns.{', columns.'.join(missing)}")
+        for pattern in self.skip_rows:
+            re.compile(pattern)
+        return self

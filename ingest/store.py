@@ -1,0 +1,186 @@
+"""The DuckDB store: opening, schema migrations and the analysts' views."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+
+from ingest.errors import StoreError
+from ingest.schema import Indicator, Region
+
+# Each migration runs once, in order, inside one transaction with its version row.
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE loads (
+            load_id BIGINT PRIMARY KEY,
+            source VARCHAR,
+            file VARCHAR NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            known_from TIMESTAMP NOT NULL,
+            loaded_at TIMESTAMP NOT NULL,
+            rows_read BIGINT NOT NULL,
+            new_values BIGINT NOT NULL,
+            revised_values BIGINT NOT NULL,
+            unchanged_values BIGINT NOT NULL
+        );
+        CREATE TABLE observation_vintages (
+            indicator VARCHAR NOT NULL,
+            region VARCHAR NOT NULL,
+            period VARCHAR NOT NULL,
+            measure VARCHAR NOT NULL,
+            value DOUBLE NOT NULL,
+            period_start DATE NOT NULL,
+            period_end DATE NOT NULL,
+            months TINYINT NOT NULL,
+            freq VARCHAR NOT NULL,
+            load_id BIGINT NOT NULL,
+            known_from TIMESTAMP NOT NULL,
+            line BIGINT
+        );
+        CREATE TABLE indicators (
+            id VARCHAR PRIMARY KEY, name VARCHAR, unit VARCHAR, kind VARCHAR,
+            frequency VARCHAR, direction VARCHAR, owner VARCHAR, illustrative BOOLEAN
+        );
+        CREATE TABLE regions (id VARCHAR PRIMARY KEY, name VARCHAR, parent VARCHAR);
+        """,
+    ),
+]
+
+VIEWS = """
+CREATE OR REPLACE VIEW observations AS
+SELECT v.indicator, v.region, v.period, v.measure, v.value,
+       v.period_start, v.period_end, v.months, v.freq,
+       v.known_from,
+       lead(v.known_from) OVER w AS known_until,
+       l.source, l.file, v.line, v.load_id
+FROM observation_vintages v JOIN loads l USING (load_id)
+WINDOW w AS (PARTITION BY v.indicator, v.region, v.period, v.measure
+             ORDER BY v.known_from, v.load_id);
+
+CREATE OR REPLACE VIEW observations_latest AS
+SELECT * EXCLUDE (known_until) FROM observations WHERE known_until IS NULL;
+
+CREATE OR REPLACE MACRO observations_as_of(d) AS TABLE
+SELECT * EXCLUDE (known_until) FROM observations
+WHERE known_from <= CAST(d AS TIMESTAMP)
+  AND (known_until IS NULL OR known_until > CAST(d AS TIMESTAMP));
+
+CREATE OR REPLACE VIEW monthly AS
+WITH latest AS (
+    SELECT o.*, i.kind FROM observations_latest o JOIN indicators i ON i.id = o.indicator
+    WHERE o.freq = 'M'
+),
+published AS (
+    SELECT indicator, region, period, period_start, period_end, months, value,
+           'published' AS basis
+    FROM latest
+    WHERE measure = CASE kind WHEN 'growth' THEN 'yoy_pct' ELSE 'value' END
+),
+ytd AS (
+    SELECT indicator, region, year(period_end) AS year, month(period_end) AS m, value
+    FROM latest WHERE kind = 'flow' AND measure = 'ytd'
+),
+derived AS (
+    SELECT a.indicator, a.region, a.year, a.m,
+           CASE WHEN a.m = 1 OR p.value IS NOT NULL THEN a.m
+                WHEN a.m = 2 THEN 1 END AS first_month,
+           CASE WHEN a.m = 1 THEN a.value
+                WHEN p.value IS NOT NULL THEN a.value - p.value
+                WHEN a.m = 2 THEN a.value END AS value
+    FROM ytd a LEFT JOIN ytd p
+      ON p.indicator = a.indicator AND p.region = a.region
+     AND p.year = a.year AND p.m = a.m - 1
+),
+from_ytd AS (
+    SELECT indicator, region,
+           CASE WHEN first_month = 1 AND m = 2
+                THEN printf('%d-01/02', year) ELSE printf('%d-%02d', year, m) END AS period,
+           make_date(year, coalesce(first_month, m), 1) AS period_start,
+           last_day(make_date(year, m, 1)) AS period_end,
+           CAST(m - coalesce(first_month, m) + 1 AS TINYINT) AS months,
+           value,
+           CASE WHEN value IS NULL THEN 'gap' ELSE 'from_ytd' END AS basis
+    FROM derived
+)
+SELECT * FROM published
+UNION ALL
+SELECT f.* FROM from_ytd f
+WHERE NOT EXISTS (
+    SELECT 1 FROM published p
+    WHERE p.indicator = f.indicator AND p.region = f.region AND p.period_end = f.period_end
+);
+"""
+
+
+def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, creating and migrating the schema when writable."""
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise StoreError(f"{path}: cannot open the DuckDB file: {exc}") from exc
+    if not read_only:
+        migrate(con)
+    return con
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version of an open store (0 when empty)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Apply pending migrations; each one commits with its version row or not at all."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+    )
+    current = schema_version(con)
+    latest = MIGRATIONS[-1][0]
+    if current > latest:
+        raise StoreError(f"store schema version {current} is newer than this kpiwatch ({latest})")
+    if current == latest:
+        return
+    try:
+        con.execute("BEGIN TRANSACTION")
+        for version, sql in MIGRATIONS:
+            if version > current:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+        con.execute(VIEWS)
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        raise StoreError(f"schema migration failed: {exc}") from exc
+
+
+def sync_catalog(
+    con: duckdb.DuckDBPyConnection, indicators: Iterable[Indicator], regions: Iterable[Region]
+) -> bool:
+    """Mirror the configured indicators and regions into their tables; True if changed."""
+    ind_rows = sorted(
+        (i.id, i.name, i.unit, i.kind, i.frequency, i.direction, i.owner, i.illustrative)
+        for i in indicators
+    )
+    reg_rows = sorted((r.id, r.name, r.parent) for r in regions)
+    if (
+        con.execute("SELECT * FROM indicators ORDER BY id").fetchall() == ind_rows
+        and con.execute("SELECT * FROM regions ORDER BY id").fetchall() == reg_rows
+    ):
+        return False
+    con.execute("DELETE FROM indicators")
+    con.execute("DELETE FROM regions")
+    if ind_rows:
+        con.executemany("INSERT INTO indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ind_rows)
+    if reg_rows:
+        con.executemany("INSERT INTO regions VALUES (?, ?, ?)", reg_rows)
+    return True

@@ -1,0 +1,1 @@
+"""kpiwatch: the application shell (CLI, config loading, refresh loop)."""

@@ -1,0 +1,112 @@
+"""Operations behind the CLI verbs, free of any terminal output."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ingest.errors import IngestError, KpiwatchError, RowError
+from ingest.loader import LoadReport, load_file
+from ingest.schema import Source
+from ingest.store import open_store
+from kpiwatch.config import Config
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """One file's result: a report when loaded, an error when refused."""
+
+    path: Path
+    report: LoadReport | None = None
+    error: KpiwatchError | None = None
+
+
+def source_files(config: Config, source: Source) -> list[Path]:
+    """The files a source's path or glob names, sorted."""
+    pattern = config.resolve(source.path)
+    if any(ch in source.path for ch in "*?["):
+        return sorted(p for p in pattern.parent.glob(pattern.name) if p.is_file())
+    return [pattern]
+
+
+def match_source(config: Config, path: Path) -> Source | None:
+    """The first source whose path or glob matches a file named on the command line."""
+    target = path.resolve()
+    for source in config.sources:
+        pattern = config.resolve(source.path).resolve()
+        if fnmatch.fnmatch(str(target), str(pattern)):
+            return source
+    return None
+
+
+def plan(
+    config: Config, files: Sequence[Path], source_name: str | None
+) -> Iterator[tuple[Path, Source | None]]:
+    """Pair each file to load with its source (all configured files when none given)."""
+    by_name = {s.name: s for s in config.sources}
+    if not files:
+        for source in config.sources:
+            if source_name is None or source.name == source_name:
+                for path in source_files(config, source):
+                    yield path, source
+        return
+    for path in files:
+        yield path, by_name.get(source_name) if source_name else match_source(config, path)
+
+
+def ingest(
+    config: Config,
+    files: Sequence[Path] = (),
+    *,
+    source_name: str | None = None,
+    known_from: datetime | None = None,
+    rejects_dir: Path | None = None,
+) -> list[FileOutcome]:
+    """Load files (or every configured source); each file is loaded whole or refused."""
+    indicators = config.indicator_map()
+    outcomes = []
+    con = open_store(config.store_path)
+    try:
+        for path, source in plan(config, files, source_name):
+            if source is None:
+                reason = "no [[sources]] entry matches this file (or use --source)"
+                err = IngestError(str(path), [RowError(0, "path", str(path), reason)])
+                outcomes.append(FileOutcome(path, error=err))
+                continue
+            rejects = rejects_dir / f"{path.name}.rejects.csv" if rejects_dir else None
+            try:
+                report = load_file(
+                    con,
+                    path,
+                    source,
+                    indicators,
+                    config.regions,
+                    known_from=known_from,
+                    rejects=rejects,
+                )
+            except KpiwatchError as exc:
+                outcomes.append(FileOutcome(path, error=exc))
+            else:
+                outcomes.append(FileOutcome(path, report=report))
+    finally:
+        con.close()
+    return outcomes
+
+
+def store_summary(config: Config) -> list[tuple[str, str, str, int, str, str]]:
+    """Per indicator, region and measure: values stored and periods covered."""
+    con = open_store(config.store_path)
+    try:
+        rows = con.execute(
+            """
+            SELECT indicator, region, measure, count(*), arg_min(period, period_end),
+                   arg_max(period, period_end)
+            FROM observations_latest GROUP BY ALL ORDER BY ALL
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    return [(str(a), str(b), str(c), int(d), str(e), str(f)) for a, b, c, d, e, f in rows]

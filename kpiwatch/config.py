@@ -1,0 +1,163 @@
+"""config.toml: parse, validate against the schema, cross-check references."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, PrivateAttr, ValidationError
+
+from ingest.errors import ConfigError, Problem
+from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
+from metrics.schema import Target, Thresholds
+
+
+class Config(Strict):
+    """The whole of config.toml."""
+
+    store: StoreSettings = StoreSettings()
+    indicators: tuple[Indicator, ...] = ()
+    regions: tuple[Region, ...] = ()
+    sources: tuple[Source, ...] = ()
+    targets: tuple[Target, ...] = ()
+    thresholds: Thresholds = Thresholds()
+    indicator_thresholds: dict[Id, Thresholds] = Field(default_factory=dict)
+    _base: Path = PrivateAttr(default=Path("."))
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory relative paths in the config are resolved against."""
+        return self._base
+
+    def resolve(self, path: str) -> Path:
+        """A config path, relative to the config file's directory."""
+        p = Path(path)
+        return p if p.is_absolute() else self._base / p
+
+    @property
+    def store_path(self) -> Path:
+        return self.resolve(self.store.path)
+
+    def indicator_map(self) -> dict[str, Indicator]:
+        return {i.id: i for i in self.indicators}
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate config.toml; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), [Problem("", "file not found")]) from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), [Problem("", f"not valid TOML: {exc}")]) from exc
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = [Problem(_toml_path(raw, e["loc"]), e["msg"]) for e in exc.errors()]
+        raise ConfigError(str(path), problems) from exc
+    problems = cross_check(config)
+    if problems:
+        raise ConfigError(str(path), problems)
+    config._base = path.resolve().parent
+    return config
+
+
+def _toml_path(raw: Any, loc: tuple[int | str, ...]) -> str:
+    """Render a pydantic location as a TOML path, naming array tables by their id."""
+    parts: list[str] = []
+    node = raw
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list):
+            item = node[key] if key < len(node) else None
+            label = _item_label(item) or f"#{key + 1}"
+            parts[-1] = f"{parts[-1]}[{label}]" if parts else f"[{label}]"
+            node = item
+        else:
+            parts.append(str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return ".".join(parts)
+
+
+def _item_label(item: Any) -> str | None:
+    if isinstance(item, dict):
+        for key in ("id", "name"):
+            if isinstance(item.get(key), str):
+                return f"{key}={item[key]}"
+        if isinstance(item.get("indicator"), str):
+            return f"indicator={item['indicator']}"
+    return None
+
+
+def cross_check(config: Config) -> list[Problem]:
+    """Problems that need more than one table to see: references, duplicates, cycles."""
+    problems: list[Problem] = []
+    indicators = {i.id for i in config.indicators}
+    regions = {r.id: r for r in config.regions}
+    for table, ids in (
+        ("indicators", [i.id for i in config.indicators]),
+        ("regions", [r.id for r in config.regions]),
+        ("sources", [s.name for s in config.sources]),
+    ):
+        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+            problems.append(Problem(f"{table}[id={dup}]", "defined more than once"))
+    for r in config.regions:
+        if r.parent is not None and r.parent not in regions:
+            problems.append(Problem(f"regions[id={r.id}].parent", f"unknown region {r.parent!r}"))
+    problems += _cycles(regions)
+    for s in config.sources:
+        problems += _check_source(s, indicators, set(regions))
+    for t in config.targets:
+        where = f"targets[indicator={t.indicator}, region={t.region}, year={t.year}]"
+        if t.indicator not in indicators:
+            problems.append(Problem(f"{where}.indicator", f"unknown indicator {t.indicator!r}"))
+        if t.region not in regions:
+            problems.append(Problem(f"{where}.region", f"unknown region {t.region!r}"))
+    keys = [(t.indicator, t.region, t.year) for t in config.targets]
+    for ind, reg, year in sorted({k for k in keys if keys.count(k) > 1}):
+        where = f"targets[indicator={ind}, region={reg}, year={year}]"
+        problems.append(Problem(where, "defined more than once"))
+    for ind in config.indicator_thresholds:
+        if ind not in indicators:
+            problems.append(Problem(f"indicator_thresholds.{ind}", "unknown indicator"))
+    return problems
+
+
+def _cycles(regions: dict[str, Region]) -> list[Problem]:
+    problems = []
+    for start in regions:
+        seen, node = {start}, regions[start].parent
+        while node is not None and node in regions:
+            if node in seen:
+                problems.append(Problem(f"regions[id={start}].parent", "region tree has a cycle"))
+                break
+            seen.add(node)
+            node = regions[node].parent
+    return problems
+
+
+def _check_source(s: Source, indicators: set[str], regions: set[str]) -> list[Problem]:
+    where = f"sources[name={s.name}]"
+    problems = []
+    if s.indicator is not None and s.indicator not in indicators:
+        problems.append(Problem(f"{where}.indicator", f"unknown indicator {s.indicator!r}"))
+    if s.region is not None and s.region not in regions:
+        problems.append(Problem(f"{where}.region", f"unknown region {s.region!r}"))
+    for key, entry in s.series.items():
+        if entry.indicator is not None and entry.indicator not in indicators:
+            msg = f"unknown indicator {entry.indicator!r}"
+            problems.append(Problem(f'{where}.series."{key}".indicator', msg))
+        if entry.region is not None and entry.region not in regions:
+            problems.append(
+                Problem(f'{where}.series."{key}".region', f"unknown region {entry.region!r}")
+            )
+    has_region = (
+        s.region is not None
+        or s.columns.region is not None
+        or (s.layout == "wide" and s.row_key == "region")
+        or (bool(s.series) and all(e.region for e in s.series.values()))
+    )
+    if not has_region:
+        problems.append(Problem(where, "says nowhere which region its rows are for"))
+    return problems

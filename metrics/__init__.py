@@ -1,0 +1,1 @@
+"""Checks stage: observations + targets → pace, attainment, gap, required rate, status."""

@@ -1,0 +1,62 @@
+"""Config models owned by the checks stage: targets and status thresholds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from ingest.schema import Id, Strict
+
+Ratio = Annotated[float, Field(gt=0, le=2)]
+Status = Literal["on_track", "at_risk", "behind"]
+
+
+class Thresholds(Strict):
+    """[thresholds]: when a check turns yellow or red.
+
+    Flows and stocks compare attainment (actual ÷ pace) with the two ratios; growth
+    rates compare the gap in percentage points with `growth_*_pp`.
+    """
+
+    at_risk_below: Ratio = 1.0
+    behind_below: Ratio = 0.8
+    growth_at_risk_below_pp: float = Field(default=0.0, ge=-50, le=50)
+    growth_behind_below_pp: float = Field(default=-0.5, ge=-50, le=50)
+    labels: dict[Status, str] = {"on_track": "蓝", "at_risk": "黄", "behind": "红"}
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.behind_below > self.at_risk_below:
+            raise ValueError("behind_below must not exceed at_risk_below")
+        if self.growth_behind_below_pp > self.growth_at_risk_below_pp:
+            raise ValueError("growth_behind_below_pp must not exceed growth_at_risk_below_pp")
+        return self
+
+
+class Target(Strict):
+    """[[targets]]: one indicator × region × year target and how to pace it."""
+
+    indicator: Id
+    region: Id
+    year: int = Field(ge=1949, le=2100)
+    annual: float
+    # cumulative values at the end of Q1, Q2, Q3 (flows) or levels/rates (stock, growth)
+    quarters: dict[Literal["Q1", "Q2", "Q3", "Q4"], float] = {}
+    # cumulative values at the end of given months, keyed "1".."12"
+    months: dict[str, float] = {}
+    pacing: Literal["linear", "seasonal", "profile"] = "linear"
+    profile: tuple[float, ...] = ()
+
+    @model_validator(mode="after")
+    def _profile(self) -> Target:
+        if self.pacing == "profile" and len(self.profile) != 12:
+            raise ValueError("pacing 'profile' needs 12 monthly weights in profile")
+        if self.pacing != "profile" and self.profile:
+            raise ValueError("profile is only used with pacing = 'profile'")
+        if any(w < 0 for w in self.profile):
+            raise ValueError("profile weights must not be negative")
+        bad = [k for k in self.months if not k.isdigit() or not 1 <= int(k) <= 12]
+        if bad:
+            raise ValueError(f"months keys must be 1..12, not {bad}")
+        return self
