@@ -95,6 +95,8 @@ def _melt_columns(
         for i, name in series:
             if row[i]:
                 rows.append((n, name, name, "", *base, row[i]))
+        if source.unmapped == "error":
+            errors.extend(_stray(n, row, header, "series"))
     return rows
 
 
@@ -126,6 +128,16 @@ def _melt_wide(
                 )
             continue
         for i, text in periods:
-            if i < len(row) and row[i]:
+            if row[i]:
                 rows.append((n, text, series, "", region, text, source.freq, "false", row[i]))
+        errors.extend(_stray(n, row, header, "period"))
     return rows
+
+
+def _stray(n: int, row: list[str], header: list[str], what: str) -> list[RowError]:
+    """Cells holding a value under an empty header: their meaning is unknown."""
+    return [
+        RowError(n, f"{column_letter(i)}{n}", cell, f"value under a column with no {what} name")
+        for i, cell in enumerate(row)
+        if cell and not header[i]
+    ]
