@@ -7,6 +7,7 @@ freq, jan_feb, value — all as found in the file, validated afterwards in one p
 from __future__ import annotations
 
 import codecs
+import csv
 import re
 import tempfile
 from collections.abc import Iterator
@@ -89,15 +90,18 @@ def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> No
     """Read a long CSV (one observation per row) with DuckDB into the staged table."""
     encoding = detect_encoding(path, source.encoding)
     with utf8_copy(path, encoding) as text:
+        header = _csv_header(path, text, source)
+        columns = {name: "VARCHAR" for name in header}
         try:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE raw_rows AS SELECT * FROM read_csv(?, "
-                "header = true, all_varchar = true, strict_mode = true, skip = ?)",
-                [str(text), source.header_row - 1],
+                "header = true, auto_detect = false, columns = ?, delim = ?, quote = '\"', "
+                "escape = '\"', skip = ?, strict_mode = true, null_padding = false)",
+                [str(text), columns, source.delimiter, source.header_row - 1],
             )
         except duckdb.Error as exc:
-            raise refuse(path, _csv_error_line(str(exc)), "csv", "", _first_line(exc)) from exc
-    header = [r[0] for r in con.execute("DESCRIBE raw_rows").fetchall()]
+            line = _csv_error_line(str(exc))
+            raise refuse(path, line, "csv", _csv_original(str(exc)), _csv_reason(exc)) from exc
     cols = source.columns
     wanted = {
         "period": cols.period,
@@ -115,9 +119,8 @@ def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> No
             )
 
     def col(name: str | None, default: str) -> str:
-        return quote_ident(name) if name else default
+        return f"coalesce({quote_ident(name)}, '')" if name else default
 
-    value_field = cols.value or "value"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE staged AS
@@ -128,9 +131,34 @@ def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> No
                {col(cols.jan_feb, "'false'")} AS jan_feb, {col(cols.value, "''")} AS value
         FROM raw_rows
         """,
-        [value_field] + ([] if cols.freq else [source.freq]),
+        [cols.value or "value"] + ([] if cols.freq else [source.freq]),
     )
     con.execute("DROP TABLE raw_rows")
+
+
+def _csv_header(path: Path, text: Path, source: Source) -> list[str]:
+    """The header row's column names; duplicates or an empty file are refused."""
+    with text.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh, delimiter=source.delimiter)
+        header: list[str] = []
+        for _ in range(source.header_row):
+            header = next(reader, [])
+    if not any(header):
+        raise refuse(path, source.header_row, "header", "", "the file has no header row")
+    dups = sorted({h for h in header if header.count(h) > 1})
+    if dups:
+        raise refuse(path, source.header_row, "header", ", ".join(dups), "duplicate column names")
+    return header
+
+
+def _csv_original(message: str) -> str:
+    match = re.search(r"Original Line:\s*(.*)", message)
+    return match[1] if match else ""
+
+
+def _csv_reason(exc: Exception) -> str:
+    match = re.search(r"(Expected Number of Columns: \d+ Found: \d+)", str(exc))
+    return match[1].lower() if match else _first_line(exc)
 
 
 def _csv_error_line(message: str) -> int:

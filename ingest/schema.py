@@ -92,6 +92,7 @@ class Source(Strict):
     path: str
     layout: Layout
     encoding: Encoding = "auto"
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
     sheet: str | None = None
     header_row: int = Field(default=1, ge=1)
     data_start_row: int | None = Field(default=None, ge=1)

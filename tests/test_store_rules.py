@@ -1,0 +1,169 @@
+"""Rules of the store: idempotent loads, vintages, all-or-nothing, the Jan–Feb arithmetic."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.errors import IngestError
+from ingest.store import MIGRATIONS, open_store, schema_version
+from kpiwatch.config import Config
+from tests.conftest import dump
+from tests.ingest_helpers import load, value
+
+GOOD = """period,region,indicator,value
+2026年1-2月,west_coast,projects_started,150
+2026年3月,west_coast,projects_started,107
+2026年4月,west_coast,projects_started,40
+2026年1-2月,west_coast,fai,120
+2026年3月,west_coast,fai,200
+"""
+SOURCE = """
+[[sources]]
+name = "sample"
+path = "data.csv"
+layout = "long"
+measure = "value"
+columns = { period = "period", region = "region", series = "indicator", value = "value" }
+"""
+
+
+@pytest.fixture
+def config(make_config: Callable[[str], Config]) -> Config:
+    return make_config(SOURCE)
+
+
+def write(config: Config, text: str, name: str = "data.csv") -> Path:
+    path = config.base_dir / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_loading_the_same_file_twice_changes_nothing(config: Config) -> None:
+    path = write(config, GOOD)
+    first = load(config, path)
+    before = dump(config.store_path)
+    second = load(config, path)
+    assert (first.new, first.revised, first.unchanged) == (5, 0, 0)
+    assert (second.new, second.revised, second.unchanged) == (0, 0, 5)
+    assert second.load_id is None
+    assert dump(config.store_path) == before
+
+
+def test_a_changed_value_is_a_new_vintage_and_the_old_one_stays(config: Config) -> None:
+    path = write(config, GOOD)
+    load(config, path, known_from=datetime(2026, 4, 15))
+    write(config, GOOD.replace(",107\n", ",110\n"))
+    report = load(config, path, known_from=datetime(2026, 5, 15))
+    assert (report.new, report.revised, report.unchanged) == (0, 1, 4)
+    assert value(config, "projects_started", "west_coast", "2026-03", "value") == 110
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    key = ["projects_started", "west_coast", "2026-03"]
+    vintages = con.execute(
+        "SELECT value, known_from, known_until FROM observations "
+        "WHERE indicator = ? AND region = ? AND period = ? ORDER BY known_from",
+        key,
+    ).fetchall()
+    assert vintages == [
+        (107.0, datetime(2026, 4, 15), datetime(2026, 5, 15)),
+        (110.0, datetime(2026, 5, 15), None),
+    ]
+    as_known = con.execute(
+        "SELECT value FROM observations_as_of(TIMESTAMP '2026-05-01') "
+        "WHERE indicator = ? AND region = ? AND period = ?",
+        key,
+    ).fetchall()
+    assert as_known == [(107.0,)]
+    before_any = con.execute(
+        "SELECT count(*) FROM observations_as_of(TIMESTAMP '2026-04-01')"
+    ).fetchone()
+    assert before_any == (0,)
+
+
+BAD_ROWS = [
+    ("2026年13月,west_coast,projects_started,1", "period", "has month 13"),
+    ("2026年5月,west_coast,projects_started,十二", "value", "not a number"),
+    ("2026年5月,west_coast,projects_finished,3", "indicator", "unknown indicator"),
+    ("2026年3月,west_coast,projects_started,108", "value", "duplicate key"),
+    ("2026年5月,west_coast,projects_started,-4", "value", "negative"),
+    ("2026年5月,atlantis,projects_started,4", "region", "unknown region"),
+    ("2099年5月,west_coast,projects_started,4", "period", "in the future"),
+    ("1948年5月,west_coast,projects_started,4", "period", "before 1949"),
+    ("2026年5月,west_coast,projects_started,inf", "value", "not a number"),
+]
+
+
+@pytest.mark.parametrize(("row", "field", "reason"), BAD_ROWS)
+def test_one_bad_row_refuses_the_whole_file(
+    config: Config, row: str, field: str, reason: str
+) -> None:
+    load(config, write(config, GOOD))
+    before = dump(config.store_path)
+    bad = write(config, GOOD + row + "\n", "bad.csv")
+    with pytest.raises(IngestError) as info:
+        load(config, bad)
+    error = info.value.errors[0]
+    assert len(info.value.errors) == 1, info.value.errors
+    assert (error.line, error.field) == (7, field)
+    assert reason in error.reason
+    assert str(bad) in str(info.value) and "line 7" in str(info.value)
+    assert dump(config.store_path) == before
+
+
+def test_rejected_rows_can_be_written_to_a_side_file(config: Config, tmp_path: Path) -> None:
+    bad = write(config, GOOD + "2026年5月,west_coast,projects_started,x\n2026-06,mars,fai,1\n")
+    rejects = tmp_path / "rejects.csv"
+    with pytest.raises(IngestError):
+        load(config, bad, rejects=rejects)
+    lines = rejects.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "line,field,value,reason"
+    assert [ln.split(",")[:2] for ln in lines[1:]] == [["7", "value"], ["8", "region"]]
+
+
+def test_a_truncated_row_is_refused_with_its_line(config: Config) -> None:
+    bad = write(config, GOOD + "2026年5月,west_coast\n")
+    load(config, write(config, GOOD, "good.csv"))
+    before = dump(config.store_path)
+    with pytest.raises(IngestError) as info:
+        load(config, bad)
+    assert info.value.errors[0].line == 7
+    assert dump(config.store_path) == before
+
+
+def test_jan_feb_ytd_then_march_gives_march_and_no_january(
+    make_config: Callable[[str], Config],
+) -> None:
+    config = make_config(SOURCE.replace('measure = "value"', 'measure = "ytd"'))
+    text = (
+        "period,region,indicator,value\n"
+        "2026年1-2月,west_coast,fai,120\n"
+        "2026年3月,west_coast,fai,200\n"
+    )
+    load(config, write(config, text))
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    rows = con.execute(
+        "SELECT period, months, value, basis FROM monthly WHERE indicator = 'fai' "
+        "ORDER BY period_end"
+    ).fetchall()
+    assert rows == [("2026-01/02", 2, 120.0, "from_ytd"), ("2026-03", 1, 80.0, "from_ytd")]
+
+
+def test_schema_is_created_and_versioned_by_the_code(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.duckdb"
+    con = open_store(path)
+    assert schema_version(con) == MIGRATIONS[-1][0]
+    con.close()
+    before = dump(path)
+    open_store(path).close()
+    assert dump(path) == before
+    ro = open_store(path, read_only=True)
+    views = {
+        r[0]
+        for r in ro.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+    }
+    assert {"observations", "observations_latest", "monthly"} <= views
+    ro.close()
