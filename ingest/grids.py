@@ -32,11 +32,13 @@ def stage_grid(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> in
         rows = _melt_wide(grid, header, source, errors)
     if errors:
         raise IngestError(str(path), errors)
-    frame = pd.DataFrame(rows, columns=STAGED_COLUMNS)
-    frame["line"] = frame["line"].astype("int64")
+    frame = pd.DataFrame(rows, columns=STAGED_COLUMNS[1:])
+    frame.insert(0, "cell", range(len(frame)))
+    frame = frame.astype({"cell": "int64", "line": "int64"})
     con.register("staged_frame", frame)
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE staged AS SELECT * FROM staged_frame")
+        con.execute("CREATE OR REPLACE TEMP TABLE raw_rows AS SELECT * FROM staged_frame")
+        con.execute("CREATE OR REPLACE TEMP VIEW staged AS SELECT * FROM raw_rows")
     finally:
         con.unregister("staged_frame")
     return len({r[0] for r in rows})

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,9 +18,29 @@ from ingest.mapping import build_period_map, build_region_map, build_series_map
 from ingest.readers import stage_long
 from ingest.schema import Indicator, Region, Source
 from ingest.store import sync_catalog
+from ingest.validate import (
+    KEY_ID,
+    PKEY,
+    RID,
+    check,
+    duplicate_keys,
+    error_count,
+    mark_conflicts,
+    row_errors,
+)
 
-MISSING = ("", "nan", "NaN", "NA", "N/A", "--", "—", "…", "...")
 ERRORS_KEPT = 1000
+TEMP_TABLES = (
+    "raw_rows",
+    "series_map",
+    "key_map",
+    "region_map",
+    "region_ids",
+    "period_map",
+    "period_labels",
+    "checked",
+    "incoming",
+)
 
 
 @dataclass(frozen=True)
@@ -75,167 +96,114 @@ def load_file(
     if not path.is_file():
         raise IngestError(str(path), [RowError(0, "path", str(path), "no such file")])
     try:
-        return _load(con, path, source, indicators, regions, known_from, today, rejects)
+        rows_read = _stage(con, path, source, indicators, regions, today or date.today())
+        _validate(con, path, source, regions, rejects)
+        _classify(con)
+        report = LoadReport(str(path), source.name, rows_read, None, _series_reports(con))
+        if report.new + report.revised == 0:
+            _transaction(con, lambda: sync_catalog(con, indicators.values(), regions))
+            return report
+        load_id = _write(con, path, source, indicators, regions, known_from, report)
+        return LoadReport(report.file, report.source, rows_read, load_id, report.series)
     except duckdb.Error as exc:
         raise StoreError(f"{path}: {exc}") from exc
     finally:
-        for table in ("staged", "series_map", "region_map", "period_map", "checked", "incoming"):
+        con.execute("DROP VIEW IF EXISTS temp.staged")
+        for table in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
-def _load(
+def _stage(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     source: Source,
     indicators: Mapping[str, Indicator],
     regions: Sequence[Region],
-    known_from: datetime | None,
-    today: date | None,
-    rejects: Path | None,
-) -> LoadReport:
+    today: date,
+) -> int:
+    """Stage the file and build its lookup tables; return the number of data rows."""
     if source.layout == "long":
-        stage_long(con, path, source)
+        rows = stage_long(con, path, source)
     else:
-        stage_grid(con, path, source)
-    build_series_map(con, source, indicators)
+        rows = stage_grid(con, path, source)
+    build_series_map(con, source, indicators, regions)
     build_region_map(con, regions)
-    build_period_map(con, today or date.today())
-    _check(con, source)
-    errors, total = _errors(con, source, rejects)
-    if errors:
-        raise IngestError(str(path), errors, total)
-    rows_read = _scalar(con, "SELECT count(DISTINCT line) FROM staged")
-    _dedupe(con)
-    _classify(con)
-    report = LoadReport(str(path), source.name, rows_read, None, _series_reports(con))
-    if report.new + report.revised == 0:
-        _commit_catalog(con, indicators, regions)
-        return report
-    load_id = _write(con, path, source, indicators, regions, known_from, report)
-    return LoadReport(report.file, report.source, rows_read, load_id, report.series)
+    build_period_map(con, today)
+    return rows
 
 
-def _check(con: duckdb.DuckDBPyConnection, source: Source) -> None:
-    """checked: every staged value cell with its ids resolved (NULL where unresolved)."""
-    missing = ", ".join("'" + m.replace("'", "''") + "'" for m in MISSING)
+def _validate(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    source: Source,
+    regions: Sequence[Region],
+    rejects: Path | None,
+) -> None:
+    """Refuse the file if any row is bad; else leave one good row per key in `incoming`."""
+    check(con, source, regions)
+    dups = duplicate_keys(con)
+    if dups:
+        mark_conflicts(con)
+    total = error_count(con)
+    if total:
+        if rejects is not None:
+            _write_rejects(rejects, list(row_errors(con, source, None)))
+        raise IngestError(str(path), list(row_errors(con, source, ERRORS_KEPT)), total)
+    # Identical repeats of a key inside a file collapse to the first line.
+    source_rows = (
+        "SELECT k, arg_min(value, line) AS value, min(line) AS line FROM checked GROUP BY k"
+        if dups
+        else "SELECT k, value, line FROM checked"
+    )
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE checked AS
-        SELECT s.line, s.field, s.series, s.region AS region_text, s.period AS period_text,
-               s.value AS value_text, m.status, m.indicator, m.measure, m.non_negative,
-               coalesce(m.region, r.region_id, CASE WHEN s.region = '' THEN ? END) AS region,
-               p.error AS period_error,
-               CASE WHEN cum THEN p.c_label ELSE p.p_label END AS period,
-               CAST(CASE WHEN cum THEN p.c_start ELSE p.p_start END AS DATE) AS period_start,
-               CAST(CASE WHEN cum THEN p.c_end ELSE p.p_end END AS DATE) AS period_end,
-               CAST(CASE WHEN cum THEN p.c_months ELSE p.p_months END AS TINYINT) AS months,
-               CASE WHEN cum THEN p.c_freq ELSE p.p_freq END AS freq,
-               TRY_CAST(replace(trim(s.value), ',', '') AS DOUBLE) * m.scale AS value
-        FROM (SELECT *, trim(value) NOT IN ({missing}) AS present FROM staged) s
-        JOIN series_map m ON m.series = s.series AND m.measure_text = s.measure
-        LEFT JOIN region_map r ON r.text = s.region
-        LEFT JOIN period_map p
-          ON p.period IS NOT DISTINCT FROM s.period AND p.freq IS NOT DISTINCT FROM s.freq
-         AND p.jan_feb IS NOT DISTINCT FROM s.jan_feb,
-        LATERAL (SELECT m.measure IN ('ytd', 'ytd_yoy_pct') AS cum)
-        WHERE s.present AND m.status <> 'ignore'
-        """,
-        [source.region],
-    )
-
-
-def _errors(
-    con: duckdb.DuckDBPyConnection, source: Source, rejects: Path | None
-) -> tuple[list[RowError], int]:
-    """Every reason to refuse the file, first lines first; optionally written to a file."""
-    cols = source.columns
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE problems AS
-        SELECT line, coalesce(?, field) AS field, series AS value,
-               CASE status WHEN 'unmapped' THEN 'series is not mapped in [sources.series]'
-                           ELSE 'unknown indicator (not in [[indicators]])' END AS reason
-        FROM checked WHERE status IN ('unmapped', 'unknown_indicator')
-        UNION ALL
-        SELECT line, coalesce(?, 'measure'), measure,
-               'unknown measure (one of value, ytd, yoy_pct, ytd_yoy_pct)'
-        FROM checked WHERE status = 'unknown_measure'
-        UNION ALL
-        SELECT line, coalesce(?, 'region'), region_text, 'unknown region (not in [[regions]])'
-        FROM checked WHERE status = 'ok' AND region IS NULL
-        UNION ALL
-        SELECT line, coalesce(?, field), period_text, period_error
-        FROM checked WHERE status = 'ok' AND period_error IS NOT NULL
-        UNION ALL
-        SELECT line, field, value_text, 'not a number'
-        FROM checked WHERE status = 'ok' AND (value IS NULL OR NOT isfinite(value))
-        UNION ALL
-        SELECT line, field, value_text, 'negative value for ' || indicator || ' (a count or amount)'
-        FROM checked WHERE status = 'ok' AND non_negative AND value < 0
-          AND measure IN ('value', 'ytd')
-        """,
-        [cols.series, cols.measure, cols.region, cols.period],
-    )
-    con.execute(
-        """
-        INSERT INTO problems
-        SELECT c.line, c.field, c.value_text,
-               'duplicate key (' || c.indicator || ', ' || c.region || ', ' || c.period || ', '
-               || c.measure || ') with a different value than line ' || d.first_line
-        FROM checked c JOIN (
-            SELECT indicator, region, period, measure, arg_min(value, line) AS first_value,
-                   min(line) AS first_line
-            FROM checked WHERE status = 'ok' AND value IS NOT NULL AND period IS NOT NULL
-            GROUP BY ALL HAVING min(value) <> max(value)
-        ) d USING (indicator, region, period, measure)
-        WHERE c.value <> d.first_value
+        CREATE OR REPLACE TEMP TABLE incoming AS
+        SELECT k, {KEY_ID.format("k")} AS key_id, {RID.format("k")} AS rid,
+               {PKEY.format("k")} AS pkey, value, line
+        FROM ({source_rows})
         """
     )
-    total = _scalar(con, "SELECT count(*) FROM problems")
-    if total and rejects is not None:
-        _write_rejects(con, rejects)
-    rows = con.execute(
-        "SELECT line, field, coalesce(value, ''), reason FROM problems "
-        "ORDER BY line, field LIMIT ?",
-        [ERRORS_KEPT],
-    ).fetchall()
-    con.execute("DROP TABLE problems")
-    return [RowError(int(a), str(b), str(c), str(d)) for a, b, c, d in rows], total
 
 
-def _write_rejects(con: duckdb.DuckDBPyConnection, rejects: Path) -> None:
+def _write_rejects(rejects: Path, errors: list[RowError]) -> None:
     tmp = rejects.with_name(rejects.name + ".tmp")
-    con.execute(
-        "COPY (SELECT * FROM problems ORDER BY line, field) TO '"
-        + str(tmp).replace("'", "''")
-        + "' (HEADER, DELIMITER ',')"
-    )
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["line", "field", "value", "reason"])
+        writer.writerows((e.line, e.field, e.value, e.reason) for e in errors)
     os.replace(tmp, rejects)
 
 
-def _dedupe(con: duckdb.DuckDBPyConnection) -> None:
-    """incoming: one row per key (identical repeats inside a file collapse)."""
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE incoming AS
-        SELECT indicator, region, period, measure, any_value(value) AS value,
-               any_value(period_start) AS period_start, any_value(period_end) AS period_end,
-               any_value(months) AS months, any_value(freq) AS freq, min(line) AS line
-        FROM checked GROUP BY indicator, region, period, measure
-        """
-    )
-
-
 def _classify(con: duckdb.DuckDBPyConnection) -> None:
+    """Add `change` to incoming: new, revised or unchanged against the latest vintage."""
+    known = _scalar(
+        con,
+        "SELECT count(*) FROM (SELECT 1 FROM observation_vintages "
+        "WHERE indicator IN (SELECT indicator FROM key_map) LIMIT 1)",
+    )
+    if not known:
+        con.execute("ALTER TABLE incoming ADD COLUMN change VARCHAR DEFAULT 'new'")
+        return
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE incoming AS
+        WITH latest AS (
+            SELECT (k.key_id::BIGINT << 40) | (ri.rid::BIGINT << 25) | pl.pkey AS k, v.value
+            FROM (
+                SELECT o.indicator, o.region, o.period, o.measure, o.value,
+                       row_number() OVER (PARTITION BY o.indicator, o.region, o.period, o.measure
+                                          ORDER BY l.known_from DESC, o.load_id DESC) AS rn
+                FROM observation_vintages o JOIN loads l USING (load_id)
+                WHERE o.indicator IN (SELECT indicator FROM key_map)
+            ) v
+            JOIN key_map k ON k.indicator = v.indicator AND k.measure = v.measure
+            JOIN region_ids ri ON ri.region = v.region
+            JOIN period_labels pl ON pl.period = v.period
+            WHERE v.rn = 1
+        )
         SELECT i.*, CASE WHEN l.value IS NULL THEN 'new'
                          WHEN l.value = i.value THEN 'unchanged' ELSE 'revised' END AS change
-        FROM incoming i LEFT JOIN (
-            SELECT indicator, region, period, measure, value FROM observations_latest
-            WHERE indicator IN (SELECT DISTINCT indicator FROM incoming)
-        ) l USING (indicator, region, period, measure)
+        FROM incoming i LEFT JOIN latest l USING (k)
         """
     )
 
@@ -243,21 +211,23 @@ def _classify(con: duckdb.DuckDBPyConnection) -> None:
 def _series_reports(con: duckdb.DuckDBPyConnection) -> list[SeriesReport]:
     rows = con.execute(
         """
-        SELECT indicator, region, measure, count(*), arg_min(period, period_end),
-               arg_max(period, period_end), count(*) FILTER (change = 'new'),
-               count(*) FILTER (change = 'revised'), count(*) FILTER (change = 'unchanged')
-        FROM incoming GROUP BY ALL ORDER BY ALL
+        SELECT k.indicator, ri.region, k.measure, count(*),
+               arg_min(pl.period, pl.period_end), arg_max(pl.period, pl.period_end),
+               count(*) FILTER (change = 'new'), count(*) FILTER (change = 'revised'),
+               count(*) FILTER (change = 'unchanged')
+        FROM incoming i
+        JOIN key_map k USING (key_id) JOIN region_ids ri USING (rid)
+        JOIN period_labels pl USING (pkey)
+        GROUP BY ALL ORDER BY ALL
         """
     ).fetchall()
     return [SeriesReport(*r) for r in rows]
 
 
-def _commit_catalog(
-    con: duckdb.DuckDBPyConnection, indicators: Mapping[str, Indicator], regions: Sequence[Region]
-) -> None:
+def _transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], object]) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
-        sync_catalog(con, indicators.values(), regions)
+        work()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -275,10 +245,12 @@ def _write(
 ) -> int:
     """Record the load and its new vintages in one transaction."""
     digest = _sha256(path)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    load_ids: list[int] = []
+
+    def work() -> None:
         sync_catalog(con, indicators.values(), regions)
         load_id = _scalar(con, "SELECT coalesce(max(load_id), 0) + 1 FROM loads")
+        load_ids.append(load_id)
         con.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, coalesce(?, now()), now(), ?, ?, ?, ?)",
             [
@@ -294,19 +266,23 @@ def _write(
             ],
         )
         con.execute(
+            "INSERT INTO periods SELECT period, period_start, period_end, months, freq "
+            "FROM period_labels ON CONFLICT DO NOTHING"
+        )
+        con.execute(
             """
             INSERT INTO observation_vintages
-            SELECT indicator, region, period, measure, value, period_start, period_end,
-                   months, freq, ?, (SELECT known_from FROM loads WHERE load_id = ?), line
-            FROM incoming WHERE change <> 'unchanged'
+            SELECT k.indicator, ri.region, pl.period, k.measure, i.value, $load_id, i.line
+            FROM incoming i
+            JOIN key_map k USING (key_id) JOIN region_ids ri USING (rid)
+            JOIN period_labels pl USING (pkey)
+            WHERE i.change <> 'unchanged'
             """,
-            [load_id, load_id],
+            {"load_id": load_id},
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return load_id
+
+    _transaction(con, work)
+    return load_ids[0]
 
 
 def _sha256(path: Path) -> str:

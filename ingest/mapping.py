@@ -1,4 +1,8 @@
-"""Lookup tables that turn a file's texts into ids: series, regions, periods, flags."""
+"""Lookup tables that turn a file's texts into small integer ids, each text parsed once.
+
+Checking millions of rows joins them against these tables; grouping and joining on
+integers instead of strings is what keeps ingest close to DuckDB's own CSV speed.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,17 @@ from typing import get_args
 import duckdb
 import pandas as pd
 
-from ingest.periods import PeriodError, parse_period
+from ingest.periods import Period, PeriodError, parse_period
 from ingest.schema import Indicator, Measure, Region, Source
 
-MEASURES = frozenset(get_args(Measure))
+MEASURES: tuple[str, ...] = get_args(Measure)
+CUMULATIVE = ("ytd", "ytd_yoy_pct")
 
 _TRUE = {"true", "1", "yes", "y", "是", "t"}
 _FALSE = {"false", "0", "no", "n", "否", "f", ""}
+
+# Reasons a row is bad, as codes in the checked table.
+UNMAPPED, UNKNOWN_INDICATOR, UNKNOWN_MEASURE = 1, 2, 3
 
 
 def register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
@@ -27,86 +35,118 @@ def register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> 
         con.unregister("_frame")
 
 
+def period_key(p: Period) -> int:
+    """An integer naming a period: yyyy·10⁴ + first month·100 + last month."""
+    return p.year * 10000 + p.first_month * 100 + p.last_month
+
+
 def build_series_map(
-    con: duckdb.DuckDBPyConnection, source: Source, indicators: Mapping[str, Indicator]
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    indicators: Mapping[str, Indicator],
+    regions: Sequence[Region],
 ) -> None:
-    """series_map: indicator, measure, region, scale and status of each staged series."""
+    """series_map: for each staged (series, measure) text its key id, scale and status.
+
+    key_id numbers the (indicator, measure) pairs, listed in key_map.
+    """
+    rids = {r.id: n for n, r in enumerate(regions)}
+    keys: dict[tuple[str, str], int] = {}
     rows: list[tuple[object, ...]] = []
     pairs = con.execute("SELECT DISTINCT series, measure FROM staged").fetchall()
     for series, measure_text in pairs:
         entry = source.series.get(series) if source.series else None
         if source.series and entry is None:
-            status = "ignore" if source.unmapped == "ignore" else "unmapped"
-            rows.append((series, measure_text, None, None, None, 1.0, status, False))
+            status = None if source.unmapped == "ignore" else UNMAPPED
+            rows.append((series, measure_text, None, None, 1.0, status, False))
             continue
-        indicator = (entry.indicator if entry else None) or source.indicator or series or None
+        indicator = (entry.indicator if entry else None) or source.indicator or series
         measure = (entry.measure if entry else None) or measure_text or source.measure or "value"
         scale = entry.scale if entry and entry.scale is not None else source.scale
-        region = entry.region if entry else None
-        status = "ok"
+        rid = rids.get(entry.region) if entry and entry.region else None
+        status = 0
         if indicator not in indicators:
-            status = "unknown_indicator"
+            status = UNKNOWN_INDICATOR
         elif measure not in MEASURES:
-            status = "unknown_measure"
-        refuses = indicator in indicators and indicators[str(indicator)].refuses_negative
-        rows.append((series, measure_text, indicator, measure, region, scale, status, refuses))
-    columns = [
-        "series",
-        "measure_text",
-        "indicator",
-        "measure",
-        "region",
-        "scale",
-        "status",
-        "non_negative",
-    ]
+            status = UNKNOWN_MEASURE
+        key_id = keys.setdefault((indicator, measure), len(keys)) if status == 0 else None
+        refuses = (
+            status == 0
+            and indicators[indicator].refuses_negative
+            and measure
+            in (
+                "value",
+                "ytd",
+            )
+        )
+        rows.append((series, measure_text, key_id, rid, scale, status, refuses))
+    # status: NULL = ignored, 0 = fine, else the reason code.
+    columns = ["series", "measure_text", "key_id", "rid", "scale", "status", "non_negative"]
     frame = pd.DataFrame(rows, columns=columns).astype(
-        {"series": str, "measure_text": str, "indicator": object, "scale": float}
+        {"series": str, "measure_text": str, "scale": float, "key_id": "Int32", "rid": "Int32"}
     )
+    frame["status"] = frame["status"].astype("Int8")
     register(con, "series_map", frame)
+    key_frame = pd.DataFrame(
+        [(k, i, m, m in CUMULATIVE) for (i, m), k in keys.items()],
+        columns=["key_id", "indicator", "measure", "cumulative"],
+    ).astype({"key_id": "int32", "indicator": str, "measure": str, "cumulative": bool})
+    register(con, "key_map", key_frame)
 
 
 def build_region_map(con: duckdb.DuckDBPyConnection, regions: Sequence[Region]) -> None:
-    """region_map(text, region_id): a region is named by its id, its name or an alias."""
-    names: dict[str, str] = {}
-    for r in regions:
+    """region_map(text, rid) and region_ids(rid, region): by id, name or alias."""
+    names: dict[str, int] = {}
+    for n, r in enumerate(regions):
         for text in (r.id, r.name, *r.aliases):
-            names.setdefault(text.strip(), r.id)
+            names.setdefault(text.strip(), n)
     texts = [t for (t,) in con.execute("SELECT DISTINCT region FROM staged").fetchall()]
     frame = pd.DataFrame(
-        {"text": texts, "region_id": [names.get(t.strip()) for t in texts]},
-        columns=["text", "region_id"],
-    ).astype(object)
+        {"text": texts, "rid": [names.get(t.strip()) for t in texts]}, columns=["text", "rid"]
+    ).astype({"text": str, "rid": "Int32"})
     register(con, "region_map", frame)
+    ids = pd.DataFrame({"rid": range(len(regions)), "region": [r.id for r in regions]}).astype(
+        {"rid": "int32", "region": str}
+    )
+    register(con, "region_ids", ids)
 
 
 def build_period_map(con: duckdb.DuckDBPyConnection, today: date) -> None:
-    """period_map: each distinct (period, freq, jan_feb) text parsed once."""
-    rows = []
+    """period_map (each distinct period text parsed once) and period_labels (by key)."""
+    rows: list[tuple[object, ...]] = []
+    labels: dict[int, tuple[object, ...]] = {}
     for text, freq, flag in con.execute(
         "SELECT DISTINCT period, freq, jan_feb FROM staged"
     ).fetchall():
-        rows.append((text, freq, flag, *_parse(text or "", freq or "M", flag or "", today)))
-    cols = ["period", "freq", "jan_feb", "error"]
-    for prefix in ("p_", "c_"):
-        cols += [prefix + c for c in ("label", "start", "end", "months", "freq")]
-    register(con, "period_map", pd.DataFrame(rows, columns=cols).astype(object))
+        error, period = _parse(text or "", freq or "M", flag or "", today)
+        if period is None:
+            rows.append((text, freq, flag, error, None, None))
+            continue
+        cum = period.cumulative()
+        for p in (period, cum):
+            labels[period_key(p)] = (period_key(p), p.label, p.start, p.end, p.months, p.freq)
+        rows.append((text, freq, flag, None, period_key(period), period_key(cum)))
+    frame = pd.DataFrame(
+        rows, columns=["period", "freq", "jan_feb", "error", "p_key", "c_key"]
+    ).astype({"period": str, "freq": str, "jan_feb": str, "p_key": "Int32", "c_key": "Int32"})
+    register(con, "period_map", frame)
+    label_frame = pd.DataFrame(
+        list(labels.values()),
+        columns=["pkey", "period", "period_start", "period_end", "months", "freq"],
+    ).astype({"pkey": "int32", "period": str, "months": "int8", "freq": str})
+    label_frame["period_start"] = pd.to_datetime(label_frame["period_start"])
+    label_frame["period_end"] = pd.to_datetime(label_frame["period_end"])
+    register(con, "period_labels", label_frame)
 
 
-def _parse(text: str, freq: str, flag: str, today: date) -> tuple[object, ...]:
-    empty = (None,) * 10
+def _parse(text: str, freq: str, flag: str, today: date) -> tuple[str | None, Period | None]:
     lowered = flag.strip().lower()
     if lowered not in _TRUE | _FALSE:
-        return (f"jan_feb flag {flag!r} is not true/false", *empty)
+        return f"jan_feb flag {flag!r} is not true/false", None
     try:
         period = parse_period(text, freq, jan_feb=lowered in _TRUE)
     except PeriodError as exc:
-        return (str(exc), *empty)
+        return str(exc), None
     if period.start > today:
-        return (f"{text!r} is in the future", *empty)
-    cum = period.cumulative()
-    return (
-        None,
-        *(period.label, period.start, period.end, period.months, period.freq),
-        *(cum.label, cum.start, cum.end, cum.months, cum.freq),
-    )
+        return f"{text!r} is in the future", None
+    return None, period

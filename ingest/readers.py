@@ -1,7 +1,8 @@
 """File readers: each layout becomes the same staged table of raw text cells.
 
-The staged table has one row per value cell: line, field, series, measure, region, period,
-freq, jan_feb, value — all as found in the file, validated afterwards in one place.
+The staged view has one row per value cell: cell (a unique id), line, field, series,
+measure, region, period, freq, jan_feb, value — all text as found in the file,
+validated afterwards in one place.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ingest.errors import IngestError, RowError
 from ingest.schema import Source
 
 STAGED_COLUMNS = [
+    "cell",
     "line",
     "field",
     "series",
@@ -86,8 +88,13 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> None:
-    """Read a long CSV (one observation per row) with DuckDB into the staged table."""
+def quote_text(text: str) -> str:
+    """A SQL string literal (views cannot take prepared parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> int:
+    """Read a long CSV (one observation per row) into the staged view; return its rows."""
     encoding = detect_encoding(path, source.encoding)
     with utf8_copy(path, encoding) as text:
         header = _csv_header(path, text, source)
@@ -121,19 +128,21 @@ def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> No
     def col(name: str | None, default: str) -> str:
         return f"coalesce({quote_ident(name)}, '')" if name else default
 
+    field = quote_text(cols.value or "value")
+    freq = col(cols.freq, quote_text(source.freq))
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE staged AS
-        SELECT rowid + {source.header_row + 1} AS line, ? AS field,
+        CREATE OR REPLACE TEMP VIEW staged AS
+        SELECT rowid AS cell, rowid + {source.header_row + 1} AS line, {field} AS field,
                {col(cols.series, "''")} AS series, {col(cols.measure, "''")} AS measure,
                {col(cols.region, "''")} AS region,
-               {col(cols.period, "''")} AS period, {col(cols.freq, "?")} AS freq,
+               {col(cols.period, "''")} AS period, {freq} AS freq,
                {col(cols.jan_feb, "'false'")} AS jan_feb, {col(cols.value, "''")} AS value
         FROM raw_rows
-        """,
-        [cols.value or "value"] + ([] if cols.freq else [source.freq]),
+        """
     )
-    con.execute("DROP TABLE raw_rows")
+    row = con.execute("SELECT count(*) FROM raw_rows").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _csv_header(path: Path, text: Path, source: Source) -> list[str]:

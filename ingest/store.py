@@ -27,18 +27,20 @@ MIGRATIONS: list[tuple[int, str]] = [
             revised_values BIGINT NOT NULL,
             unchanged_values BIGINT NOT NULL
         );
+        CREATE TABLE periods (
+            period VARCHAR PRIMARY KEY,
+            period_start DATE NOT NULL,
+            period_end DATE NOT NULL,
+            months TINYINT NOT NULL,
+            freq VARCHAR NOT NULL
+        );
         CREATE TABLE observation_vintages (
             indicator VARCHAR NOT NULL,
             region VARCHAR NOT NULL,
             period VARCHAR NOT NULL,
             measure VARCHAR NOT NULL,
             value DOUBLE NOT NULL,
-            period_start DATE NOT NULL,
-            period_end DATE NOT NULL,
-            months TINYINT NOT NULL,
-            freq VARCHAR NOT NULL,
             load_id BIGINT NOT NULL,
-            known_from TIMESTAMP NOT NULL,
             line BIGINT
         );
         CREATE TABLE indicators (
@@ -53,13 +55,13 @@ MIGRATIONS: list[tuple[int, str]] = [
 VIEWS = """
 CREATE OR REPLACE VIEW observations AS
 SELECT v.indicator, v.region, v.period, v.measure, v.value,
-       v.period_start, v.period_end, v.months, v.freq,
-       v.known_from,
-       lead(v.known_from) OVER w AS known_until,
+       p.period_start, p.period_end, p.months, p.freq,
+       l.known_from,
+       lead(l.known_from) OVER w AS known_until,
        l.source, l.file, v.line, v.load_id
-FROM observation_vintages v JOIN loads l USING (load_id)
+FROM observation_vintages v JOIN loads l USING (load_id) JOIN periods p USING (period)
 WINDOW w AS (PARTITION BY v.indicator, v.region, v.period, v.measure
-             ORDER BY v.known_from, v.load_id);
+             ORDER BY l.known_from, v.load_id);
 
 CREATE OR REPLACE VIEW observations_latest AS
 SELECT * EXCLUDE (known_until) FROM observations WHERE known_until IS NULL;
@@ -122,6 +124,8 @@ def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConn
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         raise StoreError(f"{path}: cannot open the DuckDB file: {exc}") from exc
+    # The progress bar would write into the CLI's output and the service's log.
+    con.execute("SET enable_progress_bar = false")
     if not read_only:
         migrate(con)
     return con

@@ -1,0 +1,132 @@
+"""Row checks of a staged file: one pass resolves ids and finds the first fault of each row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import duckdb
+
+from ingest.errors import RowError
+from ingest.mapping import UNKNOWN_INDICATOR, UNKNOWN_MEASURE, UNMAPPED
+from ingest.schema import Region, Source
+
+MISSING = ("", "nan", "NaN", "NA", "N/A", "--", "—", "…", "...")
+UNKNOWN_REGION, BAD_PERIOD, NOT_A_NUMBER, NEGATIVE, DUPLICATE = 4, 5, 6, 7, 8
+# SQL templates unpacking the packed key k (see check).
+KEY_ID = "CAST({0} >> 40 AS INTEGER)"
+RID = "CAST(({0} >> 25) & 32767 AS INTEGER)"
+PKEY = "CAST({0} & 33554431 AS INTEGER)"
+
+
+def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Region]) -> None:
+    """checked(cell, line, k, value, reason): reason NULL when the row is good.
+
+    k packs key_id, rid and pkey into one BIGINT: grouping on it is several times
+    cheaper than on three columns. Unpack with KEY_ID, RID and PKEY.
+    """
+    fixed = next((n for n, r in enumerate(regions) if r.id == source.region), None)
+    missing = ", ".join("'" + m.replace("'", "''") + "'" for m in MISSING)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE checked AS
+        WITH resolved AS (
+            SELECT s.cell, s.line, m.key_id, m.status, m.non_negative, p.error,
+                   coalesce(m.rid, r.rid, CASE WHEN s.region = '' THEN $fixed END) AS rid,
+                   CASE WHEN k.cumulative THEN p.c_key ELSE p.p_key END AS pkey,
+                   TRY_CAST(replace(trim(s.value), ',', '') AS DOUBLE) * m.scale AS value
+            FROM staged s
+            JOIN series_map m ON m.series = s.series AND m.measure_text = s.measure
+            LEFT JOIN key_map k ON k.key_id = m.key_id
+            LEFT JOIN region_map r ON r.text = s.region
+            LEFT JOIN period_map p
+              ON p.period = s.period AND p.freq = s.freq AND p.jan_feb = s.jan_feb
+            WHERE m.status IS NOT NULL AND trim(s.value) NOT IN ({missing})
+        )
+        SELECT cell, line, (key_id::BIGINT << 40) | (rid::BIGINT << 25) | pkey AS k, value,
+               CAST(CASE WHEN status > 0 THEN status
+                         WHEN rid IS NULL THEN {UNKNOWN_REGION}
+                         WHEN error IS NOT NULL THEN {BAD_PERIOD}
+                         WHEN value IS NULL OR NOT isfinite(value) THEN {NOT_A_NUMBER}
+                         WHEN non_negative AND value < 0 THEN {NEGATIVE}
+                    END AS TINYINT) AS reason
+        FROM resolved
+        """,
+        {"fixed": fixed},
+    )
+
+
+def duplicate_keys(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any key occurs on more than one good row (a sort beats a hash here)."""
+    row = con.execute(
+        "SELECT count(*) FROM (SELECT k, lag(k) OVER (ORDER BY k) AS prev FROM checked "
+        "WHERE reason IS NULL) WHERE k = prev"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def mark_conflicts(con: duckdb.DuckDBPyConnection) -> None:
+    """Flag rows repeating an earlier row's key with another value (reason DUPLICATE)."""
+    con.execute(
+        f"""
+        UPDATE checked SET reason = {DUPLICATE}
+        FROM (
+            SELECT k, arg_min(value, line) AS first_value
+            FROM checked WHERE reason IS NULL GROUP BY k HAVING min(value) <> max(value)
+        ) d
+        WHERE checked.reason IS NULL AND checked.k = d.k AND checked.value <> d.first_value
+        """
+    )
+
+
+def row_errors(
+    con: duckdb.DuckDBPyConnection, source: Source, limit: int | None
+) -> Iterator[RowError]:
+    """The bad rows, first lines first, each named by line, field and offending text."""
+    cols = source.columns
+    rows = con.execute(
+        f"""
+        SELECT c.line, c.reason, s.field, s.series, s.measure, s.region, s.period, s.value,
+               p.error, k.indicator, ri.region AS region_id, pl.period AS label,
+               (SELECT min(o.line) FROM checked o WHERE o.k = c.k) AS first_line
+        FROM (SELECT * FROM checked WHERE reason IS NOT NULL ORDER BY line, cell
+              {"" if limit is None else f"LIMIT {int(limit)}"}) c
+        JOIN staged s USING (cell)
+        LEFT JOIN key_map k ON k.key_id = {KEY_ID.format("c.k")}
+        LEFT JOIN region_ids ri ON ri.rid = {RID.format("c.k")}
+        LEFT JOIN period_labels pl ON pl.pkey = {PKEY.format("c.k")}
+        LEFT JOIN period_map p
+          ON p.period = s.period AND p.freq = s.freq AND p.jan_feb = s.jan_feb
+        ORDER BY c.line, c.cell
+        """
+    ).fetchall()
+    for row in rows:
+        line, reason, field, series, measure, region, period, value, perr = row[:9]
+        ind, region_id, label, first = row[9:]
+        if reason in (UNMAPPED, UNKNOWN_INDICATOR):
+            text = (
+                "series is not mapped in [sources.series]"
+                if reason == UNMAPPED
+                else ("unknown indicator (not in [[indicators]])")
+            )
+            yield RowError(line, cols.series or field, series, text)
+        elif reason == UNKNOWN_MEASURE:
+            text = "unknown measure (one of value, ytd, yoy_pct, ytd_yoy_pct)"
+            yield RowError(line, cols.measure or "measure", measure, text)
+        elif reason == UNKNOWN_REGION:
+            text = "unknown region (not in [[regions]])"
+            yield RowError(line, cols.region or "region", region, text)
+        elif reason == BAD_PERIOD:
+            yield RowError(line, cols.period or field, period, str(perr))
+        elif reason == NOT_A_NUMBER:
+            yield RowError(line, field, value, "not a number")
+        elif reason == NEGATIVE:
+            yield RowError(line, field, value, f"negative value for {ind} (a count or amount)")
+        else:
+            key = f"{ind}, {region_id}, {label}"
+            text = f"duplicate key ({key}) with a different value than line {first}"
+            yield RowError(line, field, value, text)
+
+
+def error_count(con: duckdb.DuckDBPyConnection) -> int:
+    row = con.execute("SELECT count(*) FROM checked WHERE reason IS NOT NULL").fetchone()
+    return int(row[0]) if row else 0
