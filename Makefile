@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/kpiwatch ingest
-	$(BIN)/kpiwatch summary
+	$(BIN)/kpiwatch refresh
+	$(BIN)/kpiwatch status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

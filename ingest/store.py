@@ -50,6 +50,25 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE regions (id VARCHAR PRIMARY KEY, name VARCHAR, parent VARCHAR);
         """,
     ),
+    (
+        2,
+        """
+        CREATE TABLE progress_checks (
+            indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, year INTEGER NOT NULL,
+            as_of VARCHAR NOT NULL, as_of_end DATE NOT NULL, horizon VARCHAR NOT NULL,
+            horizon_end DATE NOT NULL, actual DOUBLE, pace_target DOUBLE,
+            horizon_target DOUBLE, attainment DOUBLE, gap DOUBLE, required_rate DOUBLE,
+            remaining_periods INTEGER, raw_status VARCHAR NOT NULL, status VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL, pacing VARCHAR, rolled_up BOOLEAN, stale BOOLEAN,
+            rank_in_parent INTEGER, computed_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE rollup_mismatches (
+            indicator VARCHAR, region VARCHAR, year INTEGER, month INTEGER,
+            reported DOUBLE, children_sum DOUBLE
+        );
+        CREATE TABLE status_labels (status VARCHAR PRIMARY KEY, label VARCHAR);
+        """,
+    ),
 ]
 
 VIEWS = """
@@ -70,6 +89,18 @@ CREATE OR REPLACE MACRO observations_as_of(d) AS TABLE
 SELECT * EXCLUDE (known_until) FROM observations
 WHERE known_from <= CAST(d AS TIMESTAMP)
   AND (known_until IS NULL OR known_until > CAST(d AS TIMESTAMP));
+
+CREATE OR REPLACE VIEW progress AS
+SELECT p.indicator, i.name AS indicator_name, i.unit, i.kind, i.owner, p.region,
+       r.name AS region_name, p.year, p.as_of, p.as_of_end, p.horizon, p.horizon_end,
+       p.actual, p.pace_target, p.horizon_target, p.attainment, p.gap, p.required_rate,
+       p.remaining_periods, p.status, coalesce(l.label, p.status) AS status_label,
+       p.raw_status, p.reason, p.pacing, p.rolled_up, p.stale, p.rank_in_parent,
+       p.computed_at
+FROM progress_checks p
+LEFT JOIN indicators i ON i.id = p.indicator
+LEFT JOIN regions r ON r.id = p.region
+LEFT JOIN status_labels l ON l.status = p.status;
 
 CREATE OR REPLACE VIEW monthly AS
 WITH latest AS (

@@ -5,14 +5,17 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
+
+import duckdb
 
 from ingest.errors import IngestError, KpiwatchError, RowError
 from ingest.loader import LoadReport, load_file
 from ingest.schema import Source
-from ingest.store import open_store
+from ingest.store import open_store, sync_catalog
 from kpiwatch.config import Config
+from metrics.progress import ChecksReport, run_checks
 
 
 @dataclass(frozen=True)
@@ -110,3 +113,62 @@ def store_summary(config: Config) -> list[tuple[str, str, str, int, str, str]]:
     finally:
         con.close()
     return [(str(a), str(b), str(c), int(d), str(e), str(f)) for a, b, c, d, e, f in rows]
+
+
+def refresh_checks(config: Config, today: date | None = None) -> ChecksReport:
+    """Recompute every progress check into the store."""
+    con = open_store(config.store_path)
+    try:
+        with_catalog(con, config)
+        return run_checks(
+            con,
+            config.targets,
+            config.indicator_map(),
+            config.regions,
+            config.thresholds_for,
+            config.checks,
+            today,
+        )
+    finally:
+        con.close()
+
+
+def with_catalog(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """Make the store's indicator and region tables match the config."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        sync_catalog(con, config.indicators, config.regions)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+BOARD_SQL = """
+WITH latest AS (
+    SELECT indicator, region, year, max(as_of_end) AS as_of_end FROM progress
+    WHERE ($as_of IS NULL OR as_of = $as_of) AND ($region IS NULL OR region = $region)
+    GROUP BY ALL
+)
+SELECT p.status, p.status_label, p.indicator_name, p.region_name, p.as_of, p.horizon,
+       p.attainment, p.reason, p.owner, p.kind
+FROM progress p JOIN latest USING (indicator, region, year, as_of_end)
+WHERE p.horizon = $horizon AND p.year = (SELECT max(year) FROM latest)
+ORDER BY CASE p.status WHEN 'behind' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'no_data' THEN 2
+         ELSE 3 END,
+         CASE WHEN p.kind = 'growth' THEN p.attainment ELSE p.attainment - 1 END NULLS FIRST,
+         p.indicator, p.region
+"""
+
+
+def board(
+    config: Config, region: str | None, as_of: str | None, horizon: str
+) -> list[tuple[object, ...]]:
+    """The three-colour board: latest check per indicator × region, worst first."""
+    con = open_store(config.store_path, read_only=True)
+    try:
+        return con.execute(
+            BOARD_SQL, {"as_of": as_of, "region": region, "horizon": horizon}
+        ).fetchall()
+    finally:
+        con.close()

@@ -135,6 +135,77 @@ def ingest(
 
 
 @cli.command()
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge staleness as of this day.")
+@click.pass_obj
+def refresh(obj: Context, today: datetime | None) -> None:
+    """Load every configured source, then recompute all progress checks."""
+    config = obj.config()
+    try:
+        outcomes = app.ingest(config)
+        report = app.refresh_checks(config, today.date() if today else None)
+    except KpiwatchError as exc:
+        err.print(str(exc), markup=False)
+        sys.exit(1)
+    refused = [o for o in outcomes if o.error is not None]
+    for o in refused:
+        err.print(str(o.error), markup=False)
+    new = sum(o.report.new + o.report.revised for o in outcomes if o.report)
+    out.print(
+        f"{len(outcomes) - len(refused)} file(s) loaded ({new} new or revised values), "
+        f"{len(refused)} refused; {report.rows} checks for {report.targets} targets"
+        + (f"; {report.mismatches} roll-up mismatches" if report.mismatches else ""),
+        markup=False,
+    )
+    if refused:
+        sys.exit(1)
+
+
+STYLE = {"behind": "bold red", "at_risk": "bold yellow", "on_track": "bold blue"}
+
+
+@cli.command()
+@click.option("--region", help="Only this region.")
+@click.option("--as-of", "as_of", help="The as-of period, e.g. 2026-03 (default: latest).")
+@click.option(
+    "--horizon",
+    type=click.Choice(["year", "quarter", "month"]),
+    default="year",
+    show_default=True,
+)
+@click.pass_obj
+def status(obj: Context, region: str | None, as_of: str | None, horizon: str) -> None:
+    """Print the three-colour board (蓝/黄/红), worst first, with each responsible unit."""
+    config = obj.config()
+    try:
+        rows = app.board(config, region, as_of, horizon)
+    except KpiwatchError as exc:
+        err.print(str(exc), markup=False)
+        sys.exit(1)
+    table = Table(
+        "",
+        "indicator",
+        "region",
+        "as of",
+        "attainment",
+        "why",
+        "owner",
+        title=f"progress, {horizon} horizon",
+    )
+    for st, label, name, region_name, period, _h, att, reason, owner, kind in rows:
+        shown = "" if att is None else (f"{att:+.2f} pp" if kind == "growth" else f"{att:.1%}")
+        table.add_row(
+            f"[{STYLE.get(str(st), '')}]{label}[/]",
+            str(name),
+            str(region_name),
+            str(period),
+            shown,
+            str(reason),
+            str(owner),
+        )
+    out.print(table)
+
+
+@cli.command()
 @click.pass_obj
 def summary(obj: Context) -> None:
     """Print what the store holds: values and periods per indicator and region."""

@@ -10,7 +10,7 @@ from pydantic import Field, PrivateAttr, ValidationError
 
 from ingest.errors import ConfigError, Problem
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
-from metrics.schema import Target, Thresholds
+from metrics.schema import Checks, Target, Thresholds
 
 
 class Config(Strict):
@@ -22,6 +22,7 @@ class Config(Strict):
     sources: tuple[Source, ...] = ()
     targets: tuple[Target, ...] = ()
     thresholds: Thresholds = Thresholds()
+    checks: Checks = Checks()
     indicator_thresholds: dict[Id, Thresholds] = Field(default_factory=dict)
     _base: Path = PrivateAttr(default=Path("."))
 
@@ -41,6 +42,10 @@ class Config(Strict):
 
     def indicator_map(self) -> dict[str, Indicator]:
         return {i.id: i for i in self.indicators}
+
+    def thresholds_for(self, indicator: str) -> Thresholds:
+        """The indicator's own thresholds, else the global ones."""
+        return self.indicator_thresholds.get(indicator, self.thresholds)
 
 
 def load_config(path: str | Path) -> Config:

@@ -23,7 +23,8 @@ class Thresholds(Strict):
     behind_below: Ratio = 0.8
     growth_at_risk_below_pp: float = Field(default=0.0, ge=-50, le=50)
     growth_behind_below_pp: float = Field(default=-0.5, ge=-50, le=50)
-    labels: dict[Status, str] = {"on_track": "蓝", "at_risk": "黄", "behind": "红"}
+    # Hysteresis: after a red period, this many on-pace periods stay yellow (0 = off).
+    recover_after: int = Field(default=0, ge=0, le=12)
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -32,6 +33,17 @@ class Thresholds(Strict):
         if self.growth_behind_below_pp > self.growth_at_risk_below_pp:
             raise ValueError("growth_behind_below_pp must not exceed growth_at_risk_below_pp")
         return self
+
+
+class Checks(Strict):
+    """[checks]: labels, release calendar and roll-up tolerance."""
+
+    labels: dict[Status, str] = {"on_track": "蓝", "at_risk": "黄", "behind": "红"}
+    # Data is stale when the next period is this many days past its end and not loaded.
+    release_lag_days_monthly: int = Field(default=25, ge=0, le=366)
+    release_lag_days_quarterly: int = Field(default=30, ge=0, le=366)
+    # A parent's own figure differing from its children's sum by more is reported.
+    rollup_tolerance: float = Field(default=0.01, ge=0, le=1)
 
 
 class Target(Strict):

@@ -1,0 +1,144 @@
+"""Actual progress to date per indicator, region, year and month, from the store.
+
+Flows: the year-to-date sum (published YTD, else the months summed when none is
+missing) and the period's own value. Growth: the cumulative rate (ytd_yoy_pct, else the
+period rate) and the period rate. Stocks: the level. Parents without data of their own
+get the sum of their children for flows and stocks (marked rolled_up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import pandas as pd
+
+from ingest.schema import Region
+
+ACTUALS_SQL = """
+CREATE OR REPLACE TEMP TABLE actuals AS
+WITH o AS (
+    SELECT o.indicator, o.region, o.measure, o.value, o.months,
+           year(o.period_end) AS y, month(o.period_end) AS m, i.kind
+    FROM observations_latest o JOIN indicators i ON i.id = o.indicator
+),
+own AS (
+    SELECT indicator, region, year(period_end) AS y, month(period_end) AS m,
+           months, value
+    FROM monthly WHERE value IS NOT NULL
+    UNION ALL  -- quarterly flows and growth rates have no monthly row
+    SELECT indicator, region, y, m, months, value FROM o
+    WHERE months = 3 AND measure = CASE kind WHEN 'growth' THEN 'yoy_pct' ELSE 'value' END
+),
+summed AS (
+    SELECT indicator, region, y, m, months, value,
+           sum(value) OVER w AS cum, sum(months) OVER w AS covered
+    FROM own
+    WINDOW w AS (PARTITION BY indicator, region, y ORDER BY m)
+),
+published AS (
+    SELECT indicator, region, y, m, value FROM o
+    WHERE measure = CASE kind WHEN 'flow' THEN 'ytd' WHEN 'growth' THEN 'ytd_yoy_pct'
+                              ELSE 'value' END
+),
+keys AS (
+    SELECT DISTINCT indicator, region, y, m FROM published
+    UNION SELECT DISTINCT indicator, region, y, m FROM summed
+)
+SELECT k.indicator, k.region, k.y AS year, k.m AS month, i.kind,
+       CASE WHEN i.kind = 'flow'
+            THEN coalesce(p.value, CASE WHEN s.covered = k.m THEN s.cum END)
+            ELSE coalesce(p.value, s.value) END AS to_date,
+       s.value AS own, s.months AS own_months, false AS rolled_up
+FROM keys k
+JOIN indicators i ON i.id = k.indicator
+LEFT JOIN published p USING (indicator, region, y, m)
+LEFT JOIN summed s USING (indicator, region, y, m)
+"""
+
+
+def build_actuals(
+    con: duckdb.DuckDBPyConnection, regions: Sequence[Region], tolerance: float = 0.01
+) -> pd.DataFrame:
+    """Fill the temp table `actuals` (rolled up) and return child/parent mismatches."""
+    con.execute(ACTUALS_SQL)
+    return roll_up(con, regions, tolerance)
+
+
+def roll_up(
+    con: duckdb.DuckDBPyConnection, regions: Sequence[Region], tolerance: float = 0.01
+) -> pd.DataFrame:
+    """Sum children into parents without own data, deepest level first.
+
+    A parent is summed only for the months all its children report.
+
+    A parent with its own figure keeps it; where its children's sum differs by more
+    than `tolerance` (relative), the pair is reported.
+    """
+    depth = {r.id: _depth(r.id, {x.id: x for x in regions}) for r in regions}
+    tree = pd.DataFrame(
+        [(r.id, r.parent, depth[r.id]) for r in regions if r.parent],
+        columns=["child", "parent", "depth"],
+    ).astype({"child": str, "parent": str, "depth": "int32"})
+    con.register("_tree", tree)
+    mismatches = []
+    try:
+        for level in sorted(set(tree["depth"]), reverse=True):
+            mismatches.append(_roll_level(con, level, tolerance))
+    finally:
+        con.unregister("_tree")
+    return pd.concat(mismatches) if mismatches else _empty_mismatches()
+
+
+def _roll_level(con: duckdb.DuckDBPyConnection, level: int, tolerance: float) -> pd.DataFrame:
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE rolled AS
+        WITH kids AS (
+            SELECT t.parent, a.* FROM actuals a JOIN _tree t ON t.child = a.region
+            WHERE t.depth = $level AND a.kind <> 'growth'
+        ),
+        children AS (SELECT parent, count(*) AS n FROM _tree GROUP BY parent)
+        SELECT k.indicator, k.parent AS region, k.year, k.month, any_value(k.kind) AS kind,
+               sum(k.to_date) AS to_date, sum(k.own) AS own, max(k.own_months) AS own_months
+        FROM kids k JOIN children c USING (parent)
+        GROUP BY k.indicator, k.parent, k.year, k.month, c.n
+        HAVING count(k.to_date) = c.n  -- every child has the month: else it stays missing
+        """,
+        {"level": level},
+    )
+    found = con.execute(
+        """
+        SELECT r.indicator, r.region, r.year, r.month, a.to_date AS reported,
+               r.to_date AS children_sum
+        FROM rolled r JOIN actuals a USING (indicator, region, year, month)
+        WHERE abs(a.to_date - r.to_date) > $tol * greatest(abs(a.to_date), 1e-9)
+        """,
+        {"tol": tolerance},
+    ).df()
+    con.execute(
+        """
+        INSERT INTO actuals
+        SELECT indicator, region, year, month, kind, to_date, own, own_months, true
+        FROM rolled r
+        WHERE NOT EXISTS (
+            SELECT 1 FROM actuals a
+            WHERE a.indicator = r.indicator AND a.region = r.region AND a.year = r.year
+        )
+        """
+    )
+    con.execute("DROP TABLE rolled")
+    return found
+
+
+def _depth(region: str, by_id: dict[str, Region]) -> int:
+    depth, node = 0, by_id[region].parent
+    while node is not None and node in by_id:
+        depth, node = depth + 1, by_id[node].parent
+    return depth
+
+
+def _empty_mismatches() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=["indicator", "region", "year", "month", "reported", "children_sum"]
+    )

@@ -1,0 +1,173 @@
+"""Progress checks, set-based in DuckDB: pace, attainment, gap, required rate, status.
+
+One row per target × as-of month × horizon (month, quarter, year). Statuses follow the
+thresholds, then hysteresis, then the cascade 以月保季、以季保年: a month behind puts its
+quarter at risk, a quarter behind puts its year at risk.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+SEVERITY = "CASE {0} WHEN 'behind' THEN 3 WHEN 'at_risk' THEN 2 WHEN 'on_track' THEN 1 ELSE 0 END"
+STATUS_OF = "CASE {0} WHEN 3 THEN 'behind' WHEN 2 THEN 'at_risk' WHEN 1 THEN 'on_track' END"
+
+AS_OF = """
+CREATE OR REPLACE TEMP TABLE as_of_months AS
+WITH spans AS (
+    SELECT indicator, region, year, max(month) AS max_m,
+           bool_or(month = 2 AND own_months = 2) AS jan_feb
+    FROM actuals GROUP BY ALL
+)
+SELECT t.target_id, g.m
+FROM targets_t t JOIN spans s USING (indicator, region, year)
+CROSS JOIN generate_series(1, 12) AS g(m)
+WHERE g.m <= s.max_m
+  AND (t.frequency = 'monthly' OR g.m % 3 = 0)
+  AND NOT (g.m = 1 AND s.jan_feb)   -- the Jan–Feb release is checked at February
+"""
+
+BASE = """
+CREATE OR REPLACE TEMP TABLE base AS
+SELECT t.*, x.m, a.to_date, a.own, coalesce(a.rolled_up, false) AS rolled_up,
+       coalesce(a.own_months, CASE t.frequency WHEN 'quarterly' THEN 3 ELSE 1 END) AS span,
+       pm.pace AS pace_m, pp.pace AS pace_prev, pm.q_target, ps.pace AS pace_qs,
+       CASE WHEN ps.m = 0 THEN 0 ELSE aq.to_date END AS to_date_qs,
+       CAST(ceil(x.m / 3) * 3 AS INTEGER) AS q_end,
+       CASE t.frequency WHEN 'quarterly' THEN 3 ELSE 1 END AS step
+FROM as_of_months x JOIN targets_t t USING (target_id)
+LEFT JOIN actuals a
+  ON a.indicator = t.indicator AND a.region = t.region AND a.year = t.year AND a.month = x.m
+JOIN pace_t pm ON pm.target_id = x.target_id AND pm.m = x.m
+JOIN pace_t pp ON pp.target_id = x.target_id
+ AND pp.m = x.m - coalesce(a.own_months, CASE t.frequency WHEN 'quarterly' THEN 3 ELSE 1 END)
+JOIN pace_t ps ON ps.target_id = x.target_id AND ps.m = CAST(ceil(x.m / 3) * 3 AS INTEGER) - 3
+LEFT JOIN actuals aq
+  ON aq.indicator = t.indicator AND aq.region = t.region AND aq.year = t.year AND aq.month = ps.m
+"""
+
+# Each horizon: actual, pace to date, horizon target, periods left, horizon end month.
+# A flow's quarter is the quarter's own delivery, so a strong earlier quarter cannot
+# hide a weak current one (以季保年).
+HORIZONS = """
+CREATE OR REPLACE TEMP TABLE horizons AS
+SELECT *, 'year' AS horizon, to_date AS actual,
+       CASE kind WHEN 'growth' THEN annual ELSE pace_m END AS pace,
+       annual AS horizon_target, (12 - m) // step AS remaining, 12 AS h_end
+FROM base
+UNION ALL
+SELECT *, 'quarter',
+       CASE WHEN kind = 'flow' THEN to_date - to_date_qs
+            WHEN kind = 'growth' AND frequency = 'quarterly' THEN own
+            ELSE to_date END,
+       CASE kind WHEN 'growth' THEN q_target WHEN 'flow' THEN pace_m - pace_qs ELSE pace_m END,
+       CASE kind WHEN 'flow' THEN q_target - pace_qs ELSE q_target END,
+       (q_end - m) // step, q_end
+FROM base
+UNION ALL
+SELECT *, 'month', own,
+       CASE kind WHEN 'flow' THEN pace_m - pace_prev ELSE pace_m END,
+       CASE kind WHEN 'flow' THEN pace_m - pace_prev ELSE pace_m END, 0, m
+FROM base WHERE frequency = 'monthly'
+"""
+
+SCORED = """
+CREATE OR REPLACE TEMP TABLE scored AS
+WITH g AS (
+    SELECT *,
+           CASE WHEN direction = 'lower' THEN pace - actual ELSE actual - pace END AS gap
+    FROM horizons
+),
+a AS (
+    SELECT *,
+           CASE WHEN kind = 'growth' THEN gap
+                WHEN pace IS NULL OR pace <= 0 THEN NULL
+                WHEN direction = 'lower' THEN 2 - actual / pace
+                ELSE actual / pace END AS attainment,
+           CASE WHEN remaining > 0 AND kind <> 'growth'
+                THEN (horizon_target - actual) / remaining END AS required_rate
+    FROM g
+),
+r AS (
+    SELECT *,
+           CASE WHEN actual IS NULL THEN 'no_data'
+                WHEN kind = 'growth' THEN
+                     CASE WHEN gap < growth_behind_pp THEN 'behind'
+                          WHEN gap < growth_at_risk_pp THEN 'at_risk' ELSE 'on_track' END
+                WHEN attainment IS NULL THEN 'on_track'
+                WHEN attainment < behind_below THEN 'behind'
+                WHEN attainment < at_risk_below THEN 'at_risk'
+                ELSE 'on_track' END AS raw_status,
+           row_number() OVER (PARTITION BY target_id, horizon ORDER BY m) AS seq
+    FROM a
+)
+SELECT *,
+       CASE WHEN raw_status = 'on_track' AND recover_after > 0
+             AND seq - max(CASE WHEN raw_status = 'behind' THEN seq END) OVER (
+                     PARTITION BY target_id, horizon ORDER BY seq
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) <= recover_after
+            THEN 'at_risk' ELSE raw_status END AS own_status
+FROM r
+"""
+
+CASCADE = f"""
+CREATE OR REPLACE TEMP TABLE cascaded AS
+WITH s AS (
+    SELECT target_id, m,
+           max({SEVERITY.format("own_status")}) FILTER (horizon = 'month') AS sm,
+           max({SEVERITY.format("own_status")}) FILTER (horizon = 'quarter') AS sq,
+           max({SEVERITY.format("own_status")}) FILTER (horizon = 'year') AS sy
+    FROM scored GROUP BY ALL
+),
+c AS (  -- a child behind makes its parent at least at risk
+    SELECT target_id, m, sm,
+           greatest(sq, CASE WHEN sm = 3 THEN 2 ELSE 0 END) AS cq, sy
+    FROM s
+)
+SELECT target_id, m, sm, cq,
+       greatest(sy, CASE WHEN cq = 3 THEN 2 ELSE 0 END) AS cy,
+       cq > sq AS q_from_month, cq = 3 AND sy < 2 AS y_from_quarter
+FROM (SELECT c.*, s.sq FROM c JOIN s USING (target_id, m))
+"""
+
+FINAL = f"""
+CREATE OR REPLACE TEMP TABLE checks_out AS
+WITH latest AS (
+    SELECT indicator, region, max(year * 100 + month) AS ym FROM actuals GROUP BY ALL
+),
+f AS (
+    SELECT s.*,
+           CASE s.horizon
+             WHEN 'month' THEN s.own_status
+             WHEN 'quarter' THEN coalesce({STATUS_OF.format("c.cq")}, s.own_status)
+             ELSE coalesce({STATUS_OF.format("c.cy")}, s.own_status) END AS status,
+           CASE WHEN s.horizon = 'quarter' AND c.q_from_month
+                  THEN 'this month is behind its own target'
+                WHEN s.horizon = 'year' AND c.y_from_quarter
+                  THEN 'the current quarter is behind' END AS cascade_note,
+           l.ym = s.year * 100 + s.m
+             AND $today > last_day(make_date(s.year, s.m, 1) + to_months(s.step))
+                          + to_days(CASE s.step WHEN 3 THEN $lag_q ELSE $lag_m END)
+             AS stale
+    FROM scored s
+    JOIN cascaded c USING (target_id, m)
+    LEFT JOIN latest l USING (indicator, region)
+)
+SELECT f.*, rank() OVER (
+           PARTITION BY f.indicator, r.parent, f.year, f.m, f.horizon
+           ORDER BY f.attainment DESC NULLS LAST) AS rank_in_parent
+FROM f LEFT JOIN regions r ON r.id = f.region
+"""
+
+
+def compute_checks(
+    con: duckdb.DuckDBPyConnection, today: date, lag_monthly: int, lag_quarterly: int
+) -> None:
+    """From temp tables actuals, targets_t and pace_t build checks_out."""
+    for sql in (AS_OF, BASE, HORIZONS, SCORED, CASCADE):
+        con.execute(sql)
+    con.execute(FINAL, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
+    for table in ("as_of_months", "base", "horizons", "scored", "cascaded"):
+        con.execute(f"DROP TABLE {table}")

@@ -1,0 +1,110 @@
+"""Targets as tables: one row per target and its pace curve, month by month."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ingest.mapping import register
+from ingest.schema import Indicator
+from metrics.pace import LINEAR, Curve, pace_curve, profile_shares, seasonal_shares
+from metrics.schema import Target, Thresholds
+
+
+def history(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[int, dict[int, float]]]:
+    """YTD (or level) to date by indicator, region, year and month, from `actuals`."""
+    out: dict[tuple[str, str], dict[int, dict[int, float]]] = {}
+    rows = con.execute(
+        "SELECT indicator, region, year, month, to_date FROM actuals WHERE to_date IS NOT NULL"
+    ).fetchall()
+    for ind, reg, year, month, value in rows:
+        out.setdefault((ind, reg), {}).setdefault(int(year), {})[int(month)] = float(value)
+    return out
+
+
+def shares_for(target: Target, past: Mapping[int, Mapping[int, float]]) -> tuple[Curve, str]:
+    """The cumulative shares of a target's pacing rule, and the rule actually used."""
+    if target.pacing == "profile":
+        return profile_shares(target.profile), "profile"
+    if target.pacing == "seasonal":
+        learned = seasonal_shares({y: v for y, v in past.items() if y < target.year})
+        if learned is not None:
+            return learned, "seasonal"
+        return LINEAR, "linear (no complete past year for seasonal)"
+    return LINEAR, "linear"
+
+
+def curve_for(
+    target: Target, indicator: Indicator, past: Mapping[int, Mapping[int, float]]
+) -> tuple[Curve, Curve, str]:
+    """(pace by month-end, horizon target by quarter of each month, pacing used)."""
+    quarters = {int(q[1]): v for q, v in target.quarters.items()}
+    months = {int(m): v for m, v in target.months.items()}
+    if indicator.kind == "growth":
+        q_rate = np.array([quarters.get((m + 2) // 3, target.annual) for m in range(13)])
+        q_rate[0] = q_rate[1]
+        rate = np.array([months.get(m, q_rate[m]) for m in range(13)], dtype=np.float64)
+        return rate, q_rate.astype(np.float64), "rate"
+    shares, used = shares_for(target, past)
+    start = 0.0
+    if indicator.kind == "stock":
+        start = past.get(target.year - 1, {}).get(12, target.annual)
+    curve = pace_curve(target.annual, shares, quarters, months, start)
+    q_end = np.array([curve[min(12, 3 * ((m + 2) // 3))] for m in range(13)], dtype=np.float64)
+    q_end[0] = curve[3]
+    return curve, q_end, used
+
+
+def target_tables(
+    con: duckdb.DuckDBPyConnection,
+    targets: Sequence[Target],
+    indicators: Mapping[str, Indicator],
+    thresholds: Callable[[str], Thresholds],
+) -> None:
+    """Create temp tables targets_t(target_id, …) and pace_t(target_id, m, pace, q_target)."""
+    past = history(con)
+    rows, pace_rows = [], []
+    for tid, t in enumerate(targets):
+        ind = indicators[t.indicator]
+        th = thresholds(t.indicator)
+        curve, q_target, used = curve_for(t, ind, past.get((t.indicator, t.region), {}))
+        rows.append(
+            (
+                tid,
+                t.indicator,
+                t.region,
+                t.year,
+                ind.kind,
+                ind.direction,
+                ind.frequency,
+                t.annual,
+                used,
+                th.behind_below,
+                th.at_risk_below,
+                th.growth_behind_below_pp,
+                th.growth_at_risk_below_pp,
+                th.recover_after,
+            )
+        )
+        pace_rows += [(tid, m, float(curve[m]), float(q_target[m])) for m in range(13)]
+    columns = [
+        "target_id",
+        "indicator",
+        "region",
+        "year",
+        "kind",
+        "direction",
+        "frequency",
+        "annual",
+        "pacing",
+        "behind_below",
+        "at_risk_below",
+        "growth_behind_pp",
+        "growth_at_risk_pp",
+        "recover_after",
+    ]
+    register(con, "targets_t", pd.DataFrame(rows, columns=columns))
+    register(con, "pace_t", pd.DataFrame(pace_rows, columns=["target_id", "m", "pace", "q_target"]))
