@@ -4,7 +4,7 @@ Generates a long CSV (default 5,000,000 rows), then in the same run loads it
   1. with DuckDB's read_csv into a bare table (the baseline), and
   2. with kpiwatch's ingest (full validation, vintage handling, one transaction),
 each in a fresh child process so peak memory is measured separately.
-Usage: python bench/ingest.py [ROWS]
+Usage: python -m bench.ingest [ROWS]   (from the repository root)
 """
 
 from __future__ import annotations

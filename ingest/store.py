@@ -55,12 +55,12 @@ MIGRATIONS: list[tuple[int, str]] = [
         """
         CREATE TABLE progress_checks (
             indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, year INTEGER NOT NULL,
-            as_of VARCHAR NOT NULL, as_of_end DATE NOT NULL, horizon VARCHAR NOT NULL,
-            horizon_end DATE NOT NULL, actual DOUBLE, pace_target DOUBLE,
-            horizon_target DOUBLE, attainment DOUBLE, gap DOUBLE, required_rate DOUBLE,
-            remaining_periods INTEGER, raw_status VARCHAR NOT NULL, status VARCHAR NOT NULL,
-            reason VARCHAR NOT NULL, pacing VARCHAR, rolled_up BOOLEAN, stale BOOLEAN,
-            rank_in_parent INTEGER, computed_at TIMESTAMP NOT NULL
+            month INTEGER NOT NULL, horizon VARCHAR NOT NULL, horizon_month INTEGER NOT NULL,
+            actual DOUBLE, pace_target DOUBLE, horizon_target DOUBLE, attainment DOUBLE,
+            gap DOUBLE, required_rate DOUBLE, remaining_periods INTEGER,
+            raw_status VARCHAR NOT NULL, status VARCHAR NOT NULL, cascade_note VARCHAR,
+            pacing VARCHAR, rolled_up BOOLEAN, stale BOOLEAN, rank_in_parent INTEGER,
+            computed_at TIMESTAMP NOT NULL
         );
         CREATE TABLE rollup_mismatches (
             indicator VARCHAR, region VARCHAR, year INTEGER, month INTEGER,
@@ -91,16 +91,49 @@ WHERE known_from <= CAST(d AS TIMESTAMP)
   AND (known_until IS NULL OR known_until > CAST(d AS TIMESTAMP));
 
 CREATE OR REPLACE VIEW progress AS
-SELECT p.indicator, i.name AS indicator_name, i.unit, i.kind, i.owner, p.region,
-       r.name AS region_name, p.year, p.as_of, p.as_of_end, p.horizon, p.horizon_end,
-       p.actual, p.pace_target, p.horizon_target, p.attainment, p.gap, p.required_rate,
-       p.remaining_periods, p.status, coalesce(l.label, p.status) AS status_label,
-       p.raw_status, p.reason, p.pacing, p.rolled_up, p.stale, p.rank_in_parent,
-       p.computed_at
-FROM progress_checks p
-LEFT JOIN indicators i ON i.id = p.indicator
-LEFT JOIN regions r ON r.id = p.region
-LEFT JOIN status_labels l ON l.status = p.status;
+WITH p AS (
+    SELECT p.*, i.name AS indicator_name, i.unit, i.kind, i.owner, i.direction,
+           r.name AS region_name,
+           CASE i.frequency WHEN 'quarterly' THEN 3 ELSE 1 END AS step
+    FROM progress_checks p
+    LEFT JOIN indicators i ON i.id = p.indicator
+    LEFT JOIN regions r ON r.id = p.region
+),
+q AS (
+    SELECT *,
+           CASE step WHEN 3 THEN printf('%dQ%d', year, month // 3)
+                ELSE printf('%d-%02d', year, month) END AS as_of,
+           CASE step WHEN 3 THEN printf('%dQ%d', year, horizon_month // 3)
+                ELSE printf('%d-%02d', year, horizon_month) END AS horizon_label
+    FROM p
+)
+SELECT q.indicator, q.indicator_name, q.unit, q.kind, q.owner, q.region, q.region_name,
+       q.year, q.as_of, last_day(make_date(q.year, q.month, 1)) AS as_of_end, q.horizon,
+       last_day(make_date(q.year, q.horizon_month, 1)) AS horizon_end,
+       q.actual, q.pace_target, q.horizon_target, q.attainment, q.gap, q.required_rate,
+       q.remaining_periods, q.status, coalesce(l.label, q.status) AS status_label,
+       q.raw_status,
+       CASE WHEN q.status = 'no_data' THEN 'no data for ' || q.as_of
+       ELSE concat_ws('; ',
+           CASE WHEN q.kind = 'growth'
+                THEN printf('%.2f%% against %.2f%% (%+.2f pp)', q.actual, q.pace_target, q.gap)
+                WHEN q.attainment IS NULL THEN printf('%.2f done, nothing due yet', q.actual)
+                ELSE printf('%.2f done of %.2f due by %s (%.1f%% of pace)',
+                            q.actual, q.pace_target, q.as_of, q.attainment * 100) END,
+           CASE WHEN q.required_rate IS NOT NULL
+                 AND (q.direction = 'higher') = (q.required_rate > 0)
+                THEN printf('%.2f a %s needed to reach %.2f by %s', abs(q.required_rate),
+                            CASE q.step WHEN 3 THEN 'quarter' ELSE 'month' END,
+                            q.horizon_target, q.horizon_label)
+                WHEN q.required_rate IS NOT NULL
+                THEN printf('%s target of %.2f already reached', q.horizon, q.horizon_target)
+                END,
+           q.cascade_note,
+           CASE WHEN q.stale THEN 'the next release is late' END,
+           CASE WHEN q.rolled_up THEN 'summed from sub-regions' END)
+       END AS reason,
+       q.pacing, q.rolled_up, q.stale, q.rank_in_parent, q.computed_at
+FROM q LEFT JOIN status_labels l ON l.status = q.status;
 
 CREATE OR REPLACE VIEW monthly AS
 WITH latest AS (

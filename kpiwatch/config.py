@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def cross_check(config: Config) -> list[Problem]:
         ("regions", [r.id for r in config.regions]),
         ("sources", [s.name for s in config.sources]),
     ):
-        for dup in sorted({i for i in ids if ids.count(i) > 1}):
+        for dup in sorted(i for i, n in Counter(ids).items() if n > 1):
             problems.append(Problem(f"{table}[id={dup}]", "defined more than once"))
     for r in config.regions:
         if r.parent is not None and r.parent not in regions:
@@ -120,7 +121,7 @@ def cross_check(config: Config) -> list[Problem]:
         if t.region not in regions:
             problems.append(Problem(f"{where}.region", f"unknown region {t.region!r}"))
     keys = [(t.indicator, t.region, t.year) for t in config.targets]
-    for ind, reg, year in sorted({k for k in keys if keys.count(k) > 1}):
+    for ind, reg, year in sorted(k for k, n in Counter(keys).items() if n > 1):
         where = f"targets[indicator={ind}, region={reg}, year={year}]"
         problems.append(Problem(where, "defined more than once"))
     for ind in config.indicator_thresholds:

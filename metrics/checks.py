@@ -99,18 +99,22 @@ r AS (
                 WHEN attainment IS NULL THEN 'on_track'
                 WHEN attainment < behind_below THEN 'behind'
                 WHEN attainment < at_risk_below THEN 'at_risk'
-                ELSE 'on_track' END AS raw_status,
-           row_number() OVER (PARTITION BY target_id, horizon ORDER BY m) AS seq
+                ELSE 'on_track' END AS raw_status
     FROM a
 )
-SELECT *,
-       CASE WHEN raw_status = 'on_track' AND recover_after > 0
-             AND seq - max(CASE WHEN raw_status = 'behind' THEN seq END) OVER (
-                     PARTITION BY target_id, horizon ORDER BY seq
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) <= recover_after
-            THEN 'at_risk' ELSE raw_status END AS own_status
-FROM r
+SELECT *, {own_status} AS own_status FROM {rows}
 """
+
+# Hysteresis: an on-pace period within `recover_after` periods of a red one stays yellow.
+# The windows cost a sort of all rows, so they run only when some target asks for them.
+HYSTERESIS = (
+    """CASE WHEN raw_status = 'on_track' AND recover_after > 0
+         AND seq - max(CASE WHEN raw_status = 'behind' THEN seq END) OVER (
+                 PARTITION BY target_id, horizon ORDER BY seq
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) <= recover_after
+       THEN 'at_risk' ELSE raw_status END""",
+    "(SELECT *, row_number() OVER (PARTITION BY target_id, horizon ORDER BY m) AS seq FROM r)",
+)
 
 CASCADE = f"""
 CREATE OR REPLACE TEMP TABLE cascaded AS
@@ -134,31 +138,42 @@ FROM (SELECT c.*, s.sq FROM c JOIN s USING (target_id, m))
 
 FINAL = f"""
 CREATE OR REPLACE TEMP TABLE checks_out AS
-WITH latest AS (
-    SELECT indicator, region, max(year * 100 + month) AS ym FROM actuals GROUP BY ALL
-),
-f AS (
-    SELECT s.*,
-           CASE s.horizon
-             WHEN 'month' THEN s.own_status
-             WHEN 'quarter' THEN coalesce({STATUS_OF.format("c.cq")}, s.own_status)
-             ELSE coalesce({STATUS_OF.format("c.cy")}, s.own_status) END AS status,
-           CASE WHEN s.horizon = 'quarter' AND c.q_from_month
-                  THEN 'this month is behind its own target'
-                WHEN s.horizon = 'year' AND c.y_from_quarter
-                  THEN 'the current quarter is behind' END AS cascade_note,
-           l.ym = s.year * 100 + s.m
-             AND $today > last_day(make_date(s.year, s.m, 1) + to_months(s.step))
-                          + to_days(CASE s.step WHEN 3 THEN $lag_q ELSE $lag_m END)
-             AS stale
-    FROM scored s
-    JOIN cascaded c USING (target_id, m)
-    LEFT JOIN latest l USING (indicator, region)
+WITH latest AS (  -- per series: its newest month, and whether the next release is overdue
+    SELECT a.indicator, a.region, max(a.year * 100 + a.month) AS ym,
+           $today > last_day(make_date(ym // 100, ym % 100, 1) + to_months(any_value(s.step)))
+                    + to_days(CASE any_value(s.step) WHEN 3 THEN $lag_q ELSE $lag_m END)
+               AS overdue
+    FROM actuals a
+    JOIN (SELECT DISTINCT indicator, region, step FROM scored) s USING (indicator, region)
+    GROUP BY ALL
 )
-SELECT f.*, rank() OVER (
-           PARTITION BY f.indicator, r.parent, f.year, f.m, f.horizon
-           ORDER BY f.attainment DESC NULLS LAST) AS rank_in_parent
-FROM f LEFT JOIN regions r ON r.id = f.region
+SELECT s.*,
+       CASE s.horizon
+         WHEN 'month' THEN s.own_status
+         WHEN 'quarter' THEN coalesce({STATUS_OF.format("c.cq")}, s.own_status)
+         ELSE coalesce({STATUS_OF.format("c.cy")}, s.own_status) END AS status,
+       CASE WHEN s.horizon = 'quarter' AND c.q_from_month
+              THEN 'this month is behind its own target'
+            WHEN s.horizon = 'year' AND c.y_from_quarter
+              THEN 'the current quarter is behind' END AS cascade_note,
+       coalesce(l.overdue AND l.ym = s.year * 100 + s.m, false) AS stale,
+       CAST(NULL AS BIGINT) AS rank_in_parent
+FROM scored s
+JOIN cascaded c USING (target_id, m)
+LEFT JOIN latest l USING (indicator, region)
+"""
+
+# Regions are ranked within their parent by attainment (the monthly ranking of units).
+RANK = """
+UPDATE checks_out SET rank_in_parent = r.rank_in_parent
+FROM (
+    SELECT target_id, m, horizon, rank() OVER (
+               PARTITION BY indicator, parent, year, m, horizon
+               ORDER BY attainment DESC NULLS LAST) AS rank_in_parent
+    FROM checks_out JOIN regions g ON g.id = checks_out.region AND g.parent IS NOT NULL
+) r
+WHERE checks_out.target_id = r.target_id AND checks_out.m = r.m
+  AND checks_out.horizon = r.horizon
 """
 
 
@@ -166,8 +181,12 @@ def compute_checks(
     con: duckdb.DuckDBPyConnection, today: date, lag_monthly: int, lag_quarterly: int
 ) -> None:
     """From temp tables actuals, targets_t and pace_t build checks_out."""
-    for sql in (AS_OF, BASE, HORIZONS, SCORED, CASCADE):
+    row = con.execute("SELECT bool_or(recover_after > 0) FROM targets_t").fetchone()
+    own_status, rows = HYSTERESIS if row and row[0] else ("raw_status", "r")
+    scored = SCORED.format(own_status=own_status, rows=rows)
+    for sql in (AS_OF, BASE, HORIZONS, scored, CASCADE):
         con.execute(sql)
     con.execute(FINAL, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
+    con.execute(RANK)
     for table in ("as_of_months", "base", "horizons", "scored", "cascaded"):
         con.execute(f"DROP TABLE {table}")

@@ -76,6 +76,9 @@ def pace_curve(
     for m, v in (months or {}).items():
         anchors[m] = v
     points = sorted(anchors.items())
+    xs = shares[[m for m, _ in points]]
+    if np.all(np.diff(xs) > 0):  # the formula above is interpolation in share space
+        return np.interp(shares, xs, [v for _, v in points])
     curve = np.empty(13)
     for (a, pa), (b, pb) in pairwise(points):
         span = shares[b] - shares[a]

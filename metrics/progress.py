@@ -14,39 +14,12 @@ from metrics.checks import compute_checks
 from metrics.schema import Checks, Target, Thresholds
 from metrics.targets import target_tables
 
-REASON = """
-CASE WHEN status = 'no_data' THEN 'no data for ' || as_of
-ELSE concat_ws('; ',
-    CASE WHEN kind = 'growth'
-         THEN printf('%.2f%% against %.2f%% (%+.2f pp)', actual, pace, gap)
-         WHEN attainment IS NULL THEN printf('%.2f done, nothing due yet', actual)
-         ELSE printf('%.2f done of %.2f due by %s (%.1f%% of pace)',
-                     actual, pace, as_of, attainment * 100) END,
-    CASE WHEN required_rate IS NOT NULL AND (direction = 'higher') = (required_rate > 0)
-         THEN printf('%.2f a %s needed to reach %.2f by %s', abs(required_rate),
-                     CASE step WHEN 3 THEN 'quarter' ELSE 'month' END, horizon_target, h_label)
-         WHEN required_rate IS NOT NULL AND horizon <> 'month'
-         THEN printf('%s target of %.2f already reached', horizon, horizon_target) END,
-    cascade_note,
-    CASE WHEN stale THEN 'the next release is late' END,
-    CASE WHEN rolled_up THEN 'summed from sub-regions' END)
-END
-"""
-
-STORE = f"""
+STORE = """
 INSERT INTO progress_checks
-SELECT indicator, region, year, as_of, last_day(make_date(year, m, 1)), horizon,
-       last_day(make_date(year, h_end, 1)), actual, pace, horizon_target, attainment, gap,
-       required_rate, remaining, raw_status, status, {REASON}, pacing, rolled_up,
-       coalesce(stale, false), rank_in_parent, now()
-FROM (
-    SELECT *,
-           CASE step WHEN 3 THEN printf('%dQ%d', year, m // 3)
-                ELSE printf('%d-%02d', year, m) END AS as_of,
-           CASE step WHEN 3 THEN printf('%dQ%d', year, h_end // 3)
-                ELSE printf('%d-%02d', year, h_end) END AS h_label
-    FROM checks_out
-)
+SELECT indicator, region, year, m, horizon, h_end, actual, pace, horizon_target, attainment,
+       gap, required_rate, remaining, raw_status, status, cascade_note, pacing, rolled_up,
+       stale, rank_in_parent, now()
+FROM checks_out
 """
 
 

@@ -14,12 +14,22 @@ from metrics.pace import LINEAR, Curve, pace_curve, profile_shares, seasonal_sha
 from metrics.schema import Target, Thresholds
 
 
-def history(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], dict[int, dict[int, float]]]:
-    """YTD (or level) to date by indicator, region, year and month, from `actuals`."""
+def history(
+    con: duckdb.DuckDBPyConnection, series: list[tuple[str, str]]
+) -> dict[tuple[str, str], dict[int, dict[int, float]]]:
+    """YTD (or level) to date by year and month of the given series, from `actuals`."""
     out: dict[tuple[str, str], dict[int, dict[int, float]]] = {}
-    rows = con.execute(
-        "SELECT indicator, region, year, month, to_date FROM actuals WHERE to_date IS NOT NULL"
-    ).fetchall()
+    if not series:
+        return out
+    wanted = pd.DataFrame(series, columns=["indicator", "region"]).astype(str)
+    con.register("_wanted", wanted)
+    try:
+        rows = con.execute(
+            "SELECT indicator, region, year, month, to_date FROM actuals "
+            "JOIN _wanted USING (indicator, region) WHERE to_date IS NOT NULL"
+        ).fetchall()
+    finally:
+        con.unregister("_wanted")
     for ind, reg, year, month, value in rows:
         out.setdefault((ind, reg), {}).setdefault(int(year), {})[int(month)] = float(value)
     return out
@@ -65,8 +75,18 @@ def target_tables(
     thresholds: Callable[[str], Thresholds],
 ) -> None:
     """Create temp tables targets_t(target_id, …) and pace_t(target_id, m, pace, q_target)."""
-    past = history(con)
-    rows, pace_rows = [], []
+    # Only seasonal pacing and stock openings look at past years.
+    past = history(
+        con,
+        [
+            (t.indicator, t.region)
+            for t in targets
+            if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
+        ],
+    )
+    rows = []
+    curves = np.empty((len(targets), 13))
+    q_targets = np.empty((len(targets), 13))
     for tid, t in enumerate(targets):
         ind = indicators[t.indicator]
         th = thresholds(t.indicator)
@@ -89,7 +109,7 @@ def target_tables(
                 th.recover_after,
             )
         )
-        pace_rows += [(tid, m, float(curve[m]), float(q_target[m])) for m in range(13)]
+        curves[tid], q_targets[tid] = curve, q_target
     columns = [
         "target_id",
         "indicator",
@@ -107,4 +127,13 @@ def target_tables(
         "recover_after",
     ]
     register(con, "targets_t", pd.DataFrame(rows, columns=columns))
-    register(con, "pace_t", pd.DataFrame(pace_rows, columns=["target_id", "m", "pace", "q_target"]))
+    n = len(targets)
+    pace = pd.DataFrame(
+        {
+            "target_id": np.repeat(np.arange(n, dtype=np.int32), 13),
+            "m": np.tile(np.arange(13, dtype=np.int32), n),
+            "pace": curves.ravel(),
+            "q_target": q_targets.ravel(),
+        }
+    )
+    register(con, "pace_t", pace)
