@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck clean bench
+# The tests run a real Prometheus and promtool: Debian's prometheus package.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint typecheck clean tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,9 +17,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  echo "installing Debian's prometheus package (promtool, prometheus)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
+	@# The package starts a system Prometheus on :9090; the tests start their own.
+	@-$(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true
+
 run: $(STAMP)
 	$(BIN)/kpiwatch refresh
 	$(BIN)/kpiwatch status
+	$(BIN)/kpiwatch serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -25,11 +37,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) tools lint typecheck
 	$(BIN)/pytest -q
-
-bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) kpiwatch.duckdb

@@ -69,33 +69,53 @@ def ingest(
     rejects_dir: Path | None = None,
 ) -> list[FileOutcome]:
     """Load files (or every configured source); each file is loaded whole or refused."""
-    indicators = config.indicator_map()
-    outcomes = []
     con = open_store(config.store_path)
     try:
-        for path, source in plan(config, files, source_name):
-            if source is None:
-                reason = "no [[sources]] entry matches this file (or use --source)"
-                err = IngestError(str(path), [RowError(0, "path", str(path), reason)])
-                outcomes.append(FileOutcome(path, error=err))
-                continue
-            rejects = rejects_dir / f"{path.name}.rejects.csv" if rejects_dir else None
-            try:
-                report = load_file(
-                    con,
-                    path,
-                    source,
-                    indicators,
-                    config.regions,
-                    known_from=known_from,
-                    rejects=rejects,
-                )
-            except KpiwatchError as exc:
-                outcomes.append(FileOutcome(path, error=exc))
-            else:
-                outcomes.append(FileOutcome(path, report=report))
+        return ingest_with(
+            con,
+            config,
+            files,
+            source_name=source_name,
+            known_from=known_from,
+            rejects_dir=rejects_dir,
+        )
     finally:
         con.close()
+
+
+def ingest_with(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    files: Sequence[Path] = (),
+    *,
+    source_name: str | None = None,
+    known_from: datetime | None = None,
+    rejects_dir: Path | None = None,
+) -> list[FileOutcome]:
+    """Load files into an open store."""
+    indicators = config.indicator_map()
+    outcomes = []
+    for path, source in plan(config, files, source_name):
+        if source is None:
+            reason = "no [[sources]] entry matches this file (or use --source)"
+            err = IngestError(str(path), [RowError(0, "path", str(path), reason)])
+            outcomes.append(FileOutcome(path, error=err))
+            continue
+        rejects = rejects_dir / f"{path.name}.rejects.csv" if rejects_dir else None
+        try:
+            report = load_file(
+                con,
+                path,
+                source,
+                indicators,
+                config.regions,
+                known_from=known_from,
+                rejects=rejects,
+            )
+        except KpiwatchError as exc:
+            outcomes.append(FileOutcome(path, error=exc))
+        else:
+            outcomes.append(FileOutcome(path, report=report))
     return outcomes
 
 
@@ -119,18 +139,25 @@ def refresh_checks(config: Config, today: date | None = None) -> ChecksReport:
     """Recompute every progress check into the store."""
     con = open_store(config.store_path)
     try:
-        with_catalog(con, config)
-        return run_checks(
-            con,
-            config.targets,
-            config.indicator_map(),
-            config.regions,
-            config.thresholds_for,
-            config.checks,
-            today,
-        )
+        return checks_with(con, config, today)
     finally:
         con.close()
+
+
+def checks_with(
+    con: duckdb.DuckDBPyConnection, config: Config, today: date | None = None
+) -> ChecksReport:
+    """Recompute every progress check in an open store."""
+    with_catalog(con, config)
+    return run_checks(
+        con,
+        config.targets,
+        config.indicator_map(),
+        config.regions,
+        config.thresholds_for,
+        config.checks,
+        today,
+    )
 
 
 def with_catalog(con: duckdb.DuckDBPyConnection, config: Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ingest.errors import ConfigError, KpiwatchError
-from kpiwatch import app
+from kpiwatch import app, service
 from kpiwatch.config import Config, load_config
 
 # Wide enough for the tables when output goes to a file or a pipe.
@@ -203,6 +204,24 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
             str(owner),
         )
     out.print(table)
+
+
+@cli.command()
+@click.option("--listen", help="HOST:PORT to serve on (default: [server] listen).")
+@click.option("--today", type=click.DateTime(["%Y-%m-%d"]), help="Judge staleness as of this day.")
+@click.option("--log-level", default="INFO", show_default=True)
+@click.pass_obj
+def serve(obj: Context, listen: str | None, today: datetime | None, log_level: str) -> None:
+    """Serve /metrics and refresh on schedule, on new inbox files and on POST /-/refresh."""
+    config = obj.config()
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        service.serve(config, listen, today.date() if today else None)
+    except OSError as exc:
+        err.print(f"cannot serve on {listen or config.server.listen}: {exc}", markup=False)
+        sys.exit(1)
 
 
 @cli.command()

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, ValidationError
 
+from exporters.schema import Server
 from ingest.errors import ConfigError, Problem
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from metrics.schema import Checks, Target, Thresholds
@@ -24,6 +25,7 @@ class Config(Strict):
     targets: tuple[Target, ...] = ()
     thresholds: Thresholds = Thresholds()
     checks: Checks = Checks()
+    server: Server = Server()
     indicator_thresholds: dict[Id, Thresholds] = Field(default_factory=dict)
     _base: Path = PrivateAttr(default=Path("."))
 

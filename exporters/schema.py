@@ -1,0 +1,36 @@
+"""Config models owned by the exporters stage: the HTTP service."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, SecretStr, field_validator
+
+from ingest.schema import Strict
+
+
+class Server(Strict):
+    """[server]: where /metrics is served and how often the data is refreshed."""
+
+    listen: str = "127.0.0.1:9464"
+    refresh_interval_seconds: float = Field(default=3600, ge=1)
+    # New or changed files here trigger a refresh; read by the [[sources]] they match.
+    inbox: str | None = None
+    inbox_poll_seconds: float = Field(default=5, gt=0)
+    # POST /-/refresh is refused unless a token is set (prefer the environment variable).
+    refresh_token: SecretStr | None = None
+    refresh_token_env: str = "KPIWATCH_REFRESH_TOKEN"
+    # Prometheus exporter-toolkit style web config: TLS and basic auth.
+    web_config_file: str | None = None
+    max_series: int = Field(default=500_000, ge=1)
+    store_retry_seconds: float = Field(default=2, gt=0)
+    store_retry_max_seconds: float = Field(default=60, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}", value):
+            raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:9464")
+        if not 0 <= int(value.rsplit(":", 1)[1]) <= 65535:
+            raise ValueError("port out of range")
+        return value

@@ -1,0 +1,120 @@
+"""Immutable snapshots: the store read once per refresh and pre-rendered for scrapes.
+
+Rendering 100,000 series takes longer than a scrape may; it happens once per refresh,
+in both exposition formats, and is compressed whenever the service's own metrics
+change (rarely: at refreshes and failures). Scrapes only pick the bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import duckdb
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from exporters.collector import CheckRow, ForecastRow, IndicatorInfo, KpiCollector, SnapshotData
+
+log = logging.getLogger(__name__)
+OM_EOF = b"# EOF\n"
+
+CHECKS_SQL = """
+WITH latest AS (
+    SELECT indicator, region, max(year * 100 + month) AS ym FROM progress_checks GROUP BY ALL
+)
+SELECT p.indicator, p.region, p.horizon, coalesce(i.kind, ''), p.actual, p.pace_target,
+       p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, coalesce(p.stale, false)
+FROM progress_checks p JOIN latest l
+  ON l.indicator = p.indicator AND l.region = p.region AND l.ym = p.year * 100 + p.month
+LEFT JOIN indicators i ON i.id = p.indicator
+ORDER BY p.indicator, p.region, p.horizon
+"""
+INFO_SQL = """
+SELECT id, coalesce(name, ''), coalesce(unit, ''), coalesce(kind, ''), coalesce(owner, '')
+FROM indicators ORDER BY id
+"""
+DATA_END_SQL = """
+SELECT indicator, region, max(period_end) FROM observations_latest GROUP BY ALL ORDER BY ALL
+"""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One refresh's KPI metrics, pre-rendered (OpenMetrics without its closing # EOF)."""
+
+    text: bytes
+    openmetrics: bytes
+    series: int
+    built_at: float
+    dropped: int = 0
+    data: SnapshotData = field(default_factory=lambda: SnapshotData((), (), ()))
+
+
+@dataclass(frozen=True)
+class Exposition:
+    """Exactly the bytes a scrape returns, in both formats, plain and gzip-compressed."""
+
+    text: bytes
+    openmetrics: bytes
+    text_gz: bytes
+    openmetrics_gz: bytes
+
+
+def expose(own_text: bytes, own_openmetrics: bytes, snapshot: Snapshot | None) -> Exposition:
+    """Join the service's own metrics and the snapshot, and compress them once."""
+    own_om = own_openmetrics.removesuffix(OM_EOF)
+    text = own_text + (snapshot.text if snapshot else b"")
+    om = own_om + (snapshot.openmetrics if snapshot else b"") + OM_EOF
+    return Exposition(text, om, gzip.compress(text, 1), gzip.compress(om, 1))
+
+
+def read_snapshot_data(con: duckdb.DuckDBPyConnection) -> SnapshotData:
+    """Read what the metrics show from the store (checks, info, data ends)."""
+    checks = [CheckRow(*r) for r in con.execute(CHECKS_SQL).fetchall()]
+    info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
+    ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
+    forecasts = _forecasts(con)
+    return SnapshotData(checks, info, ends, forecasts)
+
+
+def _forecasts(con: duckdb.DuckDBPyConnection) -> list[ForecastRow]:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'forecast_results'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return []
+    rows = con.execute(
+        "SELECT indicator, region, horizon, point, lower80, upper80, lower95, upper95, p_meet "
+        "FROM forecast_results WHERE point IS NOT NULL ORDER BY ALL"
+    ).fetchall()
+    return [ForecastRow(*r) for r in rows]
+
+
+def _end_of_day(d: date) -> float:
+    return datetime.combine(d + timedelta(days=1), time(), tzinfo=UTC).timestamp()
+
+
+def render(data: SnapshotData, built_at: float, max_series: int) -> Snapshot:
+    """Render both exposition formats once; cap the number of check series."""
+    rows_per_series = 11  # series one check row contributes, at most
+    dropped = 0
+    if len(data.checks) * rows_per_series > max_series:
+        keep = max_series // rows_per_series
+        dropped = len(data.checks) - keep
+        log.warning(
+            "exporting %d of %d checks: the series limit max_series=%d is reached",
+            keep,
+            len(data.checks),
+            max_series,
+        )
+        data = SnapshotData(data.checks[:keep], data.info, data.data_end, data.forecasts)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(KpiCollector(data))
+    text = generate_latest(registry)
+    om = generate_openmetrics(registry).removesuffix(OM_EOF)
+    series = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
+    return Snapshot(text, om, series, built_at, dropped, data)

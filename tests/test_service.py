@@ -1,0 +1,161 @@
+"""The service as Prometheus and the person on call see it: a real process, a real scrape."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.checks_helpers import CONFIG
+from tests.service_helpers import (
+    free_port,
+    get,
+    kpiwatch_serve,
+    prometheus,
+    query,
+    ready,
+    wait_for,
+)
+
+BEHIND = """
+[[targets]]
+indicator = "projects_started"
+region = "west_coast"
+year = 2026
+annual = 600
+quarters = { Q1 = 257 }
+"""
+DATA = """period,region,indicator,measure,value
+2026年1-2月,zone_a,projects_started,value,30
+2026年1-2月,zone_b,projects_started,value,20
+2026年3月,zone_a,projects_started,value,25
+2026年3月,zone_b,projects_started,value,25
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "config.toml").write_text(CONFIG + BEHIND, encoding="utf-8")
+    (tmp_path / "data.csv").write_text(DATA, encoding="utf-8")
+    return tmp_path
+
+
+def test_metrics_health_and_formats(workdir: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with kpiwatch_serve(workdir, port):
+        wait_for(lambda: ready(port), what="/readyz")
+        assert get(f"{base}/healthz")[0] == 200
+        code, _, index = get(f"{base}/")
+        assert code == 200 and b'href="/metrics"' in index
+        code, headers, text = get(f"{base}/metrics")
+        assert code == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        line = (
+            'kpi_status{horizon="year",indicator="projects_started",region="west_coast",'
+            'status="behind"} 1.0'
+        )
+        assert line.encode() in text.splitlines()
+        assert b"kpiwatch_refresh_last_success_timestamp_seconds " in text
+        check = subprocess.run(
+            ["promtool", "check", "metrics"], input=text, capture_output=True, check=False
+        )
+        assert check.returncode == 0 and check.stdout == b"" and check.stderr == b"", check
+        code, headers, om = get(
+            f"{base}/metrics", {"Accept": "application/openmetrics-text; version=1.0.0"}
+        )
+        assert headers["Content-Type"].startswith("application/openmetrics-text")
+        assert om.endswith(b"# EOF\n") and om.count(b"# EOF") == 1
+        code, headers, packed = get(f"{base}/metrics", {"Accept-Encoding": "gzip"})
+        assert headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(packed) == get(f"{base}/metrics")[2]
+        assert get(f"{base}/nope")[0] == 404
+
+
+def test_refresh_endpoint_needs_its_token(workdir: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/-/refresh"
+    with kpiwatch_serve(workdir, port):
+        wait_for(lambda: ready(port), what="/readyz")
+        assert get(url, method="POST")[0] == 403  # no token configured: disabled
+    secret = "s3cr3t-token-value"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/-/refresh"
+    with kpiwatch_serve(workdir, port, env={"KPIWATCH_REFRESH_TOKEN": secret}):
+        wait_for(lambda: ready(port), what="/readyz")
+        assert get(url, method="POST")[0] == 401
+        assert get(url, {"Authorization": "Bearer wrong"}, method="POST")[0] == 401
+        before = _refreshes(port)
+        assert get(url, {"Authorization": f"Bearer {secret}"}, method="POST")[0] == 202
+        wait_for(lambda: _refreshes(port) > before, 30, "the requested refresh")
+        assert secret.encode() not in get(f"http://127.0.0.1:{port}/metrics")[2]
+    assert secret not in (workdir / "serve.log").read_text()
+
+
+def _refreshes(port: int) -> float:
+    text = get(f"http://127.0.0.1:{port}/metrics")[2].decode()
+    line = next(ln for ln in text.splitlines() if ln.startswith("kpiwatch_refreshes_total "))
+    return float(line.split()[1])
+
+
+def test_a_locked_store_keeps_the_last_snapshot_and_says_so(workdir: Path) -> None:
+    port = free_port()
+    metrics = f"http://127.0.0.1:{port}/metrics"
+    with kpiwatch_serve(workdir, port, env={"KPIWATCH_REFRESH_TOKEN": "t"}):
+        wait_for(lambda: ready(port), what="/readyz")
+        analyst = _analyst(workdir)  # another process holds the file open read-write
+        try:
+            assert analyst.stdout is not None and analyst.stdout.readline().strip() == "open"
+            get(f"http://127.0.0.1:{port}/-/refresh", {"Authorization": "Bearer t"}, "POST")
+            wait_for(lambda: b"kpiwatch_store_locked 1.0" in get(metrics)[2], 30, "lock seen")
+            text = get(metrics)[2]
+            assert b'kpi_status{horizon="year",indicator="projects_started"' in text
+        finally:
+            analyst.kill()
+            analyst.wait()
+            assert analyst.stdout is not None
+            analyst.stdout.close()
+        wait_for(lambda: b"kpiwatch_store_locked 0.0" in get(metrics)[2], 60, "lock released")
+    assert "store busy" in (workdir / "serve.log").read_text()
+
+
+def _analyst(workdir: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); "
+            "print('open', flush=True); time.sleep(60)",
+            str(workdir / "kpiwatch.duckdb"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_prometheus_scrapes_the_behind_indicator(workdir: Path) -> None:
+    port = free_port()
+    with kpiwatch_serve(workdir, port):
+        wait_for(lambda: ready(port), what="/readyz")
+        with prometheus(workdir, [f"127.0.0.1:{port}"]) as prom:
+            wait_for(lambda: bool(query(prom, 'up{job="kpiwatch"} == 1')["result"]), 60, "up == 1")
+            result = query(
+                prom,
+                'kpi_status{indicator="projects_started",region="west_coast",horizon="year"} == 1',
+            )["result"]
+            assert isinstance(result, list) and len(result) == 1
+            labels = result[0]["metric"]
+            assert labels["status"] == "behind" and labels["job"] == "kpiwatch"
+            assert query(prom, "kpiwatch_snapshot_series > 0")["result"]
+
+
+def test_the_store_can_be_opened_between_refreshes(workdir: Path) -> None:
+    port = free_port()
+    with kpiwatch_serve(workdir, port):
+        wait_for(lambda: ready(port), what="/readyz")
+        con = duckdb.connect(str(workdir / "kpiwatch.duckdb"), read_only=True)
+        assert con.execute("SELECT count(*) FROM progress").fetchone()[0] > 0  # type: ignore[index]
+        con.close()
