@@ -11,8 +11,11 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
+from multiprocessing import get_context
 
 import duckdb
 
@@ -48,6 +51,7 @@ class Service:
         self._inbox_seen: tuple[tuple[str, int, int], ...] | None = None
         self._inbox_loaded: tuple[tuple[str, int, int], ...] | None = None
         self._locked = False
+        self._renderer: ProcessPoolExecutor | None = None
 
     # -- the refresh -------------------------------------------------------------
     def refresh(self) -> bool:
@@ -65,7 +69,7 @@ class Service:
         finally:
             con.close()
         try:
-            snapshot = render(data, time.time(), self.config.server.max_series)
+            snapshot = self._render(data)
         except Exception as exc:  # a rendering bug must not take the service down
             self.health.failures.labels("snapshot").inc()
             log.exception("snapshot rendering failed: %s", exc)
@@ -125,6 +129,25 @@ class Service:
                 self.holder.health_changed()
             return con
         return None
+
+    def _render(self, data: SnapshotData) -> Snapshot:
+        """Render in a worker process: rendering is pure Python and would hold the GIL,
+        stalling scrapes for as long as it runs."""
+        if self._renderer is None:
+            self._renderer = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+        try:
+            return self._renderer.submit(
+                render, data, time.time(), self.config.server.max_series
+            ).result()
+        except BrokenProcessPool:
+            self._renderer = None
+            raise
+
+    def close(self) -> None:
+        """Stop the loop and the render worker."""
+        self.triggers.stop.set()
+        if self._renderer is not None:
+            self._renderer.shutdown(cancel_futures=True)
 
     def _serve(self, snapshot: Snapshot) -> None:
         self.health.series.set(snapshot.series)
@@ -218,7 +241,7 @@ def serve(config: Config, listen: str | None = None, today: date | None = None) 
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
-        service.triggers.stop.set()
+        service.close()
         httpd.shutdown()
 
 
