@@ -24,13 +24,11 @@ OM_EOF = b"# EOF\n"
 
 CHECKS_SQL = """
 WITH latest AS (
-    SELECT indicator, region, max(year * 100 + month) AS ym FROM progress_checks GROUP BY ALL
+    SELECT indicator, region, max(as_of_end) AS as_of_end FROM progress GROUP BY ALL
 )
-SELECT p.indicator, p.region, p.horizon, coalesce(i.kind, ''), p.actual, p.pace_target,
+SELECT p.indicator, p.region, p.horizon, coalesce(p.kind, ''), p.actual, p.pace_target,
        p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, coalesce(p.stale, false)
-FROM progress_checks p JOIN latest l
-  ON l.indicator = p.indicator AND l.region = p.region AND l.ym = p.year * 100 + p.month
-LEFT JOIN indicators i ON i.id = p.indicator
+FROM progress p JOIN latest l USING (indicator, region, as_of_end)
 ORDER BY p.indicator, p.region, p.horizon
 """
 INFO_SQL = """
@@ -82,14 +80,13 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection) -> SnapshotData:
 
 
 def _forecasts(con: duckdb.DuckDBPyConnection) -> list[ForecastRow]:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'forecast_results'"
-    ).fetchone()
-    if not exists or not exists[0]:
-        return []
     rows = con.execute(
-        "SELECT indicator, region, horizon, point, lower80, upper80, lower95, upper95, p_meet "
-        "FROM forecast_results WHERE point IS NOT NULL ORDER BY ALL"
+        "SELECT f.indicator, f.region, f.horizon, f.point, f.lower80, f.upper80, f.lower95, "
+        "f.upper95, f.p_meet FROM forecast_results f "
+        "JOIN (SELECT indicator, region, max(year * 100 + month) AS ym FROM forecast_results "
+        "      GROUP BY ALL) l ON l.indicator = f.indicator AND l.region = f.region "
+        "     AND l.ym = f.year * 100 + f.month "
+        "WHERE f.point IS NOT NULL ORDER BY ALL"
     ).fetchall()
     return [ForecastRow(*r) for r in rows]
 

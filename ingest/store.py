@@ -69,6 +69,19 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE status_labels (status VARCHAR PRIMARY KEY, label VARCHAR);
         """,
     ),
+    (
+        3,
+        """
+        CREATE TABLE forecast_results (
+            indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, year INTEGER NOT NULL,
+            month INTEGER NOT NULL, horizon VARCHAR NOT NULL, horizon_month INTEGER NOT NULL,
+            target DOUBLE, point DOUBLE, lower80 DOUBLE, upper80 DOUBLE, lower95 DOUBLE,
+            upper95 DOUBLE, p_meet DOUBLE, expected_shortfall DOUBLE,
+            forecast_status VARCHAR, model VARCHAR NOT NULL, backtest_mase DOUBLE,
+            note VARCHAR, input_hash VARCHAR NOT NULL, computed_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]
 
 VIEWS = """
@@ -92,12 +105,24 @@ WHERE known_from <= CAST(d AS TIMESTAMP)
 
 CREATE OR REPLACE VIEW progress AS
 WITH p AS (
-    SELECT p.*, i.name AS indicator_name, i.unit, i.kind, i.owner, i.direction,
+    SELECT p.* EXCLUDE (status, cascade_note),
+           CASE WHEN f.forecast_status = 'behind' AND p.status IN ('on_track', 'at_risk')
+                  THEN 'behind'
+                WHEN f.forecast_status = 'at_risk' AND p.status = 'on_track' THEN 'at_risk'
+                ELSE p.status END AS status,
+           concat_ws('; ', p.cascade_note,
+                     CASE WHEN f.forecast_status IN ('at_risk', 'behind')
+                          THEN printf('forecast: %.0f%% likely to meet the %s target',
+                                      f.p_meet * 100, p.horizon) END) AS cascade_note,
+           i.name AS indicator_name, i.unit, i.kind, i.owner, i.direction,
            r.name AS region_name,
            CASE i.frequency WHEN 'quarterly' THEN 3 ELSE 1 END AS step
     FROM progress_checks p
     LEFT JOIN indicators i ON i.id = p.indicator
     LEFT JOIN regions r ON r.id = p.region
+    LEFT JOIN forecast_results f
+      ON f.indicator = p.indicator AND f.region = p.region AND f.year = p.year
+     AND f.month = p.month AND f.horizon = p.horizon
 ),
 q AS (
     SELECT *,
@@ -128,7 +153,7 @@ SELECT q.indicator, q.indicator_name, q.unit, q.kind, q.owner, q.region, q.regio
                 WHEN q.required_rate IS NOT NULL
                 THEN printf('%s target of %.2f already reached', q.horizon, q.horizon_target)
                 END,
-           q.cascade_note,
+           nullif(q.cascade_note, ''),
            CASE WHEN q.stale THEN 'the next release is late' END,
            CASE WHEN q.rolled_up THEN 'summed from sub-regions' END)
        END AS reason,

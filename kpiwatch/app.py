@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from forecasts.stage import ForecastReport, run_forecasts
 from ingest.errors import IngestError, KpiwatchError, RowError
 from ingest.loader import LoadReport, load_file
 from ingest.schema import Source
@@ -160,6 +161,24 @@ def checks_with(
     )
 
 
+def forecasts_with(con: duckdb.DuckDBPyConnection, config: Config) -> ForecastReport:
+    """Recompute the forecasts whose inputs changed, in an open store."""
+    if not config.forecasts.enabled:
+        return ForecastReport(0, 0, 0, 0)
+    return run_forecasts(
+        con, config.targets, config.indicator_map(), config.regions, config.forecasts
+    )
+
+
+def refresh_forecasts(config: Config) -> ForecastReport:
+    """Recompute the forecasts whose inputs changed."""
+    con = open_store(config.store_path)
+    try:
+        return forecasts_with(con, config)
+    finally:
+        con.close()
+
+
 def with_catalog(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """Make the store's indicator and region tables match the config."""
     con.execute("BEGIN TRANSACTION")
@@ -197,5 +216,27 @@ def board(
         return con.execute(
             BOARD_SQL, {"as_of": as_of, "region": region, "horizon": horizon}
         ).fetchall()
+    finally:
+        con.close()
+
+
+def forecast_rows(config: Config, indicator: str, region: str) -> list[dict[str, object]]:
+    """The stored forecasts of one series, latest data month, year first."""
+    con = open_store(config.store_path, read_only=True)
+    try:
+        cur = con.execute(
+            """
+            SELECT *, printf('%d-%02d', year, month) AS as_of,
+                   printf('%d-%02d', year, horizon_month) AS horizon_label
+            FROM forecast_results
+            WHERE indicator = ? AND region = ?
+              AND year * 100 + month = (SELECT max(year * 100 + month) FROM forecast_results
+                                        WHERE indicator = ? AND region = ?)
+            ORDER BY horizon DESC
+            """,
+            [indicator, region, indicator, region],
+        )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     finally:
         con.close()

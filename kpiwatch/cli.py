@@ -144,6 +144,7 @@ def refresh(obj: Context, today: datetime | None) -> None:
     try:
         outcomes = app.ingest(config)
         report = app.refresh_checks(config, today.date() if today else None)
+        forecast = app.refresh_forecasts(config)
     except KpiwatchError as exc:
         err.print(str(exc), markup=False)
         sys.exit(1)
@@ -154,7 +155,9 @@ def refresh(obj: Context, today: datetime | None) -> None:
     out.print(
         f"{len(outcomes) - len(refused)} file(s) loaded ({new} new or revised values), "
         f"{len(refused)} refused; {report.rows} checks for {report.targets} targets"
-        + (f"; {report.mismatches} roll-up mismatches" if report.mismatches else ""),
+        + (f"; {report.mismatches} roll-up mismatches" if report.mismatches else "")
+        + f"; forecasts: {forecast.computed} computed, {forecast.reused} unchanged, "
+        f"{forecast.fallbacks} fell back",
         markup=False,
     )
     if refused:
@@ -222,6 +225,62 @@ def serve(obj: Context, listen: str | None, today: datetime | None, log_level: s
     except OSError as exc:
         err.print(f"cannot serve on {listen or config.server.listen}: {exc}", markup=False)
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--indicator", required=True)
+@click.option("--region", required=True)
+@click.pass_obj
+def forecast(obj: Context, indicator: str, region: str) -> None:
+    """Print one series' forecast to quarter and year end, and why that model."""
+    config = obj.config()
+    rows = app.forecast_rows(config, indicator, region)
+    if not rows:
+        err.print(f"no forecast for {indicator} in {region} (run kpiwatch refresh)", markup=False)
+        sys.exit(1)
+    table = Table(
+        "horizon",
+        "ends",
+        "target",
+        "forecast",
+        "80 %",
+        "95 %",
+        "P(meet)",
+        "shortfall",
+        title=f"{indicator} · {region}",
+    )
+    for r in rows:
+        if r["point"] is None:
+            table.add_row(
+                str(r["horizon"]),
+                str(r["horizon_label"]),
+                f"{r['target']:.2f}",
+                "—",
+                "",
+                "",
+                "",
+                "",
+            )
+            continue
+        table.add_row(
+            str(r["horizon"]),
+            str(r["horizon_label"]),
+            f"{r['target']:.2f}",
+            f"{r['point']:.2f}",
+            f"{r['lower80']:.2f} … {r['upper80']:.2f}",
+            f"{r['lower95']:.2f} … {r['upper95']:.2f}",
+            f"{r['p_meet']:.0%}",
+            f"{r['expected_shortfall']:.2f}",
+        )
+    out.print(table)
+    first = rows[0]
+    mase = first["backtest_mase"]
+    out.print(
+        f"model: {first['model']}"
+        + (f" (backtest MASE {mase:.2f})" if mase is not None else "")
+        + f"; {first['note']}; data to {first['as_of']}",
+        markup=False,
+    )
 
 
 @cli.command()

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field, PrivateAttr, ValidationError
 
 from exporters.schema import Server
+from forecasts.schema import ForecastSettings
 from ingest.errors import ConfigError, Problem
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from metrics.schema import Checks, Target, Thresholds
@@ -26,6 +27,7 @@ class Config(Strict):
     thresholds: Thresholds = Thresholds()
     checks: Checks = Checks()
     server: Server = Server()
+    forecasts: ForecastSettings = ForecastSettings()
     indicator_thresholds: dict[Id, Thresholds] = Field(default_factory=dict)
     _base: Path = PrivateAttr(default=Path("."))
 

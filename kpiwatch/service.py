@@ -100,6 +100,11 @@ class Service:
         except (KpiwatchError, duckdb.Error) as exc:
             raise self._failed("checks", exc) from exc
         try:
+            report = app.forecasts_with(con, self.config)
+            self.health.fallbacks.inc(report.fallbacks)
+        except (KpiwatchError, duckdb.Error) as exc:
+            raise self._failed("forecasts", exc) from exc
+        try:
             return read_snapshot_data(con)
         except duckdb.Error as exc:
             raise self._failed("snapshot", exc) from exc

@@ -1,0 +1,282 @@
+"""One series' forecast: choose a model by rolling-origin backtest, calibrate, simulate.
+
+Seasonal series are adjusted with classical decomposition first; the non-seasonal models
+forecast the adjusted series and the forecast is re-seasonalised. Candidates and their
+equal-weight combination are compared by MASE on up to two rolling origins; intervals
+are scaled by how wide the backtest errors really were; future paths accumulate
+independent increments so that sums over several periods get the right spread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecasts.models import (
+    Array,
+    Drift,
+    Forecaster,
+    Naive,
+    SeasonalNaive,
+    StatsmodelsETS,
+    Theta,
+)
+
+MIN_HISTORY = 6
+COMBINED = ("ets_simple", "ets_damped", "theta")
+
+
+class TooShort(ValueError):
+    """Too little history to forecast."""
+
+
+@dataclass(frozen=True)
+class SeriesForecast:
+    """The forecast of one series for h steps, with simulated paths."""
+
+    mean: Array
+    sd: Array
+    paths: Array  # (n_paths, h)
+    model: str
+    backtest_mase: float | None
+    note: str
+    fallback: bool
+
+
+def seasonal_indices(y: Array, season: int) -> tuple[Array, bool] | None:
+    """Classical decomposition indices when the series is seasonal (ACF test at the lag)."""
+    n = len(y)
+    if season < 2 or n < 2 * season:
+        return None
+    x = y - y.mean()
+    denom = float(x @ x)
+    if denom == 0:
+        return None
+    acf = np.array([float(x[k:] @ x[:-k]) / denom for k in range(1, season + 1)])
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
+    if abs(acf[-1]) <= limit:
+        return None
+    multiplicative = bool(np.all(y > 0))
+    kernel = (
+        np.r_[0.5, np.ones(season - 1), 0.5] / season
+        if season % 2 == 0
+        else (np.ones(season) / season)
+    )
+    trend = np.convolve(y, kernel, mode="same")
+    half = len(kernel) // 2
+    valid = np.zeros(n, dtype=bool)
+    valid[half : n - half] = True
+    ratio = y / trend if multiplicative else y - trend
+    idx = np.array(
+        [np.mean(ratio[valid][(np.flatnonzero(valid) % season) == s]) for s in range(season)]
+    )
+    idx = idx / idx.mean() if multiplicative else idx - idx.mean()
+    return idx, multiplicative
+
+
+def candidates(n: int, season: int, seasonal: bool) -> list[Callable[[], Forecaster]]:
+    """Models allowed for a series of n points (no seasonal model under two seasons)."""
+    if n < 2 * max(season, 1):
+        return [lambda: Naive(season), lambda: Drift(season), lambda: StatsmodelsETS(season)]
+    models: list[Callable[[], Forecaster]] = [
+        lambda: StatsmodelsETS(season),
+        lambda: StatsmodelsETS(season, damped=True),
+        lambda: Theta(season),
+        lambda: Drift(season),
+    ]
+    if seasonal:
+        models.append(lambda: SeasonalNaive(season))
+    return models
+
+
+def forecast_series(
+    y: Array, h: int, season: int = 12, n_paths: int = 1000, seed: int = 0
+) -> SeriesForecast:
+    """Forecast h steps of y (finite values, oldest first)."""
+    y = np.asarray(y, dtype=np.float64)
+    if len(y) < MIN_HISTORY or not np.all(np.isfinite(y)):
+        raise TooShort(f"{len(y)} usable points; at least {MIN_HISTORY} are needed")
+    if np.ptp(y) == 0:
+        return _finish(
+            y, h, Naive(season).fit(y), None, "constant series", False, 1.0, None, n_paths, seed
+        )
+    found = seasonal_indices(y, season)
+    makers = candidates(len(y), season, found is not None)
+    scores, errors = _backtest(y, h, season, makers)
+    ok = {k: v for k, v in scores.items() if np.isfinite(v)}
+    if not ok:
+        model = Naive(season).fit(y)
+        return _finish(
+            y, h, model, None, "every model failed; naive fallback", True, 1.0, None, n_paths, seed
+        )
+    best = min(ok, key=lambda k: ok[k])
+    calib = _calibration(errors.get(best, []))
+    if best == "combination":
+        return _combined(y, h, season, found, ok[best], calib, n_paths, seed)
+    maker = next(m for m in makers if m().name == best)
+    try:
+        model, sa = _fit(maker, y, season, found)
+    except Exception:
+        model, sa = Naive(season).fit(y), None
+        return _finish(
+            y,
+            h,
+            model,
+            None,
+            f"{best} failed on the full series; naive fallback",
+            True,
+            1.0,
+            None,
+            n_paths,
+            seed,
+        )
+    return _finish(
+        y,
+        h,
+        model,
+        ok[best],
+        f"chosen by backtest MASE among {sorted(ok)}",
+        False,
+        calib,
+        sa,
+        n_paths,
+        seed,
+    )
+
+
+def _fit(
+    maker: Callable[[], Forecaster], y: Array, season: int, found: tuple[Array, bool] | None
+) -> tuple[Forecaster, tuple[Array, bool, int] | None]:
+    model = maker()
+    if found is None or isinstance(model, SeasonalNaive | Naive):
+        return model.fit(y), None
+    idx, mult = found
+    ya = _adjust(y, idx, mult, 0)
+    return model.fit(ya), (idx, mult, len(y))
+
+
+def _adjust(y: Array, idx: Array, mult: bool, start: int) -> Array:
+    s = idx[(start + np.arange(len(y))) % len(idx)]
+    return y / s if mult else y - s
+
+
+def _reseason(mean: Array, sd: Array, sa: tuple[Array, bool, int] | None) -> tuple[Array, Array]:
+    if sa is None:
+        return mean, sd
+    idx, mult, n = sa
+    s = idx[(n + np.arange(len(mean))) % len(idx)]
+    return (mean * s, sd * s) if mult else (mean + s, sd)
+
+
+def _predict(
+    maker: Callable[[], Forecaster],
+    y: Array,
+    h: int,
+    season: int,
+    found: tuple[Array, bool] | None,
+) -> tuple[Array, Array]:
+    model, sa = _fit(maker, y, season, found)
+    p = model.predict(h)
+    return _reseason(p.mean, p.sd, sa)
+
+
+def _backtest(
+    y: Array, h: int, season: int, makers: list[Callable[[], Forecaster]]
+) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """MASE per model (and the combination) over up to two rolling origins."""
+    n = len(y)
+    hb = max(1, min(h, n // 4))
+    origins = [o for o in (n - hb, n - 2 * hb) if o >= max(MIN_HISTORY, 4)]
+    lag = season if n > 2 * season else 1
+    abs_err: dict[str, list[float]] = {}
+    z: dict[str, list[float]] = {}
+    for o in origins:
+        train, test = y[:o], y[o : o + hb]
+        scale = float(np.mean(np.abs(train[lag:] - train[:-lag]))) or 1.0
+        found = seasonal_indices(train, season)
+        preds: dict[str, tuple[Array, Array]] = {}
+        for maker in makers:
+            name = maker().name
+            try:
+                preds[name] = _predict(maker, train, hb, season, found)
+            except Exception:
+                abs_err.setdefault(name, []).append(np.inf)
+        if all(k in preds for k in COMBINED):
+            stacked = np.array([preds[k][0] for k in COMBINED])
+            preds["combination"] = (
+                stacked.mean(axis=0),
+                np.mean([preds[k][1] for k in COMBINED], axis=0),
+            )
+        for name, (mean, sd) in preds.items():
+            err = test - mean[: len(test)]
+            abs_err.setdefault(name, []).append(float(np.mean(np.abs(err))) / scale)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z.setdefault(name, []).extend((err / sd[: len(test)])[sd[: len(test)] > 0])
+    return {k: float(np.mean(v)) for k, v in abs_err.items()}, z
+
+
+def _calibration(z: list[float]) -> float:
+    """How much wider (or narrower) than the models say the errors really were."""
+    zs = np.asarray([v for v in z if np.isfinite(v)])
+    if zs.size < 3:
+        return 1.2
+    return float(np.clip(np.sqrt(np.mean(zs**2)), 0.8, 3.0))
+
+
+def _combined(
+    y: Array,
+    h: int,
+    season: int,
+    found: tuple[Array, bool] | None,
+    mase: float,
+    calib: float,
+    n_paths: int,
+    seed: int,
+) -> SeriesForecast:
+    makers = [
+        lambda: StatsmodelsETS(season),
+        lambda: StatsmodelsETS(season, damped=True),
+        lambda: Theta(season),
+    ]
+    parts = [_predict(m, y, h, season, found) for m in makers]
+    mean = np.mean([p[0] for p in parts], axis=0)
+    sd = np.mean([p[1] for p in parts], axis=0) * calib
+    return SeriesForecast(
+        mean,
+        sd,
+        _paths(mean, sd, n_paths, seed),
+        "combination(ets_simple, ets_damped, theta)",
+        mase,
+        "combination backtested best",
+        False,
+    )
+
+
+def _finish(
+    y: Array,
+    h: int,
+    model: Forecaster,
+    mase: float | None,
+    note: str,
+    fallback: bool,
+    calib: float,
+    sa: tuple[Array, bool, int] | None,
+    n_paths: int,
+    seed: int,
+) -> SeriesForecast:
+    p = model.predict(h)
+    mean, sd = _reseason(p.mean, p.sd * calib, sa)
+    return SeriesForecast(
+        mean, sd, _paths(mean, sd, n_paths, seed), model.name, mase, note, fallback
+    )
+
+
+def _paths(mean: Array, sd: Array, n: int, seed: int) -> Array:
+    """Paths whose step-k spread is sd[k], built from independent increments."""
+    var = np.maximum.accumulate(sd**2)
+    inc_sd = np.sqrt(np.diff(np.r_[0.0, var]))
+    rng = np.random.default_rng(seed)
+    shocks = rng.standard_normal((n, len(mean))) * inc_sd
+    return np.asarray(mean + np.cumsum(shocks, axis=1), dtype=np.float64)

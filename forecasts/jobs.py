@@ -1,0 +1,190 @@
+"""Forecast jobs: one per target, self-contained so they can run in any process."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecasts.engine import TooShort, forecast_series
+from forecasts.models import Array
+
+VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything needed to forecast one target's horizons."""
+
+    indicator: str
+    region: str
+    year: int
+    month: int  # the latest month with data
+    kind: str
+    direction: str
+    history: tuple[float, ...]  # model input, oldest first (monthly or quarterly)
+    season: int
+    step: int  # months per history point (1 or 3)
+    to_date: float
+    quarter_done: float  # flows: delivered in the current quarter so far
+    quarter_month: int  # end month of the current quarter
+    year_target: float
+    quarter_target: float
+    n_paths: int
+    at_risk_below: float
+    behind_below: float
+
+    @property
+    def input_hash(self) -> str:
+        text = repr(
+            (
+                VERSION,
+                self.history,
+                self.month,
+                self.to_date,
+                self.quarter_done,
+                self.year_target,
+                self.quarter_target,
+                self.n_paths,
+                self.season,
+            )
+        )
+        return hashlib.sha1(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Result:
+    """One horizon's forecast of one target."""
+
+    indicator: str
+    region: str
+    year: int
+    month: int
+    horizon: str
+    horizon_month: int
+    target: float
+    point: float | None
+    lower80: float | None
+    upper80: float | None
+    lower95: float | None
+    upper95: float | None
+    p_meet: float | None
+    expected_shortfall: float | None
+    forecast_status: str | None
+    model: str
+    backtest_mase: float | None
+    note: str
+    input_hash: str
+    fallback: bool
+
+
+def run(job: Job) -> list[Result]:
+    """Forecast a job's year and quarter horizons; never raises for a bad series."""
+    steps_year = (12 - job.month) // job.step
+    steps_q = (job.quarter_month - job.month) // job.step
+    try:
+        f = forecast_series(np.asarray(job.history), steps_year, job.season, job.n_paths, 0)
+    except TooShort as exc:
+        return [_empty(job, h, m, "too_little_history", str(exc)) for h, m in _horizons(job)]
+    except Exception as exc:  # one series never stops the others
+        return [
+            _empty(job, h, m, "failed", f"{type(exc).__name__}: {exc}") for h, m in _horizons(job)
+        ]
+    out = []
+    for horizon, month, steps, target in (
+        ("year", 12, steps_year, job.year_target),
+        ("quarter", job.quarter_month, steps_q, job.quarter_target),
+    ):
+        quantity = _quantity(job, f.paths, steps, horizon)
+        out.append(
+            _result(
+                job, horizon, month, target, quantity, f.model, f.backtest_mase, f.note, f.fallback
+            )
+        )
+    return out
+
+
+def _horizons(job: Job) -> list[tuple[str, int]]:
+    return [("year", 12), ("quarter", job.quarter_month)]
+
+
+def _quantity(job: Job, paths: Array, steps: int, horizon: str) -> Array:
+    """The horizon's target quantity on every path, summed as the target is defined."""
+    if job.kind == "flow":
+        done = job.to_date if horizon == "year" else job.quarter_done
+        return np.asarray(done + paths[:, :steps].sum(axis=1), dtype=np.float64)
+    if job.kind == "growth" and job.step == 3 and horizon == "year":
+        # quarterly rates only: the year's rate taken as the mean of its four quarters
+        known = np.array(job.history[-(job.month // 3) :]) if job.month >= 3 else np.empty(0)
+        future = paths[:, :steps]
+        return np.asarray((known.sum() + future.sum(axis=1)) / 4, dtype=np.float64)
+    return paths[:, steps - 1]
+
+
+def _result(
+    job: Job,
+    horizon: str,
+    month: int,
+    target: float,
+    q: Array,
+    model: str,
+    mase: float | None,
+    note: str,
+    fallback: bool,
+) -> Result:
+    meet = q >= target if job.direction == "higher" else q <= target
+    p = float(meet.mean())
+    short = np.maximum(target - q, 0) if job.direction == "higher" else np.maximum(q - target, 0)
+    status = (
+        "behind" if p < job.behind_below else "at_risk" if p < job.at_risk_below else ("on_track")
+    )
+    lo80, hi80, lo95, hi95 = np.percentile(q, [10, 90, 2.5, 97.5])
+    return Result(
+        job.indicator,
+        job.region,
+        job.year,
+        job.month,
+        horizon,
+        month,
+        target,
+        float(np.mean(q)),
+        float(lo80),
+        float(hi80),
+        float(lo95),
+        float(hi95),
+        p,
+        float(short.mean()),
+        status,
+        model,
+        mase,
+        note,
+        job.input_hash,
+        fallback,
+    )
+
+
+def _empty(job: Job, horizon: str, month: int, model: str, note: str) -> Result:
+    target = job.year_target if horizon == "year" else job.quarter_target
+    return Result(
+        job.indicator,
+        job.region,
+        job.year,
+        job.month,
+        horizon,
+        month,
+        target,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        model,
+        None,
+        note,
+        job.input_hash,
+        True,
+    )

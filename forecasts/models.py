@@ -1,0 +1,163 @@
+"""Forecasters: one interface (hyperparameters in the constructor, fit, predict with levels).
+
+Each model forecasts a seasonally adjusted (or raw, for seasonal naive) monthly or
+quarterly series. Intervals are Gaussian around the mean with a standard deviation
+growing like √k from the in-sample one-step residuals; the engine calibrates them on
+backtests. statsmodels is imported where a model is built.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import norm
+
+Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Mean and interval bounds per step ahead, for each level (e.g. 80, 95)."""
+
+    mean: Array
+    sd: Array
+    lower: dict[int, Array]
+    upper: dict[int, Array]
+
+
+class Forecaster:
+    """Base: subclasses set `fitted_mean`-style state in fit and implement `_mean`."""
+
+    name = "base"
+
+    def __init__(self, season: int = 12) -> None:
+        self.season = season
+        self.sigma = 0.0
+        self._y: Array = np.empty(0)
+
+    def fit(self, y: Array) -> Forecaster:
+        self._y = np.asarray(y, dtype=np.float64)
+        residuals = self._residuals()
+        finite = residuals[np.isfinite(residuals)]
+        self.sigma = float(np.sqrt(np.mean(finite**2))) if finite.size else 0.0
+        return self
+
+    def predict(self, h: int, levels: tuple[int, ...] = (80, 95)) -> Prediction:
+        mean = self._mean(h)
+        sd = self.sigma * np.sqrt(np.arange(1, h + 1))
+        lower = {lv: mean - norm.ppf(0.5 + lv / 200) * sd for lv in levels}
+        upper = {lv: mean + norm.ppf(0.5 + lv / 200) * sd for lv in levels}
+        return Prediction(mean, sd, lower, upper)
+
+    def _mean(self, h: int) -> Array:
+        raise NotImplementedError
+
+    def _residuals(self) -> Array:
+        raise NotImplementedError
+
+
+class Naive(Forecaster):
+    """The last value, carried forward."""
+
+    name = "naive"
+
+    def _mean(self, h: int) -> Array:
+        return np.full(h, self._y[-1])
+
+    def _residuals(self) -> Array:
+        return np.diff(self._y)
+
+
+class SeasonalNaive(Forecaster):
+    """The value of the same month (or quarter) one season earlier."""
+
+    name = "seasonal_naive"
+
+    def _mean(self, h: int) -> Array:
+        last = self._y[-self.season :]
+        return np.array([last[k % self.season] for k in range(h)])
+
+    def _residuals(self) -> Array:
+        return self._y[self.season :] - self._y[: -self.season]
+
+
+class Drift(Forecaster):
+    """A random walk with the average historical change as drift."""
+
+    name = "drift"
+
+    def _slope(self) -> float:
+        y = self._y
+        return float((y[-1] - y[0]) / (len(y) - 1)) if len(y) > 1 else 0.0
+
+    def _mean(self, h: int) -> Array:
+        return np.asarray(self._y[-1] + self._slope() * np.arange(1, h + 1), dtype=np.float64)
+
+    def _residuals(self) -> Array:
+        return np.diff(self._y) - self._slope()
+
+
+class StatsmodelsETS(Forecaster):
+    """ETS (additive error) without season, optionally with a damped additive trend."""
+
+    def __init__(self, season: int = 12, damped: bool = False) -> None:
+        super().__init__(season)
+        self.damped = damped
+        self.name = "ets_damped" if damped else "ets_simple"
+        self._result: Any = None
+
+    def fit(self, y: Array) -> Forecaster:
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = ETSModel(
+                np.asarray(y, dtype=np.float64),
+                error="add",
+                trend="add" if self.damped else None,
+                damped_trend=self.damped,
+            )
+            self._result = model.fit(disp=False, maxiter=200)
+        return super().fit(y)
+
+    def _mean(self, h: int) -> Array:
+        return np.asarray(self._result.forecast(h), dtype=np.float64)
+
+    def _residuals(self) -> Array:
+        return np.asarray(self._result.resid, dtype=np.float64)
+
+
+class Theta(Forecaster):
+    """The Theta method (SES with half the linear trend), from statsmodels."""
+
+    name = "theta"
+    _result: Any = None
+
+    def fit(self, y: Array) -> Forecaster:
+        from statsmodels.tsa.forecasting.theta import ThetaModel
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._result = ThetaModel(
+                np.asarray(y, dtype=np.float64), period=1, deseasonalize=False
+            ).fit()
+        return super().fit(y)
+
+    def _mean(self, h: int) -> Array:
+        return np.asarray(self._result.forecast(h), dtype=np.float64)
+
+    def _residuals(self) -> Array:
+        # one-step errors of the fitted SES with drift, recomputed from its parameters
+        params = self._result.params
+        alpha, b0 = float(params["alpha"]), float(params["b0"])
+        y = self._y
+        level, out = y[0], np.empty(len(y) - 1)
+        for t in range(1, len(y)):
+            pred = level + b0 / 2
+            out[t - 1] = y[t] - pred
+            level = alpha * y[t] + (1 - alpha) * level
+        return out

@@ -1,0 +1,214 @@
+"""The forecasts stage: build a job per target, run the changed ones, store the results."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import astuple, dataclass
+from multiprocessing import get_context
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from forecasts.jobs import Job, Result, run
+from forecasts.schema import ForecastSettings
+from ingest.mapping import register
+from ingest.schema import Indicator, Region
+from metrics.actuals import build_actuals
+from metrics.schema import Target
+from metrics.targets import curve_for, history
+
+RESULT_COLUMNS = [
+    "indicator",
+    "region",
+    "year",
+    "month",
+    "horizon",
+    "horizon_month",
+    "target",
+    "point",
+    "lower80",
+    "upper80",
+    "lower95",
+    "upper95",
+    "p_meet",
+    "expected_shortfall",
+    "forecast_status",
+    "model",
+    "backtest_mase",
+    "note",
+    "input_hash",
+]
+
+
+@dataclass(frozen=True)
+class ForecastReport:
+    """What one run of the forecasts stage did."""
+
+    series: int
+    computed: int
+    reused: int
+    fallbacks: int
+
+
+def run_forecasts(
+    con: duckdb.DuckDBPyConnection,
+    targets: Sequence[Target],
+    indicators: Mapping[str, Indicator],
+    regions: Sequence[Region],
+    settings: ForecastSettings,
+) -> ForecastReport:
+    """Forecast every target's open year and quarter; only changed inputs are recomputed."""
+    build_actuals(con, regions)
+    try:
+        jobs = build_jobs(con, targets, indicators, settings)
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.actuals")
+    known = dict(
+        con.execute(
+            "SELECT DISTINCT indicator || '/' || region || '/' || year, input_hash "
+            "FROM forecast_results"
+        ).fetchall()
+    )
+    todo = [j for j in jobs if known.get(f"{j.indicator}/{j.region}/{j.year}") != j.input_hash]
+    results = [r for batch in fan_out(todo, settings) for r in batch]
+    keep = {f"{j.indicator}/{j.region}/{j.year}" for j in jobs} - {
+        f"{j.indicator}/{j.region}/{j.year}" for j in todo
+    }
+    _store(con, results, keep)
+    fallbacks = len({(r.indicator, r.region, r.year) for r in results if r.fallback})
+    return ForecastReport(len(jobs), len(todo), len(jobs) - len(todo), fallbacks)
+
+
+def fan_out(jobs: list[Job], settings: ForecastSettings) -> list[list[Result]]:
+    """Run jobs on a Dask cluster, a local process pool, or inline when few."""
+    if settings.scheduler:
+        from dask.distributed import Client
+
+        with Client(settings.scheduler, timeout=30) as client:
+            return list(client.gather(client.map(run, jobs, pure=False)))
+    if len(jobs) < 8 or settings.workers == 1:
+        return [run(j) for j in jobs]
+    with ProcessPoolExecutor(settings.workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(run, jobs, chunksize=max(1, len(jobs) // (4 * settings.workers))))
+
+
+def _store(con: duckdb.DuckDBPyConnection, results: list[Result], keep: set[str]) -> None:
+    frame = pd.DataFrame([astuple(r)[:-1] for r in results], columns=RESULT_COLUMNS)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        register(con, "_kept", pd.DataFrame({"k": sorted(keep)}, dtype=str))
+        con.execute(
+            "DELETE FROM forecast_results WHERE indicator || '/' || region || '/' || year "
+            "NOT IN (SELECT k FROM _kept)"
+        )
+        if len(frame):
+            register(con, "_results", frame)
+            con.execute("INSERT INTO forecast_results SELECT *, now() FROM _results")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp._kept")
+        con.execute("DROP TABLE IF EXISTS temp._results")
+
+
+def build_jobs(
+    con: duckdb.DuckDBPyConnection,
+    targets: Sequence[Target],
+    indicators: Mapping[str, Indicator],
+    settings: ForecastSettings,
+) -> list[Job]:
+    """One job per target whose year is under way (data in it, December not yet)."""
+    rows = con.execute(
+        "SELECT indicator, region, year, month, to_date, own, own_months FROM actuals "
+        "ORDER BY indicator, region, year, month"
+    ).df()
+    by_series = {k: g for k, g in rows.groupby(["indicator", "region"], sort=False)}
+    past = history(con, [(t.indicator, t.region) for t in targets])
+    jobs = []
+    for t in targets:
+        g = by_series.get((t.indicator, t.region))
+        ind = indicators[t.indicator]
+        if g is None:
+            continue
+        job = _job(t, ind, g[g.year <= t.year], past.get((t.indicator, t.region), {}), settings)
+        if job is not None:
+            jobs.append(job)
+    return jobs
+
+
+def _job(
+    t: Target,
+    ind: Indicator,
+    g: pd.DataFrame,
+    past: Mapping[int, Mapping[int, float]],
+    settings: ForecastSettings,
+) -> Job | None:
+    this_year = g[(g.year == t.year) & g.to_date.notna()]
+    if this_year.empty or int(this_year.month.max()) >= 12:
+        return None
+    month = int(this_year.month.max())
+    step = 3 if ind.frequency == "quarterly" else 1
+    to_date = {int(m): float(v) for m, v in zip(this_year.month, this_year.to_date, strict=True)}
+    q_end = min(12, 3 * ((month + 1 + 2) // 3))
+    q_start = q_end - 3
+    curve, q_target, _ = curve_for(t, ind, past)
+    quarter_target = {
+        "flow": curve[q_end] - curve[q_start],
+        "growth": q_target[q_end],
+        "stock": curve[q_end],
+    }[ind.kind]
+    done = to_date[month] - (to_date.get(q_start, np.nan) if q_start else 0.0)
+    return Job(
+        t.indicator,
+        t.region,
+        t.year,
+        month,
+        ind.kind,
+        ind.direction,
+        tuple(_history(g, ind.kind, step)),
+        4 if step == 3 else 12,
+        step,
+        to_date[month],
+        0.0 if month == q_start else float(done),
+        q_end,
+        t.annual,
+        float(quarter_target),
+        settings.paths,
+        settings.at_risk_below,
+        settings.behind_below,
+    )
+
+
+def _history(g: pd.DataFrame, kind: str, step: int) -> list[float]:
+    """A regular series for the model: flows by own value, others by level or rate.
+
+    A Jan–Feb release is split evenly over its two months; a single missing period is
+    interpolated; before a longer gap the history is cut.
+    """
+    points: dict[int, float] = {}
+    for y, m, to_date, own, span in g[["year", "month", "to_date", "own", "own_months"]].itertuples(
+        index=False
+    ):
+        value = own if kind == "flow" or (kind == "growth" and step == 3) else to_date
+        if value is None or not np.isfinite(value):
+            continue
+        if kind == "flow" and step == 1 and span == 2 and m == 2:
+            points[int(y) * 12 + 0] = points[int(y) * 12 + 1] = float(value) / 2
+        else:
+            points[int(y) * 12 + int(m) - 1] = float(value)
+    if not points:
+        return []
+    keys = range(max(points), min(points) - 1, -step)
+    series: list[float] = []
+    for k in keys:  # walk back from the newest point
+        if k in points:
+            series.append(points[k])
+        elif k - step in points and series:
+            series.append((points[k - step] + series[-1]) / 2)
+        else:
+            break
+    return series[::-1]

@@ -1,0 +1,63 @@
+"""Forecast accuracy kept honest on real M3 monthly series (no timing)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasts.engine import TooShort, forecast_series
+from forecasts.evaluation import mase
+from forecasts.models import SeasonalNaive
+from tests.conftest import DATA
+
+
+def m3_series(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    frame = pd.read_csv(DATA / "m3" / "M3_monthly_long.csv")
+    out = []
+    for _, g in list(frame.groupby("series_id", sort=True))[:n]:
+        g = g.sort_values("t")
+        out.append(
+            (
+                g[g.split == "train"].value.to_numpy(float),
+                g[g.split == "test"].value.to_numpy(float),
+            )
+        )
+    return out
+
+
+def test_mase_beats_seasonal_naive_on_50_m3_series() -> None:
+    ours, snaive = [], []
+    for train, test in m3_series(50):
+        f = forecast_series(train, len(test), 12, n_paths=100)
+        ours.append(mase(train, test, f.mean))
+        snaive.append(mase(train, test, SeasonalNaive(12).fit(train).predict(len(test)).mean))
+    assert np.mean(ours) < np.mean(snaive)
+
+
+def test_paths_reproduce_the_interval_spread() -> None:
+    train, _ = m3_series(1)[0]
+    f = forecast_series(train, 12, 12, n_paths=4000)
+    assert np.allclose(f.paths.std(axis=0), f.sd, rtol=0.1)
+    assert np.allclose(f.paths.mean(axis=0), f.mean, atol=0.1 * f.sd.max())
+
+
+@pytest.mark.parametrize(
+    ("y", "model"),
+    [
+        (np.full(30, 7.0), "naive"),
+        (np.r_[np.arange(1.0, 12.0)], None),
+    ],
+)
+def test_degenerate_series_get_a_labelled_result(y: np.ndarray, model: str | None) -> None:
+    f = forecast_series(y, 6, 12, n_paths=50)
+    assert len(f.mean) == 6 and np.all(np.isfinite(f.mean))
+    if model:
+        assert f.model == model
+    assert f.model in {"naive", "drift", "ets_simple"}, "no seasonal model under two seasons"
+
+
+@pytest.mark.parametrize("y", [np.array([1.0, 2.0, 3.0]), np.array([1.0, np.nan, 2, 3, 4, 5, 6])])
+def test_too_little_or_broken_history_is_refused_clearly(y: np.ndarray) -> None:
+    with pytest.raises(TooShort):
+        forecast_series(y, 6)

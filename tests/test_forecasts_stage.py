@@ -1,0 +1,94 @@
+"""The forecasts stage on a real store: P(meet target), reuse, faults, and the status feed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from kpiwatch import app
+from tests.checks_helpers import one, pipeline
+
+TARGET = """
+[[targets]]
+indicator = "projects_started"
+region = "{region}"
+year = 2026
+annual = {annual}
+"""
+
+
+def history(region: str, monthly: float, last: tuple[int, int] = (2026, 9)) -> str:
+    """Three steady years of monthly starts, then 2026 up to `last`."""
+    rows = []
+    for year in (2023, 2024, 2025, 2026):
+        for m in range(1, 13):
+            if (year, m) <= last:
+                rows.append(f"{year}-{m:02d},{region},projects_started,value,{monthly + m % 3}")
+    return "\n".join(rows)
+
+
+def forecasts(config_path: Path) -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(config_path), read_only=True)
+    try:
+        return con.execute(
+            "SELECT region, horizon, target, point, lower95, upper95, p_meet, forecast_status, "
+            "model, input_hash FROM forecast_results ORDER BY region, horizon"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_p_meet_and_the_status_feed(tmp_path: Path) -> None:
+    # 101 a month on average: 1 212 a year. A target of 1 200 is met, 1 500 is not.
+    data = history("zone_a", 100) + "\n" + history("zone_b", 100)
+    targets = TARGET.format(region="zone_a", annual=1200) + TARGET.format(
+        region="zone_b", annual=1500
+    )
+    config = pipeline(tmp_path, data, targets)
+    report = app.refresh_forecasts(config)
+    assert (report.series, report.computed, report.fallbacks) == (2, 2, 0)
+    rows = {(r[0], r[1]): r for r in forecasts(config.store_path)}
+    easy, hard = rows[("zone_a", "year")], rows[("zone_b", "year")]
+    assert easy[3] is not None and 1150 < easy[3] < 1260  # 909 done + about 303
+    assert easy[4] <= easy[3] <= easy[5]
+    assert easy[6] > 0.5 and hard[6] < 0.05
+    assert hard[7] == "behind"
+    # the forecast turns the check red and says why
+    check = one(config, "zone_b", "2026-09", "year")
+    assert check["status"] == "behind" and "likely to meet" in check["reason"]
+
+
+def test_only_changed_series_are_recomputed(tmp_path: Path) -> None:
+    data = history("zone_a", 100) + "\n" + history("zone_b", 50)
+    targets = TARGET.format(region="zone_a", annual=1200) + TARGET.format(
+        region="zone_b", annual=600
+    )
+    config = pipeline(tmp_path, data, targets)
+    first = app.refresh_forecasts(config)
+    before = {(r[0], r[1]): r[9] for r in forecasts(config.store_path)}
+    again = app.refresh_forecasts(config)
+    assert (first.computed, again.computed, again.reused) == (2, 0, 2)
+    (tmp_path / "more.csv").write_text(
+        "period,region,indicator,measure,value\n2026-10,zone_b,projects_started,value,55\n"
+    )
+    app.ingest(config, [tmp_path / "more.csv"], source_name="data")
+    app.refresh_checks(config)
+    third = app.refresh_forecasts(config)
+    after = {(r[0], r[1]): r[9] for r in forecasts(config.store_path)}
+    assert (third.computed, third.reused) == (1, 1)
+    assert after[("zone_a", "year")] == before[("zone_a", "year")]
+    assert after[("zone_b", "year")] != before[("zone_b", "year")]
+
+
+def test_faulty_series_get_a_labelled_fallback_and_the_refresh_finishes(tmp_path: Path) -> None:
+    constant = "\n".join(f"2026-{m:02d},zone_a,projects_started,value,7" for m in range(1, 10))
+    short = "\n".join(f"2026-{m:02d},zone_b,projects_started,value,{m}" for m in range(1, 4))
+    targets = TARGET.format(region="zone_a", annual=90) + TARGET.format(region="zone_b", annual=40)
+    config = pipeline(tmp_path, constant + "\n" + short, targets)
+    report = app.refresh_forecasts(config)
+    assert report.series == 2 and report.fallbacks == 1
+    rows = {(r[0], r[1]): r for r in forecasts(config.store_path)}
+    assert rows[("zone_a", "year")][8] == "naive" and rows[("zone_a", "year")][3] == 63 + 21
+    assert rows[("zone_b", "year")][8] == "too_little_history"
+    assert rows[("zone_b", "year")][3] is None
