@@ -221,8 +221,8 @@ def _calibration(z: list[float]) -> float:
     """How much wider (or narrower) than the models say the errors really were."""
     zs = np.asarray([v for v in z if np.isfinite(v)])
     if zs.size < 3:
-        return 1.2
-    return float(np.clip(np.sqrt(np.mean(zs**2)), 0.8, 3.0))
+        return 1.0
+    return float(np.clip(np.sqrt(np.mean(zs**2)), 0.5, 3.0))
 
 
 def _combined(
