@@ -34,3 +34,20 @@ class Server(Strict):
         if not 0 <= int(value.rsplit(":", 1)[1]) <= 65535:
             raise ValueError("port out of range")
         return value
+
+
+class Alerts(Strict):
+    """[alerts]: how long a condition must hold before an alert fires."""
+
+    behind_for: str = Field(default="1h", pattern=r"^\d+[smhd]$")
+    forecast_for: str = Field(default="1h", pattern=r"^\d+[smhd]$")
+    stale_for: str = Field(default="1h", pattern=r"^\d+[smhd]$")
+    refresh_max_age_hours: float = Field(default=3, gt=0)
+    job: str = "kpiwatch"
+
+
+class Grafana(Strict):
+    """[grafana]: what the provisioning files point at."""
+
+    prometheus_url: str = "http://127.0.0.1:9090"
+    dashboards_path: str = "/var/lib/grafana/dashboards/kpiwatch"

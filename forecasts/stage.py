@@ -67,16 +67,13 @@ def run_forecasts(
         con.execute("DROP TABLE IF EXISTS temp.actuals")
     known = dict(
         con.execute(
-            "SELECT DISTINCT indicator || '/' || region || '/' || year, input_hash "
-            "FROM forecast_results"
+            "SELECT indicator || '/' || region || '/' || year, arg_max(input_hash, month) "
+            "FROM forecast_results GROUP BY ALL"
         ).fetchall()
     )
     todo = [j for j in jobs if known.get(f"{j.indicator}/{j.region}/{j.year}") != j.input_hash]
     results = [r for batch in fan_out(todo, settings) for r in batch]
-    keep = {f"{j.indicator}/{j.region}/{j.year}" for j in jobs} - {
-        f"{j.indicator}/{j.region}/{j.year}" for j in todo
-    }
-    _store(con, results, keep)
+    _store(con, results)
     fallbacks = len({(r.indicator, r.region, r.year) for r in results if r.fallback})
     return ForecastReport(len(jobs), len(todo), len(jobs) - len(todo), fallbacks)
 
@@ -94,24 +91,24 @@ def fan_out(jobs: list[Job], settings: ForecastSettings) -> list[list[Result]]:
         return list(pool.map(run, jobs, chunksize=max(1, len(jobs) // (4 * settings.workers))))
 
 
-def _store(con: duckdb.DuckDBPyConnection, results: list[Result], keep: set[str]) -> None:
+def _store(con: duckdb.DuckDBPyConnection, results: list[Result]) -> None:
+    """Replace the forecasts made for the same data month; earlier ones stay as history."""
+    if not results:
+        return
     frame = pd.DataFrame([astuple(r)[:-1] for r in results], columns=RESULT_COLUMNS)
     con.execute("BEGIN TRANSACTION")
     try:
-        register(con, "_kept", pd.DataFrame({"k": sorted(keep)}, dtype=str))
+        register(con, "_results", frame)
         con.execute(
-            "DELETE FROM forecast_results WHERE indicator || '/' || region || '/' || year "
-            "NOT IN (SELECT k FROM _kept)"
+            "DELETE FROM forecast_results WHERE (indicator, region, year, month) IN "
+            "(SELECT (indicator, region, year, month) FROM _results)"
         )
-        if len(frame):
-            register(con, "_results", frame)
-            con.execute("INSERT INTO forecast_results SELECT *, now() FROM _results")
+        con.execute("INSERT INTO forecast_results SELECT *, now() FROM _results")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
-        con.execute("DROP TABLE IF EXISTS temp._kept")
         con.execute("DROP TABLE IF EXISTS temp._results")
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import duckdb
 
+from exporters import backfill, dashboards, rules
+from exporters.rules import AlertSettings
 from forecasts.stage import ForecastReport, run_forecasts
 from ingest.errors import IngestError, KpiwatchError, RowError
 from ingest.loader import LoadReport, load_file
@@ -238,5 +240,36 @@ def forecast_rows(config: Config, indicator: str, region: str) -> list[dict[str,
         )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    finally:
+        con.close()
+
+
+def write_rules(config: Config, out: Path) -> list[Path]:
+    """Alert rules from the config's thresholds, with unit tests and a route example."""
+    a = config.alerts
+    settings = AlertSettings(
+        behind_for=a.behind_for,
+        forecast_for=a.forecast_for,
+        stale_for=a.stale_for,
+        at_risk_below=config.forecasts.at_risk_below,
+        behind_below=config.forecasts.behind_below,
+        refresh_max_age_hours=a.refresh_max_age_hours,
+        job=a.job,
+    )
+    return rules.write_rules(out, settings, [i.owner for i in config.indicators])
+
+
+def write_dashboards(config: Config, out: Path) -> list[Path]:
+    """Grafana dashboards and provisioning files."""
+    return dashboards.write_dashboards(
+        out, config.grafana.prometheus_url, config.grafana.dashboards_path
+    )
+
+
+def write_backfill(config: Config, path: Path) -> int:
+    """The stored history as OpenMetrics with timestamps."""
+    con = open_store(config.store_path, read_only=True)
+    try:
+        return backfill.write_backfill(con, path)
     finally:
         con.close()

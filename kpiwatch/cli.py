@@ -284,6 +284,40 @@ def forecast(obj: Context, indicator: str, region: str) -> None:
 
 
 @cli.command()
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.pass_obj
+def rules(obj: Context, out_dir: Path) -> None:
+    """Write Prometheus alert rules, their promtool tests and an Alertmanager example."""
+    config = obj.config()
+    for path in app.write_rules(config, out_dir):
+        out.print(f"wrote {path}", markup=False)
+
+
+@cli.command()
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.pass_obj
+def dashboards(obj: Context, out_dir: Path) -> None:
+    """Write Grafana dashboards and the provisioning files a stock Grafana loads."""
+    config = obj.config()
+    for path in app.write_dashboards(config, out_dir):
+        out.print(f"wrote {path}", markup=False)
+
+
+@cli.command()
+@click.option("-o", "--output", "out_file", type=click.Path(path_type=Path), required=True)
+@click.pass_obj
+def backfill(obj: Context, out_file: Path) -> None:
+    """Write the monthly history as OpenMetrics for promtool tsdb create-blocks-from."""
+    config = obj.config()
+    try:
+        n = app.write_backfill(config, out_file)
+    except KpiwatchError as exc:
+        err.print(str(exc), markup=False)
+        sys.exit(1)
+    out.print(f"wrote {n} samples to {out_file}", markup=False)
+
+
+@cli.command()
 @click.pass_obj
 def summary(obj: Context) -> None:
     """Print what the store holds: values and periods per indicator and region."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, ValidationError
 
-from exporters.schema import Server
+from exporters.schema import Alerts, Grafana, Server
 from forecasts.schema import ForecastSettings
 from ingest.errors import ConfigError, Problem
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
@@ -28,6 +28,8 @@ class Config(Strict):
     checks: Checks = Checks()
     server: Server = Server()
     forecasts: ForecastSettings = ForecastSettings()
+    alerts: Alerts = Alerts()
+    grafana: Grafana = Grafana()
     indicator_thresholds: dict[Id, Thresholds] = Field(default_factory=dict)
     _base: Path = PrivateAttr(default=Path("."))
 

@@ -1,0 +1,175 @@
+"""Alert rules, dashboards and history backfill, checked with promtool and a real Prometheus."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
+from kpiwatch import app
+from kpiwatch.config import load_config
+from tests.checks_helpers import CONFIG
+from tests.service_helpers import (
+    KPIWATCH,
+    free_port,
+    kpiwatch_serve,
+    prometheus,
+    query,
+    ready,
+    wait_for,
+)
+from tests.test_service import BEHIND, DATA
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "config.toml").write_text(
+        CONFIG + BEHIND + '\n[alerts]\nbehind_for = "0s"\nforecast_for = "0s"\n', encoding="utf-8"
+    )
+    (tmp_path / "data.csv").write_text(DATA, encoding="utf-8")
+    return tmp_path
+
+
+def cli(cwd: Path, *args: str) -> str:
+    done = subprocess.run([KPIWATCH, *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_generated_rules_pass_promtool_check_and_unit_tests(workdir: Path) -> None:
+    cli(workdir, "rules", "-o", "rules")
+    rules = workdir / "rules"
+    check = subprocess.run(
+        ["promtool", "check", "rules", "kpiwatch-rules.yml"],
+        cwd=rules,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0 and "SUCCESS: 7 rules found" in check.stdout, check
+    test = subprocess.run(
+        ["promtool", "test", "rules", "kpiwatch-rules.test.yml"],
+        cwd=rules,
+        capture_output=True,
+        text=True,
+    )
+    assert test.returncode == 0 and "SUCCESS" in test.stdout, test.stdout + test.stderr
+    tests = yaml.safe_load((rules / "kpiwatch-rules.test.yml").read_text())
+    alerts = {
+        r["alert"]
+        for g in yaml.safe_load((rules / "kpiwatch-rules.yml").read_text())["groups"]
+        for r in g["rules"]
+    }
+    cases = [c for t in tests["tests"] for c in t["alert_rule_test"]]
+    for alert in alerts:  # every alert is tested firing and not firing
+        assert any(c["alertname"] == alert and c["exp_alerts"] for c in cases), alert
+        assert any(c["alertname"] == alert and not c["exp_alerts"] for c in cases), alert
+    route = yaml.safe_load((rules / "alertmanager.example.yml").read_text())["route"]
+    assert {'owner="发展改革局"'} <= {m for r in route["routes"] for m in r["matchers"]}
+
+
+def test_dashboards_follow_grafanas_models(workdir: Path) -> None:
+    cli(workdir, "dashboards", "-o", "grafana")
+    out = workdir / "grafana"
+    for name in ("kpiwatch-overview", "kpiwatch-indicator"):
+        raw = json.loads((out / "dashboards" / f"{name}.json").read_text())
+        model = Dashboard.from_json(raw)  # the SDK's model of Grafana's dashboard schema
+        assert model.uid == name and model.panels
+        for panel in raw["panels"]:
+            assert panel["type"] in {"stat", "table", "timeseries"}
+            assert {"h", "w", "x", "y"} <= panel["gridPos"].keys()
+            assert panel["targets"] and all(t["expr"] for t in panel["targets"])
+    variables = [
+        v["name"]
+        for v in json.loads((out / "dashboards" / "kpiwatch-indicator.json").read_text())[
+            "templating"
+        ]["list"]
+    ]
+    assert variables == ["datasource", "indicator", "region", "horizon"]
+    ds = yaml.safe_load((out / "provisioning" / "datasources" / "kpiwatch.yml").read_text())
+    assert ds["datasources"][0]["type"] == "prometheus"
+    prov = yaml.safe_load((out / "provisioning" / "dashboards" / "kpiwatch.yml").read_text())
+    assert prov["providers"][0]["type"] == "file"
+
+
+def expressions(workdir: Path) -> list[str]:
+    """Every PromQL expression of the rules and dashboards, variables filled in."""
+    cli(workdir, "rules", "-o", "rules")
+    cli(workdir, "dashboards", "-o", "grafana")
+    exprs = [
+        r["expr"]
+        for g in yaml.safe_load((workdir / "rules" / "kpiwatch-rules.yml").read_text())["groups"]
+        for r in g["rules"]
+    ]
+    for f in (workdir / "grafana" / "dashboards").glob("*.json"):
+        d = json.loads(f.read_text())
+        exprs += [t["expr"] for p in d["panels"] for t in p["targets"]]
+        exprs += [v["query"] for v in d["templating"]["list"] if v["type"] == "query"]
+    fill = {"$indicator": "projects_started", "$region": "west_coast", "$horizon": "year"}
+    out = []
+    for e in exprs:
+        for k, v in fill.items():
+            e = e.replace(k, v)
+        m = re.fullmatch(r"label_values\((.+), *(\w+)\)", e)
+        out.append(f"count by ({m[2]}) ({m[1]})" if m else e)
+    return out
+
+
+def test_every_promql_expression_runs_on_real_prometheus(workdir: Path) -> None:
+    exprs = expressions(workdir)
+    port = free_port()
+    with kpiwatch_serve(workdir, port):
+        wait_for(lambda: ready(port), what="/readyz")
+        rules = workdir / "rules" / "kpiwatch-rules.yml"
+        with prometheus(workdir, [f"127.0.0.1:{port}"], rule_files=[rules]) as prom:
+            wait_for(lambda: bool(query(prom, 'up{job="kpiwatch"} == 1')["result"]), 60, "up")
+            for e in exprs:
+                query(prom, e)  # fails on any API error
+            firing = 'ALERTS{alertname="KpiBehindPace",alertstate="firing"}'
+            wait_for(lambda: bool(query(prom, firing)["result"]), 60, "KpiBehindPace firing")
+            alert = query(prom, firing)["result"][0]["metric"]  # type: ignore[index]
+            assert alert["owner"] == "发展改革局" and alert["region"] == "west_coast"
+
+
+def test_backfill_creates_blocks_prometheus_serves(workdir: Path) -> None:
+    config = load_config(workdir / "config.toml")
+    app.ingest(config)
+    app.refresh_checks(config)
+    n = app.write_backfill(config, workdir / "history.om")
+    assert n > 0
+    blocks = workdir / "blocks"
+    made = subprocess.run(
+        [
+            "promtool",
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            str(workdir / "history.om"),
+            str(blocks),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    want = con.execute(
+        "SELECT epoch(last_day(make_date(year, month, 1)) + INTERVAL 1 DAY), actual "
+        "FROM progress_checks WHERE indicator = 'projects_started' AND region = 'west_coast' "
+        "AND horizon = 'year' ORDER BY 1"
+    ).fetchall()
+    con.close()
+    assert len(want) == 2
+    with prometheus(
+        workdir, ["127.0.0.1:1"], tsdb=blocks, extra_args=["--storage.tsdb.retention.time=100y"]
+    ) as prom:
+        sel = 'kpi_actual{indicator="projects_started",region="west_coast",horizon="year"}[400d]'
+        url_time = int(want[-1][0]) + 3600
+        got = query(prom, f"{sel} @ {url_time}")["result"]
+        assert isinstance(got, list) and len(got) == 1
+        values = [(float(t), float(v)) for t, v in got[0]["values"]]
+        assert values == [(float(t), float(v)) for t, v in want]
