@@ -294,5 +294,5 @@ def _sha256(path: Path) -> str:
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
+    row = con.execute(sql).fetchall()[0]
     return int(row[0]) if row and row[0] is not None else 0

@@ -141,7 +141,7 @@ def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> in
         FROM raw_rows
         """
     )
-    row = con.execute("SELECT count(*) FROM raw_rows").fetchone()
+    row = con.execute("SELECT count(*) FROM raw_rows").fetchall()[0]
     return int(row[0]) if row else 0
 
 
@@ -192,10 +192,9 @@ def read_grid(path: Path, source: Source) -> list[list[str]]:
             keep_default_na=False,
             encoding=encoding,
             skip_blank_lines=False,
-            sep=None,
-            engine="python",
+            sep=source.delimiter,
         )
-    except (UnicodeDecodeError, pd.errors.ParserError, ValueError) as exc:
+    except (UnicodeDecodeError, pd.errors.ParserError, ValueError, csv.Error) as exc:
         raise refuse(path, _csv_error_line(str(exc)), "csv", encoding, _first_line(exc)) from exc
     return _pad([[str(c).strip() for c in row] for row in frame.itertuples(index=False)])
 

@@ -224,10 +224,10 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version of an open store (0 when empty)."""
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-    ).fetchone()
+    ).fetchall()[0]
     if not exists or not exists[0]:
         return 0
-    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    row = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0]
     return int(row[0]) if row else 0
 
 

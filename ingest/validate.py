@@ -60,7 +60,7 @@ def duplicate_keys(con: duckdb.DuckDBPyConnection) -> bool:
     row = con.execute(
         "SELECT count(*) FROM (SELECT k, lag(k) OVER (ORDER BY k) AS prev FROM checked "
         "WHERE reason IS NULL) WHERE k = prev"
-    ).fetchone()
+    ).fetchall()[0]
     return bool(row and row[0])
 
 
@@ -128,5 +128,5 @@ def row_errors(
 
 
 def error_count(con: duckdb.DuckDBPyConnection) -> int:
-    row = con.execute("SELECT count(*) FROM checked WHERE reason IS NOT NULL").fetchone()
+    row = con.execute("SELECT count(*) FROM checked WHERE reason IS NOT NULL").fetchall()[0]
     return int(row[0]) if row else 0

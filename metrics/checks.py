@@ -181,7 +181,7 @@ def compute_checks(
     con: duckdb.DuckDBPyConnection, today: date, lag_monthly: int, lag_quarterly: int
 ) -> None:
     """From temp tables actuals, targets_t and pace_t build checks_out."""
-    row = con.execute("SELECT bool_or(recover_after > 0) FROM targets_t").fetchone()
+    row = con.execute("SELECT bool_or(recover_after > 0) FROM targets_t").fetchall()[0]
     own_status, rows = HYSTERESIS if row and row[0] else ("raw_status", "r")
     scored = SCORED.format(own_status=own_status, rows=rows)
     for sql in (AS_OF, BASE, HORIZONS, scored, CASCADE):

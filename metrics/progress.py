@@ -70,7 +70,7 @@ def run_checks(
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        row = con.execute("SELECT count(*) FROM progress_checks").fetchone()
+        row = con.execute("SELECT count(*) FROM progress_checks").fetchall()[0]
         return ChecksReport(int(row[0]) if row else 0, len(targets), len(mismatches))
     finally:
         for table in ("actuals", "targets_t", "pace_t", "checks_out"):

@@ -1,0 +1,257 @@
+"""Bad input as an adversary would send it, a SQL injection attempt, and kills mid-ingest."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.errors import IngestError
+from kpiwatch.config import Config
+from tests.conftest import NBS, dump
+from tests.ingest_helpers import load
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "west_coast_projects.csv"
+SOURCES = {
+    "long": (
+        NBS / "china_core_indicators_long.csv",
+        """
+        layout = "long"
+        region = "CN"
+        unmapped = "ignore"
+        columns = { period = "period", value = "value", series = "indicator_cn", freq = "freq" }
+        [sources.series]
+        "固定资产投资完成额:累计值" = { indicator = "fai", measure = "ytd" }
+        """,
+    ),
+    "panel": (
+        NBS / "akshare_panel" / "retail_sales.csv",
+        """
+        layout = "columns"
+        region = "CN"
+        indicator = "fai"
+        unmapped = "ignore"
+        columns = { period = "date", jan_feb = "jan_feb_combined" }
+        [sources.series]
+        ytd_value = { measure = "ytd" }
+        """,
+    ),
+    "sample": (
+        SAMPLE,
+        """
+        layout = "long"
+        unmapped = "ignore"
+        [sources.columns]
+        period = "period"
+        region = "region"
+        series = "indicator"
+        measure = "measure"
+        value = "value"
+        [sources.series]
+        projects_started = {}
+        """,
+    ),
+}
+
+
+def mutations(text: str, rng: random.Random) -> Iterator[tuple[str, bytes]]:
+    """Bad variants of a real file's text."""
+    lines = text.splitlines()
+    header, body = lines[0], lines[1:]
+    cols = header.split(",")
+
+    def with_line(i: int, line: str) -> str:
+        return "\n".join([header, *body[:i], line, *body[i:]]) + "\n"
+
+    def edit(i: int, col: int, value: str) -> str:
+        cells = body[i].split(",")
+        cells[col] = value
+        return with_line(i, ",".join(cells))
+
+    for k in range(6):
+        cut = rng.randrange(len(text.encode()) // 4, len(text.encode()))
+        yield f"truncated-{k}", text.encode()[:cut]
+    yield "gbk-declared-as-utf8", text.encode("gbk", errors="replace")
+    yield "latin1", text.encode("utf-8").decode("utf-8").encode("utf-16")
+    yield "swapped-header", ("\n".join([",".join(reversed(cols)), *body]) + "\n").encode()
+    value_col = next(i for i, c in enumerate(cols) if c in ("value", "ytd_value"))
+    period_col = next(i for i, c in enumerate(cols) if c in ("period", "date"))
+    for k in range(4):
+        i = rng.randrange(len(body))
+        yield (
+            f"text-in-number-{k}",
+            edit(i, value_col, rng.choice(["abc", "1.2.3", "12万元", "--x"])).encode(),
+        )
+        yield (
+            f"future-{k}",
+            edit(i, period_col, f"2{rng.randrange(100, 999)}-0{rng.randrange(1, 9)}").encode(),
+        )
+        yield f"before-1949-{k}", edit(i, period_col, f"18{rng.randrange(10, 99)}-03").encode()
+        yield (
+            f"bad-period-{k}",
+            edit(i, period_col, rng.choice(["2024-13", "Q5", "昨天", "2024年13月"])).encode(),
+        )
+    yield "empty", b""
+    yield "huge-line", with_line(3, ",".join(["x" * 200_000] * len(cols))).encode()
+    yield "short-row", with_line(2, cols[0]).encode()
+    yield "extra-column", with_line(2, body[1] + ",1,2").encode()
+    yield "nul-bytes", (text[:200] + "\x00\x00" + text[200:]).encode()
+
+
+def corpus() -> list[tuple[str, str, bytes]]:
+    rng = random.Random(7)
+    out = []
+    for name, (path, _) in SOURCES.items():
+        text = path.read_text(encoding="utf-8-sig")
+        lines = text.splitlines()
+        text = "\n".join(lines[:400]) + "\n"
+        for round_ in range(3):
+            out += [(name, f"{m}-{round_}", data) for m, data in mutations(text, rng)]
+    return out
+
+
+CORPUS = corpus()
+
+
+def test_the_corpus_is_large() -> None:
+    assert len(CORPUS) >= 200
+
+
+@pytest.mark.parametrize(("source", "name", "data"), CORPUS, ids=[f"{s}-{n}" for s, n, _ in CORPUS])
+def test_bad_file_is_refused_clearly_or_loaded_whole(
+    make_config: Callable[[str], Config], tmp_path: Path, source: str, name: str, data: bytes
+) -> None:
+    path, toml = SOURCES[source]
+    regions = "".join(
+        f'\n[[regions]]\nid = "{r}"\nname = "{r}"\n'
+        for r in ("sino_german_ecopark", "dongjiakou", "guzhenkou")
+    )
+    bad = tmp_path / f"{name}.csv"
+    bad.write_bytes(data)
+    config = make_config(regions + f'\n[[sources]]\nname = "s"\npath = "{bad}"\n' + toml)
+    good = tmp_path / "good.csv"
+    good.write_bytes(path.read_bytes()[:20000].rsplit(b"\n", 1)[0] + b"\n")
+    load(config, good)  # the store already holds data when the bad file arrives
+    before = dump(config.store_path)
+    try:
+        report = load(config, bad)
+    except IngestError as exc:
+        assert str(bad) in str(exc)
+        assert exc.errors and all(e.field for e in exc.errors)
+        assert "Traceback" not in str(exc)
+        assert dump(config.store_path) == before
+    else:
+        con = duckdb.connect(str(config.store_path), read_only=True)
+        stored = con.execute(
+            "SELECT count(*) FROM observations WHERE file = ?", [str(bad)]
+        ).fetchone()
+        con.close()
+        assert stored == (report.new + report.revised,)
+
+
+def test_sql_injection_through_config_and_files_is_inert(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    evil = "x'); DROP TABLE observation_vintages; --"
+    data = tmp_path / "evil.csv"
+    data.write_text(
+        f'period,region,indicator,value\n2026-03,west_coast,"{evil}",1\n2026-03,"{evil}",fai,1\n',
+        encoding="utf-8",
+    )
+    config = make_config(f"""
+        [[sources]]
+        name = "evil"
+        path = "{data}"
+        layout = "long"
+        measure = "value"
+        columns = {{ period = "period", region = "region", series = "indicator", value = "value" }}
+    """)
+    with pytest.raises(IngestError) as info:
+        load(config, data)
+    reasons = {(e.field, e.reason.split(" (")[0]) for e in info.value.errors}
+    assert reasons == {("indicator", "unknown indicator"), ("region", "unknown region")}
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    assert con.execute("SELECT count(*) FROM observation_vintages").fetchone() == (0,)
+    con.close()
+    header_evil = tmp_path / "evil2.csv"
+    header_evil.write_text(f'period,"{evil}"\n2026-03,1\n', encoding="utf-8")
+    config2 = make_config(f"""
+        [[sources]]
+        name = "evil2"
+        path = "{header_evil}"
+        layout = "long"
+        region = "west_coast"
+        indicator = "fai"
+        columns = {{ period = "period", value = "{evil.replace('"', "")}" }}
+    """)
+    report = load(config2, header_evil)
+    assert report.new == 1  # the odd column name is quoted, never executed
+
+
+KILL_SCRIPT = """
+import sys
+from kpiwatch.app import ingest
+from kpiwatch.config import load_config
+print("start", flush=True)
+outcomes = ingest(load_config(sys.argv[1]))
+assert all(o.error is None for o in outcomes), [str(o.error) for o in outcomes]
+print("done", flush=True)
+"""
+
+
+def test_killed_ingest_leaves_all_or_nothing(tmp_path: Path) -> None:
+    rows = ["period,region,indicator,measure,value"]
+    rows += [
+        f"{1950 + i // 12}-{i % 12 + 1:02d},r{r},fai,value,{i + r}"
+        for r in range(40)
+        for i in range(12 * 70)
+    ]
+    files = []
+    for k in range(2):
+        f = tmp_path / f"data{k}.csv"
+        f.write_text("\n".join(rows).replace(",fai,", f",fai{k},") + "\n")
+        files.append(f)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        '[store]\npath = "store.duckdb"\n'
+        + "".join(f'[[indicators]]\nid = "fai{k}"\nname = "fai"\nkind = "flow"\n' for k in range(2))
+        + "".join(f'[[regions]]\nid = "r{r}"\nname = "r{r}"\n' for r in range(40))
+        + '[[sources]]\nname = "d"\npath = "data*.csv"\nlayout = "long"\n'
+        'columns = { period = "period", region = "region", series = "indicator", '
+        'measure = "measure", value = "value" }\n'
+    )
+    expected = len(rows) - 1
+    rng = random.Random(3)
+    for attempt in range(20):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILL_SCRIPT, str(cfg)], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "start"
+        time.sleep(rng.uniform(0.0, 1.5))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stdout.close()
+        con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+        counts = dict(
+            con.execute(
+                "SELECT indicator, count(*) FROM observation_vintages GROUP BY ALL"
+            ).fetchall()
+        )
+        con.close()
+        assert all(n == expected for n in counts.values()), (attempt, counts)
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(cfg)], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "done" in done.stdout, done.stderr
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+    assert con.execute(
+        "SELECT indicator, count(*) FROM observation_vintages GROUP BY ALL ORDER BY 1"
+    ).fetchall() == [("fai0", expected), ("fai1", expected)]
+    con.close()
