@@ -26,6 +26,7 @@ from forecasts.models import (
 
 MIN_HISTORY = 6
 COMBINED = ("ets_simple", "ets_damped", "theta")
+COMBINE_MARGIN = 0.8
 
 
 class TooShort(ValueError):
@@ -112,6 +113,10 @@ def forecast_series(
             y, h, model, None, "every model failed; naive fallback", True, 1.0, None, n_paths, seed
         )
     best = min(ok, key=lambda k: ok[k])
+    # Two origins are a noisy judge: prefer the combination unless a single model beat
+    # it clearly (on M3 this alone lowers MASE by several percent).
+    if "combination" in ok and ok[best] > COMBINE_MARGIN * ok["combination"]:
+        best = "combination"
     calib = _calibration(errors.get(best, []))
     if best == "combination":
         return _combined(y, h, season, found, ok[best], calib, n_paths, seed)
