@@ -13,6 +13,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 
 from exporters.health import ServiceHealth
 from exporters.snapshot import Exposition, Snapshot, expose
+from exporters.webconfig import BasicAuth, WebConfig
 
 log = logging.getLogger(__name__)
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -62,6 +63,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        if not self._authorised():
+            return
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
             self._metrics()
@@ -77,6 +80,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, "text/plain; charset=utf-8", b"not found\n")
 
     def do_POST(self) -> None:
+        if not self._authorised():
+            return
         if self.path.split("?", 1)[0] != "/-/refresh":
             self._send(404, "text/plain; charset=utf-8", b"not found\n")
             return
@@ -84,12 +89,24 @@ class Handler(BaseHTTPRequestHandler):
         if token is None:
             self._send(403, "text/plain; charset=utf-8", b"refresh endpoint disabled\n")
             return
-        given = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        given = (
+            self.headers.get("X-Refresh-Token")
+            or self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        )
         if not hmac.compare_digest(given.encode(), token.encode()):
             self._send(401, "text/plain; charset=utf-8", b"bad or missing token\n")
             return
         self.server.on_refresh()
         self._send(202, "text/plain; charset=utf-8", b"refresh scheduled\n")
+
+    def _authorised(self) -> bool:
+        if self.server.auth.allows(self.headers.get("Authorization")):
+            return True
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="kpiwatch"')
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return False
 
     def _metrics(self) -> None:
         openmetrics = "application/openmetrics-text" in self.headers.get("Accept", "")
@@ -127,8 +144,14 @@ class MetricsServer(ThreadingHTTPServer):
         holder: SnapshotHolder,
         token: str | None,
         on_refresh: Callable[[], None],
+        web: WebConfig | None = None,
     ) -> None:
         super().__init__(address, Handler)
+        web = web or WebConfig()
+        context = web.ssl_context()
+        if context is not None:
+            self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.auth = BasicAuth(web.users)
         self.holder = holder
         self.token = token
         self.on_refresh = on_refresh

@@ -222,6 +222,9 @@ def serve(obj: Context, listen: str | None, today: datetime | None, log_level: s
     )
     try:
         service.serve(config, listen, today.date() if today else None)
+    except KpiwatchError as exc:
+        err.print(str(exc), markup=False)
+        sys.exit(1)
     except OSError as exc:
         err.print(f"cannot serve on {listen or config.server.listen}: {exc}", markup=False)
         sys.exit(1)

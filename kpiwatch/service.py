@@ -23,6 +23,7 @@ from exporters.collector import SnapshotData
 from exporters.health import ServiceHealth
 from exporters.http import MetricsServer, SnapshotHolder
 from exporters.snapshot import Snapshot, read_snapshot_data, render
+from exporters.webconfig import load_web_config
 from ingest.errors import IngestError, KpiwatchError, StageError, StoreError
 from ingest.store import open_store
 from kpiwatch import app
@@ -232,11 +233,13 @@ def serve(config: Config, listen: str | None = None, today: date | None = None) 
     host, port = (listen or config.server.listen).rsplit(":", 1)
     service = Service(config, today)
     token = refresh_token(config)
+    web = config.server.web_config_file
     httpd = MetricsServer(
         (host.strip("[]"), int(port)),
         service.holder,
         token,
         service.request_refresh,
+        load_web_config(config.resolve(web)) if web else None,
     )
     service.load_last_snapshot()
     httpd.serve_in_thread()
