@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The tests run a real Prometheus and promtool: Debian's prometheus package.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck clean tools
+.PHONY: run test lint typecheck clean tools stress
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ typecheck: $(STAMP)
 
 test: $(STAMP) tools lint typecheck
 	$(BIN)/pytest -q
+
+# The load and crash tests at full length (60 s of 8 scraping clients).
+stress: $(STAMP) tools
+	KPIWATCH_STRESS_SECONDS=60 $(BIN)/pytest -q tests/test_concurrency.py tests/test_adversarial.py
 
 clean:
 	rm -rf $(VENV) kpiwatch.duckdb
