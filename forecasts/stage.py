@@ -83,7 +83,7 @@ def fan_out(jobs: list[Job], settings: ForecastSettings) -> list[list[Result]]:
     if settings.scheduler:
         from dask.distributed import Client
 
-        with Client(settings.scheduler, timeout=30) as client:
+        with Client(settings.scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
             return list(client.gather(client.map(run, jobs, pure=False)))
     if len(jobs) < 8 or settings.workers == 1:
         return [run(j) for j in jobs]
