@@ -240,11 +240,30 @@ def _read_xlsx(path: Path, sheet: str | None) -> list[list[str]]:
     try:
         if sheet is not None and sheet not in book.sheetnames:
             raise _no_sheet(path, sheet, book.sheetnames)
-        ws = book[sheet] if sheet is not None else book.worksheets[0]
-        grid = [[_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        name = sheet if sheet is not None else book.sheetnames[0]
+        grid = [[_cell_text(v) for v in row] for row in book[name].iter_rows(values_only=True)]
     finally:
         book.close()
+    _refuse_uncomputed_formulas(path, name, grid)
     return _pad(grid)
+
+
+def _refuse_uncomputed_formulas(path: Path, sheet: str, grid: list[list[str]]) -> None:
+    """A formula saved without its computed value would read as empty: refuse it instead."""
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        for r, row in enumerate(book[sheet].iter_rows(values_only=True)):
+            for c, value in enumerate(row):
+                if (
+                    isinstance(value, str)
+                    and value.startswith("=")
+                    and not (r < len(grid) and c < len(grid[r]) and grid[r][c])
+                ):
+                    ref = f"{sheet}!{column_letter(c)}{r + 1}"
+                    reason = "formula without a computed value: open and save it in Excel"
+                    raise refuse(path, r + 1, ref, value, reason)
+    finally:
+        book.close()
 
 
 def _pad(grid: list[list[str]]) -> list[list[str]]:

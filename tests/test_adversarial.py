@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ingest.errors import IngestError
 from kpiwatch.config import Config
@@ -255,3 +257,69 @@ def test_killed_ingest_leaves_all_or_nothing(tmp_path: Path) -> None:
         "SELECT indicator, count(*) FROM observation_vintages GROUP BY ALL ORDER BY 1"
     ).fetchall() == [("fai0", expected), ("fai1", expected)]
     con.close()
+
+
+def test_workbook_formulas_and_merged_cells(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.title = "data"
+    ws.append(["月份", "ytd"])
+    ws.append(["2026年1-2月", 150])
+    ws.append(["2026年3月", 257])
+    ws.append(["2026年4月", "=B3+40"])  # a formula nobody computed
+    ws.append(["注：本表为示例", None])
+    ws.merge_cells("A5:B5")  # a merged note row
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    config = make_config(f"""
+        [[sources]]
+        name = "book"
+        path = "{path}"
+        layout = "columns"
+        sheet = "data"
+        region = "west_coast"
+        indicator = "projects_started"
+        columns = {{ period = "月份" }}
+        [sources.series]
+        ytd = {{ measure = "ytd" }}
+    """)
+    with pytest.raises(IngestError) as info:
+        load(config, path)
+    (error,) = info.value.errors
+    assert (error.line, error.field, error.value) == (4, "data!B4", "=B3+40")
+    ws["B4"] = 297
+    book.save(path)
+    report = load(config, path)
+    assert report.new == 3  # the merged note row is skipped as a note
+
+
+@given(st.text(max_size=30))
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_any_value_text_is_loaded_as_a_number_or_refused(
+    make_config: Callable[[str], Config], tmp_path: Path, text: str
+) -> None:
+    cell = '"' + text.replace('"', '""') + '"'
+    data = tmp_path / "v.csv"
+    data.write_text(f"period,value\n2026-03,{cell}\n", encoding="utf-8")
+    config = make_config(f"""
+        [[sources]]
+        name = "v"
+        path = "{data}"
+        layout = "long"
+        region = "west_coast"
+        indicator = "fai_growth"
+        columns = {{ period = "period", value = "value" }}
+    """)
+    try:
+        report = load(config, data)
+    except IngestError as exc:
+        assert exc.errors and exc.errors[0].field in {"value", "csv"}
+    else:
+        assert report.new + report.unchanged + report.revised <= 1
