@@ -84,7 +84,11 @@ def test_dask_cluster_gives_the_local_results(tmp_path: Path) -> None:
     finally:
         for p in reversed(procs):
             p.terminate()
-            p.wait(20)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
         log.close()
     assert remote == local
     assert len(local) == 12 and all(r.point is not None for batch in local for r in batch)
