@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from exporters.collector import STATUSES
+from exporters.collector import HELP, STATUSES
 from exporters.files import write_atomic
 
 CHECKS = """
@@ -25,19 +25,6 @@ SELECT indicator, region, horizon, point, lower80, upper80, lower95, upper95, p_
        epoch(last_day(make_date(year, month, 1)) + INTERVAL 1 DAY) AS ts
 FROM forecast_results WHERE point IS NOT NULL
 """
-GAUGES = {
-    "kpi_actual": "Actual to date in the indicator's unit.",
-    "kpi_pace_target": "Target due by the latest period (pace).",
-    "kpi_target": "Target due by the end of the horizon.",
-    "kpi_attainment_ratio": "Actual ÷ pace target (flows and stocks).",
-    "kpi_gap": "Actual − pace (percentage points for growth rates).",
-    "kpi_required_rate": "Needed per remaining period to reach the horizon target.",
-    "kpi_status": "1 for the current status of the check, 0 for the others.",
-    "kpi_forecast": "Forecast of the horizon's target quantity.",
-    "kpi_forecast_lower": "Lower bound of the forecast interval.",
-    "kpi_forecast_upper": "Upper bound of the forecast interval.",
-    "kpi_target_met_probability": "Probability of meeting the target.",
-}
 
 
 def _labels(pairs: list[tuple[str, str]]) -> str:
@@ -89,7 +76,7 @@ def openmetrics(con: duckdb.DuckDBPyConnection) -> str:
     for name, labels, ts, value in ordered:
         if name != family:
             family = name
-            lines += [f"# HELP {name} {GAUGES[name]}", f"# TYPE {name} gauge"]
+            lines += [f"# HELP {name} {HELP[name]}", f"# TYPE {name} gauge"]
         lines.append(f"{name}{labels} {value!r} {ts:.0f}")
     lines.append("# EOF")
     return "\n".join(lines) + "\n"

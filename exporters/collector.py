@@ -10,6 +10,20 @@ from prometheus_client.registry import Collector
 
 STATUSES = ("on_track", "at_risk", "behind", "no_data")
 LABELS = ["indicator", "region", "horizon"]
+HELP = {
+    "kpi_actual": "Actual to date in the indicator's unit.",
+    "kpi_pace_target": "Target due by the latest period (pace).",
+    "kpi_target": "Target due by the end of the horizon.",
+    "kpi_attainment_ratio": "Actual ÷ pace target (flows and stocks).",
+    "kpi_gap": "Actual − pace (percentage points for growth rates).",
+    "kpi_required_rate": "Needed per remaining period to reach the horizon target.",
+    "kpi_status": "1 for the current status of the check, 0 for the others.",
+    "kpi_stale": "1 when the next release is late.",
+    "kpi_forecast": "Forecast of the horizon's target quantity.",
+    "kpi_forecast_lower": "Lower bound of the forecast interval.",
+    "kpi_forecast_upper": "Upper bound of the forecast interval.",
+    "kpi_target_met_probability": "Probability of meeting the target.",
+}
 
 
 @dataclass(frozen=True)
@@ -94,23 +108,19 @@ class KpiCollector(Collector):
 
     def _check_families(self) -> Iterator[Metric]:
         fams = {
-            "actual": _gauge("kpi_actual", "Actual to date in the indicator's unit."),
-            "pace_target": _gauge("kpi_pace_target", "Target due by the latest period (pace)."),
-            "horizon_target": _gauge("kpi_target", "Target due by the end of the horizon."),
-            "attainment": _gauge(
-                "kpi_attainment_ratio", "Actual ÷ pace target (flows and stocks)."
-            ),
-            "gap": _gauge("kpi_gap", "Actual − pace (percentage points for growth rates)."),
-            "required_rate": _gauge(
-                "kpi_required_rate", "Needed per remaining period to reach the horizon target."
-            ),
+            "actual": _gauge("kpi_actual"),
+            "pace_target": _gauge("kpi_pace_target"),
+            "horizon_target": _gauge("kpi_target"),
+            "attainment": _gauge("kpi_attainment_ratio"),
+            "gap": _gauge("kpi_gap"),
+            "required_rate": _gauge("kpi_required_rate"),
         }
         status = GaugeMetricFamily(
             "kpi_status",
             "1 for the current status of the check, 0 for the others.",
             labels=[*LABELS, "status"],
         )
-        stale = _gauge("kpi_stale", "1 when the next release is late.")
+        stale = _gauge("kpi_stale")
         for row in self._data.checks:
             labels = [row.indicator, row.region, row.horizon]
             for field, fam in fams.items():
@@ -126,7 +136,7 @@ class KpiCollector(Collector):
         yield stale
 
     def _forecast_families(self) -> Iterator[Metric]:
-        point = _gauge("kpi_forecast", "Forecast of the horizon's target quantity.")
+        point = _gauge("kpi_forecast")
         lower = GaugeMetricFamily(
             "kpi_forecast_lower",
             "Lower bound of the forecast interval.",
@@ -137,7 +147,7 @@ class KpiCollector(Collector):
             "Upper bound of the forecast interval.",
             labels=[*LABELS, "interval"],
         )
-        p_meet = _gauge("kpi_target_met_probability", "Probability of meeting the target.")
+        p_meet = _gauge("kpi_target_met_probability")
         for f in self._data.forecasts:
             labels = [f.indicator, f.region, f.horizon]
             point.add_metric(labels, f.point)
@@ -150,5 +160,5 @@ class KpiCollector(Collector):
         yield from (point, lower, upper, p_meet)
 
 
-def _gauge(name: str, doc: str) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, labels=LABELS)
+def _gauge(name: str) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, HELP[name], labels=LABELS)

@@ -15,6 +15,7 @@ from forecasts.jobs import Job, Result, run
 from forecasts.schema import ForecastSettings
 from ingest.mapping import register
 from ingest.schema import Indicator, Region
+from ingest.store import transaction
 from metrics.actuals import build_actuals
 from metrics.schema import Target
 from metrics.targets import curve_for, history
@@ -96,18 +97,14 @@ def _store(con: duckdb.DuckDBPyConnection, results: list[Result]) -> None:
     if not results:
         return
     frame = pd.DataFrame([astuple(r)[:-1] for r in results], columns=RESULT_COLUMNS)
-    con.execute("BEGIN TRANSACTION")
+    register(con, "_results", frame)
     try:
-        register(con, "_results", frame)
-        con.execute(
-            "DELETE FROM forecast_results WHERE (indicator, region, year, month) IN "
-            "(SELECT (indicator, region, year, month) FROM _results)"
-        )
-        con.execute("INSERT INTO forecast_results SELECT *, now() FROM _results")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(
+                "DELETE FROM forecast_results WHERE (indicator, region, year, month) IN "
+                "(SELECT (indicator, region, year, month) FROM _results)"
+            )
+            con.execute("INSERT INTO forecast_results SELECT *, now() FROM _results")
     finally:
         con.execute("DROP TABLE IF EXISTS temp._results")
 

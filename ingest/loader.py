@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from ingest.grids import stage_grid
 from ingest.mapping import build_period_map, build_region_map, build_series_map
 from ingest.readers import stage_long
 from ingest.schema import Indicator, Region, Source
-from ingest.store import sync_catalog
+from ingest.store import sync_catalog, transaction
 from ingest.validate import (
     KEY_ID,
     PKEY,
@@ -101,7 +101,8 @@ def load_file(
         _classify(con)
         report = LoadReport(str(path), source.name, rows_read, None, _series_reports(con))
         if report.new + report.revised == 0:
-            _transaction(con, lambda: sync_catalog(con, indicators.values(), regions))
+            with transaction(con):
+                sync_catalog(con, indicators.values(), regions)
             return report
         load_id = _write(con, path, source, indicators, regions, known_from, report)
         return LoadReport(report.file, report.source, rows_read, load_id, report.series)
@@ -224,16 +225,6 @@ def _series_reports(con: duckdb.DuckDBPyConnection) -> list[SeriesReport]:
     return [SeriesReport(*r) for r in rows]
 
 
-def _transaction(con: duckdb.DuckDBPyConnection, work: Callable[[], object]) -> None:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        work()
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-
-
 def _write(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -245,12 +236,9 @@ def _write(
 ) -> int:
     """Record the load and its new vintages in one transaction."""
     digest = _sha256(path)
-    load_ids: list[int] = []
-
-    def work() -> None:
+    with transaction(con):
         sync_catalog(con, indicators.values(), regions)
         load_id = _scalar(con, "SELECT coalesce(max(load_id), 0) + 1 FROM loads")
-        load_ids.append(load_id)
         con.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, coalesce(?, now()), now(), ?, ?, ?, ?)",
             [
@@ -280,9 +268,7 @@ def _write(
             """,
             {"load_id": load_id},
         )
-
-    _transaction(con, work)
-    return load_ids[0]
+    return load_id
 
 
 def _sha256(path: Path) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -207,6 +208,18 @@ WHERE NOT EXISTS (
 """
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Run the block in one transaction: all of it commits, or none of it."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the DuckDB file, creating and migrating the schema when writable."""
     try:
@@ -244,15 +257,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
     if current == latest:
         return
     try:
-        con.execute("BEGIN TRANSACTION")
-        for version, sql in MIGRATIONS:
-            if version > current:
-                con.execute(sql)
-                con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
-        con.execute(VIEWS)
-        con.execute("COMMIT")
+        with transaction(con):
+            for version, sql in MIGRATIONS:
+                if version > current:
+                    con.execute(sql)
+                    con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+            con.execute(VIEWS)
     except duckdb.Error as exc:
-        con.execute("ROLLBACK")
         raise StoreError(f"schema migration failed: {exc}") from exc
 
 

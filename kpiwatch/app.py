@@ -16,7 +16,7 @@ from forecasts.stage import ForecastReport, run_forecasts
 from ingest.errors import IngestError, KpiwatchError, RowError
 from ingest.loader import LoadReport, load_file
 from ingest.schema import Source
-from ingest.store import open_store, sync_catalog
+from ingest.store import open_store, sync_catalog, transaction
 from kpiwatch.config import Config
 from metrics.progress import ChecksReport, run_checks
 
@@ -183,13 +183,8 @@ def refresh_forecasts(config: Config) -> ForecastReport:
 
 def with_catalog(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """Make the store's indicator and region tables match the config."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         sync_catalog(con, config.indicators, config.regions)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 BOARD_SQL = """

@@ -9,6 +9,7 @@ from datetime import date
 import duckdb
 
 from ingest.schema import Indicator, Region
+from ingest.store import transaction
 from metrics.actuals import build_actuals
 from metrics.checks import compute_checks
 from metrics.schema import Checks, Target, Thresholds
@@ -52,8 +53,7 @@ def run_checks(
                 settings.release_lag_days_monthly,
                 settings.release_lag_days_quarterly,
             )
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute("DELETE FROM progress_checks")
             if targets:
                 con.execute(STORE)
@@ -66,10 +66,6 @@ def run_checks(
             con.executemany(
                 "INSERT INTO status_labels VALUES (?, ?)", list(settings.labels.items())
             )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         row = con.execute("SELECT count(*) FROM progress_checks").fetchall()[0]
         return ChecksReport(int(row[0]) if row else 0, len(targets), len(mismatches))
     finally:
