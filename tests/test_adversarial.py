@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -323,3 +324,36 @@ def test_any_value_text_is_loaded_as_a_number_or_refused(
         assert exc.errors and exc.errors[0].field in {"value", "csv"}
     else:
         assert report.new + report.unchanged + report.revised <= 1
+
+
+def test_a_service_killed_mid_refresh_restarts_on_the_last_complete_snapshot(
+    tmp_path: Path,
+) -> None:
+    from tests.checks_helpers import CONFIG
+    from tests.service_helpers import KPIWATCH, free_port, get, kpiwatch_serve, ready, wait_for
+    from tests.test_service import BEHIND, DATA
+
+    (tmp_path / "config.toml").write_text(CONFIG + BEHIND, encoding="utf-8")
+    (tmp_path / "data.csv").write_text(DATA, encoding="utf-8")
+    port = free_port()
+    metric = b'kpi_status{horizon="year",indicator="projects_started",region="west_coast"'
+    with kpiwatch_serve(tmp_path, port):
+        wait_for(lambda: ready(port), what="first snapshot")
+    rng = random.Random(11)
+    for _ in range(5):
+        log = (tmp_path / "killed.log").open("w")
+        proc = subprocess.Popen(
+            [KPIWATCH, "serve", "--listen", f"127.0.0.1:{port}"],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        time.sleep(rng.uniform(0.3, 2.5))  # somewhere inside start-up or the refresh
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        log.close()
+        with kpiwatch_serve(tmp_path, port):
+            # before its own first refresh ends, the service already serves the stored state
+            wait_for(lambda: ready(port), 60, "restart")
+            assert metric in get(f"http://127.0.0.1:{port}/metrics")[2]
