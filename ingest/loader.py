@@ -6,6 +6,7 @@ import csv
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -95,6 +96,25 @@ def load_file(
     """Load one file whole, or refuse it with every bad row named and write nothing."""
     if not path.is_file():
         raise IngestError(str(path), [RowError(0, "path", str(path), "no such file")])
+    # The file's digest is computed beside the checks (hashlib releases the GIL).
+    with ThreadPoolExecutor(1) as pool:
+        digest = pool.submit(_sha256, path)
+        return _load_file(
+            con, path, source, indicators, regions, known_from, today, rejects, digest
+        )
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    source: Source,
+    indicators: Mapping[str, Indicator],
+    regions: Sequence[Region],
+    known_from: datetime | None,
+    today: date | None,
+    rejects: Path | None,
+    digest: Future[str],
+) -> LoadReport:
     try:
         rows_read = _stage(con, path, source, indicators, regions, today or date.today())
         _validate(con, path, source, regions, rejects)
@@ -104,7 +124,7 @@ def load_file(
             with transaction(con):
                 sync_catalog(con, indicators.values(), regions)
             return report
-        load_id = _write(con, path, source, indicators, regions, known_from, report)
+        load_id = _write(con, digest.result(), source, indicators, regions, known_from, report)
         return LoadReport(report.file, report.source, rows_read, load_id, report.series)
     except duckdb.Error as exc:
         raise StoreError(f"{path}: {exc}") from exc
@@ -227,7 +247,7 @@ def _series_reports(con: duckdb.DuckDBPyConnection) -> list[SeriesReport]:
 
 def _write(
     con: duckdb.DuckDBPyConnection,
-    path: Path,
+    digest: str,
     source: Source,
     indicators: Mapping[str, Indicator],
     regions: Sequence[Region],
@@ -235,7 +255,6 @@ def _write(
     report: LoadReport,
 ) -> int:
     """Record the load and its new vintages in one transaction."""
-    digest = _sha256(path)
     with transaction(con):
         sync_catalog(con, indicators.values(), regions)
         load_id = _scalar(con, "SELECT coalesce(max(load_id), 0) + 1 FROM loads")
@@ -244,7 +263,7 @@ def _write(
             [
                 load_id,
                 source.name,
-                str(path),
+                report.file,
                 digest,
                 known_from,
                 report.rows_read,

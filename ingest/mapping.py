@@ -58,7 +58,7 @@ def build_series_map(
         entry = source.series.get(series) if source.series else None
         if source.series and entry is None:
             status = None if source.unmapped == "ignore" else UNMAPPED
-            rows.append((series, measure_text, None, None, 1.0, status, False))
+            rows.append((series, measure_text, None, None, 1.0, status, False, False))
             continue
         indicator = (entry.indicator if entry else None) or source.indicator or series
         measure = (entry.measure if entry else None) or measure_text or source.measure or "value"
@@ -79,9 +79,19 @@ def build_series_map(
                 "ytd",
             )
         )
-        rows.append((series, measure_text, key_id, rid, scale, status, refuses))
+        cumulative = measure in CUMULATIVE
+        rows.append((series, measure_text, key_id, rid, scale, status, refuses, cumulative))
     # status: NULL = ignored, 0 = fine, else the reason code.
-    columns = ["series", "measure_text", "key_id", "rid", "scale", "status", "non_negative"]
+    columns = [
+        "series",
+        "measure_text",
+        "key_id",
+        "rid",
+        "scale",
+        "status",
+        "non_negative",
+        "cumulative",
+    ]
     frame = pd.DataFrame(rows, columns=columns).astype(
         {"series": str, "measure_text": str, "scale": float, "key_id": "Int32", "rid": "Int32"}
     )

@@ -25,6 +25,12 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
     cheaper than on three columns. Unpack with KEY_ID, RID and PKEY.
     """
     fixed = next((n for n, r in enumerate(regions) if r.id == source.region), None)
+    # Without freq and jan_feb columns both are constants: the period text alone joins.
+    period_join = (
+        "p.period = s.period"
+        if source.columns.freq is None and source.columns.jan_feb is None
+        else "p.period = s.period AND p.freq = s.freq AND p.jan_feb = s.jan_feb"
+    )
     missing = ", ".join("'" + m.replace("'", "''") + "'" for m in MISSING)
     con.execute(
         f"""
@@ -32,14 +38,12 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
         WITH resolved AS (
             SELECT s.cell, s.line, m.key_id, m.status, m.non_negative, p.error,
                    coalesce(m.rid, r.rid, CASE WHEN s.region = '' THEN $fixed END) AS rid,
-                   CASE WHEN k.cumulative THEN p.c_key ELSE p.p_key END AS pkey,
+                   CASE WHEN m.cumulative THEN p.c_key ELSE p.p_key END AS pkey,
                    TRY_CAST(replace(trim(s.value), ',', '') AS DOUBLE) * m.scale AS value
             FROM staged s
             JOIN series_map m ON m.series = s.series AND m.measure_text = s.measure
-            LEFT JOIN key_map k ON k.key_id = m.key_id
             LEFT JOIN region_map r ON r.text = s.region
-            LEFT JOIN period_map p
-              ON p.period = s.period AND p.freq = s.freq AND p.jan_feb = s.jan_feb
+            LEFT JOIN period_map p ON {period_join}
             WHERE m.status IS NOT NULL AND trim(s.value) NOT IN ({missing})
         )
         SELECT cell, line, (key_id::BIGINT << 40) | (rid::BIGINT << 25) | pkey AS k, value,

@@ -102,6 +102,8 @@ def _refreshes(port: int) -> float:
 
 
 def test_a_locked_store_keeps_the_last_snapshot_and_says_so(workdir: Path) -> None:
+    with (workdir / "config.toml").open("a", encoding="utf-8") as fh:
+        fh.write("\n[server]\nstore_retry_seconds = 0.5\nstore_retry_max_seconds = 2\n")
     port = free_port()
     metrics = f"http://127.0.0.1:{port}/metrics"
     with kpiwatch_serve(workdir, port, env={"KPIWATCH_REFRESH_TOKEN": "t"}):
