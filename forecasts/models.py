@@ -30,7 +30,7 @@ class Prediction:
 
 
 class Forecaster:
-    """Base: subclasses set `fitted_mean`-style state in fit and implement `_mean`."""
+    """Base: subclasses fit their state in `fit` and implement `_mean` and `_residuals`."""
 
     name = "base"
 
