@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass
-from multiprocessing import get_context
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from forecasts.jobs import Job, Result, run
+from forecasts.pool import process_pool
 from forecasts.schema import ForecastSettings
 from ingest.mapping import register
 from ingest.schema import Indicator, Region
@@ -88,7 +87,7 @@ def fan_out(jobs: list[Job], settings: ForecastSettings) -> list[list[Result]]:
             return list(client.gather(client.map(run, jobs, pure=False)))
     if len(jobs) < 8 or settings.workers == 1:
         return [run(j) for j in jobs]
-    with ProcessPoolExecutor(settings.workers, mp_context=get_context("spawn")) as pool:
+    with process_pool(settings.workers) as pool:
         return list(pool.map(run, jobs, chunksize=max(1, len(jobs) // (4 * settings.workers))))
 
 

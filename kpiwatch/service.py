@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
-from multiprocessing import get_context
 
 import duckdb
 
@@ -24,6 +24,7 @@ from exporters.health import ServiceHealth
 from exporters.http import MetricsServer, SnapshotHolder
 from exporters.snapshot import Snapshot, read_snapshot_data, render
 from exporters.webconfig import load_web_config
+from forecasts.pool import process_pool
 from ingest.errors import IngestError, KpiwatchError, StageError, StoreError
 from ingest.store import open_store
 from kpiwatch import app
@@ -140,7 +141,7 @@ class Service:
         """Render in a worker process: rendering is pure Python and would hold the GIL,
         stalling scrapes for as long as it runs."""
         if self._renderer is None:
-            self._renderer = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+            self._renderer = process_pool(1)
         try:
             return self._renderer.submit(
                 render, data, time.time(), self.config.server.max_series
@@ -241,6 +242,8 @@ def serve(config: Config, listen: str | None = None, today: date | None = None) 
         service.request_refresh,
         load_web_config(config.resolve(web)) if web else None,
     )
+    # SIGTERM (systemd, docker stop) shuts down like Ctrl-C: workers stopped, socket closed.
+    signal.signal(signal.SIGTERM, _interrupt)
     service.load_last_snapshot()
     httpd.serve_in_thread()
     log.info("serving on http://%s:%s/metrics", host, port)
@@ -251,6 +254,10 @@ def serve(config: Config, listen: str | None = None, today: date | None = None) 
     finally:
         service.close()
         httpd.shutdown()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def refresh_token(config: Config) -> str | None:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ingest.mapping import register
@@ -87,10 +88,16 @@ def target_tables(
     rows = []
     curves = np.empty((len(targets), 13))
     q_targets = np.empty((len(targets), 13))
+    linear: dict[tuple[int, ...], list[int]] = {}  # linear flow targets by anchor months
     for tid, t in enumerate(targets):
         ind = indicators[t.indicator]
         th = thresholds(t.indicator)
-        curve, q_target, used = curve_for(t, ind, past.get((t.indicator, t.region), {}))
+        if ind.kind == "flow" and t.pacing == "linear":
+            linear.setdefault(_anchor_months(t), []).append(tid)
+            used = "linear"
+        else:
+            curve, q_target, used = curve_for(t, ind, past.get((t.indicator, t.region), {}))
+            curves[tid], q_targets[tid] = curve, q_target
         rows.append(
             (
                 tid,
@@ -109,7 +116,9 @@ def target_tables(
                 th.recover_after,
             )
         )
-        curves[tid], q_targets[tid] = curve, q_target
+    for months, ids in linear.items():
+        curves[ids] = _linear_curves([targets[i] for i in ids], months)
+        q_targets[ids] = curves[ids][:, Q_END]
     columns = [
         "target_id",
         "indicator",
@@ -137,3 +146,40 @@ def target_tables(
         }
     )
     register(con, "pace_t", pace)
+
+
+# For each month, the month whose cumulative target is its quarter's target.
+Q_END = np.array([3] + [min(12, 3 * ((m + 2) // 3)) for m in range(1, 13)])
+
+
+def _anchor_months(t: Target) -> tuple[int, ...]:
+    months = {0, 12} | {3 * int(q[1]) for q in t.quarters} | {int(m) for m in t.months}
+    return tuple(sorted(months))
+
+
+def _linear_curves(targets: Sequence[Target], months: tuple[int, ...]) -> npt.NDArray[np.float64]:
+    """Linear pace curves of many targets sharing anchor months: one matrix product.
+
+    Between anchors a < b the pace interpolates linearly in time, so each month's pace is
+    a fixed blend of two anchor values: curves = anchor values @ blend weights.
+    """
+    weights = np.zeros((len(months), 13))
+    for m in range(13):
+        i = max(k for k, a in enumerate(months) if a <= m)
+        if months[i] == m:
+            weights[i, m] = 1.0
+            continue
+        a, b = months[i], months[i + 1]
+        weights[i, m], weights[i + 1, m] = (b - m) / (b - a), (m - a) / (b - a)
+    values = np.array([[_anchor_value(t, a) for a in months] for t in targets])
+    return np.asarray(values @ weights, dtype=np.float64)
+
+
+def _anchor_value(t: Target, month: int) -> float:
+    if month == 0:
+        return 0.0
+    if month == 12:
+        return t.annual
+    if str(month) in t.months:
+        return t.months[str(month)]
+    return t.quarters[f"Q{month // 3}"]  # type: ignore[index]

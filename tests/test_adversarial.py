@@ -357,3 +357,49 @@ def test_a_service_killed_mid_refresh_restarts_on_the_last_complete_snapshot(
             # before its own first refresh ends, the service already serves the stored state
             wait_for(lambda: ready(port), 60, "restart")
             assert metric in get(f"http://127.0.0.1:{port}/metrics")[2]
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                out.add(int(entry.name))
+    return out
+
+
+def test_worker_processes_die_with_a_killed_service(tmp_path: Path) -> None:
+    from tests.checks_helpers import CONFIG
+    from tests.service_helpers import KPIWATCH, free_port, ready, wait_for
+    from tests.test_service import BEHIND, DATA
+
+    (tmp_path / "config.toml").write_text(CONFIG + BEHIND, encoding="utf-8")
+    (tmp_path / "data.csv").write_text(DATA, encoding="utf-8")
+    port = free_port()
+    proc = subprocess.Popen(
+        [KPIWATCH, "serve", "--listen", f"127.0.0.1:{port}"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: ready(port) and bool(_children(proc.pid)), 60, "a render worker")
+        workers = _children(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_for(
+        lambda: (
+            not any(
+                Path(f"/proc/{w}").exists()
+                and "Z" not in (Path(f"/proc/{w}/stat").read_text().split()[2])
+                for w in workers
+            )
+        ),
+        30,
+        "workers gone",
+    )

@@ -53,3 +53,32 @@ def test_seasonal_shares_need_a_complete_year() -> None:
 
 def test_linear_pace_is_time_proportional() -> None:
     assert np.allclose(pace_curve(1200.0), np.arange(13) * 100.0)
+
+
+@given(
+    amounts,
+    st.dictionaries(st.sampled_from(["Q1", "Q2", "Q3"]), st.floats(0, 1e6), max_size=3),
+    st.dictionaries(st.sampled_from([str(m) for m in range(1, 12)]), st.floats(0, 1e6), max_size=3),
+)
+def test_batched_linear_curves_equal_the_pure_function(
+    annual: float, quarters: dict[str, float], months: dict[str, float]
+) -> None:
+    from metrics.schema import Target
+    from metrics.targets import _anchor_months, _linear_curves
+
+    t = Target(
+        indicator="x",
+        region="r",
+        year=2026,
+        annual=annual,
+        quarters=quarters,  # type: ignore[arg-type]
+        months=months,
+    )
+    got = _linear_curves([t, t], _anchor_months(t))
+    want = pace_curve(
+        annual,
+        LINEAR,
+        {int(q[1]): v for q, v in quarters.items()},
+        {int(m): v for m, v in months.items()},
+    )
+    assert np.allclose(got, want, rtol=1e-9, atol=1e-6)
