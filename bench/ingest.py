@@ -22,6 +22,7 @@ BASELINE = """
 import duckdb, resource, sys, time
 t = time.perf_counter()
 con = duckdb.connect(sys.argv[2])
+con.execute("SET enable_progress_bar = false")
 con.execute("CREATE TABLE raw AS SELECT * FROM read_csv(?, header = true)", [sys.argv[1]])
 n = con.execute("SELECT count(*) FROM raw").fetchone()[0]
 con.close()
