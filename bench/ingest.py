@@ -61,10 +61,14 @@ def generate(path: Path, rows: int) -> tuple[int, int]:
     return indicators, regions
 
 
+MEMORY = "2GB"  # DuckDB spills beyond this: a 2 GB file must not need 2 GB of memory
+
+
 def config(path: Path, data: Path, indicators: int, regions: int) -> Path:
     body = textwrap.dedent(f"""
         [store]
         path = "bench.duckdb"
+        memory_limit = "{MEMORY}"
         [[sources]]
         name = "bench"
         path = "{data}"

@@ -25,6 +25,8 @@ class StoreSettings(Strict):
     """[store]: where the DuckDB file lives."""
 
     path: str = "kpiwatch.duckdb"
+    # e.g. "2GB": DuckDB spills beyond this to <path>.tmp/ (default: 80 % of RAM)
+    memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
 
 
 class Indicator(Strict):

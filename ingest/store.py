@@ -220,14 +220,24 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("COMMIT")
 
 
-def open_store(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the DuckDB file, creating and migrating the schema when writable."""
+def open_store(
+    path: str | Path, read_only: bool = False, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, creating and migrating the schema when writable.
+
+    With a memory limit, what does not fit (a large file's staged rows) spills to
+    `<store>.tmp/` instead of growing the process.
+    """
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:
         raise StoreError(f"{path}: cannot open the DuckDB file: {exc}") from exc
     # The progress bar would write into the CLI's output and the service's log.
     con.execute("SET enable_progress_bar = false")
+    if memory_limit:
+        con.execute("SET memory_limit = ?", [memory_limit])
+        con.execute("SET temp_directory = ?", [f"{path}.tmp"])
+        con.execute("SET preserve_insertion_order = true")
     if not read_only:
         migrate(con)
     return con

@@ -72,7 +72,7 @@ def ingest(
     rejects_dir: Path | None = None,
 ) -> list[FileOutcome]:
     """Load files (or every configured source); each file is loaded whole or refused."""
-    con = open_store(config.store_path)
+    con = open_store(config.store_path, False, config.store.memory_limit)
     try:
         return ingest_with(
             con,
@@ -124,7 +124,7 @@ def ingest_with(
 
 def store_summary(config: Config) -> list[tuple[str, str, str, int, str, str]]:
     """Per indicator, region and measure: values stored and periods covered."""
-    con = open_store(config.store_path)
+    con = open_store(config.store_path, False, config.store.memory_limit)
     try:
         rows = con.execute(
             """
@@ -140,7 +140,7 @@ def store_summary(config: Config) -> list[tuple[str, str, str, int, str, str]]:
 
 def refresh_checks(config: Config, today: date | None = None) -> ChecksReport:
     """Recompute every progress check into the store."""
-    con = open_store(config.store_path)
+    con = open_store(config.store_path, False, config.store.memory_limit)
     try:
         return checks_with(con, config, today)
     finally:
@@ -174,7 +174,7 @@ def forecasts_with(con: duckdb.DuckDBPyConnection, config: Config) -> ForecastRe
 
 def refresh_forecasts(config: Config) -> ForecastReport:
     """Recompute the forecasts whose inputs changed."""
-    con = open_store(config.store_path)
+    con = open_store(config.store_path, False, config.store.memory_limit)
     try:
         return forecasts_with(con, config)
     finally:
@@ -208,7 +208,7 @@ def board(
     config: Config, region: str | None, as_of: str | None, horizon: str
 ) -> list[tuple[object, ...]]:
     """The three-colour board: latest check per indicator × region, worst first."""
-    con = open_store(config.store_path, read_only=True)
+    con = open_store(config.store_path, True, config.store.memory_limit)
     try:
         return con.execute(
             BOARD_SQL, {"as_of": as_of, "region": region, "horizon": horizon}
@@ -219,7 +219,7 @@ def board(
 
 def forecast_rows(config: Config, indicator: str, region: str) -> list[dict[str, object]]:
     """The stored forecasts of one series, latest data month, year first."""
-    con = open_store(config.store_path, read_only=True)
+    con = open_store(config.store_path, True, config.store.memory_limit)
     try:
         cur = con.execute(
             """
@@ -263,7 +263,7 @@ def write_dashboards(config: Config, out: Path) -> list[Path]:
 
 def write_backfill(config: Config, path: Path) -> int:
     """The stored history as OpenMetrics with timestamps."""
-    con = open_store(config.store_path, read_only=True)
+    con = open_store(config.store_path, True, config.store.memory_limit)
     try:
         return backfill.write_backfill(con, path)
     finally:

@@ -120,7 +120,7 @@ class Service:
         delay = self.config.server.store_retry_seconds
         while not self.triggers.stop.is_set():
             try:
-                con = open_store(self.config.store_path)
+                con = open_store(self.config.store_path, False, self.config.store.memory_limit)
             except StoreError as exc:
                 self._locked = True
                 self.health.store_locked.set(1)
@@ -167,7 +167,7 @@ class Service:
         if not self.config.store_path.exists():
             return
         try:
-            con = open_store(self.config.store_path, read_only=True)
+            con = open_store(self.config.store_path, True, self.config.store.memory_limit)
         except StoreError as exc:
             log.warning("cannot read the last snapshot yet: %s", str(exc).splitlines()[0])
             return

@@ -12,7 +12,7 @@ import pytest
 from ingest.errors import IngestError
 from ingest.store import MIGRATIONS, open_store, schema_version
 from kpiwatch.config import Config
-from tests.conftest import dump
+from tests.conftest import BASE_TOML, dump
 from tests.ingest_helpers import load, value
 
 GOOD = """period,region,indicator,value
@@ -167,3 +167,20 @@ def test_schema_is_created_and_versioned_by_the_code(tmp_path: Path) -> None:
     }
     assert {"observations", "observations_latest", "monthly"} <= views
     ro.close()
+
+
+def test_a_memory_limit_spills_instead_of_failing(make_config: Callable[[str], Config]) -> None:
+    base = BASE_TOML.replace(
+        'path = "store.duckdb"', 'path = "store.duckdb"\nmemory_limit = "64MB"'
+    )
+    config = make_config(SOURCE, base=base)  # type: ignore[call-arg]
+    assert config.store.memory_limit == "64MB"
+    rows = "".join(f"{1950 + i // 12}-{i % 12 + 1:02d},west_coast,fai,{i}\n" for i in range(900))
+    path = write(config, "period,region,indicator,value\n" + rows)
+    con = open_store(config.store_path, False, config.store.memory_limit)
+    try:
+        limit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        assert "MiB" in limit and float(limit.split()[0]) <= 64
+    finally:
+        con.close()
+    assert load(config, path).new == 900
