@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
 
@@ -186,26 +187,14 @@ class Service:
 
     def inbox_changed(self) -> bool:
         """True once the inbox listing changed and then held still for one poll."""
-        inbox = self.config.server.inbox
-        if inbox is None:
+        if self.config.server.inbox is None:
             return False
-        folder = self.config.resolve(inbox)
-        listing = (
-            tuple(
-                sorted(
-                    (e.name, e.stat().st_size, e.stat().st_mtime_ns)
-                    for e in os.scandir(folder)
-                    if e.is_file()
-                )
-            )
-            if folder.is_dir()
-            else ()
-        )
+        listing = _listing(self.config.resolve(self.config.server.inbox))
         settled = listing == self._inbox_seen
         self._inbox_seen = listing
         if settled and listing != self._inbox_loaded:
             self._inbox_loaded = listing
-            return bool(listing) or self._inbox_loaded is not None
+            return True
         return False
 
     def run_loop(self) -> None:
@@ -254,6 +243,14 @@ def serve(config: Config, listen: str | None = None, today: date | None = None) 
     finally:
         service.close()
         httpd.shutdown()
+
+
+def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and mtime of each file in a folder (empty if there is no folder)."""
+    if not folder.is_dir():
+        return ()
+    stats = ((e.name, e.stat()) for e in os.scandir(folder) if e.is_file())
+    return tuple(sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats))
 
 
 def _interrupt(signum: int, frame: object) -> None:
