@@ -126,6 +126,12 @@ def _load_file(
             return report
         load_id = _write(con, digest.result(), source, indicators, regions, known_from, report)
         return LoadReport(report.file, report.source, rows_read, load_id, report.series)
+    except duckdb.OutOfMemoryException as exc:
+        limit = _setting(con, "memory_limit")
+        raise StoreError(
+            f"{path}: not loaded, DuckDB ran out of memory under memory_limit = {limit} "
+            f"(raise [store] memory_limit): {str(exc).splitlines()[0]}"
+        ) from exc
     except duckdb.Error as exc:
         raise StoreError(f"{path}: {exc}") from exc
     finally:
@@ -296,6 +302,10 @@ def _sha256(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    return str(con.execute("SELECT current_setting(?)", [name]).fetchall()[0][0])
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:

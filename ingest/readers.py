@@ -106,6 +106,8 @@ def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> in
                 "escape = '\"', skip = ?, strict_mode = true, null_padding = false)",
                 [str(text), columns, source.delimiter, source.header_row - 1],
             )
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault: the loader reports the memory limit
         except duckdb.Error as exc:
             line = _csv_error_line(str(exc))
             raise refuse(path, line, "csv", _csv_original(str(exc)), _csv_reason(exc)) from exc
