@@ -21,7 +21,6 @@ from ingest.schema import Indicator, Region, Source
 from ingest.store import sync_catalog, transaction
 from ingest.validate import (
     KEY_ID,
-    PKEY,
     RID,
     check,
     duplicate_keys,
@@ -31,6 +30,7 @@ from ingest.validate import (
 )
 
 ERRORS_KEPT = 1000
+TEMP_VIEWS = ("staged", "incoming")
 TEMP_TABLES = (
     "raw_rows",
     "series_map",
@@ -40,8 +40,15 @@ TEMP_TABLES = (
     "period_map",
     "period_labels",
     "checked",
-    "incoming",
+    "deduped",
+    "file_series",
+    "prior",
 )
+# The packed key k (see ingest.validate.check): k >> 25 names the series, k & PERIOD_BITS
+# the period key yyyy·10⁴ + first month·100 + last month.
+PERIOD_BITS = 33554431
+# A period key's position in time by its last month (yyyy·100 + last month).
+END_ORDER = "((k & 33554431) // 10000) * 100 + (k & 33554431) % 100"
 
 
 @dataclass(frozen=True)
@@ -118,13 +125,17 @@ def _load_file(
     try:
         rows_read = _stage(con, path, source, indicators, regions, today or date.today())
         _validate(con, path, source, regions, rejects)
-        _classify(con)
-        report = LoadReport(str(path), source.name, rows_read, None, _series_reports(con))
+        known = _file_series(con)
+        if known:
+            _prior_values(con)
+        report = LoadReport(str(path), source.name, rows_read, None, _series_reports(con, known))
         if report.new + report.revised == 0:
             with transaction(con):
                 sync_catalog(con, indicators.values(), regions)
             return report
-        load_id = _write(con, digest.result(), source, indicators, regions, known_from, report)
+        load_id = _write(
+            con, digest.result(), source, indicators, regions, known_from, report, known
+        )
         return LoadReport(report.file, report.source, rows_read, load_id, report.series)
     except duckdb.OutOfMemoryException as exc:
         limit = _setting(con, "memory_limit")
@@ -135,7 +146,8 @@ def _load_file(
     except duckdb.Error as exc:
         raise StoreError(f"{path}: {exc}") from exc
     finally:
-        con.execute("DROP VIEW IF EXISTS temp.staged")
+        for view in TEMP_VIEWS:
+            con.execute(f"DROP VIEW IF EXISTS temp.{view}")
         for table in TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
@@ -177,19 +189,13 @@ def _validate(
             _write_rejects(rejects, list(row_errors(con, source, None)))
         raise IngestError(str(path), list(row_errors(con, source, ERRORS_KEPT)), total)
     # Identical repeats of a key inside a file collapse to the first line.
-    source_rows = (
-        "SELECT k, arg_min(value, line) AS value, min(line) AS line FROM checked GROUP BY k"
-        if dups
-        else "SELECT k, value, line FROM checked"
-    )
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE incoming AS
-        SELECT k, {KEY_ID.format("k")} AS key_id, {RID.format("k")} AS rid,
-               {PKEY.format("k")} AS pkey, value, line
-        FROM ({source_rows})
-        """
-    )
+    if dups:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE deduped AS "
+            "SELECT k, arg_min(value, line) AS value, min(line) AS line FROM checked GROUP BY k"
+        )
+    rows = "deduped" if dups else "checked"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT k, value, line FROM {rows}")
 
 
 def _write_rejects(rejects: Path, errors: list[RowError]) -> None:
@@ -201,51 +207,71 @@ def _write_rejects(rejects: Path, errors: list[RowError]) -> None:
     os.replace(tmp, rejects)
 
 
-def _classify(con: duckdb.DuckDBPyConnection) -> None:
-    """Add `change` to incoming: new, revised or unchanged against the latest vintage."""
-    known = _scalar(
-        con,
-        "SELECT count(*) FROM (SELECT 1 FROM observation_vintages "
-        "WHERE indicator IN (SELECT indicator FROM key_map) LIMIT 1)",
+def _file_series(con: duckdb.DuckDBPyConnection) -> bool:
+    """file_series: the file's series (kr = k >> 25) with their stored or new series_id.
+
+    Returns whether any of them is already stored (else every value is new).
+    """
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE file_series AS
+        WITH named AS (
+            SELECT kr, km.indicator, ri.region, km.measure
+            FROM (SELECT DISTINCT k >> 25 AS kr FROM incoming) f
+            JOIN key_map km ON km.key_id = {KEY_ID.format("kr << 25")}
+            JOIN region_ids ri ON ri.rid = {RID.format("kr << 25")}
+        )
+        SELECT n.*, s.series_id AS known_id,
+               coalesce(s.series_id,
+                        (SELECT coalesce(max(series_id), -1) FROM series)
+                        + row_number() OVER (PARTITION BY s.series_id ORDER BY n.kr))
+                 AS series_id
+        FROM named n LEFT JOIN series s USING (indicator, region, measure)
+        """
     )
-    if not known:
-        con.execute("ALTER TABLE incoming ADD COLUMN change VARCHAR DEFAULT 'new'")
-        return
+    return bool(_scalar(con, "SELECT count(known_id) FROM file_series"))
+
+
+def _prior_values(con: duckdb.DuckDBPyConnection) -> None:
+    """prior(k, value): the latest stored vintage of each key of the file's series."""
     con.execute(
         """
-        CREATE OR REPLACE TEMP TABLE incoming AS
-        WITH latest AS (
-            SELECT (k.key_id::BIGINT << 40) | (ri.rid::BIGINT << 25) | pl.pkey AS k, v.value
-            FROM (
-                SELECT o.indicator, o.region, o.period, o.measure, o.value,
-                       row_number() OVER (PARTITION BY o.indicator, o.region, o.period, o.measure
-                                          ORDER BY l.known_from DESC, o.load_id DESC) AS rn
-                FROM observation_vintages o JOIN loads l USING (load_id)
-                WHERE o.indicator IN (SELECT indicator FROM key_map)
-            ) v
-            JOIN key_map k ON k.indicator = v.indicator AND k.measure = v.measure
-            JOIN region_ids ri ON ri.region = v.region
-            JOIN period_labels pl ON pl.period = v.period
-            WHERE v.rn = 1
-        )
-        SELECT i.*, CASE WHEN l.value IS NULL THEN 'new'
-                         WHEN l.value = i.value THEN 'unchanged' ELSE 'revised' END AS change
-        FROM incoming i LEFT JOIN latest l USING (k)
+        CREATE OR REPLACE TEMP TABLE prior AS
+        SELECT (f.kr << 25) | v.pkey AS k, arg_max(v.value, (l.known_from, v.load_id)) AS value
+        FROM vintages v JOIN file_series f ON f.known_id = v.series_id
+        JOIN loads l USING (load_id)
+        GROUP BY ALL
         """
     )
 
 
-def _series_reports(con: duckdb.DuckDBPyConnection) -> list[SeriesReport]:
+def _with_prior(known: bool) -> str:
+    """incoming, with the prior value of each key (NULL when new)."""
+    if known:
+        return "incoming i LEFT JOIN prior p USING (k)"
+    return "(SELECT *, NULL::DOUBLE AS prior FROM incoming) i"
+
+
+def _series_reports(con: duckdb.DuckDBPyConnection, known: bool) -> list[SeriesReport]:
+    prior = "p.value" if known else "i.prior"
     rows = con.execute(
-        """
-        SELECT k.indicator, ri.region, k.measure, count(*),
-               arg_min(pl.period, pl.period_end), arg_max(pl.period, pl.period_end),
-               count(*) FILTER (change = 'new'), count(*) FILTER (change = 'revised'),
-               count(*) FILTER (change = 'unchanged')
-        FROM incoming i
-        JOIN key_map k USING (key_id) JOIN region_ids ri USING (rid)
-        JOIN period_labels pl USING (pkey)
-        GROUP BY ALL ORDER BY ALL
+        f"""
+        WITH g AS (
+            SELECT k >> 25 AS kr, count(*) AS n,
+                   arg_min(k & {PERIOD_BITS}, {END_ORDER}) AS first_p,
+                   arg_max(k & {PERIOD_BITS}, {END_ORDER}) AS last_p,
+                   count(*) FILTER ({prior} IS NULL) AS new,
+                   count(*) FILTER ({prior} <> i.value) AS revised,
+                   count(*) FILTER ({prior} = i.value) AS unchanged
+            FROM {_with_prior(known)}
+            GROUP BY 1
+        )
+        SELECT f.indicator, f.region, f.measure, g.n, fp.period, lp.period,
+               g.new, g.revised, g.unchanged
+        FROM g JOIN file_series f USING (kr)
+        JOIN period_labels fp ON fp.pkey = g.first_p
+        JOIN period_labels lp ON lp.pkey = g.last_p
+        ORDER BY ALL
         """
     ).fetchall()
     return [SeriesReport(*r) for r in rows]
@@ -259,8 +285,9 @@ def _write(
     regions: Sequence[Region],
     known_from: datetime | None,
     report: LoadReport,
+    known: bool,
 ) -> int:
-    """Record the load and its new vintages in one transaction."""
+    """Record the load, its new series and periods and its new vintages in one transaction."""
     with transaction(con):
         sync_catalog(con, indicators.values(), regions)
         load_id = _scalar(con, "SELECT coalesce(max(load_id), 0) + 1 FROM loads")
@@ -279,17 +306,21 @@ def _write(
             ],
         )
         con.execute(
-            "INSERT INTO periods SELECT period, period_start, period_end, months, freq "
-            "FROM period_labels ON CONFLICT DO NOTHING"
+            "INSERT INTO series SELECT series_id, indicator, region, measure "
+            "FROM file_series WHERE known_id IS NULL"
         )
         con.execute(
-            """
-            INSERT INTO observation_vintages
-            SELECT k.indicator, ri.region, pl.period, k.measure, i.value, $load_id, i.line
-            FROM incoming i
-            JOIN key_map k USING (key_id) JOIN region_ids ri USING (rid)
-            JOIN period_labels pl USING (pkey)
-            WHERE i.change <> 'unchanged'
+            "INSERT INTO periods (period, period_start, period_end, months, freq, pkey) "
+            "SELECT period, period_start, period_end, months, freq, pkey "
+            "FROM period_labels ON CONFLICT DO NOTHING"
+        )
+        changed = "WHERE p.value IS NULL OR p.value <> i.value" if known else ""
+        con.execute(
+            f"""
+            INSERT INTO vintages
+            SELECT f.series_id, CAST(i.k & {PERIOD_BITS} AS INTEGER), i.value, $load_id, i.line
+            FROM {_with_prior(known)} JOIN file_series f ON f.kr = i.k >> 25
+            {changed}
             """,
             {"load_id": load_id},
         )

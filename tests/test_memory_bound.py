@@ -18,7 +18,7 @@ from ingest.store import open_store
 from tests.service_helpers import KPIWATCH
 
 ROWS = 4_000_000
-LIMIT_MB = 256
+LIMIT_MB = 128
 # Python's own allocations during a load (reports, maps) and DuckDB's untracked ones.
 ALLOWANCE_MB = 160
 
@@ -41,8 +41,8 @@ def _write_data(path: Path) -> None:
         f"""
         COPY (
           SELECT printf('%d-%02d', 1950 + (k % {months}) // 12, k % 12 + 1) AS period,
-                 'r' || (k // {months}) % 200 AS region,
-                 'i' || k // ({months} * 200) AS indicator,
+                 'region number ' || (k // {months}) % 200 || ' of the set' AS region,
+                 'indicator_number_' || k // ({months} * 200) AS indicator,
                  round(100 + 50 * sin(k), 2) AS value
           FROM range({ROWS}) t(k)
         ) TO '{path}' (HEADER)
@@ -65,9 +65,12 @@ def _config(folder: Path, data: Path, limit: str | None) -> Path:
     """)
     indicators = -(-ROWS // (912 * 200))
     body += "".join(
-        f'[[indicators]]\nid = "i{i}"\nname = "i{i}"\nkind = "flow"\n' for i in range(indicators)
+        f'[[indicators]]\nid = "indicator_number_{i}"\nname = "i{i}"\nkind = "flow"\n'
+        for i in range(indicators)
     )
-    body += "".join(f'[[regions]]\nid = "r{r}"\nname = "r{r}"\n' for r in range(200))
+    body += "".join(
+        f'[[regions]]\nid = "r{r}"\nname = "region number {r} of the set"\n' for r in range(200)
+    )
     folder.mkdir()
     path = folder / "config.toml"
     path.write_text(body, encoding="utf-8")

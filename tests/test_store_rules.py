@@ -169,6 +169,49 @@ def test_schema_is_created_and_versioned_by_the_code(tmp_path: Path) -> None:
     ro.close()
 
 
+def test_a_version_3_store_keeps_every_vintage_through_the_integer_keyed_migration(
+    config: Config,
+) -> None:
+    path = config.store_path
+    old = duckdb.connect(str(path))
+    old.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    for version, sql in MIGRATIONS[:3]:
+        old.execute(sql)
+        old.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+    old.execute(
+        "INSERT INTO loads VALUES (1, 's', 'a.csv', 'x', '2026-04-10', now(), 2, 2, 0, 0), "
+        "(2, 's', 'b.csv', 'y', '2026-05-10', now(), 1, 0, 1, 0)"
+    )
+    old.execute(
+        "INSERT INTO periods VALUES ('2026-03', '2026-03-01', '2026-03-31', 1, 'M'), "
+        "('2026-01/02', '2026-01-01', '2026-02-28', 2, 'M')"
+    )
+    vintages = [
+        ("fai", "west_coast", "2026-03", "value", 200.0, 1, 3),
+        ("fai", "west_coast", "2026-01/02", "ytd", 120.0, 1, 2),
+        ("fai", "west_coast", "2026-03", "value", 210.0, 2, 2),
+    ]
+    old.executemany("INSERT INTO observation_vintages VALUES (?, ?, ?, ?, ?, ?, ?)", vintages)
+    old.close()
+
+    con = open_store(path)
+    try:
+        assert schema_version(con) == MIGRATIONS[-1][0]
+        stored = con.execute("SELECT * FROM observation_vintages ORDER BY load_id, line").fetchall()
+        as_of_april = con.execute(
+            "SELECT period, value FROM observations_as_of('2026-04-30') ORDER BY period"
+        ).fetchall()
+    finally:
+        con.close()
+    assert sorted(stored) == sorted(vintages)
+    assert as_of_april == [("2026-01/02", 120.0), ("2026-03", 200.0)]
+    # A revision loaded after the migration is classified against the migrated vintages.
+    report = load(
+        config, write(config, "period,region,indicator,value\n2026年3月,west_coast,fai,210\n")
+    )
+    assert (report.new, report.revised, report.unchanged) == (0, 0, 1)
+
+
 def test_a_memory_limit_spills_instead_of_failing(make_config: Callable[[str], Config]) -> None:
     base = BASE_TOML.replace(
         'path = "store.duckdb"', 'path = "store.duckdb"\nmemory_limit = "64MB"'
