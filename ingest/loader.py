@@ -180,7 +180,7 @@ def _validate(
 ) -> None:
     """Refuse the file if any row is bad; else leave one good row per key in `incoming`."""
     check(con, source, regions)
-    dups = duplicate_keys(con)
+    dups = duplicate_keys(con, len(regions))
     if dups:
         mark_conflicts(con)
     total = error_count(con)

@@ -146,6 +146,7 @@ def build_period_map(con: duckdb.DuckDBPyConnection, today: date) -> None:
     ).astype({"pkey": "int32", "period": str, "months": "int8", "freq": str})
     label_frame["period_start"] = pd.to_datetime(label_frame["period_start"])
     label_frame["period_end"] = pd.to_datetime(label_frame["period_end"])
+    label_frame["idx"] = pd.Series(range(len(label_frame)), dtype="int32")  # dense, from 0
     register(con, "period_labels", label_frame)
 
 

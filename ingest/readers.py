@@ -93,11 +93,27 @@ def quote_text(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+class _NotUtf8(Exception):
+    """An `auto` encoded file turned out not to be UTF-8."""
+
+
 def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> int:
     """Read a long CSV (one observation per row) into the staged view; return its rows."""
-    encoding = detect_encoding(path, source.encoding)
+    if source.encoding != "auto":
+        return _stage_long(con, path, source, detect_encoding(path, source.encoding))
+    # DuckDB validates UTF-8 while it reads: trying it first spares a decoding pass.
+    try:
+        return _stage_long(con, path, source, "utf-8-sig")
+    except _NotUtf8:
+        return _stage_long(con, path, source, "gb18030")
+
+
+def _stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source, encoding: str) -> int:
     with utf8_copy(path, encoding) as text:
-        header = _csv_header(path, text, source)
+        try:
+            header = _csv_header(path, text, source)
+        except UnicodeDecodeError as exc:
+            raise _NotUtf8 from exc
         columns = {name: "VARCHAR" for name in header}
         try:
             con.execute(
@@ -109,6 +125,8 @@ def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> in
         except duckdb.OutOfMemoryException:
             raise  # not the file's fault: the loader reports the memory limit
         except duckdb.Error as exc:
+            if encoding == "utf-8-sig" and "Invalid unicode" in str(exc):
+                raise _NotUtf8 from exc
             line = _csv_error_line(str(exc))
             raise refuse(path, line, "csv", _csv_original(str(exc)), _csv_reason(exc)) from exc
     cols = source.columns

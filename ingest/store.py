@@ -331,8 +331,18 @@ def sync_catalog(
         return False
     con.execute("DELETE FROM indicators")
     con.execute("DELETE FROM regions")
+    # Whole columns as list parameters: executemany costs a statement per row.
     if ind_rows:
-        con.executemany("INSERT INTO indicators VALUES (?, ?, ?, ?, ?, ?, ?, ?)", ind_rows)
+        con.execute(
+            "INSERT INTO indicators SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BOOLEAN[])",
+            [list(column) for column in zip(*ind_rows, strict=True)],
+        )
     if reg_rows:
-        con.executemany("INSERT INTO regions VALUES (?, ?, ?)", reg_rows)
+        con.execute(
+            "INSERT INTO regions SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+            "unnest(?::VARCHAR[])",
+            [list(column) for column in zip(*reg_rows, strict=True)],
+        )
     return True

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from ingest import validate
 from ingest.errors import IngestError
 from ingest.store import MIGRATIONS, open_store, schema_version
 from kpiwatch.config import Config
@@ -112,6 +113,20 @@ def test_one_bad_row_refuses_the_whole_file(
     assert reason in error.reason
     assert str(bad) in str(info.value) and "line 7" in str(info.value)
     assert dump(config.store_path) == before
+
+
+@pytest.mark.parametrize("bitmap_limit", [validate.BITMAP_LIMIT, 0], ids=["bitmap", "sort"])
+def test_repeated_keys_are_found_by_either_duplicate_check(
+    config: Config, monkeypatch: pytest.MonkeyPatch, bitmap_limit: int
+) -> None:
+    monkeypatch.setattr(validate, "BITMAP_LIMIT", bitmap_limit)
+    # An identical repeat collapses to one value; a different one refuses the file.
+    report = load(config, write(config, GOOD + "2026年3月,west_coast,projects_started,107\n"))
+    assert report.new == 5
+    with pytest.raises(IngestError) as info:
+        load(config, write(config, GOOD + "2026-03,west_coast,fai,201\n", "bad.csv"))
+    assert [(e.line, e.field) for e in info.value.errors] == [(7, "value")]
+    assert "than line 6" in info.value.errors[0].reason
 
 
 def test_rejected_rows_can_be_written_to_a_side_file(config: Config, tmp_path: Path) -> None:
