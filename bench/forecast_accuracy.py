@@ -17,14 +17,13 @@ import os
 import sys
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
 
 from forecasts.engine import forecast_series
 from forecasts.evaluation import coverage, mase, smape
+from forecasts.pool import process_pool
 
 M3 = os.path.join(
     os.path.dirname(__file__), "..", "..", "shared", "data", "m3", "M3_monthly_long.csv"
@@ -151,7 +150,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else None
     items = load(n)
     t = time.perf_counter()
-    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+    with process_pool(2) as pool:  # the forecasts stage's own pool
         preds = list(pool.map(ours, items, chunksize=8))
     seconds = time.perf_counter() - t
     report = {

@@ -8,6 +8,7 @@ from dataclasses import astuple, dataclass
 import duckdb
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from forecasts.jobs import Job, Result, run
 from forecasts.pool import process_pool
@@ -78,13 +79,24 @@ def run_forecasts(
     return ForecastReport(len(jobs), len(todo), len(jobs) - len(todo), fallbacks)
 
 
+DASK_CHUNK = 16  # jobs per Dask task: fewer round trips to the scheduler
+
+
+def run_single_threaded(jobs: list[Job]) -> list[list[Result]]:
+    """Run jobs with one BLAS thread (a Dask worker's threads are the parallelism)."""
+    with threadpool_limits(1):
+        return [run(job) for job in jobs]
+
+
 def fan_out(jobs: list[Job], settings: ForecastSettings) -> list[list[Result]]:
     """Run jobs on a Dask cluster, a local process pool, or inline when few."""
     if settings.scheduler:
         from dask.distributed import Client
 
+        chunks = [jobs[i : i + DASK_CHUNK] for i in range(0, len(jobs), DASK_CHUNK)]
         with Client(settings.scheduler, timeout=30) as client:  # type: ignore[no-untyped-call]
-            return list(client.gather(client.map(run, jobs, pure=False)))
+            done = client.gather(client.map(run_single_threaded, chunks, pure=False))
+        return [results for chunk in done for results in chunk]
     if len(jobs) < 8 or settings.workers == 1:
         return [run(j) for j in jobs]
     with process_pool(settings.workers) as pool:
