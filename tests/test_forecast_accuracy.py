@@ -38,8 +38,13 @@ def test_mase_beats_seasonal_naive_on_50_m3_series() -> None:
 def test_paths_reproduce_the_interval_spread() -> None:
     train, _ = m3_series(1)[0]
     f = forecast_series(train, 12, 12, n_paths=4000)
-    assert np.allclose(f.paths.std(axis=0), f.sd, rtol=0.1)
-    assert np.allclose(f.paths.mean(axis=0), f.mean, atol=0.1 * f.sd.max())
+    lo80, hi80, lo95, hi95 = np.percentile(f.paths, [10, 90, 2.5, 97.5], axis=0)
+    # sd is the Gaussian-equivalent scale at the 80 % level ...
+    assert np.allclose((hi80 - lo80) / 2, 1.2816 * f.sd, rtol=0.1)
+    assert np.allclose(np.median(f.paths, axis=0), f.mean, atol=0.1 * f.sd.max())
+    # ... and the tails are heavier: a 95 % interval wider than the Gaussian's.
+    ratio = (hi95 - lo95) / (hi80 - lo80)
+    assert np.all((ratio > 1.65) & (ratio < 2.0)), ratio
 
 
 @pytest.mark.parametrize(
