@@ -26,8 +26,10 @@ from forecasts.models import (
 )
 
 MIN_HISTORY = 6
-COMBINED = ("ets_simple", "ets_damped", "theta")
-COMBINE_MARGIN = 0.8
+# Damped ETS and Theta: on M3 their equal-weight mean beats each alone; adding simple
+# ETS (no trend) or drift made it worse (MASE 0.884 / 0.890 against 0.866).
+COMBINED = ("ets_damped", "theta")
+COMBINE_MARGIN = 0.6
 TAIL_DF = 4
 # t quantile scaled to the Gaussian's at 90 % (the 80 % interval's upper bound).
 TAIL_MATCH = float(student_t.ppf(0.9, 1e9) / student_t.ppf(0.9, TAIL_DF))
@@ -118,7 +120,7 @@ def forecast_series(
         )
     best = min(ok, key=lambda k: ok[k])
     # Two origins are a noisy judge: prefer the combination unless a single model beat
-    # it clearly (on M3 this alone lowers MASE by several percent).
+    # it clearly, by 40 % (on M3 this alone lowers MASE by several percent).
     if "combination" in ok and ok[best] > COMBINE_MARGIN * ok["combination"]:
         best = "combination"
     calib = _calibration(errors.get(best, []))
@@ -244,11 +246,7 @@ def _combined(
     n_paths: int,
     seed: int,
 ) -> SeriesForecast:
-    makers = [
-        lambda: StatsmodelsETS(season),
-        lambda: StatsmodelsETS(season, damped=True),
-        lambda: Theta(season),
-    ]
+    makers = [m for m in candidates(len(y), season, False) if m().name in COMBINED]
     parts = [_predict(m, y, h, season, found) for m in makers]
     mean = np.mean([p[0] for p in parts], axis=0)
     sd = np.mean([p[1] for p in parts], axis=0) * calib
@@ -256,7 +254,7 @@ def _combined(
         mean,
         sd,
         _paths(mean, sd, n_paths, seed),
-        "combination(ets_simple, ets_damped, theta)",
+        f"combination({', '.join(COMBINED)})",
         mase,
         "combination backtested best",
         False,
