@@ -31,7 +31,9 @@ WHERE g.m <= s.max_m
 
 BASE = """
 CREATE OR REPLACE TEMP TABLE base AS
-SELECT t.*, x.m, a.to_date, a.own, coalesce(a.rolled_up, false) AS rolled_up,
+SELECT t.target_id, t.kind, t.direction, t.frequency, t.annual, t.behind_below,
+       t.at_risk_below, t.growth_behind_pp, t.growth_at_risk_pp, t.recover_after,
+       x.m, a.to_date, a.own, coalesce(a.rolled_up, false) AS rolled_up,
        coalesce(a.own_months, CASE t.frequency WHEN 'quarterly' THEN 3 ELSE 1 END) AS span,
        pm.pace AS pace_m, pp.pace AS pace_prev, pm.q_target, ps.pace AS pace_qs,
        CASE WHEN ps.m = 0 THEN 0 ELSE aq.to_date END AS to_date_qs,
@@ -52,7 +54,6 @@ LEFT JOIN actuals aq
 # A flow's quarter is the quarter's own delivery, so a strong earlier quarter cannot
 # hide a weak current one (以季保年).
 HORIZONS = """
-CREATE OR REPLACE TEMP TABLE horizons AS
 SELECT *, 'year' AS horizon, to_date AS actual,
        CASE kind WHEN 'growth' THEN annual ELSE pace_m END AS pace,
        annual AS horizon_target, (12 - m) // step AS remaining, 12 AS h_end
@@ -75,7 +76,8 @@ FROM base WHERE frequency = 'monthly'
 
 SCORED = """
 CREATE OR REPLACE TEMP TABLE scored AS
-WITH g AS (
+WITH horizons AS ({horizons}),
+g AS (
     SELECT *,
            CASE WHEN direction = 'lower' THEN pace - actual ELSE actual - pace END AS gap
     FROM horizons
@@ -102,7 +104,9 @@ r AS (
                 ELSE 'on_track' END AS raw_status
     FROM a
 )
-SELECT *, {own_status} AS own_status FROM {rows}
+SELECT target_id, m, horizon, h_end, step, actual, pace, horizon_target, attainment, gap,
+       required_rate, remaining, raw_status, rolled_up, {own_status} AS own_status
+FROM {rows}
 """
 
 # Hysteresis: an on-pace period within `recover_after` periods of a red one stays yellow.
@@ -136,18 +140,36 @@ SELECT target_id, m, sm, cq,
 FROM (SELECT c.*, s.sq FROM c JOIN s USING (target_id, m))
 """
 
-FINAL = f"""
-CREATE OR REPLACE TEMP TABLE checks_out AS
-WITH latest AS (  -- per series: its newest month, and whether the next release is overdue
-    SELECT a.indicator, a.region, max(a.year * 100 + a.month) AS ym,
-           $today > last_day(make_date(ym // 100, ym % 100, 1) + to_months(any_value(s.step)))
-                    + to_days(CASE any_value(s.step) WHEN 3 THEN $lag_q ELSE $lag_m END)
-               AS overdue
-    FROM actuals a
-    JOIN (SELECT DISTINCT indicator, region, step FROM scored) s USING (indicator, region)
-    GROUP BY ALL
-)
-SELECT s.*,
+# Per series: its newest month, and whether the next release is overdue.
+LATEST = """
+CREATE OR REPLACE TEMP TABLE latest AS
+SELECT a.indicator, a.region, max(a.year * 100 + a.month) AS ym,
+       $today > last_day(make_date(ym // 100, ym % 100, 1) + to_months(any_value(s.step)))
+                + to_days(CASE any_value(s.step) WHEN 3 THEN $lag_q ELSE $lag_m END)
+           AS overdue
+FROM actuals a
+JOIN (SELECT DISTINCT indicator, region,
+             CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END AS step
+      FROM targets_t) s USING (indicator, region)
+GROUP BY ALL
+"""
+
+# Regions are ranked within their parent by attainment (the monthly ranking of units).
+RANKS = """
+CREATE OR REPLACE TEMP TABLE ranks AS
+SELECT s.target_id, s.m, s.horizon,
+       rank() OVER (PARTITION BY t.indicator, g.parent, t.year, s.m, s.horizon
+                    ORDER BY s.attainment DESC NULLS LAST) AS rank_in_parent
+FROM scored s JOIN targets_t t USING (target_id)
+JOIN regions g ON g.id = t.region AND g.parent IS NOT NULL
+"""
+
+# The checks, with the names of their targets joined only here: the steps before carry
+# numbers and target ids, which keeps the millions of intermediate rows narrow.
+STORE = f"""
+INSERT INTO progress_checks
+SELECT t.indicator, t.region, t.year, s.m, s.horizon, s.h_end, s.actual, s.pace,
+       s.horizon_target, s.attainment, s.gap, s.required_rate, s.remaining, s.raw_status,
        CASE s.horizon
          WHEN 'month' THEN s.own_status
          WHEN 'quarter' THEN coalesce({STATUS_OF.format("c.cq")}, s.own_status)
@@ -156,37 +178,30 @@ SELECT s.*,
               THEN 'this month is behind its own target'
             WHEN s.horizon = 'year' AND c.y_from_quarter
               THEN 'the current quarter is behind' END AS cascade_note,
-       coalesce(l.overdue AND l.ym = s.year * 100 + s.m, false) AS stale,
-       CAST(NULL AS BIGINT) AS rank_in_parent
+       t.pacing, s.rolled_up,
+       coalesce(l.overdue AND l.ym = t.year * 100 + s.m, false) AS stale,
+       r.rank_in_parent, now()
 FROM scored s
 JOIN cascaded c USING (target_id, m)
-LEFT JOIN latest l USING (indicator, region)
+JOIN targets_t t USING (target_id)
+LEFT JOIN latest l ON l.indicator = t.indicator AND l.region = t.region
+LEFT JOIN ranks r USING (target_id, m, horizon)
 """
-
-# Regions are ranked within their parent by attainment (the monthly ranking of units).
-RANK = """
-UPDATE checks_out SET rank_in_parent = r.rank_in_parent
-FROM (
-    SELECT target_id, m, horizon, rank() OVER (
-               PARTITION BY indicator, parent, year, m, horizon
-               ORDER BY attainment DESC NULLS LAST) AS rank_in_parent
-    FROM checks_out JOIN regions g ON g.id = checks_out.region AND g.parent IS NOT NULL
-) r
-WHERE checks_out.target_id = r.target_id AND checks_out.m = r.m
-  AND checks_out.horizon = r.horizon
-"""
+TABLES = ("as_of_months", "base", "scored", "cascaded", "latest", "ranks")
 
 
 def compute_checks(
     con: duckdb.DuckDBPyConnection, today: date, lag_monthly: int, lag_quarterly: int
 ) -> None:
-    """From temp tables actuals, targets_t and pace_t build checks_out."""
+    """From temp tables actuals, targets_t and pace_t build the tables STORE reads."""
     row = con.execute("SELECT bool_or(recover_after > 0) FROM targets_t").fetchall()[0]
     own_status, rows = HYSTERESIS if row and row[0] else ("raw_status", "r")
-    scored = SCORED.format(own_status=own_status, rows=rows)
-    for sql in (AS_OF, BASE, HORIZONS, scored, CASCADE):
+    scored = SCORED.format(horizons=HORIZONS, own_status=own_status, rows=rows)
+    for sql in (AS_OF, BASE, scored, CASCADE, RANKS):
         con.execute(sql)
-    con.execute(FINAL, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
-    con.execute(RANK)
-    for table in ("as_of_months", "base", "horizons", "scored", "cascaded"):
-        con.execute(f"DROP TABLE {table}")
+    con.execute(LATEST, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
+
+
+def drop_check_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in TABLES:
+        con.execute(f"DROP TABLE IF EXISTS temp.{table}")

@@ -11,17 +11,9 @@ import duckdb
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import build_actuals
-from metrics.checks import compute_checks
+from metrics.checks import STORE, compute_checks, drop_check_tables
 from metrics.schema import Checks, Target, Thresholds
 from metrics.targets import target_tables
-
-STORE = """
-INSERT INTO progress_checks
-SELECT indicator, region, year, m, horizon, h_end, actual, pace, horizon_target, attainment,
-       gap, required_rate, remaining, raw_status, status, cascade_note, pacing, rolled_up,
-       stale, rank_in_parent, now()
-FROM checks_out
-"""
 
 
 @dataclass(frozen=True)
@@ -69,5 +61,6 @@ def run_checks(
         row = con.execute("SELECT count(*) FROM progress_checks").fetchall()[0]
         return ChecksReport(int(row[0]) if row else 0, len(targets), len(mismatches))
     finally:
-        for table in ("actuals", "targets_t", "pace_t", "checks_out"):
+        drop_check_tables(con)
+        for table in ("actuals", "targets_t", "pace_t"):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
