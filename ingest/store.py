@@ -117,6 +117,42 @@ MIGRATIONS: list[tuple[int, str]] = [
         DROP TABLE observation_vintages;
         """,
     ),
+    (
+        5,
+        # Checks stored by target id with enum statuses: a refresh rewrites millions of
+        # rows, and repeating the names on each made storing them the slowest step.
+        # progress_checks stays as a view with the same columns.
+        """
+        CREATE TYPE check_horizon AS ENUM ('month', 'quarter', 'year');
+        CREATE TYPE check_status AS ENUM ('no_data', 'on_track', 'at_risk', 'behind');
+        CREATE TABLE check_targets (
+            target_id INTEGER PRIMARY KEY, indicator VARCHAR NOT NULL,
+            region VARCHAR NOT NULL, year INTEGER NOT NULL, pacing VARCHAR
+        );
+        CREATE TABLE check_results (
+            target_id INTEGER NOT NULL, month INTEGER NOT NULL, horizon check_horizon NOT NULL,
+            horizon_month INTEGER NOT NULL, actual DOUBLE, pace_target DOUBLE,
+            horizon_target DOUBLE, attainment DOUBLE, gap DOUBLE, required_rate DOUBLE,
+            remaining_periods INTEGER, raw_status check_status NOT NULL,
+            status check_status NOT NULL,
+            cascade TINYINT,  -- 1: the month is behind, 2: the quarter is behind
+            rolled_up BOOLEAN, stale BOOLEAN, rank_in_parent INTEGER,
+            computed_at TIMESTAMP NOT NULL
+        );
+        INSERT INTO check_targets
+        SELECT row_number() OVER (ORDER BY indicator, region, year) - 1, *
+        FROM (SELECT DISTINCT indicator, region, year, pacing FROM progress_checks);
+        INSERT INTO check_results
+        SELECT t.target_id, p.month, p.horizon, p.horizon_month, p.actual, p.pace_target,
+               p.horizon_target, p.attainment, p.gap, p.required_rate, p.remaining_periods,
+               p.raw_status, p.status,
+               CASE p.cascade_note WHEN 'this month is behind its own target' THEN 1
+                                   WHEN 'the current quarter is behind' THEN 2 END,
+               p.rolled_up, p.stale, p.rank_in_parent, p.computed_at
+        FROM progress_checks p JOIN check_targets t USING (indicator, region, year);
+        DROP TABLE progress_checks;
+        """,
+    ),
 ]
 
 VIEWS = """
@@ -141,6 +177,16 @@ CREATE OR REPLACE MACRO observations_as_of(d) AS TABLE
 SELECT * EXCLUDE (known_until) FROM observations
 WHERE known_from <= CAST(d AS TIMESTAMP)
   AND (known_until IS NULL OR known_until > CAST(d AS TIMESTAMP));
+
+CREATE OR REPLACE VIEW progress_checks AS
+SELECT t.indicator, t.region, t.year, c.month, CAST(c.horizon AS VARCHAR) AS horizon,
+       c.horizon_month, c.actual, c.pace_target, c.horizon_target, c.attainment, c.gap,
+       c.required_rate, c.remaining_periods, CAST(c.raw_status AS VARCHAR) AS raw_status,
+       CAST(c.status AS VARCHAR) AS status,
+       CASE c.cascade WHEN 1 THEN 'this month is behind its own target'
+                      WHEN 2 THEN 'the current quarter is behind' END AS cascade_note,
+       t.pacing, c.rolled_up, c.stale, c.rank_in_parent, c.computed_at
+FROM check_results c JOIN check_targets t USING (target_id);
 
 CREATE OR REPLACE VIEW progress AS
 WITH p AS (

@@ -12,7 +12,12 @@ from datetime import date
 import duckdb
 
 SEVERITY = "CASE {0} WHEN 'behind' THEN 3 WHEN 'at_risk' THEN 2 WHEN 'on_track' THEN 1 ELSE 0 END"
-STATUS_OF = "CASE {0} WHEN 3 THEN 'behind' WHEN 2 THEN 'at_risk' WHEN 1 THEN 'on_track' END"
+# Statuses and horizons are the store's enum types from the start: casting millions of
+# strings when storing cost more than computing them.
+STATUS_OF = (
+    "CASE {0} WHEN 3 THEN 'behind'::check_status WHEN 2 THEN 'at_risk'::check_status "
+    "WHEN 1 THEN 'on_track'::check_status END"
+)
 
 AS_OF = """
 CREATE OR REPLACE TEMP TABLE as_of_months AS
@@ -54,12 +59,12 @@ LEFT JOIN actuals aq
 # A flow's quarter is the quarter's own delivery, so a strong earlier quarter cannot
 # hide a weak current one (以季保年).
 HORIZONS = """
-SELECT *, 'year' AS horizon, to_date AS actual,
+SELECT *, 'year'::check_horizon AS horizon, to_date AS actual,
        CASE kind WHEN 'growth' THEN annual ELSE pace_m END AS pace,
        annual AS horizon_target, (12 - m) // step AS remaining, 12 AS h_end
 FROM base
 UNION ALL
-SELECT *, 'quarter',
+SELECT *, 'quarter'::check_horizon,
        CASE WHEN kind = 'flow' THEN to_date - to_date_qs
             WHEN kind = 'growth' AND frequency = 'quarterly' THEN own
             ELSE to_date END,
@@ -68,7 +73,7 @@ SELECT *, 'quarter',
        (q_end - m) // step, q_end
 FROM base
 UNION ALL
-SELECT *, 'month', own,
+SELECT *, 'month'::check_horizon, own,
        CASE kind WHEN 'flow' THEN pace_m - pace_prev ELSE pace_m END,
        CASE kind WHEN 'flow' THEN pace_m - pace_prev ELSE pace_m END, 0, m
 FROM base WHERE frequency = 'monthly'
@@ -94,14 +99,15 @@ a AS (
 ),
 r AS (
     SELECT *,
-           CASE WHEN actual IS NULL THEN 'no_data'
+           CASE WHEN actual IS NULL THEN 'no_data'::check_status
                 WHEN kind = 'growth' THEN
-                     CASE WHEN gap < growth_behind_pp THEN 'behind'
-                          WHEN gap < growth_at_risk_pp THEN 'at_risk' ELSE 'on_track' END
-                WHEN attainment IS NULL THEN 'on_track'
-                WHEN attainment < behind_below THEN 'behind'
-                WHEN attainment < at_risk_below THEN 'at_risk'
-                ELSE 'on_track' END AS raw_status
+                     CASE WHEN gap < growth_behind_pp THEN 'behind'::check_status
+                          WHEN gap < growth_at_risk_pp THEN 'at_risk'::check_status
+                          ELSE 'on_track'::check_status END
+                WHEN attainment IS NULL THEN 'on_track'::check_status
+                WHEN attainment < behind_below THEN 'behind'::check_status
+                WHEN attainment < at_risk_below THEN 'at_risk'::check_status
+                ELSE 'on_track'::check_status END AS raw_status
     FROM a
 )
 SELECT target_id, m, horizon, h_end, step, actual, pace, horizon_target, attainment, gap,
@@ -116,7 +122,7 @@ HYSTERESIS = (
          AND seq - max(CASE WHEN raw_status = 'behind' THEN seq END) OVER (
                  PARTITION BY target_id, horizon ORDER BY seq
                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) <= recover_after
-       THEN 'at_risk' ELSE raw_status END""",
+       THEN 'at_risk'::check_status ELSE raw_status END""",
     "(SELECT *, row_number() OVER (PARTITION BY target_id, horizon ORDER BY m) AS seq FROM r)",
 )
 
@@ -140,18 +146,21 @@ SELECT target_id, m, sm, cq,
 FROM (SELECT c.*, s.sq FROM c JOIN s USING (target_id, m))
 """
 
-# Per series: its newest month, and whether the next release is overdue.
+# Per target: its series' newest month, and whether the next release is overdue.
 LATEST = """
 CREATE OR REPLACE TEMP TABLE latest AS
-SELECT a.indicator, a.region, max(a.year * 100 + a.month) AS ym,
-       $today > last_day(make_date(ym // 100, ym % 100, 1) + to_months(any_value(s.step)))
-                + to_days(CASE any_value(s.step) WHEN 3 THEN $lag_q ELSE $lag_m END)
-           AS overdue
-FROM actuals a
-JOIN (SELECT DISTINCT indicator, region,
-             CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END AS step
-      FROM targets_t) s USING (indicator, region)
-GROUP BY ALL
+WITH per_series AS (
+    SELECT indicator, region, max(year * 100 + month) AS ym FROM actuals GROUP BY ALL
+),
+t AS (
+    SELECT target_id, indicator, region, year,
+           CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END AS step
+    FROM targets_t
+)
+SELECT t.target_id, t.year, p.ym,
+       $today > last_day(make_date(p.ym // 100, p.ym % 100, 1) + to_months(t.step))
+                + to_days(CASE t.step WHEN 3 THEN $lag_q ELSE $lag_m END) AS overdue
+FROM t JOIN per_series p USING (indicator, region)
 """
 
 # Regions are ranked within their parent by attainment (the monthly ranking of units).
@@ -164,29 +173,29 @@ FROM scored s JOIN targets_t t USING (target_id)
 JOIN regions g ON g.id = t.region AND g.parent IS NOT NULL
 """
 
-# The checks, with the names of their targets joined only here: the steps before carry
-# numbers and target ids, which keeps the millions of intermediate rows narrow.
-STORE = f"""
-INSERT INTO progress_checks
-SELECT t.indicator, t.region, t.year, s.m, s.horizon, s.h_end, s.actual, s.pace,
-       s.horizon_target, s.attainment, s.gap, s.required_rate, s.remaining, s.raw_status,
-       CASE s.horizon
-         WHEN 'month' THEN s.own_status
-         WHEN 'quarter' THEN coalesce({STATUS_OF.format("c.cq")}, s.own_status)
-         ELSE coalesce({STATUS_OF.format("c.cy")}, s.own_status) END AS status,
-       CASE WHEN s.horizon = 'quarter' AND c.q_from_month
-              THEN 'this month is behind its own target'
-            WHEN s.horizon = 'year' AND c.y_from_quarter
-              THEN 'the current quarter is behind' END AS cascade_note,
-       t.pacing, s.rolled_up,
-       coalesce(l.overdue AND l.ym = t.year * 100 + s.m, false) AS stale,
-       r.rank_in_parent, now()
-FROM scored s
-JOIN cascaded c USING (target_id, m)
-JOIN targets_t t USING (target_id)
-LEFT JOIN latest l ON l.indicator = t.indicator AND l.region = t.region
-LEFT JOIN ranks r USING (target_id, m, horizon)
-"""
+# The checks by target id: names are stored once per target in check_targets, which
+# keeps the millions of rows written on each refresh narrow.
+CLEAR = ("DELETE FROM check_results", "DELETE FROM check_targets")
+STORE = (
+    "INSERT INTO check_targets SELECT target_id, indicator, region, year, pacing FROM targets_t",
+    f"""
+    INSERT INTO check_results
+    SELECT s.target_id, s.m, s.horizon, s.h_end, s.actual, s.pace, s.horizon_target,
+           s.attainment, s.gap, s.required_rate, s.remaining, s.raw_status,
+           CASE s.horizon
+             WHEN 'month' THEN s.own_status
+             WHEN 'quarter' THEN coalesce({STATUS_OF.format("c.cq")}, s.own_status)
+             ELSE coalesce({STATUS_OF.format("c.cy")}, s.own_status) END,
+           CASE WHEN s.horizon = 'quarter' AND c.q_from_month THEN 1
+                WHEN s.horizon = 'year' AND c.y_from_quarter THEN 2 END,
+           s.rolled_up, coalesce(l.overdue AND l.ym = l.year * 100 + s.m, false),
+           r.rank_in_parent, now()
+    FROM scored s
+    JOIN cascaded c USING (target_id, m)
+    LEFT JOIN latest l USING (target_id)
+    LEFT JOIN ranks r USING (target_id, m, horizon)
+    """,
+)
 TABLES = ("as_of_months", "base", "scored", "cascaded", "latest", "ranks")
 
 

@@ -11,7 +11,7 @@ import duckdb
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import build_actuals
-from metrics.checks import STORE, compute_checks, drop_check_tables
+from metrics.checks import CLEAR, STORE, compute_checks, drop_check_tables
 from metrics.schema import Checks, Target, Thresholds
 from metrics.targets import target_tables
 
@@ -46,9 +46,8 @@ def run_checks(
                 settings.release_lag_days_quarterly,
             )
         with transaction(con):
-            con.execute("DELETE FROM progress_checks")
-            if targets:
-                con.execute(STORE)
+            for sql in CLEAR + (STORE if targets else ()):
+                con.execute(sql)
             con.execute("DELETE FROM rollup_mismatches")
             if len(mismatches):
                 con.register("_mismatches", mismatches)
@@ -58,7 +57,7 @@ def run_checks(
             con.executemany(
                 "INSERT INTO status_labels VALUES (?, ?)", list(settings.labels.items())
             )
-        row = con.execute("SELECT count(*) FROM progress_checks").fetchall()[0]
+        row = con.execute("SELECT count(*) FROM check_results").fetchall()[0]
         return ChecksReport(int(row[0]) if row else 0, len(targets), len(mismatches))
     finally:
         drop_check_tables(con)

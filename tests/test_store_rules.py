@@ -227,6 +227,95 @@ def test_a_version_3_store_keeps_every_vintage_through_the_integer_keyed_migrati
     assert (report.new, report.revised, report.unchanged) == (0, 0, 1)
 
 
+def test_stored_checks_survive_the_move_to_target_ids(tmp_path: Path) -> None:
+    path = tmp_path / "v4.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMP)")
+    for version, sql in MIGRATIONS[:4]:
+        old.execute(sql)
+        old.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+    rows = [
+        (
+            "fai",
+            "west_coast",
+            2026,
+            3,
+            "quarter",
+            3,
+            200.0,
+            210.0,
+            257.0,
+            0.95,
+            -10.0,
+            57.0,
+            0,
+            "at_risk",
+            "at_risk",
+            "this month is behind its own target",
+            "linear",
+            False,
+            False,
+            None,
+        ),
+        (
+            "fai",
+            "west_coast",
+            2026,
+            3,
+            "year",
+            12,
+            200.0,
+            210.0,
+            600.0,
+            0.95,
+            -10.0,
+            44.4,
+            9,
+            "on_track",
+            "at_risk",
+            "the current quarter is behind",
+            "linear",
+            False,
+            True,
+            2,
+        ),
+        (
+            "gdp",
+            "CN",
+            2026,
+            3,
+            "month",
+            3,
+            None,
+            5.0,
+            5.0,
+            None,
+            None,
+            None,
+            0,
+            "no_data",
+            "no_data",
+            None,
+            "rate",
+            True,
+            False,
+            None,
+        ),
+    ]
+    old.executemany(
+        "INSERT INTO progress_checks VALUES (" + ", ".join(["?"] * 20) + ", now())", rows
+    )
+    old.close()
+    con = open_store(path)
+    try:
+        migrated = con.execute(
+            "SELECT * EXCLUDE (computed_at) FROM progress_checks ORDER BY indicator, horizon"
+        ).fetchall()
+    finally:
+        con.close()
+    assert migrated == sorted(rows, key=lambda r: (r[0], r[4]))
+
+
 def test_a_memory_limit_spills_instead_of_failing(make_config: Callable[[str], Config]) -> None:
     base = BASE_TOML.replace(
         'path = "store.duckdb"', 'path = "store.duckdb"\nmemory_limit = "64MB"'
