@@ -16,7 +16,7 @@ from forecasts.schema import ForecastSettings
 from ingest.mapping import register
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
-from metrics.actuals import build_actuals
+from metrics.actuals import actuals_table
 from metrics.schema import Target
 from metrics.targets import curve_for, history
 
@@ -59,13 +59,18 @@ def run_forecasts(
     indicators: Mapping[str, Indicator],
     regions: Sequence[Region],
     settings: ForecastSettings,
+    *,
+    shared_actuals: bool = False,
 ) -> ForecastReport:
-    """Forecast every target's open year and quarter; only changed inputs are recomputed."""
-    build_actuals(con, regions)
-    try:
+    """Forecast every target's open year and quarter; only changed inputs are recomputed.
+
+    With `shared_actuals`, the caller holds the temp table `actuals` (see actuals_table).
+    """
+    if shared_actuals:
         jobs = build_jobs(con, targets, indicators, settings)
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp.actuals")
+    else:
+        with actuals_table(con, regions):
+            jobs = build_jobs(con, targets, indicators, settings)
     known = dict(
         con.execute(
             "SELECT indicator || '/' || region || '/' || year, arg_max(input_hash, month) "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from exporters import backfill, dashboards, rules
 from exporters.rules import AlertSettings
@@ -18,6 +20,7 @@ from ingest.loader import LoadReport, load_file
 from ingest.schema import Source
 from ingest.store import open_store, sync_catalog, transaction
 from kpiwatch.config import Config
+from metrics.actuals import actuals_table
 from metrics.progress import ChecksReport, run_checks
 
 
@@ -148,9 +151,13 @@ def refresh_checks(config: Config, today: date | None = None) -> ChecksReport:
 
 
 def checks_with(
-    con: duckdb.DuckDBPyConnection, config: Config, today: date | None = None
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    today: date | None = None,
+    *,
+    mismatches: pd.DataFrame | None = None,
 ) -> ChecksReport:
-    """Recompute every progress check in an open store."""
+    """Recompute every progress check in an open store (see run_checks for mismatches)."""
     with_catalog(con, config)
     return run_checks(
         con,
@@ -160,16 +167,51 @@ def checks_with(
         config.thresholds_for,
         config.checks,
         today,
+        mismatches=mismatches,
     )
 
 
-def forecasts_with(con: duckdb.DuckDBPyConnection, config: Config) -> ForecastReport:
+def forecasts_with(
+    con: duckdb.DuckDBPyConnection, config: Config, *, shared_actuals: bool = False
+) -> ForecastReport:
     """Recompute the forecasts whose inputs changed, in an open store."""
     if not config.forecasts.enabled:
         return ForecastReport(0, 0, 0, 0)
     return run_forecasts(
-        con, config.targets, config.indicator_map(), config.regions, config.forecasts
+        con,
+        config.targets,
+        config.indicator_map(),
+        config.regions,
+        config.forecasts,
+        shared_actuals=shared_actuals,
     )
+
+
+@contextmanager
+def shared_actuals(con: duckdb.DuckDBPyConnection, config: Config) -> Iterator[pd.DataFrame]:
+    """The actuals, computed once for the checks and the forecasts of one refresh."""
+    with actuals_table(con, config.regions, config.checks.rollup_tolerance) as mismatches:
+        yield mismatches
+
+
+def refresh_with(
+    con: duckdb.DuckDBPyConnection, config: Config, today: date | None = None
+) -> tuple[ChecksReport, ForecastReport]:
+    """Checks, then forecasts, in an open store, on one computation of the actuals."""
+    with_catalog(con, config)
+    with shared_actuals(con, config) as mismatches:
+        checks = checks_with(con, config, today, mismatches=mismatches)
+        forecasts = forecasts_with(con, config, shared_actuals=True)
+    return checks, forecasts
+
+
+def refresh(config: Config, today: date | None = None) -> tuple[ChecksReport, ForecastReport]:
+    """Recompute the checks and the forecasts whose inputs changed."""
+    con = open_store(config.store_path, False, config.store.memory_limit)
+    try:
+        return refresh_with(con, config, today)
+    finally:
+        con.close()
 
 
 def refresh_forecasts(config: Config) -> ForecastReport:

@@ -143,8 +143,7 @@ def refresh(obj: Context, today: datetime | None) -> None:
     config = obj.config()
     try:
         outcomes = app.ingest(config)
-        report = app.refresh_checks(config, today.date() if today else None)
-        forecast = app.refresh_forecasts(config)
+        report, forecast = app.refresh(config, today.date() if today else None)
     except KpiwatchError as exc:
         err.print(str(exc), markup=False)
         sys.exit(1)

@@ -98,15 +98,16 @@ class Service:
                 bad = o.error.total if isinstance(o.error, IngestError) else 0
                 self.health.rejected.inc(bad)
                 log.warning("refused %s", str(o.error).splitlines()[0])
+        stage = "checks"  # building the actuals counts as the checks
         try:
-            app.checks_with(con, self.config, self.today)
+            app.with_catalog(con, self.config)
+            with app.shared_actuals(con, self.config) as mismatches:
+                app.checks_with(con, self.config, self.today, mismatches=mismatches)
+                stage = "forecasts"
+                report = app.forecasts_with(con, self.config, shared_actuals=True)
+                self.health.fallbacks.inc(report.fallbacks)
         except (KpiwatchError, duckdb.Error) as exc:
-            raise self._failed("checks", exc) from exc
-        try:
-            report = app.forecasts_with(con, self.config)
-            self.health.fallbacks.inc(report.fallbacks)
-        except (KpiwatchError, duckdb.Error) as exc:
-            raise self._failed("forecasts", exc) from exc
+            raise self._failed(stage, exc) from exc
         try:
             return read_snapshot_data(con)
         except duckdb.Error as exc:

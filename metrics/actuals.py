@@ -8,7 +8,8 @@ get the sum of their children for flows and stocks (marked rolled_up).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
@@ -63,6 +64,18 @@ def build_actuals(
     """Fill the temp table `actuals` (rolled up) and return child/parent mismatches."""
     con.execute(ACTUALS_SQL)
     return roll_up(con, regions, tolerance)
+
+
+@contextmanager
+def actuals_table(
+    con: duckdb.DuckDBPyConnection, regions: Sequence[Region], tolerance: float = 0.01
+) -> Iterator[pd.DataFrame]:
+    """Hold the temp table `actuals` for a block, so checks and forecasts share one
+    computation of it; yields the roll-up mismatches."""
+    try:
+        yield build_actuals(con, regions, tolerance)
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.actuals")
 
 
 def roll_up(

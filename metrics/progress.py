@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+import pandas as pd
 
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
-from metrics.actuals import build_actuals
+from metrics.actuals import actuals_table
 from metrics.checks import CLEAR, STORE, compute_checks, drop_check_tables
 from metrics.schema import Checks, Target, Thresholds
 from metrics.targets import target_tables
@@ -33,9 +34,18 @@ def run_checks(
     thresholds: Callable[[str], Thresholds],
     settings: Checks,
     today: date | None = None,
+    *,
+    mismatches: pd.DataFrame | None = None,
 ) -> ChecksReport:
-    """Recompute all checks from the store and replace progress_checks atomically."""
-    mismatches = build_actuals(con, regions, settings.rollup_tolerance)
+    """Recompute all checks from the store and replace progress_checks atomically.
+
+    With `mismatches`, the caller holds the temp table `actuals` (see actuals_table).
+    """
+    if mismatches is None:
+        with actuals_table(con, regions, settings.rollup_tolerance) as found:
+            return run_checks(
+                con, targets, indicators, regions, thresholds, settings, today, mismatches=found
+            )
     try:
         if targets:
             target_tables(con, targets, indicators, thresholds)
@@ -61,5 +71,5 @@ def run_checks(
         return ChecksReport(int(row[0]) if row else 0, len(targets), len(mismatches))
     finally:
         drop_check_tables(con)
-        for table in ("actuals", "targets_t", "pace_t"):
+        for table in ("targets_t", "pace_t"):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")

@@ -92,3 +92,30 @@ def test_faulty_series_get_a_labelled_fallback_and_the_refresh_finishes(tmp_path
     assert rows[("zone_a", "year")][8] == "naive" and rows[("zone_a", "year")][3] == 63 + 21
     assert rows[("zone_b", "year")][8] == "too_little_history"
     assert rows[("zone_b", "year")][3] is None
+
+
+def test_one_refresh_shares_the_actuals_and_equals_the_stages_run_apart(tmp_path: Path) -> None:
+    data = history("zone_a", 100) + "\n" + history("zone_b", 60)
+    targets = TARGET.format(region="zone_a", annual=1200) + TARGET.format(
+        region="zone_b", annual=1500
+    )
+    (tmp_path / "apart").mkdir()
+    (tmp_path / "shared").mkdir()
+    apart = pipeline(tmp_path / "apart", data, targets)
+    app.refresh_checks(apart)
+    app.refresh_forecasts(apart)
+    shared = pipeline(tmp_path / "shared", data, targets)
+    checks, made = app.refresh(shared)
+    assert (checks.targets, made.series, made.computed) == (2, 2, 2)
+    assert forecasts(shared.store_path) == forecasts(apart.store_path)
+
+    def board(path: Path) -> list[tuple[object, ...]]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return con.execute(
+                "SELECT * EXCLUDE (computed_at) FROM progress ORDER BY ALL"
+            ).fetchall()
+        finally:
+            con.close()
+
+    assert board(shared.store_path) == board(apart.store_path)
