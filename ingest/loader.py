@@ -75,6 +75,8 @@ class LoadReport:
     rows_read: int
     load_id: int | None
     series: list[SeriesReport] = field(default_factory=list)
+    # The load that already brought this exact content for this source (then skipped).
+    already_loaded: int | None = None
 
     @property
     def new(self) -> int:
@@ -106,6 +108,12 @@ def load_file(
     # The file's digest is computed beside the checks (hashlib releases the GIL).
     with ThreadPoolExecutor(1) as pool:
         digest = pool.submit(_sha256, path)
+        # Content this source already loaded is skipped: loading it again would undo the
+        # revisions later files brought (a glob of monthly releases would flip-flop).
+        if _scalar(con, _SOURCE_LOADED, [source.name]):
+            earlier = _scalar(con, _SAME_CONTENT, [source.name, digest.result()])
+            if earlier:
+                return LoadReport(str(path), source.name, 0, None, already_loaded=earlier)
         return _load_file(
             con, path, source, indicators, regions, known_from, today, rejects, digest
         )
@@ -335,10 +343,16 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_SOURCE_LOADED = "SELECT count(*) FROM (SELECT 1 FROM loads WHERE source = ? LIMIT 1)"
+_SAME_CONTENT = "SELECT min(load_id) FROM loads WHERE source = ? AND sha256 = ?"
+
+
 def _setting(con: duckdb.DuckDBPyConnection, name: str) -> str:
     return str(con.execute("SELECT current_setting(?)", [name]).fetchall()[0][0])
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchall()[0]
+def _scalar(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None
+) -> int:
+    row = con.execute(sql, params).fetchall()[0]
     return int(row[0]) if row and row[0] is not None else 0

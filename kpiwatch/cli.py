@@ -109,13 +109,19 @@ def ingest(
         "unchanged",
         title="loaded",
     )
-    refused = 0
+    refused = skipped = 0
     for outcome in outcomes:
         if outcome.error is not None:
             refused += 1
             err.print(str(outcome.error), markup=False)
             continue
         assert outcome.report is not None
+        if outcome.report.already_loaded:
+            skipped += 1
+            out.print(
+                f"{outcome.path}: already loaded (load {outcome.report.already_loaded}), skipped",
+                markup=False,
+            )
         for s in outcome.report.series:
             table.add_row(
                 s.indicator,
@@ -129,8 +135,8 @@ def ingest(
             )
     if table.row_count:
         out.print(table)
-    loaded = len(outcomes) - refused
-    out.print(f"{loaded} file(s) loaded, {refused} refused", markup=False)
+    loaded = len(outcomes) - refused - skipped
+    out.print(f"{loaded} file(s) loaded, {skipped} skipped, {refused} refused", markup=False)
     if refused:
         sys.exit(1)
 

@@ -126,7 +126,7 @@ columns = { period = "period", value = "value" }
     (tmp_path / "in" / "b.csv").write_text("period,value\n2026年4月,40\n2026年5月,x\n")
     res = subprocess.run([KPIWATCH, "ingest"], capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 1
-    assert "1 file(s) loaded, 1 refused" in res.stdout
+    assert "1 file(s) loaded, 0 skipped, 1 refused" in res.stdout
     assert "b.csv: line 3, field 'value' ('x'): not a number" in res.stderr
     assert "projects_started" in res.stdout and "2026-01/02 … 2026-03" in res.stdout
     assert (tmp_path / "kpiwatch.duckdb").is_file()
@@ -134,4 +134,5 @@ columns = { period = "period", value = "value" }
         [KPIWATCH, "ingest", "in/a.csv"], capture_output=True, text=True, cwd=tmp_path
     )
     assert again.returncode == 0, again.stderr
-    assert "1 file(s) loaded, 0 refused" in again.stdout
+    assert "already loaded (load 1), skipped" in again.stdout
+    assert "0 file(s) loaded, 1 skipped, 0 refused" in again.stdout

@@ -50,9 +50,32 @@ def test_loading_the_same_file_twice_changes_nothing(config: Config) -> None:
     before = dump(config.store_path)
     second = load(config, path)
     assert (first.new, first.revised, first.unchanged) == (5, 0, 0)
-    assert (second.new, second.revised, second.unchanged) == (0, 0, 5)
-    assert second.load_id is None
+    assert second.already_loaded == first.load_id and second.load_id is None
     assert dump(config.store_path) == before
+    # The same figures in another file are classified, and are all unchanged.
+    copy = load(config, write(config, GOOD + "\n", "copy.csv"))
+    assert (copy.new, copy.revised, copy.unchanged, copy.load_id) == (0, 0, 5, None)
+    assert dump(config.store_path) == before
+
+
+def test_reloading_an_older_release_does_not_undo_a_revision(config: Config) -> None:
+    march = write(config, "period,region,indicator,value\n2026-03,west_coast,fai,100\n", "m.csv")
+    april = write(
+        config,
+        "period,region,indicator,value\n2026-03,west_coast,fai,101\n2026-04,west_coast,fai,50\n",
+        "a.csv",
+    )
+    for _ in range(3):  # a refresh loop loads every release of the source again and again
+        load(config, march)
+        load(config, april)
+    assert value(config, "fai", "west_coast", "2026-03", "value") == 101
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    try:
+        vintages = con.execute("SELECT count(*) FROM observation_vintages").fetchall()[0][0]
+        loads = con.execute("SELECT count(*) FROM loads").fetchall()[0][0]
+    finally:
+        con.close()
+    assert (vintages, loads) == (3, 2)
 
 
 def test_a_changed_value_is_a_new_vintage_and_the_old_one_stays(config: Config) -> None:
