@@ -75,7 +75,11 @@ def target_tables(
     indicators: Mapping[str, Indicator],
     thresholds: Callable[[str], Thresholds],
 ) -> None:
-    """Create temp tables targets_t(target_id, …) and pace_t(target_id, m, pace, q_target)."""
+    """Create temp tables targets_t(target_id, …) and pace_t(target_id, m, pace, q_target).
+
+    One lean pass over the targets (100k of them are common); what belongs to the
+    indicator (kind, thresholds) is joined in SQL instead of repeated per target.
+    """
     # Only seasonal pacing and stock openings look at past years.
     past = history(
         con,
@@ -85,58 +89,89 @@ def target_tables(
             if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
         ],
     )
-    rows = []
-    curves = np.empty((len(targets), 13))
-    q_targets = np.empty((len(targets), 13))
-    linear: dict[tuple[int, ...], list[int]] = {}  # linear flow targets by anchor months
+    n = len(targets)
+    curves = np.empty((n, 13))
+    q_targets = np.empty((n, 13))
+    used: list[str] = []
+    # Linear flow targets, grouped by anchor months, with their values at those months.
+    linear: dict[tuple[int, ...], tuple[list[int], list[tuple[float, ...]]]] = {}
+    plain: tuple[int, ...] = (0, 12)
+    months: tuple[int, ...]
+    values: tuple[float, ...]
     for tid, t in enumerate(targets):
         ind = indicators[t.indicator]
-        th = thresholds(t.indicator)
         if ind.kind == "flow" and t.pacing == "linear":
-            linear.setdefault(_anchor_months(t), []).append(tid)
-            used = "linear"
+            if not t.quarters and not t.months:
+                months, values = plain, (0.0, t.annual)
+            else:  # explicit cumulative values; a month's wins over its quarter's
+                given = {3 * int(q[1]): v for q, v in t.quarters.items()}
+                given.update({int(m): v for m, v in t.months.items()})
+                given.pop(12, None)  # the year ends at the annual target
+                inner = sorted(given)
+                months = (0, *inner, 12)
+                values = (0.0, *(given[a] for a in inner), t.annual)
+            ids, rows = linear.setdefault(months, ([], []))
+            ids.append(tid)
+            rows.append(values)
+            used.append("linear")
         else:
-            curve, q_target, used = curve_for(t, ind, past.get((t.indicator, t.region), {}))
+            curve, q_target, rule = curve_for(t, ind, past.get((t.indicator, t.region), {}))
             curves[tid], q_targets[tid] = curve, q_target
-        rows.append(
+            used.append(rule)
+    for months, (ids, rows) in linear.items():
+        curves[ids] = np.asarray(rows, dtype=np.float64) @ _blend(months)
+        q_targets[ids] = curves[ids][:, Q_END]
+    per_target = pd.DataFrame(
+        {
+            "target_id": np.arange(n, dtype=np.int32),
+            "indicator": [t.indicator for t in targets],
+            "region": [t.region for t in targets],
+            "year": np.array([t.year for t in targets], dtype=np.int32),
+            "annual": np.array([t.annual for t in targets], dtype=np.float64),
+            "pacing": used,
+        }
+    )
+    per_indicator = pd.DataFrame(
+        [
             (
-                tid,
-                t.indicator,
-                t.region,
-                t.year,
-                ind.kind,
-                ind.direction,
-                ind.frequency,
-                t.annual,
-                used,
+                i.id,
+                i.kind,
+                i.direction,
+                i.frequency,
                 th.behind_below,
                 th.at_risk_below,
                 th.growth_behind_below_pp,
                 th.growth_at_risk_below_pp,
                 th.recover_after,
             )
+            for i in indicators.values()
+            for th in (thresholds(i.id),)
+        ],
+        columns=[
+            "indicator",
+            "kind",
+            "direction",
+            "frequency",
+            "behind_below",
+            "at_risk_below",
+            "growth_behind_pp",
+            "growth_at_risk_pp",
+            "recover_after",
+        ],
+    )
+    register(con, "_per_target", per_target)
+    register(con, "_per_indicator", per_indicator)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE targets_t AS "
+            "SELECT t.target_id, t.indicator, t.region, t.year, i.kind, i.direction, "
+            "i.frequency, t.annual, t.pacing, i.behind_below, i.at_risk_below, "
+            "i.growth_behind_pp, i.growth_at_risk_pp, i.recover_after "
+            "FROM _per_target t JOIN _per_indicator i USING (indicator) ORDER BY t.target_id"
         )
-    for months, ids in linear.items():
-        curves[ids] = _linear_curves([targets[i] for i in ids], months)
-        q_targets[ids] = curves[ids][:, Q_END]
-    columns = [
-        "target_id",
-        "indicator",
-        "region",
-        "year",
-        "kind",
-        "direction",
-        "frequency",
-        "annual",
-        "pacing",
-        "behind_below",
-        "at_risk_below",
-        "growth_behind_pp",
-        "growth_at_risk_pp",
-        "recover_after",
-    ]
-    register(con, "targets_t", pd.DataFrame(rows, columns=columns))
-    n = len(targets)
+    finally:
+        con.execute("DROP TABLE temp._per_target")
+        con.execute("DROP TABLE temp._per_indicator")
     pace = pd.DataFrame(
         {
             "target_id": np.repeat(np.arange(n, dtype=np.int32), 13),
@@ -152,16 +187,12 @@ def target_tables(
 Q_END = np.array([3] + [min(12, 3 * ((m + 2) // 3)) for m in range(1, 13)])
 
 
-def _anchor_months(t: Target) -> tuple[int, ...]:
-    months = {0, 12} | {3 * int(q[1]) for q in t.quarters} | {int(m) for m in t.months}
-    return tuple(sorted(months))
-
-
-def _linear_curves(targets: Sequence[Target], months: tuple[int, ...]) -> npt.NDArray[np.float64]:
-    """Linear pace curves of many targets sharing anchor months: one matrix product.
+def _blend(months: tuple[int, ...]) -> npt.NDArray[np.float64]:
+    """Weights turning values at anchor months into a linear pace curve (13 months).
 
     Between anchors a < b the pace interpolates linearly in time, so each month's pace is
-    a fixed blend of two anchor values: curves = anchor values @ blend weights.
+    a fixed blend of two anchor values: curves = anchor values @ weights, for many
+    targets at once.
     """
     weights = np.zeros((len(months), 13))
     for m in range(13):
@@ -171,15 +202,4 @@ def _linear_curves(targets: Sequence[Target], months: tuple[int, ...]) -> npt.ND
             continue
         a, b = months[i], months[i + 1]
         weights[i, m], weights[i + 1, m] = (b - m) / (b - a), (m - a) / (b - a)
-    values = np.array([[_anchor_value(t, a) for a in months] for t in targets])
-    return np.asarray(values @ weights, dtype=np.float64)
-
-
-def _anchor_value(t: Target, month: int) -> float:
-    if month == 0:
-        return 0.0
-    if month == 12:
-        return t.annual
-    if str(month) in t.months:
-        return t.months[str(month)]
-    return t.quarters[f"Q{month // 3}"]  # type: ignore[index]
+    return weights

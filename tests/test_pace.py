@@ -63,8 +63,11 @@ def test_linear_pace_is_time_proportional() -> None:
 def test_batched_linear_curves_equal_the_pure_function(
     annual: float, quarters: dict[str, float], months: dict[str, float]
 ) -> None:
-    from metrics.schema import Target
-    from metrics.targets import _anchor_months, _linear_curves
+    import duckdb
+
+    from ingest.schema import Indicator
+    from metrics.schema import Target, Thresholds
+    from metrics.targets import target_tables
 
     t = Target(
         indicator="x",
@@ -74,11 +77,17 @@ def test_batched_linear_curves_equal_the_pure_function(
         quarters=quarters,  # type: ignore[arg-type]
         months=months,
     )
-    got = _linear_curves([t, t], _anchor_months(t))
+    con = duckdb.connect()
+    flow = Indicator(id="x", name="x", kind="flow")
+    target_tables(con, [t, t], {"x": flow}, lambda _: Thresholds())
+    rows = con.execute("SELECT target_id, pace FROM pace_t ORDER BY target_id, m").fetchall()
+    con.close()
     want = pace_curve(
         annual,
         LINEAR,
         {int(q[1]): v for q, v in quarters.items()},
         {int(m): v for m, v in months.items()},
     )
-    assert np.allclose(got, want, rtol=1e-9, atol=1e-6)
+    for tid in (0, 1):
+        got = [pace for target_id, pace in rows if target_id == tid]
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-6)
