@@ -21,6 +21,7 @@ from ingest.schema import Indicator, Region, Source
 from ingest.store import sync_catalog, transaction
 from ingest.validate import (
     KEY_ID,
+    PERIOD_BITS,
     RID,
     check,
     duplicate_keys,
@@ -44,11 +45,10 @@ TEMP_TABLES = (
     "file_series",
     "prior",
 )
-# The packed key k (see ingest.validate.check): k >> 25 names the series, k & PERIOD_BITS
-# the period key yyyy·10⁴ + first month·100 + last month.
-PERIOD_BITS = 33554431
-# A period key's position in time by its last month (yyyy·100 + last month).
-END_ORDER = "((k & 33554431) // 10000) * 100 + (k & 33554431) % 100"
+# In the packed key k (see ingest.validate.check) k >> 25 names the series and
+# k & PERIOD_BITS is the period key yyyy·10⁴ + first month·100 + last month.
+# A period key's position in time by its last month (yyyy·100 + last month):
+END_ORDER = f"((k & {PERIOD_BITS}) // 10000) * 100 + (k & {PERIOD_BITS}) % 100"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ UNKNOWN_REGION, BAD_PERIOD, NOT_A_NUMBER, NEGATIVE, DUPLICATE = 4, 5, 6, 7, 8
 # SQL templates unpacking the packed key k (see check).
 KEY_ID = "CAST({0} >> 40 AS INTEGER)"
 RID = "CAST(({0} >> 25) & 32767 AS INTEGER)"
-PKEY = "CAST({0} & 33554431 AS INTEGER)"
+PERIOD_BITS = (1 << 25) - 1  # the period key's part of k
+PKEY = "CAST({0} & " + str(PERIOD_BITS) + " AS INTEGER)"
 BITMAP_LIMIT = 1 << 27  # bits (16 MB) for the duplicate check's bitmap
 
 
