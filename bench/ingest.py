@@ -4,7 +4,8 @@ Generates a long CSV (default 5,000,000 rows), then in the same run loads it
   1. with DuckDB's read_csv into a bare table (the baseline), and
   2. with kpiwatch's ingest (full validation, vintage handling, one transaction),
 each in a fresh child process so peak memory is measured separately.
-Usage: python -m bench.ingest [ROWS]   (from the repository root)
+Usage: python -m bench.ingest [ROWS [MEMORY_LIMIT]]   (from the repository root; the
+limit defaults to 2GB)
 """
 
 from __future__ import annotations
@@ -64,11 +65,11 @@ def generate(path: Path, rows: int) -> tuple[int, int]:
 MEMORY = "2GB"  # DuckDB spills beyond this: a 2 GB file must not need 2 GB of memory
 
 
-def config(path: Path, data: Path, indicators: int, regions: int) -> Path:
+def config(path: Path, data: Path, indicators: int, regions: int, memory: str = MEMORY) -> Path:
     body = textwrap.dedent(f"""
         [store]
         path = "bench.duckdb"
-        memory_limit = "{MEMORY}"
+        memory_limit = "{memory}"
         [[sources]]
         name = "bench"
         path = "{data}"
@@ -96,17 +97,19 @@ def run(code: str, *args: str) -> tuple[int, float, int]:
 
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 5_000_000
+    memory = sys.argv[2] if len(sys.argv) > 2 else MEMORY
     with tempfile.TemporaryDirectory(prefix="kpiwatch-bench-") as tmp:
         base = Path(tmp)
         data = base / "long.csv"
         indicators, regions = generate(data, rows)
-        cfg = config(base / "config.toml", data, indicators, regions)
+        cfg = config(base / "config.toml", data, indicators, regions, memory)
         n_raw, t_raw, rss_raw = run(BASELINE, str(data), str(base / "raw.duckdb"))
         n_kw, t_kw, rss_kw = run(KPIWATCH, str(cfg))
         size = data.stat().st_size
     assert n_raw == n_kw, (n_raw, n_kw)
     result = {
         "rows": n_raw,
+        "memory_limit": memory,
         "file_mb": round(size / 1e6, 1),
         "duckdb_read_csv_rows_per_s": round(n_raw / t_raw),
         "kpiwatch_ingest_rows_per_s": round(n_kw / t_kw),
