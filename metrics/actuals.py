@@ -42,19 +42,19 @@ published AS (
     WHERE measure = CASE kind WHEN 'flow' THEN 'ytd' WHEN 'growth' THEN 'ytd_yoy_pct'
                               ELSE 'value' END
 ),
-keys AS (
-    SELECT DISTINCT indicator, region, y, m FROM published
-    UNION SELECT DISTINCT indicator, region, y, m FROM summed
+joined AS (  -- every key with a published figure, an own value, or both
+    SELECT coalesce(p.indicator, s.indicator) AS indicator,
+           coalesce(p.region, s.region) AS region, coalesce(p.y, s.y) AS y,
+           coalesce(p.m, s.m) AS m, p.value AS published, s.value AS own, s.cum, s.covered,
+           s.months
+    FROM published p FULL OUTER JOIN summed s USING (indicator, region, y, m)
 )
-SELECT k.indicator, k.region, k.y AS year, k.m AS month, i.kind,
+SELECT j.indicator, j.region, j.y AS year, j.m AS month, i.kind,
        CASE WHEN i.kind = 'flow'
-            THEN coalesce(p.value, CASE WHEN s.covered = k.m THEN s.cum END)
-            ELSE coalesce(p.value, s.value) END AS to_date,
-       s.value AS own, s.months AS own_months, false AS rolled_up
-FROM keys k
-JOIN indicators i ON i.id = k.indicator
-LEFT JOIN published p USING (indicator, region, y, m)
-LEFT JOIN summed s USING (indicator, region, y, m)
+            THEN coalesce(j.published, CASE WHEN j.covered = j.m THEN j.cum END)
+            ELSE coalesce(j.published, j.own) END AS to_date,
+       j.own, j.months AS own_months, false AS rolled_up
+FROM joined j JOIN indicators i ON i.id = j.indicator
 """
 
 
