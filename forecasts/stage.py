@@ -18,7 +18,7 @@ from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import actuals_table
 from metrics.schema import Target
-from metrics.targets import curve_for, history
+from metrics.targets import Q_END, curve_for, history
 
 RESULT_COLUMNS = [
     "indicator",
@@ -163,7 +163,7 @@ def _job(
     month = int(this_year.month.max())
     step = 3 if ind.frequency == "quarterly" else 1
     to_date = {int(m): float(v) for m, v in zip(this_year.month, this_year.to_date, strict=True)}
-    q_end = min(12, 3 * ((month + 1 + 2) // 3))
+    q_end = int(Q_END[month + 1])  # the quarter of the next month still to come
     q_start = q_end - 3
     curve, q_target, _ = curve_for(t, ind, past)
     quarter_target = {

@@ -254,23 +254,22 @@ def _prior_values(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _with_prior(known: bool) -> str:
-    """incoming, with the prior value of each key (NULL when new)."""
+    """incoming as `i`, with the prior value of each key (NULL when new)."""
     if known:
-        return "incoming i LEFT JOIN prior p USING (k)"
+        return "(SELECT i.*, p.value AS prior FROM incoming i LEFT JOIN prior p USING (k)) i"
     return "(SELECT *, NULL::DOUBLE AS prior FROM incoming) i"
 
 
 def _series_reports(con: duckdb.DuckDBPyConnection, known: bool) -> list[SeriesReport]:
-    prior = "p.value" if known else "i.prior"
     rows = con.execute(
         f"""
         WITH g AS (
             SELECT k >> 25 AS kr, count(*) AS n,
                    arg_min(k & {PERIOD_BITS}, {END_ORDER}) AS first_p,
                    arg_max(k & {PERIOD_BITS}, {END_ORDER}) AS last_p,
-                   count(*) FILTER ({prior} IS NULL) AS new,
-                   count(*) FILTER ({prior} <> i.value) AS revised,
-                   count(*) FILTER ({prior} = i.value) AS unchanged
+                   count(*) FILTER (i.prior IS NULL) AS new,
+                   count(*) FILTER (i.prior <> i.value) AS revised,
+                   count(*) FILTER (i.prior = i.value) AS unchanged
             FROM {_with_prior(known)}
             GROUP BY 1
         )
@@ -322,13 +321,12 @@ def _write(
             "SELECT period, period_start, period_end, months, freq, pkey "
             "FROM period_labels ON CONFLICT DO NOTHING"
         )
-        changed = "WHERE p.value IS NULL OR p.value <> i.value" if known else ""
         con.execute(
             f"""
             INSERT INTO vintages
             SELECT f.series_id, CAST(i.k & {PERIOD_BITS} AS INTEGER), i.value, $load_id, i.line
             FROM {_with_prior(known)} JOIN file_series f ON f.kr = i.k >> 25
-            {changed}
+            WHERE i.prior IS NULL OR i.prior <> i.value
             """,
             {"load_id": load_id},
         )

@@ -158,7 +158,8 @@ def checks_with(
     mismatches: pd.DataFrame | None = None,
 ) -> ChecksReport:
     """Recompute every progress check in an open store (see run_checks for mismatches)."""
-    with_catalog(con, config)
+    if mismatches is None:  # else shared_actuals synced the catalog
+        with_catalog(con, config)
     return run_checks(
         con,
         config.targets,
@@ -189,7 +190,9 @@ def forecasts_with(
 
 @contextmanager
 def shared_actuals(con: duckdb.DuckDBPyConnection, config: Config) -> Iterator[pd.DataFrame]:
-    """The actuals, computed once for the checks and the forecasts of one refresh."""
+    """The actuals, computed once for the checks and the forecasts of one refresh, from
+    the configured catalog (synced first: the actuals read it)."""
+    with_catalog(con, config)
     with actuals_table(con, config.regions, config.checks.rollup_tolerance) as mismatches:
         yield mismatches
 
@@ -198,7 +201,6 @@ def refresh_with(
     con: duckdb.DuckDBPyConnection, config: Config, today: date | None = None
 ) -> tuple[ChecksReport, ForecastReport]:
     """Checks, then forecasts, in an open store, on one computation of the actuals."""
-    with_catalog(con, config)
     with shared_actuals(con, config) as mismatches:
         checks = checks_with(con, config, today, mismatches=mismatches)
         forecasts = forecasts_with(con, config, shared_actuals=True)

@@ -100,7 +100,6 @@ class Service:
                 log.warning("refused %s", str(o.error).splitlines()[0])
         stage = "checks"  # building the actuals counts as the checks
         try:
-            app.with_catalog(con, self.config)
             with app.shared_actuals(con, self.config) as mismatches:
                 app.checks_with(con, self.config, self.today, mismatches=mismatches)
                 stage = "forecasts"

@@ -43,9 +43,7 @@ published AS (
                               ELSE 'value' END
 ),
 joined AS (  -- every key with a published figure, an own value, or both
-    SELECT coalesce(p.indicator, s.indicator) AS indicator,
-           coalesce(p.region, s.region) AS region, coalesce(p.y, s.y) AS y,
-           coalesce(p.m, s.m) AS m, p.value AS published, s.value AS own, s.cum, s.covered,
+    SELECT indicator, region, y, m, p.value AS published, s.value AS own, s.cum, s.covered,
            s.months
     FROM published p FULL OUTER JOIN summed s USING (indicator, region, y, m)
 )

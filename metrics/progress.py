@@ -43,9 +43,19 @@ def run_checks(
     """
     if mismatches is None:
         with actuals_table(con, regions, settings.rollup_tolerance) as found:
-            return run_checks(
-                con, targets, indicators, regions, thresholds, settings, today, mismatches=found
-            )
+            return _run_checks(con, targets, indicators, thresholds, settings, today, found)
+    return _run_checks(con, targets, indicators, thresholds, settings, today, mismatches)
+
+
+def _run_checks(
+    con: duckdb.DuckDBPyConnection,
+    targets: Sequence[Target],
+    indicators: Mapping[str, Indicator],
+    thresholds: Callable[[str], Thresholds],
+    settings: Checks,
+    today: date | None,
+    mismatches: pd.DataFrame,
+) -> ChecksReport:
     try:
         if targets:
             target_tables(con, targets, indicators, thresholds)

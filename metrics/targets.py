@@ -14,6 +14,9 @@ from ingest.schema import Indicator
 from metrics.pace import LINEAR, Curve, pace_curve, profile_shares, seasonal_shares
 from metrics.schema import Target, Thresholds
 
+# For each month, the month whose cumulative target is its quarter's target.
+Q_END = np.array([3] + [min(12, 3 * ((m + 2) // 3)) for m in range(1, 13)])
+
 
 def history(
     con: duckdb.DuckDBPyConnection, series: list[tuple[str, str]]
@@ -64,9 +67,7 @@ def curve_for(
     if indicator.kind == "stock":
         start = past.get(target.year - 1, {}).get(12, target.annual)
     curve = pace_curve(target.annual, shares, quarters, months, start)
-    q_end = np.array([curve[min(12, 3 * ((m + 2) // 3))] for m in range(13)], dtype=np.float64)
-    q_end[0] = curve[3]
-    return curve, q_end, used
+    return curve, np.asarray(curve[Q_END], dtype=np.float64), used
 
 
 def target_tables(
@@ -181,10 +182,6 @@ def target_tables(
         }
     )
     register(con, "pace_t", pace)
-
-
-# For each month, the month whose cumulative target is its quarter's target.
-Q_END = np.array([3] + [min(12, 3 * ((m + 2) // 3)) for m in range(1, 13)])
 
 
 def _blend(months: tuple[int, ...]) -> npt.NDArray[np.float64]:
