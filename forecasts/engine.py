@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
 from scipy.stats import t as student_t
 
 from forecasts.models import (
@@ -32,7 +33,7 @@ COMBINED = ("ets_damped", "theta")
 COMBINE_MARGIN = 0.6
 TAIL_DF = 4
 # t quantile scaled to the Gaussian's at 90 % (the 80 % interval's upper bound).
-TAIL_MATCH = float(student_t.ppf(0.9, 1e9) / student_t.ppf(0.9, TAIL_DF))
+TAIL_MATCH = float(norm.ppf(0.9) / student_t.ppf(0.9, TAIL_DF))
 
 
 class TooShort(ValueError):

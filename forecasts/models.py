@@ -1,9 +1,9 @@
-"""Forecasters: one interface (hyperparameters in the constructor, fit, predict with levels).
+"""Forecasters: one interface (hyperparameters in the constructor, fit, predict).
 
 Each model forecasts a seasonally adjusted (or raw, for seasonal naive) monthly or
-quarterly series. Intervals are Gaussian around the mean with a standard deviation
-growing like √k from the in-sample one-step residuals; the engine calibrates them on
-backtests. statsmodels is imported where a model is built.
+quarterly series. Its spread is a standard deviation growing like √k from the in-sample
+one-step residuals; the engine calibrates it on backtests and draws the paths that give
+the intervals. statsmodels is imported where a model is built.
 """
 
 from __future__ import annotations
@@ -14,19 +14,16 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
 
 Array = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """Mean and interval bounds per step ahead, for each level (e.g. 80, 95)."""
+    """Mean and standard deviation per step ahead (intervals come from the paths)."""
 
     mean: Array
     sd: Array
-    lower: dict[int, Array]
-    upper: dict[int, Array]
 
 
 class Forecaster:
@@ -46,12 +43,8 @@ class Forecaster:
         self.sigma = float(np.sqrt(np.mean(finite**2))) if finite.size else 0.0
         return self
 
-    def predict(self, h: int, levels: tuple[int, ...] = (80, 95)) -> Prediction:
-        mean = self._mean(h)
-        sd = self.sigma * np.sqrt(np.arange(1, h + 1))
-        lower = {lv: mean - norm.ppf(0.5 + lv / 200) * sd for lv in levels}
-        upper = {lv: mean + norm.ppf(0.5 + lv / 200) * sd for lv in levels}
-        return Prediction(mean, sd, lower, upper)
+    def predict(self, h: int) -> Prediction:
+        return Prediction(self._mean(h), self.sigma * np.sqrt(np.arange(1, h + 1)))
 
     def _mean(self, h: int) -> Array:
         raise NotImplementedError
