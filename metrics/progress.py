@@ -12,7 +12,7 @@ import pandas as pd
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import actuals_table
-from metrics.checks import CLEAR, STORE, compute_checks, drop_check_tables
+from metrics.checks import CLEAR, compute_checks, drop_check_tables, store_checks
 from metrics.schema import Checks, Target, Thresholds
 from metrics.targets import target_tables
 
@@ -66,8 +66,10 @@ def _run_checks(
                 settings.release_lag_days_quarterly,
             )
         with transaction(con):
-            for sql in CLEAR + (STORE if targets else ()):
+            for sql in CLEAR:
                 con.execute(sql)
+            if targets:
+                store_checks(con)
             con.execute("DELETE FROM rollup_mismatches")
             if len(mismatches):
                 con.register("_mismatches", mismatches)
