@@ -155,10 +155,11 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (
         6,
-        # What follows from a check's numbers (attainment, gap, required rate, periods
-        # left, horizon month) is derived in the view, and what is constant per target
-        # (staleness, computed_at) lives in check_targets: each stored column cost
-        # about 0.04 s per million checks on every refresh.
+        # One row per target and as-of month with the three horizons side by side, and
+        # what follows from a check's numbers (attainment, gap, required rate, periods
+        # left) derived in the view: each stored column cost about 0.04 s per million
+        # checks on every refresh. What is constant per target (staleness,
+        # computed_at) lives in check_targets.
         """
         CREATE TABLE check_targets_6 (
             target_id INTEGER PRIMARY KEY, indicator VARCHAR NOT NULL,
@@ -175,19 +176,42 @@ MIGRATIONS: list[tuple[int, str]] = [
         LEFT JOIN (SELECT target_id, max(month) FILTER (stale) AS stale_month,
                           max(computed_at) AS computed_at
                    FROM check_results GROUP BY target_id) c USING (target_id);
+        -- cascade: 1 the month is behind, 2 the quarter is behind
         CREATE TABLE check_results_6 (
-            target_id INTEGER NOT NULL, month TINYINT NOT NULL, horizon check_horizon NOT NULL,
-            actual DOUBLE, pace_target DOUBLE, horizon_target DOUBLE,
-            raw_status check_status NOT NULL, status check_status NOT NULL,
-            cascade TINYINT,  -- 1: the month is behind, 2: the quarter is behind
-            rolled_up BOOLEAN, rank_in_parent INTEGER
+            target_id INTEGER NOT NULL, month TINYINT NOT NULL, rolled_up BOOLEAN,
+            y_actual DOUBLE, y_pace DOUBLE, y_target DOUBLE, y_raw check_status,
+            y_status check_status, y_cascade TINYINT, y_rank INTEGER,
+            q_actual DOUBLE, q_pace DOUBLE, q_target DOUBLE, q_raw check_status,
+            q_status check_status, q_cascade TINYINT, q_rank INTEGER,
+            m_actual DOUBLE, m_pace DOUBLE, m_target DOUBLE, m_raw check_status,
+            m_status check_status, m_rank INTEGER
         );
         INSERT INTO check_results_6
-        SELECT target_id, month, horizon, actual, pace_target, horizon_target, raw_status,
-               status, cascade, rolled_up, rank_in_parent
-        FROM check_results;
+        SELECT target_id, month, bool_or(rolled_up),
+               any_value(actual) FILTER (horizon = 'year'),
+               any_value(pace_target) FILTER (horizon = 'year'),
+               any_value(horizon_target) FILTER (horizon = 'year'),
+               any_value(raw_status) FILTER (horizon = 'year'),
+               any_value(status) FILTER (horizon = 'year'),
+               any_value(cascade) FILTER (horizon = 'year'),
+               any_value(rank_in_parent) FILTER (horizon = 'year'),
+               any_value(actual) FILTER (horizon = 'quarter'),
+               any_value(pace_target) FILTER (horizon = 'quarter'),
+               any_value(horizon_target) FILTER (horizon = 'quarter'),
+               any_value(raw_status) FILTER (horizon = 'quarter'),
+               any_value(status) FILTER (horizon = 'quarter'),
+               any_value(cascade) FILTER (horizon = 'quarter'),
+               any_value(rank_in_parent) FILTER (horizon = 'quarter'),
+               any_value(actual) FILTER (horizon = 'month'),
+               any_value(pace_target) FILTER (horizon = 'month'),
+               any_value(horizon_target) FILTER (horizon = 'month'),
+               any_value(raw_status) FILTER (horizon = 'month'),
+               any_value(status) FILTER (horizon = 'month'),
+               any_value(rank_in_parent) FILTER (horizon = 'month')
+        FROM check_results GROUP BY target_id, month;
         DROP TABLE check_results;
         DROP TABLE check_targets;
+        DROP TYPE check_horizon;
         ALTER TABLE check_targets_6 RENAME TO check_targets;
         ALTER TABLE check_results_6 RENAME TO check_results;
         """,
@@ -229,22 +253,32 @@ WHERE known_from <= CAST(d AS TIMESTAMP)
   AND (known_until IS NULL OR known_until > CAST(d AS TIMESTAMP));
 
 CREATE OR REPLACE VIEW progress_checks AS
-WITH c AS (
-    SELECT c.*, t.indicator, t.region, t.year, t.pacing, t.kind, t.direction, t.step,
-           t.stale_month, t.computed_at,
-           CASE c.horizon WHEN 'year' THEN 12 WHEN 'quarter' THEN (c.month + 2) // 3 * 3
-                ELSE c.month END AS horizon_month
-    FROM check_results c JOIN check_targets t USING (target_id)
+WITH h AS (
+    SELECT target_id, month, 'year' AS horizon, 12 AS horizon_month, y_actual AS actual,
+           y_pace AS pace_target, y_target AS horizon_target, y_raw AS raw_status,
+           y_status AS status, y_cascade AS cascade, rolled_up, y_rank AS rank_in_parent
+    FROM check_results WHERE y_status IS NOT NULL
+    UNION ALL
+    SELECT target_id, month, 'quarter', (month + 2) // 3 * 3, q_actual, q_pace, q_target,
+           q_raw, q_status, q_cascade, rolled_up, q_rank
+    FROM check_results WHERE q_status IS NOT NULL
+    UNION ALL
+    SELECT target_id, month, 'month', month, m_actual, m_pace, m_target, m_raw, m_status,
+           NULL, rolled_up, m_rank
+    FROM check_results WHERE m_status IS NOT NULL
 ),
-r AS (SELECT *, (horizon_month - month) // step AS remaining_periods FROM c)
-SELECT indicator, region, year, CAST(month AS INTEGER) AS month,
-       CAST(horizon AS VARCHAR) AS horizon, CAST(horizon_month AS INTEGER) AS horizon_month,
-       actual, pace_target, horizon_target,
+r AS (
+    SELECT h.*, t.indicator, t.region, t.year, t.pacing, t.kind, t.direction,
+           t.stale_month, t.computed_at, (h.horizon_month - h.month) // t.step AS remaining
+    FROM h JOIN check_targets t USING (target_id)
+)
+SELECT indicator, region, year, CAST(month AS INTEGER) AS month, horizon,
+       CAST(horizon_month AS INTEGER) AS horizon_month, actual, pace_target, horizon_target,
        check_attainment(kind, direction, actual, pace_target) AS attainment,
        check_gap(direction, actual, pace_target) AS gap,
-       CASE WHEN remaining_periods > 0 AND kind <> 'growth'
-            THEN (horizon_target - actual) / remaining_periods END AS required_rate,
-       CAST(remaining_periods AS INTEGER) AS remaining_periods,
+       CASE WHEN remaining > 0 AND kind <> 'growth'
+            THEN (horizon_target - actual) / remaining END AS required_rate,
+       CAST(remaining AS INTEGER) AS remaining_periods,
        CAST(raw_status AS VARCHAR) AS raw_status, CAST(status AS VARCHAR) AS status,
        CASE cascade WHEN 1 THEN 'this month is behind its own target'
                     WHEN 2 THEN 'the current quarter is behind' END AS cascade_note,

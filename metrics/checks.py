@@ -4,9 +4,9 @@ One row per target × as-of month × horizon (month, quarter, year). Statuses fo
 thresholds, then hysteresis, then the cascade 以月保季、以季保年: a month behind puts its
 quarter at risk, a quarter behind puts its year at risk.
 
-The three horizons are computed side by side, one row per target and as-of month (`y_`,
-`q_`, `m_` columns), so the cascade is arithmetic on one row; they become rows only
-when stored.
+The three horizons are computed and stored side by side, one row per target and as-of
+month (`y_`, `q_`, `m_` columns): the cascade is arithmetic on one row, and a third as
+many rows are written. The view progress_checks turns the horizons into rows.
 """
 
 from __future__ import annotations
@@ -94,19 +94,21 @@ CASE WHEN {h}_raw = 1 AND recover_after > 0
 
 # The cascade: a month behind makes its quarter at least at risk, a quarter behind its
 # year. `cascade` says why a status was raised (1: the month, 2: the quarter).
-SCORED = """
-CREATE OR REPLACE TEMP TABLE scored AS
+# Stored as computed, one row per target and as-of month; the view progress_checks
+# turns the horizons into rows.
+STORE = """
+INSERT INTO check_results
 WITH base AS ({base}),
 g AS (SELECT *, {gaps} FROM base),
 r AS (SELECT *, {severities} FROM g),
 o AS (SELECT *, {own} FROM {rows}),
-c AS (SELECT *, greatest(q_own, CASE WHEN m_own = 3 THEN 2 ELSE 0 END) AS q_status FROM o)
-SELECT * EXCLUDE (kind, direction, behind_below, at_risk_below, growth_behind_pp,
-                  growth_at_risk_pp, recover_after, rank_group{drop}),
-       m_own AS m_status,
-       greatest(y_own, CASE WHEN q_status = 3 THEN 2 ELSE 0 END) AS y_status,
-       CASE WHEN q_status > q_own THEN 1 END AS q_cascade,
-       CASE WHEN q_status = 3 AND y_own < 2 THEN 2 END AS y_cascade{ranks}
+c AS (SELECT *, greatest(q_own, CASE WHEN m_own = 3 THEN 2 ELSE 0 END) AS q_sev FROM o)
+SELECT target_id, m, rolled_up,
+       y_actual, y_pace, y_target, {y_raw}, {y_status},
+       CASE WHEN q_sev = 3 AND y_own < 2 THEN 2 END, {y_rank},
+       q_actual, q_pace, q_target, {q_raw}, {q_status},
+       CASE WHEN q_sev > q_own THEN 1 END, {q_rank},
+       m_actual, m_pace, m_target, {m_raw}, {m_status}, {m_rank}
 FROM c
 """
 
@@ -134,46 +136,23 @@ FROM t LEFT JOIN per_series p USING (indicator, region)
 
 # Regions are ranked within their parent by attainment (the monthly ranking of units).
 RANK = """CASE WHEN rank_group IS NOT NULL THEN rank() OVER (
-    PARTITION BY rank_group, m ORDER BY {h}_attainment DESC NULLS LAST) END AS {h}_rank"""
+    PARTITION BY rank_group, m ORDER BY {h}_attainment DESC NULLS LAST) END"""
 
-# The checks by target id: names are stored once per target in check_targets, which
-# keeps the millions of rows written on each refresh narrow.
-ROW = """
-SELECT target_id, m, '{horizon}'::check_horizon, {h}_actual, {h}_pace, {h}_target,
-       {raw}, {status}, {cascade}, rolled_up, {rank}
-FROM scored {where}"""
 CLEAR = ("DELETE FROM check_results", "DELETE FROM check_targets")
-TABLES = ("as_of_months", "facts", "scored")
+TARGETS = """
+INSERT INTO check_targets
+SELECT target_id, indicator, region, year, pacing, kind, direction,
+       CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END, f.stale_m, now()
+FROM targets_t LEFT JOIN facts f USING (target_id)
+"""
+TABLES = ("as_of_months", "facts")
 
 
-def store_checks(con: duckdb.DuckDBPyConnection) -> None:
-    """Write the computed checks (inside the caller's transaction)."""
-    con.execute(
-        "INSERT INTO check_targets "
-        "SELECT target_id, indicator, region, year, pacing, kind, direction, "
-        "CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END, f.stale_m, now() "
-        "FROM targets_t LEFT JOIN facts f USING (target_id)"
-    )
-    ranked = "y_rank" in {r[0] for r in con.execute("DESCRIBE scored").fetchall()}
-    rows = [
-        ROW.format(
-            horizon={"y": "year", "q": "quarter", "m": "month"}[h],
-            h=h,
-            raw=STATUS_OF.format(f"{h}_raw"),
-            status=STATUS_OF.format(f"{h}_status"),
-            cascade="NULL" if h == "m" else f"{h}_cascade",
-            rank=f"{h}_rank" if ranked else "NULL",
-            where="WHERE has_month" if h == "m" else "",
-        )
-        for h in HORIZONS
-    ]
-    con.execute("INSERT INTO check_results " + " UNION ALL ".join(rows))
-
-
-def compute_checks(
+def prepare_checks(
     con: duckdb.DuckDBPyConnection, today: date, lag_monthly: int, lag_quarterly: int
-) -> None:
-    """From temp tables actuals, targets_t and pace_t build the tables STORE reads."""
+) -> tuple[str, str]:
+    """From temp tables actuals, targets_t and pace_t build what the checks read, and
+    return the two statements that compute and store them (run them in a transaction)."""
     con.execute(AS_OF)
     con.execute(FACTS, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
     # Windows cost a sort of all rows: run them only when some target needs them.
@@ -182,7 +161,16 @@ def compute_checks(
         "FROM targets_t JOIN facts f USING (target_id)"
     ).fetchall()[0]
     hysteresis, ranked = bool(row[0]), bool(row[1])
-    scored = SCORED.format(
+    fields: dict[str, str] = {}
+    for h in HORIZONS:
+        fields[f"{h}_raw"] = STATUS_OF.format(f"{h}_raw")
+        fields[f"{h}_rank"] = RANK.format(h=h) if ranked else "NULL"
+    fields["y_status"] = STATUS_OF.format("greatest(y_own, CASE WHEN q_sev = 3 THEN 2 ELSE 0 END)")
+    fields["q_status"] = STATUS_OF.format("q_sev")
+    # Quarterly series have no month horizon.
+    fields["m_raw"] = f"CASE WHEN has_month THEN {fields['m_raw']} END"
+    fields["m_status"] = f"CASE WHEN has_month THEN {STATUS_OF.format('m_own')} END"
+    store = STORE.format(
         base=BASE,
         gaps=", ".join(
             f"check_gap(direction, {h}_actual, {h}_pace) AS {h}_gap, "
@@ -198,10 +186,9 @@ def compute_checks(
             if hysteresis
             else "r"
         ),
-        drop=", seq" if hysteresis else "",
-        ranks="".join(", " + RANK.format(h=h) for h in HORIZONS) if ranked else "",
+        **fields,
     )
-    con.execute(scored)
+    return TARGETS, store
 
 
 def drop_check_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import actuals_table
-from metrics.checks import CLEAR, compute_checks, drop_check_tables, store_checks
+from metrics.checks import CLEAR, drop_check_tables, prepare_checks
 from metrics.schema import Checks, Target, Thresholds
 from metrics.targets import target_tables
 
@@ -57,19 +57,18 @@ def _run_checks(
     mismatches: pd.DataFrame,
 ) -> ChecksReport:
     try:
+        store: tuple[str, ...] = ()
         if targets:
             target_tables(con, targets, indicators, thresholds)
-            compute_checks(
+            store = prepare_checks(
                 con,
                 today or date.today(),
                 settings.release_lag_days_monthly,
                 settings.release_lag_days_quarterly,
             )
         with transaction(con):
-            for sql in CLEAR:
+            for sql in CLEAR + store:
                 con.execute(sql)
-            if targets:
-                store_checks(con)
             con.execute("DELETE FROM rollup_mismatches")
             if len(mismatches):
                 con.register("_mismatches", mismatches)
@@ -79,7 +78,7 @@ def _run_checks(
             con.executemany(
                 "INSERT INTO status_labels VALUES (?, ?)", list(settings.labels.items())
             )
-        row = con.execute("SELECT count(*) FROM check_results").fetchall()[0]
+        row = con.execute("SELECT count(*) FROM progress_checks").fetchall()[0]
         return ChecksReport(int(row[0]) if row else 0, len(targets), len(mismatches))
     finally:
         drop_check_tables(con)
