@@ -43,20 +43,21 @@ WITH b AS (
            t.at_risk_below, t.growth_behind_pp, t.growth_at_risk_pp, t.recover_after,
            x.m, a.to_date, a.own, coalesce(a.rolled_up, false) AS rolled_up,
            f.rank_group,
-           pm.pace AS pace_m, pp.pace AS pace_prev, pm.q_target, ps.pace AS pace_qs,
-           CASE WHEN ps.m = 0 THEN 0 ELSE aq.to_date END AS to_date_qs
+           c.pace[x.m + 1] AS pace_m, c.q_target[x.m + 1] AS q_target,
+           c.pace[x.m + 1 - coalesce(a.own_months,
+                                    CASE t.frequency WHEN 'quarterly' THEN 3 ELSE 1 END)]
+               AS pace_prev,
+           c.pace[(x.m + 2) // 3 * 3 - 2] AS pace_qs,  -- the previous quarter's end
+           CASE WHEN x.m <= 3 THEN 0 ELSE aq.to_date END AS to_date_qs
     FROM as_of_months x JOIN targets_t t USING (target_id)
+    JOIN curves c ON c.target_id = x.target_id
+    LEFT JOIN facts f ON f.target_id = x.target_id
     LEFT JOIN actuals a
       ON a.indicator = t.indicator AND a.region = t.region AND a.year = t.year
      AND a.month = x.m
-    LEFT JOIN facts f ON f.target_id = x.target_id
-    JOIN pace_t pm ON pm.target_id = x.target_id AND pm.m = x.m
-    JOIN pace_t pp ON pp.target_id = x.target_id
-     AND pp.m = x.m - coalesce(a.own_months, CASE t.frequency WHEN 'quarterly' THEN 3 ELSE 1 END)
-    JOIN pace_t ps ON ps.target_id = x.target_id AND ps.m = CAST(ceil(x.m / 3) * 3 AS INTEGER) - 3
     LEFT JOIN actuals aq
       ON aq.indicator = t.indicator AND aq.region = t.region AND aq.year = t.year
-     AND aq.month = ps.m
+     AND aq.month = (x.m + 2) // 3 * 3 - 3
 )
 SELECT target_id, m, kind, direction, behind_below, at_risk_below, growth_behind_pp,
        growth_at_risk_pp, recover_after, rolled_up, rank_group,
@@ -151,7 +152,7 @@ TABLES = ("as_of_months", "facts")
 def prepare_checks(
     con: duckdb.DuckDBPyConnection, today: date, lag_monthly: int, lag_quarterly: int
 ) -> tuple[str, str]:
-    """From temp tables actuals, targets_t and pace_t build what the checks read, and
+    """From temp tables actuals, targets_t and curves build what the checks read, and
     return the two statements that compute and store them (run them in a transaction)."""
     con.execute(AS_OF)
     con.execute(FACTS, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})

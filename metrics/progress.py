@@ -82,5 +82,5 @@ def _run_checks(
         return ChecksReport(int(row[0]) if row else 0, len(targets), len(mismatches))
     finally:
         drop_check_tables(con)
-        for table in ("targets_t", "pace_t"):
+        for table in ("targets_t", "curves"):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")

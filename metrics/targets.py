@@ -76,7 +76,8 @@ def target_tables(
     indicators: Mapping[str, Indicator],
     thresholds: Callable[[str], Thresholds],
 ) -> None:
-    """Create temp tables targets_t(target_id, …) and pace_t(target_id, m, pace, q_target).
+    """Create temp tables targets_t(target_id, …) and curves(target_id, pace, q_target):
+    the pace and the horizon's target at the end of each month 0..12, as arrays.
 
     One lean pass over the targets (100k of them are common); what belongs to the
     indicator (kind, thresholds) is joined in SQL instead of repeated per target.
@@ -173,15 +174,21 @@ def target_tables(
     finally:
         con.execute("DROP TABLE temp._per_target")
         con.execute("DROP TABLE temp._per_indicator")
-    pace = pd.DataFrame(
-        {
-            "target_id": np.repeat(np.arange(n, dtype=np.int32), 13),
-            "m": np.tile(np.arange(13, dtype=np.int32), n),
-            "pace": curves.ravel(),
-            "q_target": q_targets.ravel(),
-        }
-    )
-    register(con, "pace_t", pace)
+    # Curves as arrays indexed by month + 1: the checks look up three months of a
+    # target's curve at once, without joining a row per month.
+    columns = {f"p{m}": curves[:, m] for m in range(13)}
+    columns.update({f"q{m}": q_targets[:, m] for m in range(13)})
+    frame = pd.DataFrame({"target_id": np.arange(n, dtype=np.int32), **columns})
+    con.register("_curves", frame)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE curves AS SELECT target_id, "
+            f"[{', '.join(f'p{m}' for m in range(13))}]::DOUBLE[13] AS pace, "
+            f"[{', '.join(f'q{m}' for m in range(13))}]::DOUBLE[13] AS q_target "
+            "FROM _curves"
+        )
+    finally:
+        con.unregister("_curves")
 
 
 def _blend(months: tuple[int, ...]) -> npt.NDArray[np.float64]:
