@@ -9,11 +9,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from ingest.mapping import register
 from ingest.schema import Indicator
 from metrics.pace import LINEAR, Curve, pace_curve, profile_shares, seasonal_shares
 from metrics.schema import Target, Thresholds
 
+QUARTER_END = {"Q1": 3, "Q2": 6, "Q3": 9, "Q4": 12}
 # For each month, the month whose cumulative target is its quarter's target.
 Q_END = np.array([3] + [min(12, 3 * ((m + 2) // 3)) for m in range(1, 13)])
 
@@ -95,47 +95,63 @@ def target_tables(
     curves = np.empty((n, 13))
     q_targets = np.empty((n, 13))
     used: list[str] = []
-    # Linear flow targets, grouped by anchor months, with their values at those months.
-    linear: dict[tuple[int, ...], tuple[list[int], list[tuple[float, ...]]]] = {}
-    plain: tuple[int, ...] = (0, 12)
-    months: tuple[int, ...]
-    values: tuple[float, ...]
+    # Linear flow targets, grouped by their inner anchor months (0 and 12 are always
+    # anchors), with the values at the inner anchors and the annual target, flat.
+    linear: dict[tuple[int, ...], tuple[list[int], list[float]]] = {}
+    flows = {i for i, ind in indicators.items() if ind.kind == "flow"}
+    inner: tuple[int, ...]
     for tid, t in enumerate(targets):
-        ind = indicators[t.indicator]
-        if ind.kind == "flow" and t.pacing == "linear":
-            if not t.quarters and not t.months:
-                months, values = plain, (0.0, t.annual)
-            else:  # explicit cumulative values; a month's wins over its quarter's
-                given = {3 * int(q[1]): v for q, v in t.quarters.items()}
+        if t.indicator in flows and t.pacing == "linear":
+            if t.months:  # explicit cumulative values; a month's wins over its quarter's
+                given = {QUARTER_END[q]: v for q, v in t.quarters.items() if q != "Q4"}
                 given.update({int(m): v for m, v in t.months.items()})
                 given.pop(12, None)  # the year ends at the annual target
-                inner = sorted(given)
-                months = (0, *inner, 12)
-                values = (0.0, *(given[a] for a in inner), t.annual)
-            ids, rows = linear.setdefault(months, ([], []))
-            ids.append(tid)
-            rows.append(values)
+                inner = tuple(sorted(given))
+                values = [given[a] for a in inner]
+            else:
+                quarters = sorted(q for q in t.quarters if q != "Q4")
+                inner = tuple(QUARTER_END[q] for q in quarters)
+                values = [t.quarters[q] for q in quarters]
+            values.append(t.annual)
+            group = linear.get(inner)
+            if group is None:
+                group = linear[inner] = ([], [])
+            group[0].append(tid)
+            group[1].extend(values)
             used.append("linear")
         else:
+            ind = indicators[t.indicator]
             curve, q_target, rule = curve_for(t, ind, past.get((t.indicator, t.region), {}))
             curves[tid], q_targets[tid] = curve, q_target
             used.append(rule)
-    for months, (ids, rows) in linear.items():
-        curves[ids] = np.asarray(rows, dtype=np.float64) @ _blend(months)
-        q_targets[ids] = curves[ids][:, Q_END]
+    for inner, (id_list, flat) in linear.items():
+        ids = np.array(id_list)
+        anchors = np.array(flat, dtype=np.float64).reshape(len(ids), len(inner) + 1)
+        # the value at month 0 is 0: the blend's first row is left out
+        batch = anchors @ _blend((0, *inner, 12))[1:]
+        curves[ids] = batch
+        q_targets[ids] = batch[:, Q_END]
+    # Names travel as codes into small tables: 100k strings cost more to hand to DuckDB
+    # than the rest of the targets together.
+    ind_ids = list(indicators)
+    ind_code = {i: k for k, i in enumerate(ind_ids)}
+    reg_code: dict[str, int] = {}
     per_target = pd.DataFrame(
         {
             "target_id": np.arange(n, dtype=np.int32),
-            "indicator": [t.indicator for t in targets],
-            "region": [t.region for t in targets],
-            "year": np.array([t.year for t in targets], dtype=np.int32),
-            "annual": np.array([t.annual for t in targets], dtype=np.float64),
-            "pacing": used,
+            "ind": np.fromiter((ind_code[t.indicator] for t in targets), np.int32, n),
+            "reg": np.fromiter(
+                (reg_code.setdefault(t.region, len(reg_code)) for t in targets), np.int32, n
+            ),
+            "year": np.fromiter((t.year for t in targets), np.int32, n),
+            "annual": np.fromiter((t.annual for t in targets), np.float64, n),
+            "pacing": pd.Categorical(used),
         }
     )
     per_indicator = pd.DataFrame(
         [
             (
+                k,
                 i.id,
                 i.kind,
                 i.direction,
@@ -146,10 +162,11 @@ def target_tables(
                 th.growth_at_risk_below_pp,
                 th.recover_after,
             )
-            for i in indicators.values()
+            for k, i in enumerate(indicators.values())
             for th in (thresholds(i.id),)
         ],
         columns=[
+            "ind",
             "indicator",
             "kind",
             "direction",
@@ -161,19 +178,21 @@ def target_tables(
             "recover_after",
         ],
     )
-    register(con, "_per_target", per_target)
-    register(con, "_per_indicator", per_indicator)
+    per_region = pd.DataFrame({"reg": np.arange(len(reg_code)), "region": list(reg_code)})
+    con.register("_per_target", per_target)
+    con.register("_per_indicator", per_indicator)
+    con.register("_per_region", per_region)
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE targets_t AS "
-            "SELECT t.target_id, t.indicator, t.region, t.year, i.kind, i.direction, "
-            "i.frequency, t.annual, t.pacing, i.behind_below, i.at_risk_below, "
-            "i.growth_behind_pp, i.growth_at_risk_pp, i.recover_after "
-            "FROM _per_target t JOIN _per_indicator i USING (indicator) ORDER BY t.target_id"
+            "SELECT t.target_id, i.indicator, r.region, t.year, i.kind, i.direction, "
+            "i.frequency, t.annual, CAST(t.pacing AS VARCHAR) AS pacing, i.behind_below, "
+            "i.at_risk_below, i.growth_behind_pp, i.growth_at_risk_pp, i.recover_after "
+            "FROM _per_target t JOIN _per_indicator i USING (ind) JOIN _per_region r USING (reg)"
         )
     finally:
-        con.execute("DROP TABLE temp._per_target")
-        con.execute("DROP TABLE temp._per_indicator")
+        for name in ("_per_target", "_per_indicator", "_per_region"):
+            con.unregister(name)
     # Curves as arrays indexed by month + 1: the checks look up three months of a
     # target's curve at once, without joining a row per month.
     columns = {f"p{m}": curves[:, m] for m in range(13)}
