@@ -155,63 +155,61 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     (
         6,
-        # One row per target and as-of month with the three horizons side by side, and
-        # what follows from a check's numbers (attainment, gap, required rate, periods
-        # left) derived in the view: each stored column cost about 0.04 s per million
-        # checks on every refresh. What is constant per target (staleness,
-        # computed_at) lives in check_targets.
+        # One row per target and as-of month with the three horizons side by side, each
+        # horizon's statuses in one small code (raw severity + 4 × severity + 16 when the
+        # cascade raised it; severities 0 no data … 3 behind), and what follows from the
+        # numbers (attainment, gap, required rate, periods left) derived in the view:
+        # every stored column cost about 0.03 s per million checks on each refresh.
+        # What is constant per target (annual target, staleness, computed_at) lives in
+        # check_targets.
         """
         CREATE TABLE check_targets_6 (
             target_id INTEGER PRIMARY KEY, indicator VARCHAR NOT NULL,
             region VARCHAR NOT NULL, year INTEGER NOT NULL, pacing VARCHAR,
             kind VARCHAR NOT NULL, direction VARCHAR NOT NULL, step TINYINT NOT NULL,
-            stale_month TINYINT, computed_at TIMESTAMP NOT NULL
+            annual DOUBLE, stale_month TINYINT, computed_at TIMESTAMP NOT NULL
         );
         INSERT INTO check_targets_6
         SELECT t.target_id, t.indicator, t.region, t.year, t.pacing,
                coalesce(i.kind, 'flow'), coalesce(i.direction, 'higher'),
-               CASE i.frequency WHEN 'quarterly' THEN 3 ELSE 1 END,
+               CASE i.frequency WHEN 'quarterly' THEN 3 ELSE 1 END, c.annual,
                c.stale_month, coalesce(c.computed_at, now())
         FROM check_targets t LEFT JOIN indicators i ON i.id = t.indicator
         LEFT JOIN (SELECT target_id, max(month) FILTER (stale) AS stale_month,
+                          any_value(horizon_target) FILTER (horizon = 'year') AS annual,
                           max(computed_at) AS computed_at
                    FROM check_results GROUP BY target_id) c USING (target_id);
-        -- cascade: 1 the month is behind, 2 the quarter is behind
         CREATE TABLE check_results_6 (
             target_id INTEGER NOT NULL, month TINYINT NOT NULL, rolled_up BOOLEAN,
-            y_actual DOUBLE, y_pace DOUBLE, y_target DOUBLE, y_raw check_status,
-            y_status check_status, y_cascade TINYINT, y_rank INTEGER,
-            q_actual DOUBLE, q_pace DOUBLE, q_target DOUBLE, q_raw check_status,
-            q_status check_status, q_cascade TINYINT, q_rank INTEGER,
-            m_actual DOUBLE, m_pace DOUBLE, m_target DOUBLE, m_raw check_status,
-            m_status check_status, m_rank INTEGER
+            y_actual DOUBLE, y_pace DOUBLE, y_code UTINYINT, y_rank INTEGER,
+            q_actual DOUBLE, q_pace DOUBLE, q_target DOUBLE, q_code UTINYINT, q_rank INTEGER,
+            m_actual DOUBLE, m_pace DOUBLE, m_code UTINYINT, m_rank INTEGER
         );
         INSERT INTO check_results_6
+        WITH c AS (
+            SELECT *, enum_code(raw_status) + 4 * enum_code(status)
+                      + 16 * CAST(cascade IS NOT NULL AS INTEGER) AS code
+            FROM check_results
+        )
         SELECT target_id, month, bool_or(rolled_up),
                any_value(actual) FILTER (horizon = 'year'),
                any_value(pace_target) FILTER (horizon = 'year'),
-               any_value(horizon_target) FILTER (horizon = 'year'),
-               any_value(raw_status) FILTER (horizon = 'year'),
-               any_value(status) FILTER (horizon = 'year'),
-               any_value(cascade) FILTER (horizon = 'year'),
+               any_value(code) FILTER (horizon = 'year'),
                any_value(rank_in_parent) FILTER (horizon = 'year'),
                any_value(actual) FILTER (horizon = 'quarter'),
                any_value(pace_target) FILTER (horizon = 'quarter'),
                any_value(horizon_target) FILTER (horizon = 'quarter'),
-               any_value(raw_status) FILTER (horizon = 'quarter'),
-               any_value(status) FILTER (horizon = 'quarter'),
-               any_value(cascade) FILTER (horizon = 'quarter'),
+               any_value(code) FILTER (horizon = 'quarter'),
                any_value(rank_in_parent) FILTER (horizon = 'quarter'),
                any_value(actual) FILTER (horizon = 'month'),
                any_value(pace_target) FILTER (horizon = 'month'),
-               any_value(horizon_target) FILTER (horizon = 'month'),
-               any_value(raw_status) FILTER (horizon = 'month'),
-               any_value(status) FILTER (horizon = 'month'),
+               any_value(code) FILTER (horizon = 'month'),
                any_value(rank_in_parent) FILTER (horizon = 'month')
-        FROM check_results GROUP BY target_id, month;
+        FROM c GROUP BY target_id, month;
         DROP TABLE check_results;
         DROP TABLE check_targets;
         DROP TYPE check_horizon;
+        DROP TYPE check_status;
         ALTER TABLE check_targets_6 RENAME TO check_targets;
         ALTER TABLE check_results_6 RENAME TO check_results;
         """,
@@ -223,6 +221,9 @@ VIEWS = """
 -- actual ÷ pace otherwise, mirrored for indicators where lower is better.
 CREATE OR REPLACE MACRO check_gap(direction, actual, pace) AS
 CASE WHEN direction = 'lower' THEN pace - actual ELSE actual - pace END;
+
+CREATE OR REPLACE MACRO check_status_name(severity) AS
+['no_data', 'on_track', 'at_risk', 'behind'][severity + 1];
 
 CREATE OR REPLACE MACRO check_attainment(kind, direction, actual, pace) AS
 CASE WHEN kind = 'growth' THEN check_gap(direction, actual, pace)
@@ -255,21 +256,24 @@ WHERE known_from <= CAST(d AS TIMESTAMP)
 CREATE OR REPLACE VIEW progress_checks AS
 WITH h AS (
     SELECT target_id, month, 'year' AS horizon, 12 AS horizon_month, y_actual AS actual,
-           y_pace AS pace_target, y_target AS horizon_target, y_raw AS raw_status,
-           y_status AS status, y_cascade AS cascade, rolled_up, y_rank AS rank_in_parent
-    FROM check_results WHERE y_status IS NOT NULL
+           y_pace AS pace_target, NULL AS horizon_target, y_code AS code, rolled_up,
+           y_rank AS rank_in_parent
+    FROM check_results WHERE y_code IS NOT NULL
     UNION ALL
     SELECT target_id, month, 'quarter', (month + 2) // 3 * 3, q_actual, q_pace, q_target,
-           q_raw, q_status, q_cascade, rolled_up, q_rank
-    FROM check_results WHERE q_status IS NOT NULL
-    UNION ALL
-    SELECT target_id, month, 'month', month, m_actual, m_pace, m_target, m_raw, m_status,
-           NULL, rolled_up, m_rank
-    FROM check_results WHERE m_status IS NOT NULL
+           q_code, rolled_up, q_rank
+    FROM check_results WHERE q_code IS NOT NULL
+    UNION ALL  -- a month's target is its pace
+    SELECT target_id, month, 'month', month, m_actual, m_pace, m_pace, m_code, rolled_up,
+           m_rank
+    FROM check_results WHERE m_code IS NOT NULL
 ),
 r AS (
-    SELECT h.*, t.indicator, t.region, t.year, t.pacing, t.kind, t.direction,
-           t.stale_month, t.computed_at, (h.horizon_month - h.month) // t.step AS remaining
+    SELECT h.* EXCLUDE (horizon_target), t.indicator, t.region, t.year, t.pacing, t.kind,
+           t.direction, t.stale_month, t.computed_at,
+           CASE h.horizon WHEN 'year' THEN t.annual ELSE h.horizon_target END
+               AS horizon_target,
+           (h.horizon_month - h.month) // t.step AS remaining
     FROM h JOIN check_targets t USING (target_id)
 )
 SELECT indicator, region, year, CAST(month AS INTEGER) AS month, horizon,
@@ -279,9 +283,10 @@ SELECT indicator, region, year, CAST(month AS INTEGER) AS month, horizon,
        CASE WHEN remaining > 0 AND kind <> 'growth'
             THEN (horizon_target - actual) / remaining END AS required_rate,
        CAST(remaining AS INTEGER) AS remaining_periods,
-       CAST(raw_status AS VARCHAR) AS raw_status, CAST(status AS VARCHAR) AS status,
-       CASE cascade WHEN 1 THEN 'this month is behind its own target'
-                    WHEN 2 THEN 'the current quarter is behind' END AS cascade_note,
+       check_status_name(code % 4) AS raw_status,
+       check_status_name(code // 4 % 4) AS status,
+       CASE WHEN code >= 16 AND horizon = 'quarter' THEN 'this month is behind its own target'
+            WHEN code >= 16 THEN 'the current quarter is behind' END AS cascade_note,
        pacing, rolled_up, coalesce(stale_month = month, false) AS stale, rank_in_parent,
        computed_at
 FROM r;

@@ -16,8 +16,7 @@ from datetime import date
 import duckdb
 
 HORIZONS = ("y", "q", "m")
-# Severities: 0 no data, 1 on track, 2 at risk, 3 behind (the check_status enum order).
-STATUS_OF = "CAST(enum_range(NULL::check_status)[{0} + 1] AS check_status)"
+# Severities: 0 no data, 1 on track, 2 at risk, 3 behind (named by check_status_name).
 
 AS_OF = """
 CREATE OR REPLACE TEMP TABLE as_of_months AS
@@ -62,7 +61,6 @@ WITH b AS (
 SELECT target_id, m, kind, direction, behind_below, at_risk_below, growth_behind_pp,
        growth_at_risk_pp, recover_after, rolled_up, rank_group,
        to_date AS y_actual, CASE kind WHEN 'growth' THEN annual ELSE pace_m END AS y_pace,
-       annual AS y_target,
        CASE WHEN kind = 'flow' THEN to_date - to_date_qs
             WHEN kind = 'growth' AND frequency = 'quarterly' THEN own
             ELSE to_date END AS q_actual,
@@ -71,8 +69,7 @@ SELECT target_id, m, kind, direction, behind_below, at_risk_below, growth_behind
        CASE kind WHEN 'flow' THEN q_target - pace_qs ELSE q_target END AS q_target,
        frequency = 'monthly' AS has_month,
        CASE WHEN frequency = 'monthly' THEN own END AS m_actual,
-       CASE kind WHEN 'flow' THEN pace_m - pace_prev ELSE pace_m END AS m_pace,
-       CASE kind WHEN 'flow' THEN pace_m - pace_prev ELSE pace_m END AS m_target
+       CASE kind WHEN 'flow' THEN pace_m - pace_prev ELSE pace_m END AS m_pace
 FROM b
 """
 
@@ -94,24 +91,25 @@ CASE WHEN {h}_raw = 1 AND recover_after > 0
      THEN 2 ELSE {h}_raw END AS {h}_own"""
 
 # The cascade: a month behind makes its quarter at least at risk, a quarter behind its
-# year. `cascade` says why a status was raised (1: the month, 2: the quarter).
-# Stored as computed, one row per target and as-of month; the view progress_checks
-# turns the horizons into rows.
+# year. Each horizon is stored as computed, in one small code per horizon (see
+# CODE), one row per target and as-of month; the view progress_checks turns the
+# horizons into rows and the codes into words.
 STORE = """
 INSERT INTO check_results
 WITH base AS ({base}),
 g AS (SELECT *, {gaps} FROM base),
 r AS (SELECT *, {severities} FROM g),
 o AS (SELECT *, {own} FROM {rows}),
-c AS (SELECT *, greatest(q_own, CASE WHEN m_own = 3 THEN 2 ELSE 0 END) AS q_sev FROM o)
+c AS (SELECT *, greatest(q_own, CASE WHEN m_own = 3 THEN 2 ELSE 0 END) AS q_sev FROM o),
+y AS (SELECT *, greatest(y_own, CASE WHEN q_sev = 3 THEN 2 ELSE 0 END) AS y_sev FROM c)
 SELECT target_id, m, rolled_up,
-       y_actual, y_pace, y_target, {y_raw}, {y_status},
-       CASE WHEN q_sev = 3 AND y_own < 2 THEN 2 END, {y_rank},
-       q_actual, q_pace, q_target, {q_raw}, {q_status},
-       CASE WHEN q_sev > q_own THEN 1 END, {q_rank},
-       m_actual, m_pace, m_target, {m_raw}, {m_status}, {m_rank}
-FROM c
+       y_actual, y_pace, {y_code}, {y_rank},
+       q_actual, q_pace, q_target, {q_code}, {q_rank},
+       m_actual, m_pace, CASE WHEN has_month THEN {m_code} END, {m_rank}
+FROM y
 """
+# raw severity + 4 × severity after hysteresis and cascade + 16 if the cascade raised it
+CODE = "{h}_raw + 4 * {h}_sev + 16 * CAST({h}_sev > {h}_own AS INTEGER)"
 
 # Per target: the month whose next release is overdue, if any, and the group it is
 # ranked in (indicator, parent region, year; none for regions without a parent).
@@ -143,7 +141,7 @@ CLEAR = ("DELETE FROM check_results", "DELETE FROM check_targets")
 TARGETS = """
 INSERT INTO check_targets
 SELECT target_id, indicator, region, year, pacing, kind, direction,
-       CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END, f.stale_m, now()
+       CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END, annual, f.stale_m, now()
 FROM targets_t LEFT JOIN facts f USING (target_id)
 """
 TABLES = ("as_of_months", "facts")
@@ -162,15 +160,9 @@ def prepare_checks(
         "FROM targets_t JOIN facts f USING (target_id)"
     ).fetchall()[0]
     hysteresis, ranked = bool(row[0]), bool(row[1])
-    fields: dict[str, str] = {}
-    for h in HORIZONS:
-        fields[f"{h}_raw"] = STATUS_OF.format(f"{h}_raw")
-        fields[f"{h}_rank"] = RANK.format(h=h) if ranked else "NULL"
-    fields["y_status"] = STATUS_OF.format("greatest(y_own, CASE WHEN q_sev = 3 THEN 2 ELSE 0 END)")
-    fields["q_status"] = STATUS_OF.format("q_sev")
-    # Quarterly series have no month horizon.
-    fields["m_raw"] = f"CASE WHEN has_month THEN {fields['m_raw']} END"
-    fields["m_status"] = f"CASE WHEN has_month THEN {STATUS_OF.format('m_own')} END"
+    fields = {f"{h}_rank": RANK.format(h=h) if ranked else "NULL" for h in HORIZONS}
+    fields.update({f"{h}_code": CODE.format(h=h) for h in ("y", "q")})
+    fields["m_code"] = "m_raw + 4 * m_own"  # nothing raises a month
     store = STORE.format(
         base=BASE,
         gaps=", ".join(
