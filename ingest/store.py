@@ -164,7 +164,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         # check_targets.
         """
         CREATE TABLE check_targets_6 (
-            target_id INTEGER PRIMARY KEY, indicator VARCHAR NOT NULL,
+            target_id INTEGER NOT NULL, indicator VARCHAR NOT NULL,
             region VARCHAR NOT NULL, year INTEGER NOT NULL, pacing VARCHAR,
             kind VARCHAR NOT NULL, direction VARCHAR NOT NULL, step TINYINT NOT NULL,
             annual DOUBLE, stale_month TINYINT, computed_at TIMESTAMP NOT NULL
