@@ -18,44 +18,42 @@ import duckdb
 HORIZONS = ("y", "q", "m")
 # Severities: 0 no data, 1 on track, 2 at risk, 3 behind (named by check_status_name).
 
-AS_OF = """
-CREATE OR REPLACE TEMP TABLE as_of_months AS
+# Each horizon: actual, pace to date, horizon target. A flow's quarter is the quarter's
+# own delivery, so a strong earlier quarter cannot hide a weak current one (以季保年).
+# Quarterly series have no month horizon. What belongs to a target is gathered once per
+# target before the expansion into as-of months.
+BASE = """
 WITH spans AS (
     SELECT indicator, region, year, max(month) AS max_m,
            bool_or(month = 2 AND own_months = 2) AS jan_feb
     FROM actuals GROUP BY ALL
-)
-SELECT t.target_id, g.m
-FROM targets_t t JOIN spans s USING (indicator, region, year)
-CROSS JOIN generate_series(1, 12) AS g(m)
-WHERE g.m <= s.max_m
-  AND (t.frequency = 'monthly' OR g.m % 3 = 0)
-  AND NOT (g.m = 1 AND s.jan_feb)   -- the Jan–Feb release is checked at February
-"""
-
-# Each horizon: actual, pace to date, horizon target. A flow's quarter is the quarter's
-# own delivery, so a strong earlier quarter cannot hide a weak current one (以季保年).
-# Quarterly series have no month horizon.
-BASE = """
-WITH b AS (
-    SELECT t.target_id, t.kind, t.direction, t.frequency, t.annual, t.behind_below,
-           t.at_risk_below, t.growth_behind_pp, t.growth_at_risk_pp, t.recover_after,
-           x.m, a.to_date, a.own, coalesce(a.rolled_up, false) AS rolled_up,
-           f.rank_group,
-           c.pace[x.m + 1] AS pace_m, c.q_target[x.m + 1] AS q_target,
-           c.pace[x.m + 1 - coalesce(a.own_months,
-                                    CASE t.frequency WHEN 'quarterly' THEN 3 ELSE 1 END)]
+),
+t AS (
+    SELECT t.*, f.rank_group, c.pace, c.q_target AS q_targets, s.max_m, s.jan_feb
+    FROM targets_t t JOIN spans s USING (indicator, region, year)
+    JOIN curves c USING (target_id) LEFT JOIN facts f USING (target_id)
+),
+x AS (
+    SELECT t.*, g.m FROM t, LATERAL generate_series(1, t.max_m) AS g(m)
+    WHERE (t.frequency = 'monthly' OR g.m % 3 = 0)
+      AND NOT (g.m = 1 AND t.jan_feb)  -- the Jan–Feb release is checked at February
+),
+b AS (
+    SELECT x.target_id, x.kind, x.direction, x.frequency, x.annual, x.behind_below,
+           x.at_risk_below, x.growth_behind_pp, x.growth_at_risk_pp, x.recover_after,
+           x.m, a.to_date, a.own, coalesce(a.rolled_up, false) AS rolled_up, x.rank_group,
+           x.pace[x.m + 1] AS pace_m, x.q_targets[x.m + 1] AS q_target,
+           x.pace[x.m + 1 - coalesce(a.own_months,
+                                    CASE x.frequency WHEN 'quarterly' THEN 3 ELSE 1 END)]
                AS pace_prev,
-           c.pace[(x.m + 2) // 3 * 3 - 2] AS pace_qs,  -- the previous quarter's end
+           x.pace[(x.m + 2) // 3 * 3 - 2] AS pace_qs,  -- the previous quarter's end
            CASE WHEN x.m <= 3 THEN 0 ELSE aq.to_date END AS to_date_qs
-    FROM as_of_months x JOIN targets_t t USING (target_id)
-    JOIN curves c ON c.target_id = x.target_id
-    LEFT JOIN facts f ON f.target_id = x.target_id
+    FROM x
     LEFT JOIN actuals a
-      ON a.indicator = t.indicator AND a.region = t.region AND a.year = t.year
+      ON a.indicator = x.indicator AND a.region = x.region AND a.year = x.year
      AND a.month = x.m
     LEFT JOIN actuals aq
-      ON aq.indicator = t.indicator AND aq.region = t.region AND aq.year = t.year
+      ON aq.indicator = x.indicator AND aq.region = x.region AND aq.year = x.year
      AND aq.month = (x.m + 2) // 3 * 3 - 3
 )
 SELECT target_id, m, kind, direction, behind_below, at_risk_below, growth_behind_pp,
@@ -144,7 +142,7 @@ SELECT target_id, indicator, region, year, pacing, kind, direction,
        CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END, annual, f.stale_m, now()
 FROM targets_t LEFT JOIN facts f USING (target_id)
 """
-TABLES = ("as_of_months", "facts")
+TABLES = ("facts",)
 
 
 def prepare_checks(
@@ -152,7 +150,6 @@ def prepare_checks(
 ) -> tuple[str, str]:
     """From temp tables actuals, targets_t and curves build what the checks read, and
     return the two statements that compute and store them (run them in a transaction)."""
-    con.execute(AS_OF)
     con.execute(FACTS, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
     # Windows cost a sort of all rows: run them only when some target needs them.
     row = con.execute(
