@@ -91,6 +91,30 @@ def target_tables(
             if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
         ],
     )
+    curves, q_targets, used = _curves(targets, indicators, past)
+    _targets_table(con, targets, indicators, thresholds, used)
+    # Curves as arrays indexed by month + 1: the checks look up three months of a
+    # target's curve at once, without joining a row per month.
+    columns = {f"p{m}": curves[:, m] for m in range(13)}
+    columns.update({f"q{m}": q_targets[:, m] for m in range(13)})
+    con.register("_curves", pd.DataFrame({"target_id": np.arange(len(targets)), **columns}))
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE curves AS SELECT CAST(target_id AS INTEGER) "
+            f"AS target_id, [{', '.join(f'p{m}' for m in range(13))}]::DOUBLE[13] AS pace, "
+            f"[{', '.join(f'q{m}' for m in range(13))}]::DOUBLE[13] AS q_target "
+            "FROM _curves"
+        )
+    finally:
+        con.unregister("_curves")
+
+
+def _curves(
+    targets: Sequence[Target],
+    indicators: Mapping[str, Indicator],
+    past: Mapping[tuple[str, str], Mapping[int, Mapping[int, float]]],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str]]:
+    """Pace and horizon-target curves (one row of 13 months per target), pacing used."""
     n = len(targets)
     curves = np.empty((n, 13))
     q_targets = np.empty((n, 13))
@@ -131,10 +155,20 @@ def target_tables(
         batch = anchors @ _blend((0, *inner, 12))[1:]
         curves[ids] = batch
         q_targets[ids] = batch[:, Q_END]
+    return curves, q_targets, used
+
+
+def _targets_table(
+    con: duckdb.DuckDBPyConnection,
+    targets: Sequence[Target],
+    indicators: Mapping[str, Indicator],
+    thresholds: Callable[[str], Thresholds],
+    used: list[str],
+) -> None:
     # Names travel as codes into small tables: 100k strings cost more to hand to DuckDB
     # than the rest of the targets together.
-    ind_ids = list(indicators)
-    ind_code = {i: k for k, i in enumerate(ind_ids)}
+    n = len(targets)
+    ind_code = {i: k for k, i in enumerate(indicators)}
     reg_code: dict[str, int] = {}
     per_target = pd.DataFrame(
         {
@@ -193,21 +227,6 @@ def target_tables(
     finally:
         for name in ("_per_target", "_per_indicator", "_per_region"):
             con.unregister(name)
-    # Curves as arrays indexed by month + 1: the checks look up three months of a
-    # target's curve at once, without joining a row per month.
-    columns = {f"p{m}": curves[:, m] for m in range(13)}
-    columns.update({f"q{m}": q_targets[:, m] for m in range(13)})
-    frame = pd.DataFrame({"target_id": np.arange(n, dtype=np.int32), **columns})
-    con.register("_curves", frame)
-    try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE curves AS SELECT target_id, "
-            f"[{', '.join(f'p{m}' for m in range(13))}]::DOUBLE[13] AS pace, "
-            f"[{', '.join(f'q{m}' for m in range(13))}]::DOUBLE[13] AS q_target "
-            "FROM _curves"
-        )
-    finally:
-        con.unregister("_curves")
 
 
 def _blend(months: tuple[int, ...]) -> npt.NDArray[np.float64]:
