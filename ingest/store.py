@@ -217,13 +217,14 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 VIEWS = """
+-- A check's severity (0..3) in words.
+CREATE OR REPLACE MACRO check_status_name(severity) AS
+['no_data', 'on_track', 'at_risk', 'behind'][severity + 1];
+
 -- How far a check is from its pace: percentage points for growth rates, the ratio
 -- actual ÷ pace otherwise, mirrored for indicators where lower is better.
 CREATE OR REPLACE MACRO check_gap(direction, actual, pace) AS
 CASE WHEN direction = 'lower' THEN pace - actual ELSE actual - pace END;
-
-CREATE OR REPLACE MACRO check_status_name(severity) AS
-['no_data', 'on_track', 'at_risk', 'behind'][severity + 1];
 
 CREATE OR REPLACE MACRO check_attainment(kind, direction, actual, pace) AS
 CASE WHEN kind = 'growth' THEN check_gap(direction, actual, pace)
