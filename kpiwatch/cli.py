@@ -109,15 +109,12 @@ def ingest(
         "unchanged",
         title="loaded",
     )
-    refused = skipped = 0
     for outcome in outcomes:
         if outcome.error is not None:
-            refused += 1
             err.print(str(outcome.error), markup=False)
             continue
         assert outcome.report is not None
         if outcome.report.already_loaded:
-            skipped += 1
             out.print(
                 f"{outcome.path}: already loaded (load {outcome.report.already_loaded}), skipped",
                 markup=False,
@@ -135,10 +132,17 @@ def ingest(
             )
     if table.row_count:
         out.print(table)
-    loaded = len(outcomes) - refused - skipped
+    loaded, skipped, refused = _tally(outcomes)
     out.print(f"{loaded} file(s) loaded, {skipped} skipped, {refused} refused", markup=False)
     if refused:
         sys.exit(1)
+
+
+def _tally(outcomes: list[app.FileOutcome]) -> tuple[int, int, int]:
+    """Files loaded, skipped as already loaded, and refused."""
+    refused = sum(1 for o in outcomes if o.error is not None)
+    skipped = sum(1 for o in outcomes if o.report is not None and o.report.already_loaded)
+    return len(outcomes) - refused - skipped, skipped, refused
 
 
 @cli.command()
@@ -153,13 +157,14 @@ def refresh(obj: Context, today: datetime | None) -> None:
     except KpiwatchError as exc:
         err.print(str(exc), markup=False)
         sys.exit(1)
-    refused = [o for o in outcomes if o.error is not None]
-    for o in refused:
-        err.print(str(o.error), markup=False)
+    for o in outcomes:
+        if o.error is not None:
+            err.print(str(o.error), markup=False)
+    loaded, skipped, refused = _tally(outcomes)
     new = sum(o.report.new + o.report.revised for o in outcomes if o.report)
     out.print(
-        f"{len(outcomes) - len(refused)} file(s) loaded ({new} new or revised values), "
-        f"{len(refused)} refused; {report.rows} checks for {report.targets} targets"
+        f"{loaded} file(s) loaded ({new} new or revised values), {skipped} skipped, "
+        f"{refused} refused; {report.rows} checks for {report.targets} targets"
         + (f"; {report.mismatches} roll-up mismatches" if report.mismatches else "")
         + f"; forecasts: {forecast.computed} computed, {forecast.reused} unchanged, "
         f"{forecast.fallbacks} fell back",

@@ -37,7 +37,9 @@ labels = { on_track = "green", at_risk = "yellow", behind = "red" }
     )
     done = run(tmp_path, "refresh", "--today", "2026-04-10")
     assert done.returncode == 0, done.stderr
-    assert "1 file(s) loaded (2 new or revised values), 0 refused" in done.stdout
+    assert "1 file(s) loaded (2 new or revised values), 0 skipped, 0 refused" in done.stdout
+    again = run(tmp_path, "refresh", "--today", "2026-04-10")
+    assert "0 file(s) loaded (0 new or revised values), 1 skipped, 0 refused" in again.stdout
     board = run(tmp_path, "status")
     assert board.returncode == 0, board.stderr
     lines = [ln for ln in board.stdout.splitlines() if "B区" in ln or "A区" in ln]
