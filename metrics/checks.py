@@ -23,15 +23,10 @@ HORIZONS = ("y", "q", "m")
 # Quarterly series have no month horizon. What belongs to a target is gathered once per
 # target before the expansion into as-of months.
 BASE = """
-WITH spans AS (
-    SELECT indicator, region, year, max(month) AS max_m,
-           bool_or(month = 2 AND own_months = 2) AS jan_feb
-    FROM actuals GROUP BY ALL
-),
-t AS (
-    SELECT t.*, f.rank_group, c.pace, c.q_target AS q_targets, s.max_m, s.jan_feb
-    FROM targets_t t JOIN spans s USING (indicator, region, year)
-    JOIN curves c USING (target_id) LEFT JOIN facts f USING (target_id)
+WITH t AS (
+    SELECT t.*, f.rank_group, f.max_m, f.jan_feb, c.pace, c.q_target AS q_targets
+    FROM targets_t t JOIN facts f USING (target_id) JOIN curves c USING (target_id)
+    WHERE f.max_m IS NOT NULL  -- no data for the target's year: nothing to check
 ),
 x AS (
     SELECT t.*, g.m FROM t, LATERAL generate_series(1, t.max_m) AS g(m)
@@ -109,12 +104,18 @@ FROM y
 # raw severity + 4 × severity after hysteresis and cascade + 16 if the cascade raised it
 CODE = "{h}_raw + 4 * {h}_sev + 16 * CAST({h}_sev > {h}_own AS INTEGER)"
 
-# Per target: the month whose next release is overdue, if any, and the group it is
+# Per target: the newest month of its year's data and whether January and February came
+# as one release, the month whose next release is overdue, if any, and the group it is
 # ranked in (indicator, parent region, year; none for regions without a parent).
 FACTS = """
 CREATE OR REPLACE TEMP TABLE facts AS
-WITH per_series AS (
-    SELECT indicator, region, max(year * 100 + month) AS ym FROM actuals GROUP BY ALL
+WITH spans AS (
+    SELECT indicator, region, year, max(month) AS max_m,
+           bool_or(month = 2 AND own_months = 2) AS jan_feb
+    FROM actuals GROUP BY ALL
+),
+per_series AS (
+    SELECT indicator, region, max(year * 100 + max_m) AS ym FROM spans GROUP BY ALL
 ),
 t AS (
     SELECT t.target_id, t.indicator, t.region, t.year,
@@ -123,12 +124,13 @@ t AS (
                 THEN dense_rank() OVER (ORDER BY t.indicator, g.parent, t.year) END AS rank_group
     FROM targets_t t LEFT JOIN regions g ON g.id = t.region
 )
-SELECT t.target_id, t.rank_group,
+SELECT t.target_id, t.rank_group, s.max_m, s.jan_feb,
        CASE WHEN p.ym // 100 = t.year
              AND $today > last_day(make_date(p.ym // 100, p.ym % 100, 1) + to_months(t.step))
                           + to_days(CASE t.step WHEN 3 THEN $lag_q ELSE $lag_m END)
             THEN p.ym % 100 END AS stale_m
 FROM t LEFT JOIN per_series p USING (indicator, region)
+LEFT JOIN spans s USING (indicator, region, year)
 """
 
 # Regions are ranked within their parent by attainment (the monthly ranking of units).
