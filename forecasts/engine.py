@@ -25,14 +25,17 @@ from forecasts.models import (
     SeasonalNaive,
     StatsmodelsETS,
     Theta,
+    ThetaSTL,
 )
 
 MIN_HISTORY = 6
 # Damped ETS and Theta on the adjusted series, and for seasonal series Holt-Winters on
-# the raw one: on M3 their equal-weight mean beats each alone (MASE 0.860; without
-# Holt-Winters 0.866); adding simple ETS (no trend) or drift made it worse (0.884 /
-# 0.890), and so did a median of three with simple ETS (0.882).
-COMBINED = ("ets_damped", "theta", "holt_winters")
+# the raw one and Theta on the STL-adjusted one: members that see the seasonality
+# differently. On M3 their equal-weight mean beats each alone: MASE 0.856, against 0.860
+# without Theta on STL and 0.866 with damped ETS and Theta only. Adding simple ETS (no
+# trend) or drift made it worse (0.884 / 0.890), and so did a median of three with
+# simple ETS (0.882).
+COMBINED = ("ets_damped", "theta", "holt_winters", "theta_stl")
 COMBINE_MARGIN = 0.6
 TAIL_DF = 4
 # t quantile scaled to the Gaussian's at 90 % (the 80 % interval's upper bound).
@@ -91,8 +94,9 @@ def candidates(n: int, season: int, seasonal: bool) -> list[Callable[[], Forecas
     """Models allowed for a series of n points (no seasonal model under two seasons)."""
     if n < 2 * max(season, 1):
         return [lambda: Naive(season), lambda: Drift(season), lambda: StatsmodelsETS(season)]
+    # Simple ETS is left to short series: on M3 it was chosen for 12 of 1,428 series and
+    # dropping it cost nothing measurable (MASE 0.855 -> 0.856) for 12 % more series/s.
     models: list[Callable[[], Forecaster]] = [
-        lambda: StatsmodelsETS(season),
         lambda: StatsmodelsETS(season, damped=True),
         lambda: Theta(season),
         lambda: Drift(season),
@@ -100,6 +104,7 @@ def candidates(n: int, season: int, seasonal: bool) -> list[Callable[[], Forecas
     if seasonal:
         models.append(lambda: SeasonalNaive(season))
         models.append(lambda: HoltWinters(season))
+        models.append(lambda: ThetaSTL(season))
     return models
 
 
@@ -166,11 +171,28 @@ def _fit(
     maker: Callable[[], Forecaster], y: Array, season: int, found: tuple[Array, bool] | None
 ) -> tuple[Forecaster, tuple[Array, bool, int] | None]:
     model = maker()
-    if found is None or isinstance(model, SeasonalNaive | Naive | HoltWinters):
+    if found is None or model.adjustment == "none":
         return model.fit(y), None
     idx, mult = found
-    ya = _adjust(y, idx, mult, 0)
+    if model.adjustment == "stl":
+        idx, ya = _stl_adjust(y, season, mult)
+    else:
+        ya = _adjust(y, idx, mult, 0)
     return model.fit(ya), (idx, mult, len(y))
+
+
+def _stl_adjust(y: Array, season: int, mult: bool) -> tuple[Array, Array]:
+    """STL's seasonal component (of the logs when multiplicative): the last season of it
+    as indices for the forecast, and the adjusted series."""
+    from statsmodels.tsa.seasonal import STL
+
+    comp = np.asarray(STL(np.log(y) if mult else y, period=season).fit().seasonal)
+    n = len(y)
+    idx = np.empty(season)
+    idx[np.arange(n - season, n) % season] = comp[n - season :]
+    if mult:
+        return np.exp(idx), y / np.exp(comp)
+    return idx, y - comp
 
 
 def _adjust(y: Array, idx: Array, mult: bool, start: int) -> Array:

@@ -1,7 +1,7 @@
 """Forecasters: one interface (hyperparameters in the constructor, fit, predict).
 
-Each model forecasts a seasonally adjusted (or raw, for seasonal naive and Holt-Winters)
-monthly or quarterly series. Its spread is a standard deviation growing like √k from the in-sample
+Each model forecasts a monthly or quarterly series, seasonally adjusted as its
+`adjustment` says. Its spread is a standard deviation growing like √k from the in-sample
 one-step residuals; the engine calibrates it on backtests and draws the paths that give
 the intervals. statsmodels is imported where a model is built.
 """
@@ -30,6 +30,9 @@ class Forecaster:
     """Base: subclasses fit their state in `fit` and implement `_mean` and `_residuals`."""
 
     name = "base"
+    # How the engine deseasonalises a seasonal series for this model: fixed classical
+    # indices, STL's seasonal component, or not at all (the model sees the raw series).
+    adjustment = "classical"
 
     def __init__(self, season: int = 12) -> None:
         self.season = season
@@ -57,6 +60,7 @@ class Naive(Forecaster):
     """The last value, carried forward."""
 
     name = "naive"
+    adjustment = "none"
 
     def _mean(self, h: int) -> Array:
         return np.full(h, self._y[-1])
@@ -69,6 +73,7 @@ class SeasonalNaive(Forecaster):
     """The value of the same month (or quarter) one season earlier."""
 
     name = "seasonal_naive"
+    adjustment = "none"
 
     def _mean(self, h: int) -> Array:
         last = self._y[-self.season :]
@@ -129,6 +134,7 @@ class HoltWinters(Forecaster):
     it goes, where the other models see fixed classical indices."""
 
     name = "holt_winters"
+    adjustment = "none"
     _result: Any = None
 
     def fit(self, y: Array) -> Forecaster:
@@ -187,3 +193,11 @@ class Theta(Forecaster):
             out[t - 1] = y[t] - pred
             level = alpha * y[t] + (1 - alpha) * level
         return out
+
+
+class ThetaSTL(Theta):
+    """Theta on the series adjusted by STL: a seasonal pattern that may drift over the
+    years, where the classical indices are one fixed pattern."""
+
+    name = "theta_stl"
+    adjustment = "stl"
