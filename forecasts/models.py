@@ -131,7 +131,7 @@ class StatsmodelsETS(Forecaster):
 
 class HoltWinters(Forecaster):
     """Damped Holt-Winters on the raw series: seasonality inside the model, updated as
-    it goes, where the other models see fixed classical indices."""
+    it goes, where the adjusted models see a pattern estimated beforehand."""
 
     name = "holt_winters"
     adjustment = "none"

@@ -66,3 +66,40 @@ def test_degenerate_series_get_a_labelled_result(y: np.ndarray, model: str | Non
 def test_too_little_or_broken_history_is_refused_clearly(y: np.ndarray) -> None:
     with pytest.raises(TooShort):
         forecast_series(y, 6)
+
+
+def _seasonal(n: int = 96) -> np.ndarray:
+    t = np.arange(n)
+    rng = np.random.default_rng(3)
+    return 100 + 0.5 * t + 20 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 2, n)
+
+
+def test_a_seasonal_series_is_forecast_by_members_that_see_its_season_differently() -> None:
+    y = _seasonal()
+    f = forecast_series(y, 12, 12, n_paths=100)
+    assert f.model == "combination(ets_damped, theta, holt_winters, theta_stl)", f.model
+    # the seasonal swing survives into the forecast (no member flattened it away)
+    assert np.ptp(f.mean) > 25
+
+
+def test_a_member_failing_on_the_full_series_leaves_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from forecasts import models
+
+    y = _seasonal()
+    calls = {"n": 0}
+    fit = models.HoltWinters.fit
+
+    def fails_last(self: models.HoltWinters, series: np.ndarray) -> models.Forecaster:
+        # backtests fit on shorter series; the full series is the longest
+        calls["n"] += 1
+        if len(series) == len(y):
+            raise np.linalg.LinAlgError("singular")
+        return fit(self, series)
+
+    monkeypatch.setattr(models.HoltWinters, "fit", fails_last)
+    f = forecast_series(y, 12, 12, n_paths=100)
+    assert calls["n"] >= 2  # it took part in the backtests
+    assert f.model == "combination(ets_damped, theta, theta_stl)", f.model
+    assert np.all(np.isfinite(f.mean)) and not f.fallback
