@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from exporters.collector import HELP, STATUSES
-from exporters.files import write_atomic
+from ingest.files import write_atomic
 
 CHECKS = """
 SELECT p.indicator, p.region, p.horizon, coalesce(i.kind, '') AS kind, p.actual,

@@ -24,7 +24,7 @@ from grafana_foundation_sdk.models.dashboard import (
 )
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from exporters.files import write_atomic
+from ingest.files import write_atomic
 
 DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
 STATUS_COLOURS = {

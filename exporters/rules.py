@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from exporters.files import write_atomic
+from ingest.files import write_atomic
 
 OWNER_JOIN = " * on(indicator) group_left(name, unit, owner) kpi_info"
 

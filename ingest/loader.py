@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
+import io
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.errors import IngestError, RowError, StoreError
+from ingest.files import write_atomic
 from ingest.grids import stage_grid
 from ingest.mapping import build_period_map, build_region_map, build_series_map
 from ingest.readers import stage_long
@@ -207,12 +208,11 @@ def _validate(
 
 
 def _write_rejects(rejects: Path, errors: list[RowError]) -> None:
-    tmp = rejects.with_name(rejects.name + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["line", "field", "value", "reason"])
-        writer.writerows((e.line, e.field, e.value, e.reason) for e in errors)
-    os.replace(tmp, rejects)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["line", "field", "value", "reason"])
+    writer.writerows((e.line, e.field, e.value, e.reason) for e in errors)
+    write_atomic(rejects, out.getvalue())
 
 
 def _file_series(con: duckdb.DuckDBPyConnection) -> bool:
