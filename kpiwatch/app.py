@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -198,11 +198,20 @@ def shared_actuals(con: duckdb.DuckDBPyConnection, config: Config) -> Iterator[p
 
 
 def refresh_with(
-    con: duckdb.DuckDBPyConnection, config: Config, today: date | None = None
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    today: date | None = None,
+    on_stage: Callable[[str], None] = lambda _: None,
 ) -> tuple[ChecksReport, ForecastReport]:
-    """Checks, then forecasts, in an open store, on one computation of the actuals."""
+    """Checks, then forecasts, in an open store, on one computation of the actuals.
+
+    `on_stage` hears "checks" (building the actuals counts as the checks), then
+    "forecasts", so that a caller can say which stage a failure belongs to.
+    """
+    on_stage("checks")
     with shared_actuals(con, config) as mismatches:
         checks = checks_with(con, config, today, mismatches=mismatches)
+        on_stage("forecasts")
         forecasts = forecasts_with(con, config, shared_actuals=True)
     return checks, forecasts
 

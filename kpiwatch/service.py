@@ -98,13 +98,15 @@ class Service:
                 bad = o.error.total if isinstance(o.error, IngestError) else 0
                 self.health.rejected.inc(bad)
                 log.warning("refused %s", str(o.error).splitlines()[0])
-        stage = "checks"  # building the actuals counts as the checks
+        stage = "checks"
+
+        def entering(name: str) -> None:
+            nonlocal stage
+            stage = name
+
         try:
-            with app.shared_actuals(con, self.config) as mismatches:
-                app.checks_with(con, self.config, self.today, mismatches=mismatches)
-                stage = "forecasts"
-                report = app.forecasts_with(con, self.config, shared_actuals=True)
-                self.health.fallbacks.inc(report.fallbacks)
+            _, report = app.refresh_with(con, self.config, self.today, entering)
+            self.health.fallbacks.inc(report.fallbacks)
         except (KpiwatchError, duckdb.Error) as exc:
             raise self._failed(stage, exc) from exc
         try:

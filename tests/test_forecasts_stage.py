@@ -119,3 +119,25 @@ def test_one_refresh_shares_the_actuals_and_equals_the_stages_run_apart(tmp_path
             con.close()
 
     assert board(shared.store_path) == board(apart.store_path)
+
+
+def test_a_failing_refresh_is_counted_under_the_stage_that_failed(tmp_path: Path) -> None:
+    from kpiwatch.service import Service
+
+    data = history("zone_a", 100)
+    config = pipeline(tmp_path, data, TARGET.format(region="zone_a", annual=1200))
+    service = Service(config)
+
+    def failures(stage: str) -> float:
+        value = service.health.registry.get_sample_value(
+            "kpiwatch_refresh_failures_total", {"stage": stage}
+        )
+        return float(value or 0)
+
+    for table, stage in (("forecast_results", "forecasts"), ("check_results", "checks")):
+        con = duckdb.connect(str(config.store_path))
+        con.execute(f"DROP TABLE {table}")  # the stage's own table is gone: it fails
+        con.close()
+        assert service.refresh() is False
+        assert failures(stage) == 1, stage
+    assert failures("ingest") == 0
