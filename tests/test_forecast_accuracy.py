@@ -87,7 +87,9 @@ def _seasonal(n: int = 96) -> np.ndarray:
 def test_a_seasonal_series_is_forecast_by_members_that_see_its_season_differently() -> None:
     y = _seasonal()
     f = forecast_series(y, 12, 12, n_paths=100)
-    assert f.model == "combination(ets_damped, holt_winters, theta_stl, ar_changes)", f.model
+    assert f.model == (
+        "combination(ets_damped, theta_trend, holt_winters, theta_stl, ar_changes)"
+    ), f.model
     # the seasonal swing survives into the forecast (no member flattened it away)
     assert np.ptp(f.mean) > 25
 
@@ -96,7 +98,9 @@ def test_a_series_without_season_is_forecast_by_theta_instead_of_the_ar() -> Non
     rng = np.random.default_rng(5)
     y = 50 + 0.8 * np.arange(90) + rng.normal(0, 3, 90)
     f = forecast_series(y, 12, 12, n_paths=100)
-    assert f.model == "combination(ets_damped, theta, holt_winters, theta_stl)", f.model
+    assert f.model == ("combination(ets_damped, theta, theta_trend, holt_winters, theta_stl)"), (
+        f.model
+    )
     # the trend goes on: the year ahead sits above the last year
     assert f.mean.mean() > y[-12:].mean() + 5
 
@@ -134,5 +138,19 @@ def test_a_member_failing_on_the_full_series_leaves_the_others(
     monkeypatch.setattr(models.HoltWinters, "fit", fails_last)
     f = forecast_series(y, 12, 12, n_paths=100)
     assert calls["n"] >= 2  # it took part in the backtests
-    assert f.model == "combination(ets_damped, theta_stl, ar_changes)", f.model
+    assert f.model == "combination(ets_damped, theta_trend, theta_stl, ar_changes)", f.model
     assert np.all(np.isfinite(f.mean)) and not f.fallback
+
+
+@pytest.mark.parametrize(("coefficient", "cls"), [(2.0, "Theta"), (np.inf, "ThetaTrend")])
+def test_theta_forecasts_as_statsmodels_theta_model(coefficient: float, cls: str) -> None:
+    # the same method, with SES fitted by least squares instead of maximum likelihood
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    from forecasts import models
+
+    for train, _ in m3_series(5):
+        reference = ThetaModel(train, period=1, deseasonalize=False).fit()
+        expected = np.asarray(reference.forecast(18, theta=coefficient))
+        ours = getattr(models, cls)(12).fit(train).predict(18).mean
+        assert np.allclose(ours, expected, rtol=1e-3), (ours, expected)
