@@ -168,7 +168,9 @@ class DifferencedAR(Forecaster):
 
         changes = np.diff(np.asarray(y, dtype=np.float64))
         lags = min(self.lags, len(changes) // 3)
-        self._result = AutoReg(changes, lags=lags, trend="c").fit()
+        with warnings.catch_warnings():  # a rank-deficient design on flat stretches
+            warnings.simplefilter("ignore")
+            self._result = AutoReg(changes, lags=lags, trend="c").fit()
         return super().fit(y)
 
     def _mean(self, h: int) -> Array:

@@ -7,6 +7,7 @@ from dataclasses import astuple, dataclass
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
@@ -18,7 +19,7 @@ from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import actuals_table
 from metrics.schema import Target
-from metrics.targets import Q_END, curve_for, history
+from metrics.targets import Q_END, pace_curves
 
 # One month of a series' actuals: year, month, to_date, own, own_months.
 Row = tuple[int, int, float | None, float | None, int | None]
@@ -143,26 +144,41 @@ def build_jobs(
         "ORDER BY indicator, region, year, month"
     ).fetchall():
         by_series.setdefault((ind_id, reg), []).append(tuple(row))
-    past = history(con, [(t.indicator, t.region) for t in targets])
+    # The targets' pace curves in one batch, as the checks compute them; only seasonal
+    # pacing and stock openings look at past years.
+    past = {
+        (t.indicator, t.region): _past(by_series.get((t.indicator, t.region), []))
+        for t in targets
+        if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
+    }
+    curves, q_targets, _ = pace_curves(targets, indicators, past)
     jobs = []
-    for t in targets:
+    for i, t in enumerate(targets):
         rows = by_series.get((t.indicator, t.region))
         if rows is None:
             continue
         upto = [r for r in rows if r[0] <= t.year]
-        job = _job(
-            t, indicators[t.indicator], upto, past.get((t.indicator, t.region), {}), settings
-        )
+        job = _job(t, indicators[t.indicator], upto, curves[i], q_targets[i], settings)
         if job is not None:
             jobs.append(job)
     return jobs
+
+
+def _past(rows: list[Row]) -> dict[int, dict[int, float]]:
+    """To date by year and month (what the pacing rules learn from)."""
+    out: dict[int, dict[int, float]] = {}
+    for y, m, to_date, _, _ in rows:
+        if to_date is not None:
+            out.setdefault(int(y), {})[int(m)] = float(to_date)
+    return out
 
 
 def _job(
     t: Target,
     ind: Indicator,
     rows: list[Row],
-    past: Mapping[int, Mapping[int, float]],
+    curve: npt.NDArray[np.float64],
+    q_target: npt.NDArray[np.float64],
     settings: ForecastSettings,
 ) -> Job | None:
     to_date = {
@@ -174,7 +190,6 @@ def _job(
     step = 3 if ind.frequency == "quarterly" else 1
     q_end = int(Q_END[month + 1])  # the quarter of the next month still to come
     q_start = q_end - 3
-    curve, q_target, _ = curve_for(t, ind, past)
     quarter_target = {
         "flow": curve[q_end] - curve[q_start],
         "growth": q_target[q_end],

@@ -91,7 +91,7 @@ def target_tables(
             if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
         ],
     )
-    curves, q_targets, used = _curves(targets, indicators, past)
+    curves, q_targets, used = pace_curves(targets, indicators, past)
     _targets_table(con, targets, indicators, thresholds, used)
     # Curves as arrays indexed by month + 1: the checks look up three months of a
     # target's curve at once, without joining a row per month.
@@ -109,12 +109,14 @@ def target_tables(
         con.unregister("_curves")
 
 
-def _curves(
+def pace_curves(
     targets: Sequence[Target],
     indicators: Mapping[str, Indicator],
     past: Mapping[tuple[str, str], Mapping[int, Mapping[int, float]]],
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str]]:
-    """Pace and horizon-target curves (one row of 13 months per target), pacing used."""
+    """Pace and horizon-target curves (one row of 13 months per target, in the order
+    of `targets`), and the pacing used. `past` needs only the series of targets with
+    seasonal pacing or of stocks."""
     n = len(targets)
     curves = np.empty((n, 13))
     q_targets = np.empty((n, 13))

@@ -141,3 +141,21 @@ def test_a_failing_refresh_is_counted_under_the_stage_that_failed(tmp_path: Path
         assert service.refresh() is False
         assert failures(stage) == 1, stage
     assert failures("ingest") == 0
+
+
+def test_forecasts_aim_at_the_quarter_target_the_checks_pace(tmp_path: Path) -> None:
+    # Seasonal pacing learns from the past years that the third quarter is the busy
+    # one, so its target is more than a quarter of the year's.
+    data = "\n".join(
+        f"{y}-{m:02d},zone_a,projects_started,value,{130 if 7 <= m <= 9 else 100}"
+        for y in (2023, 2024, 2025, 2026)
+        for m in range(1, 13)
+        if (y, m) <= (2026, 8)
+    )
+    targets = TARGET.format(region="zone_a", annual=1300) + 'pacing = "seasonal"\n'
+    config = pipeline(tmp_path, data, targets)
+    app.refresh_forecasts(config)
+    quarter = {r[1]: r for r in forecasts(config.store_path)}["quarter"]
+    check = one(config, "zone_a", "2026-08", "quarter")
+    assert check["pacing"] == "seasonal"
+    assert quarter[2] == check["horizon_target"] > 1300 / 4
