@@ -1,10 +1,11 @@
 """One series' forecast: choose a model by rolling-origin backtest, calibrate, simulate.
 
-Seasonal series are adjusted with classical decomposition first; the non-seasonal models
-forecast the adjusted series and the forecast is re-seasonalised. Candidates and their
-equal-weight combination are compared by MASE on up to two rolling origins; intervals
-are scaled by how wide the backtest errors really were; future paths accumulate
-independent increments so that sums over several periods get the right spread.
+Seasonal series are adjusted with classical decomposition first (or STL, for the models
+that ask for it); the non-seasonal models forecast the adjusted series and the forecast
+is re-seasonalised. Candidates and their equal-weight combination are compared by MASE
+on up to two rolling origins; intervals are scaled by how wide the backtest errors
+really were; future paths accumulate independent increments so that sums over several
+periods get the right spread.
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ MIN_HISTORY = 6
 # on the STL-adjusted one (a season that may drift); for seasonal series also an AR on
 # the changes, for the others Theta itself. Holt-Winters and STL see a weak season that
 # the seasonality test missed. On M3 (MASE, 1,428 series): 0.856 with damped ETS and
-# Theta, plus Holt-Winters and Theta on STL for seasonal series; 0.838 with these
-# members but Theta keeping the whole trend; 0.834 with it. Each member was kept for
-# what it added to the rest (adding theta with other trend shares, simple ETS, drift
-# or naive gained nothing or lost).
+# Theta, plus Holt-Winters and Theta on STL for seasonal series; 0.838 with the members
+# below except Theta keeping the whole trend; 0.834 with all of them. Each member was
+# kept for what it added to the rest (Theta with other trend shares, simple ETS,
+# drift or naive as members gained nothing or lost).
 MEMBERS = {  # in the order of candidates()
     True: ("ets_damped", "theta_trend", "holt_winters", "theta_stl", "ar_changes"),
     False: ("ets_damped", "theta", "theta_trend", "holt_winters", "theta_stl"),
