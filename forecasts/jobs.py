@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import statsmodels
 
+from forecasts import engine, models
 from forecasts.engine import TooShort, forecast_series
 from forecasts.models import Array
 
-VERSION = "1"
+
+def _method() -> str:
+    """A fingerprint of the forecasting code and statsmodels' version: after an upgrade
+    that changes either, every series is forecast anew once (else the store would keep
+    forecasts of the old method for series whose data did not change)."""
+    digest = hashlib.sha1(statsmodels.__version__.encode())
+    for source in (engine.__file__, models.__file__, __file__):
+        digest.update(Path(str(source)).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+METHOD = _method()
 
 
 @dataclass(frozen=True)
@@ -39,7 +53,7 @@ class Job:
     def input_hash(self) -> str:
         text = repr(
             (
-                VERSION,
+                METHOD,
                 self.history,
                 self.month,
                 self.to_date,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from kpiwatch import app
 from tests.checks_helpers import one, pipeline
@@ -79,6 +80,22 @@ def test_only_changed_series_are_recomputed(tmp_path: Path) -> None:
     assert (third.computed, third.reused) == (1, 1)
     assert after[("zone_a", "year")] == before[("zone_a", "year")]
     assert after[("zone_b", "year")] != before[("zone_b", "year")]
+
+
+def test_a_new_forecasting_method_recomputes_every_series(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from forecasts import jobs
+
+    data = history("zone_a", 100) + "\n" + history("zone_b", 50)
+    targets = TARGET.format(region="zone_a", annual=1200) + TARGET.format(
+        region="zone_b", annual=600
+    )
+    config = pipeline(tmp_path, data, targets)
+    assert app.refresh_forecasts(config).computed == 2
+    monkeypatch.setattr(jobs, "METHOD", "an upgraded forecaster")
+    again = app.refresh_forecasts(config)
+    assert (again.computed, again.reused) == (2, 0)
 
 
 def test_faulty_series_get_a_labelled_fallback_and_the_refresh_finishes(tmp_path: Path) -> None:
