@@ -183,8 +183,9 @@ def _fit(
 ) -> tuple[Forecaster, tuple[Array, bool, int] | None]:
     model = maker()
     if model.adjustment == "stl":  # even where the test found no season: a weak one
-        idx, ya = _stl_adjust(y, season, bool(np.all(y > 0)))
-        return model.fit(ya), (idx, bool(np.all(y > 0)), len(y))
+        mult = bool(np.all(y > 0))
+        idx, ya = _stl_adjust(y, season, mult)
+        return model.fit(ya), (idx, mult, len(y))
     if found is None or model.adjustment == "none":
         return model.fit(y), None
     idx, mult = found

@@ -132,24 +132,50 @@ class DampedETS(Forecaster):
 
     name = "ets_damped"
     _result: Any = None
+    # The fewest points for statsmodels' heuristic initial states, beyond the seasons.
+    _seasons_before_heuristic = 1
 
     def fit(self, y: Array) -> Forecaster:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
         y = np.asarray(y, dtype=np.float64)
-        init = "heuristic" if len(y) >= self.season + 10 else "estimated"
+        # Heuristic initial states (where statsmodels has enough data for them) fit
+        # several times faster than estimated ones, at the same accuracy on M3.
+        enough = len(y) >= self._seasons_before_heuristic * self.season + 10
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._result = ExponentialSmoothing(
-                y, trend="add", damped_trend=True, initialization_method=init
+                y,
+                trend="add",
+                damped_trend=True,
+                initialization_method="heuristic" if enough else "estimated",
+                **self._season(y),
             ).fit(use_brute=False)
         return super().fit(y)
+
+    def _season(self, y: Array) -> dict[str, Any]:
+        return {}
 
     def _mean(self, h: int) -> Array:
         return np.asarray(self._result.forecast(h), dtype=np.float64)
 
     def _residuals(self) -> Array:
         return np.asarray(self._y - self._result.fittedvalues, dtype=np.float64)
+
+
+class HoltWinters(DampedETS):
+    """Damped Holt-Winters on the raw series: seasonality inside the model, updated as
+    it goes, where the adjusted models see a pattern estimated beforehand."""
+
+    name = "holt_winters"
+    adjustment = "none"
+    _seasons_before_heuristic = 2
+
+    def _season(self, y: Array) -> dict[str, Any]:
+        return {
+            "seasonal": "mul" if np.all(y > 0) else "add",
+            "seasonal_periods": self.season,
+        }
 
 
 class DifferencedAR(Forecaster):
@@ -180,40 +206,6 @@ class DifferencedAR(Forecaster):
 
     def _residuals(self) -> Array:
         return np.asarray(self._result.resid, dtype=np.float64)
-
-
-class HoltWinters(Forecaster):
-    """Damped Holt-Winters on the raw series: seasonality inside the model, updated as
-    it goes, where the adjusted models see a pattern estimated beforehand."""
-
-    name = "holt_winters"
-    adjustment = "none"
-    _result: Any = None
-
-    def fit(self, y: Array) -> Forecaster:
-        from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-        y = np.asarray(y, dtype=np.float64)
-        # Heuristic initial states (where statsmodels has enough data for them) fit
-        # several times faster than estimated ones, at the same accuracy on M3.
-        init = "heuristic" if len(y) >= 2 * self.season + 10 else "estimated"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._result = ExponentialSmoothing(
-                y,
-                trend="add",
-                damped_trend=True,
-                seasonal="mul" if np.all(y > 0) else "add",
-                seasonal_periods=self.season,
-                initialization_method=init,
-            ).fit(use_brute=False)
-        return super().fit(y)
-
-    def _mean(self, h: int) -> Array:
-        return np.asarray(self._result.forecast(h), dtype=np.float64)
-
-    def _residuals(self) -> Array:
-        return np.asarray(self._y - self._result.fittedvalues, dtype=np.float64)
 
 
 @lru_cache(maxsize=8)

@@ -19,7 +19,7 @@ from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import actuals_table
 from metrics.schema import Target
-from metrics.targets import Q_END, pace_curves
+from metrics.targets import Q_END, pace_curves, past_years
 
 # One month of a series' actuals: year, month, to_date, own, own_months.
 Row = tuple[int, int, float | None, float | None, int | None]
@@ -147,7 +147,9 @@ def build_jobs(
     # The targets' pace curves in one batch, as the checks compute them; only seasonal
     # pacing and stock openings look at past years.
     past = {
-        (t.indicator, t.region): _past(by_series.get((t.indicator, t.region), []))
+        (t.indicator, t.region): past_years(
+            (y, m, v) for y, m, v, _, _ in by_series.get((t.indicator, t.region), [])
+        )
         for t in targets
         if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
     }
@@ -162,15 +164,6 @@ def build_jobs(
         if job is not None:
             jobs.append(job)
     return jobs
-
-
-def _past(rows: list[Row]) -> dict[int, dict[int, float]]:
-    """To date by year and month (what the pacing rules learn from)."""
-    out: dict[int, dict[int, float]] = {}
-    for y, m, to_date, _, _ in rows:
-        if to_date is not None:
-            out.setdefault(int(y), {})[int(m)] = float(to_date)
-    return out
 
 
 def _job(

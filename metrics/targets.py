@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import duckdb
 import numpy as np
@@ -34,8 +34,18 @@ def history(
         ).fetchall()
     finally:
         con.unregister("_wanted")
+    by_series: dict[tuple[str, str], list[tuple[int, int, float | None]]] = {}
     for ind, reg, year, month, value in rows:
-        out.setdefault((ind, reg), {}).setdefault(int(year), {})[int(month)] = float(value)
+        by_series.setdefault((ind, reg), []).append((year, month, value))
+    return {key: past_years(found) for key, found in by_series.items()}
+
+
+def past_years(rows: Iterable[tuple[int, int, float | None]]) -> dict[int, dict[int, float]]:
+    """To date by year and month, from (year, month, to_date): what pacing learns from."""
+    out: dict[int, dict[int, float]] = {}
+    for year, month, value in rows:
+        if value is not None:
+            out.setdefault(int(year), {})[int(month)] = float(value)
     return out
 
 
