@@ -2,18 +2,26 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# `make run` needs only the runtime; `make test` adds the test tools.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-dev
 
 # The tests run a real Prometheus and promtool: Debian's prometheus package.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck clean tools stress
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(RUN_STAMP) $(STAMP)
 
 venv: $(STAMP)
 
@@ -22,10 +30,9 @@ tools:
 	  echo "installing Debian's prometheus package (promtool, prometheus)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
-	@# The package starts a system Prometheus on :9090; the tests start their own.
-	@-$(SUDO) systemctl disable --now prometheus >/dev/null 2>&1 || true
+	@# The tests start their own Prometheus on free ports; a system one is left alone.
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/kpiwatch refresh
 	$(BIN)/kpiwatch status
 	$(BIN)/kpiwatch serve

@@ -8,12 +8,18 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, settings
 
 from kpiwatch.config import Config, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 NBS = DATA / "china_nbs"
+
+# No test may depend on the machine's speed: a busy 2-core machine runs some examples
+# (a DuckDB file, a subprocess) slower than Hypothesis' default 200 ms deadline.
+settings.register_profile("kpiwatch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kpiwatch")
 
 BASE_TOML = """
 [store]
