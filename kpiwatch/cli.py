@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ingest.errors import ConfigError, KpiwatchError
 from kpiwatch import app, service
@@ -18,6 +21,40 @@ from kpiwatch.config import Config, load_config
 # Wide enough for the tables when output goes to a file or a pipe.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
+
+
+def fail(message: str) -> NoReturn:
+    """Print one clear message on stderr and exit 1."""
+    err.print(message, markup=False)
+    sys.exit(1)
+
+
+def table(*columns: str, title: str) -> Table:
+    """A table whose title is shown as typed (never read as rich markup)."""
+    return Table(*columns, title=Text(title))
+
+
+def add_row(into: Table, cells: Iterable[object]) -> None:
+    """Add a row, each cell as plain text: config and file texts are never markup."""
+    into.add_row(*(c if isinstance(c, Text) else Text(str(c)) for c in cells))
+
+
+class Verbs(click.Group):
+    """The verbs, with our errors and the operating system's turned into one message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KpiwatchError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(_os_message(exc))
+
+
+def _os_message(exc: OSError) -> str:
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    what = exc.strerror or str(exc)
+    return f"{where}: {what}" if where else what
 
 
 class Context:
@@ -34,7 +71,7 @@ class Context:
             sys.exit(1)
 
 
-@click.group()
+@click.group(cls=Verbs)
 @click.option(
     "--config",
     "config_path",
@@ -98,7 +135,7 @@ def ingest(
     except KpiwatchError as exc:
         err.print(str(exc), markup=False)
         sys.exit(1)
-    table = Table(
+    loaded = table(
         "indicator",
         "region",
         "measure",
@@ -120,20 +157,23 @@ def ingest(
                 markup=False,
             )
         for s in outcome.report.series:
-            table.add_row(
-                s.indicator,
-                s.region,
-                s.measure,
-                str(s.values),
-                f"{s.first_period} … {s.last_period}",
-                str(s.new),
-                str(s.revised),
-                str(s.unchanged),
+            add_row(
+                loaded,
+                (
+                    s.indicator,
+                    s.region,
+                    s.measure,
+                    s.values,
+                    f"{s.first_period} … {s.last_period}",
+                    s.new,
+                    s.revised,
+                    s.unchanged,
+                ),
             )
-    if table.row_count:
-        out.print(table)
-    loaded, skipped, refused = _tally(outcomes)
-    out.print(f"{loaded} file(s) loaded, {skipped} skipped, {refused} refused", markup=False)
+    if loaded.row_count:
+        out.print(loaded)
+    n_loaded, skipped, refused = _tally(outcomes)
+    out.print(f"{n_loaded} file(s) loaded, {skipped} skipped, {refused} refused", markup=False)
     if refused:
         sys.exit(1)
 
@@ -174,7 +214,7 @@ def refresh(obj: Context, today: datetime | None) -> None:
         sys.exit(1)
 
 
-STYLE = {"behind": "bold red", "at_risk": "bold yellow", "on_track": "bold blue"}
+STYLE = {"behind": "bold red", "at_risk": "bold yellow", "on_track": "bold blue", "no_data": "dim"}
 
 
 @cli.command()
@@ -190,12 +230,8 @@ STYLE = {"behind": "bold red", "at_risk": "bold yellow", "on_track": "bold blue"
 def status(obj: Context, region: str | None, as_of: str | None, horizon: str) -> None:
     """Print the three-colour board (蓝/黄/红), worst first, with each responsible unit."""
     config = obj.config()
-    try:
-        rows = app.board(config, region, as_of, horizon)
-    except KpiwatchError as exc:
-        err.print(str(exc), markup=False)
-        sys.exit(1)
-    table = Table(
+    rows = app.board(config, region, as_of, horizon)
+    board = table(
         "",
         "indicator",
         "region",
@@ -207,16 +243,9 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
     )
     for st, label, name, region_name, period, _h, att, reason, owner, kind in rows:
         shown = "" if att is None else (f"{att:+.2f} pp" if kind == "growth" else f"{att:.1%}")
-        table.add_row(
-            f"[{STYLE.get(str(st), '')}]{label}[/]",
-            str(name),
-            str(region_name),
-            str(period),
-            shown,
-            str(reason),
-            str(owner),
-        )
-    out.print(table)
+        cell = Text(str(label), style=STYLE.get(str(st), ""))
+        add_row(board, (cell, name, region_name, period, shown, reason, owner))
+    out.print(board)
 
 
 @cli.command()
@@ -251,7 +280,7 @@ def forecast(obj: Context, indicator: str, region: str) -> None:
     if not rows:
         err.print(f"no forecast for {indicator} in {region} (run kpiwatch refresh)", markup=False)
         sys.exit(1)
-    table = Table(
+    shown = table(
         "horizon",
         "ends",
         "target",
@@ -264,28 +293,22 @@ def forecast(obj: Context, indicator: str, region: str) -> None:
     )
     for r in rows:
         if r["point"] is None:
-            table.add_row(
-                str(r["horizon"]),
-                str(r["horizon_label"]),
-                f"{r['target']:.2f}",
-                "—",
-                "",
-                "",
-                "",
-                "",
-            )
+            add_row(shown, (r["horizon"], r["horizon_label"], f"{r['target']:.2f}", "—"))
             continue
-        table.add_row(
-            str(r["horizon"]),
-            str(r["horizon_label"]),
-            f"{r['target']:.2f}",
-            f"{r['point']:.2f}",
-            f"{r['lower80']:.2f} … {r['upper80']:.2f}",
-            f"{r['lower95']:.2f} … {r['upper95']:.2f}",
-            f"{r['p_meet']:.0%}",
-            f"{r['expected_shortfall']:.2f}",
+        add_row(
+            shown,
+            (
+                r["horizon"],
+                r["horizon_label"],
+                f"{r['target']:.2f}",
+                f"{r['point']:.2f}",
+                f"{r['lower80']:.2f} … {r['upper80']:.2f}",
+                f"{r['lower95']:.2f} … {r['upper95']:.2f}",
+                f"{r['p_meet']:.0%}",
+                f"{r['expected_shortfall']:.2f}",
+            ),
         )
-    out.print(table)
+    out.print(shown)
     first = rows[0]
     mase = first["backtest_mase"]
     out.print(
@@ -322,11 +345,7 @@ def dashboards(obj: Context, out_dir: Path) -> None:
 def backfill(obj: Context, out_file: Path) -> None:
     """Write the monthly history as OpenMetrics for promtool tsdb create-blocks-from."""
     config = obj.config()
-    try:
-        n = app.write_backfill(config, out_file)
-    except KpiwatchError as exc:
-        err.print(str(exc), markup=False)
-        sys.exit(1)
+    n = app.write_backfill(config, out_file)
     out.print(f"wrote {n} samples to {out_file}", markup=False)
 
 
@@ -335,12 +354,12 @@ def backfill(obj: Context, out_file: Path) -> None:
 def summary(obj: Context) -> None:
     """Print what the store holds: values and periods per indicator and region."""
     config = obj.config()
-    table = Table(
+    held = table(
         "indicator", "region", "measure", "values", "first", "last", title=str(config.store_path)
     )
     for row in app.store_summary(config):
-        table.add_row(*(str(c) for c in row))
-    out.print(table)
+        add_row(held, row)
+    out.print(held)
 
 
 def main() -> None:
