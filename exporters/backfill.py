@@ -11,61 +11,57 @@ from pathlib import Path
 
 import duckdb
 
-from exporters.collector import HELP, STATUSES
+from exporters.collector import (
+    HELP,
+    CheckRow,
+    ForecastRow,
+    check_samples,
+    forecast_samples,
+    label_names,
+)
 from ingest.files import write_atomic
 
+# The same rows the live snapshot reads, for every month instead of the latest.
 CHECKS = """
-SELECT p.indicator, p.region, p.horizon, coalesce(i.kind, '') AS kind, p.actual,
-       p.pace_target, p.horizon_target, p.attainment, p.gap, p.required_rate, p.status,
-       epoch(last_day(make_date(p.year, p.month, 1)) + INTERVAL 1 DAY) AS ts
-FROM progress_checks p LEFT JOIN indicators i ON i.id = p.indicator
+SELECT p.indicator, p.region, p.horizon, coalesce(p.kind, ''), p.actual, p.pace_target,
+       p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, false,
+       p.year, CAST(epoch(p.horizon_end + INTERVAL 1 DAY) AS DOUBLE),
+       coalesce(c.status, 'no_data'), epoch(p.as_of_end + INTERVAL 1 DAY) AS ts
+FROM progress p
+LEFT JOIN progress_checks c
+  ON c.indicator = p.indicator AND c.region = p.region AND c.year = p.year
+ AND c.month = month(p.as_of_end) AND c.horizon = p.horizon
 """
 FORECASTS = """
-SELECT indicator, region, horizon, point, lower80, upper80, lower95, upper95, p_meet,
-       epoch(last_day(make_date(year, month, 1)) + INTERVAL 1 DAY) AS ts
-FROM forecast_results WHERE point IS NOT NULL
+SELECT f.indicator, f.region, f.horizon, f.point, f.lower80, f.upper80, f.lower95, f.upper95,
+       f.p_meet, f.year, coalesce(i.kind, ''), f.expected_shortfall,
+       epoch(last_day(make_date(f.year, f.month, 1)) + INTERVAL 1 DAY) AS ts
+FROM forecast_results f LEFT JOIN indicators i ON i.id = f.indicator
+WHERE f.point IS NOT NULL
 """
+NOT_HISTORY = {"kpiwatch_kpi_stale"}  # says whether a release is late now, not then
 
 
 def _labels(pairs: list[tuple[str, str]]) -> str:
     body = ",".join(
         f'{k}="{v.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-        for k, v in pairs
+        for k, v in sorted(pairs)
     )
     return "{" + body + "}"
 
 
 def samples(con: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, str, float, float]]:
     """(metric, labels, timestamp, value) for every stored check and forecast."""
-    for ind, reg, hor, kind, *vals, status, ts in con.execute(CHECKS).fetchall():
-        base = [("horizon", hor), ("indicator", ind), ("region", reg)]
-        names = (
-            "kpi_actual",
-            "kpi_pace_target",
-            "kpi_target",
-            "kpi_attainment_ratio",
-            "kpi_gap",
-            "kpi_required_rate",
-        )
-        for name, v in zip(names, vals, strict=True):
-            if v is not None and not (name == "kpi_attainment_ratio" and kind == "growth"):
-                yield name, _labels(base), float(ts), float(v)
-        for s in STATUSES:
-            yield (
-                "kpi_status",
-                _labels([*base[:2], ("region", reg), ("status", s)]),
-                float(ts),
-                1.0 if status == s else 0.0,
-            )
-    for ind, reg, hor, point, lo80, hi80, lo95, hi95, p, ts in con.execute(FORECASTS).fetchall():
-        base = [("horizon", hor), ("indicator", ind)]
-        yield "kpi_forecast", _labels([*base, ("region", reg)]), float(ts), float(point)
-        for level, lo, hi in (("80", lo80, hi80), ("95", lo95, hi95)):
-            lab = _labels([*base, ("interval", level), ("region", reg)])
-            yield "kpi_forecast_lower", lab, float(ts), float(lo)
-            yield "kpi_forecast_upper", lab, float(ts), float(hi)
-        if p is not None:
-            yield "kpi_target_met_probability", _labels([*base, ("region", reg)]), float(ts), p
+    rows: list[tuple[CheckRow | ForecastRow, float]] = [
+        (CheckRow(*r[:-1]), float(r[-1])) for r in con.execute(CHECKS).fetchall()
+    ]
+    rows += [(ForecastRow(*r[:-1]), float(r[-1])) for r in con.execute(FORECASTS).fetchall()]
+    for row, ts in rows:
+        found = check_samples(row) if isinstance(row, CheckRow) else forecast_samples(row)
+        for name, values, value in found:
+            if name not in NOT_HISTORY:
+                pairs = list(zip(label_names(name), values, strict=True))
+                yield name, _labels(pairs), ts, float(value)
 
 
 def openmetrics(con: duckdb.DuckDBPyConnection) -> str:

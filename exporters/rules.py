@@ -10,7 +10,7 @@ import yaml
 
 from ingest.files import write_atomic
 
-OWNER_JOIN = " * on(indicator) group_left(name, unit, owner) kpi_info"
+OWNER_JOIN = " * on(indicator) group_left(name, unit, owner) kpiwatch_kpi_info"
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,8 @@ def rule_groups(s: AlertSettings) -> dict[str, Any]:
                 "rules": [
                     _alert(
                         "KpiBehindPace",
-                        f'(kpi_status{{status="behind",horizon=~"year|quarter"}} == 1){OWNER_JOIN}',
+                        '(kpiwatch_kpi_status{status="behind",horizon=~"year|quarter"} == 1)'
+                        + OWNER_JOIN,
                         s.behind_for,
                         "critical",
                         f"{kpi} is behind pace (红) for the {{{{ $labels.horizon }}}}",
@@ -46,7 +47,7 @@ def rule_groups(s: AlertSettings) -> dict[str, Any]:
                     ),
                     _alert(
                         "KpiForecastShortfall",
-                        f"(kpi_target_met_probability < {s.behind_below}){OWNER_JOIN}",
+                        f"(kpiwatch_kpi_target_met_probability < {s.behind_below}){OWNER_JOIN}",
                         s.forecast_for,
                         "critical",
                         f"{kpi} will likely miss its {{{{ $labels.horizon }}}} target",
@@ -55,8 +56,8 @@ def rule_groups(s: AlertSettings) -> dict[str, Any]:
                     ),
                     _alert(
                         "KpiForecastAtRisk",
-                        f"(kpi_target_met_probability >= {s.behind_below} and "
-                        f"kpi_target_met_probability < {s.at_risk_below}){OWNER_JOIN}",
+                        f"(kpiwatch_kpi_target_met_probability >= {s.behind_below} and "
+                        f"kpiwatch_kpi_target_met_probability < {s.at_risk_below}){OWNER_JOIN}",
                         s.forecast_for,
                         "warning",
                         f"{kpi} may miss its {{{{ $labels.horizon }}}} target",
@@ -65,7 +66,7 @@ def rule_groups(s: AlertSettings) -> dict[str, Any]:
                     ),
                     _alert(
                         "KpiDataStale",
-                        f"(max by (indicator, region) (kpi_stale) == 1){OWNER_JOIN}",
+                        f"(max by (indicator, region) (kpiwatch_kpi_stale) == 1){OWNER_JOIN}",
                         s.stale_for,
                         "warning",
                         f"{kpi}: the latest release has not arrived",
@@ -122,8 +123,12 @@ def _alert(
 
 def unit_tests(s: AlertSettings, rule_file: str) -> dict[str, Any]:
     """promtool test rules cases: every alert once firing and once not."""
-    info = 'kpi_info{indicator="projects_started",name="重点项目开工",unit="个",owner="发展改革局"}'
+    info = (
+        'kpiwatch_kpi_info{indicator="projects_started",name="重点项目开工",unit="个",'
+        'owner="发展改革局"}'
+    )
     sel = 'indicator="projects_started",region="west_coast",horizon="year"'
+    p_meet = "kpiwatch_kpi_target_met_probability"
     owner = {"name": "重点项目开工", "unit": "个", "owner": "发展改革局"}
     base = {"indicator": "projects_started", "region": "west_coast", **owner}
     wait = "2h"
@@ -144,13 +149,14 @@ def unit_tests(s: AlertSettings, rule_file: str) -> dict[str, Any]:
                 "interval": "1m",
                 "input_series": [
                     {"series": info, "values": "1x200"},
-                    {"series": f'kpi_status{{{sel},status="behind"}}', "values": "1x200"},
+                    {"series": f'kpiwatch_kpi_status{{{sel},status="behind"}}', "values": "1x200"},
                     {
-                        "series": f'kpi_status{{{sel.replace("year", "month")},status="behind"}}',
+                        "series": f"kpiwatch_kpi_status{{{sel.replace('year', 'month')},"
+                        'status="behind"}',
                         "values": "1x200",
                     },
-                    {"series": f"kpi_target_met_probability{{{sel}}}", "values": f"{lo}x200"},
-                    {"series": f"kpi_stale{{{sel}}}", "values": "1x200"},
+                    {"series": f"{p_meet}{{{sel}}}", "values": f"{lo}x200"},
+                    {"series": f"kpiwatch_kpi_stale{{{sel}}}", "values": "1x200"},
                 ],
                 "alert_rule_test": [
                     {
@@ -191,9 +197,9 @@ def unit_tests(s: AlertSettings, rule_file: str) -> dict[str, Any]:
                 "interval": "1m",
                 "input_series": [
                     {"series": info, "values": "1x200"},
-                    {"series": f'kpi_status{{{sel},status="behind"}}', "values": "0x200"},
-                    {"series": f"kpi_target_met_probability{{{sel}}}", "values": f"{mid}x200"},
-                    {"series": f"kpi_stale{{{sel}}}", "values": "0x200"},
+                    {"series": f'kpiwatch_kpi_status{{{sel},status="behind"}}', "values": "0x200"},
+                    {"series": f"{p_meet}{{{sel}}}", "values": f"{mid}x200"},
+                    {"series": f"kpiwatch_kpi_stale{{{sel}}}", "values": "0x200"},
                 ],
                 "alert_rule_test": [
                     {"eval_time": wait, "alertname": "KpiBehindPace", "exp_alerts": []},
@@ -212,7 +218,7 @@ def unit_tests(s: AlertSettings, rule_file: str) -> dict[str, Any]:
             {
                 "interval": "1m",
                 "input_series": [
-                    {"series": f"kpi_target_met_probability{{{sel}}}", "values": f"{hi}x200"},
+                    {"series": f"{p_meet}{{{sel}}}", "values": f"{hi}x200"},
                     {
                         "series": 'kpiwatch_refresh_failures_total{job="kpiwatch",stage="checks"}',
                         "values": "0x100 1x100",

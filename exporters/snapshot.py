@@ -17,7 +17,15 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-from exporters.collector import CheckRow, ForecastRow, IndicatorInfo, KpiCollector, SnapshotData
+from exporters.collector import (
+    CheckRow,
+    ForecastRow,
+    IndicatorInfo,
+    KpiCollector,
+    SnapshotData,
+    check_samples,
+    forecast_samples,
+)
 
 log = logging.getLogger(__name__)
 OM_EOF = b"# EOF\n"
@@ -27,8 +35,12 @@ WITH latest AS (
     SELECT indicator, region, max(as_of_end) AS as_of_end FROM progress GROUP BY ALL
 )
 SELECT p.indicator, p.region, p.horizon, coalesce(p.kind, ''), p.actual, p.pace_target,
-       p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, coalesce(p.stale, false)
+       p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, coalesce(p.stale, false),
+       p.year, CAST(epoch(p.horizon_end + INTERVAL 1 DAY) AS DOUBLE), coalesce(c.status, 'no_data')
 FROM progress p JOIN latest l USING (indicator, region, as_of_end)
+LEFT JOIN progress_checks c
+  ON c.indicator = p.indicator AND c.region = p.region AND c.year = p.year
+ AND c.month = month(p.as_of_end) AND c.horizon = p.horizon
 ORDER BY p.indicator, p.region, p.horizon
 """
 INFO_SQL = """
@@ -82,7 +94,8 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection) -> SnapshotData:
 def _forecasts(con: duckdb.DuckDBPyConnection) -> list[ForecastRow]:
     rows = con.execute(
         "SELECT f.indicator, f.region, f.horizon, f.point, f.lower80, f.upper80, f.lower95, "
-        "f.upper95, f.p_meet FROM forecast_results f "
+        "f.upper95, f.p_meet, f.year, coalesce(i.kind, ''), f.expected_shortfall "
+        "FROM forecast_results f LEFT JOIN indicators i ON i.id = f.indicator "
         "JOIN (SELECT indicator, region, max(year * 100 + month) AS ym FROM forecast_results "
         "      GROUP BY ALL) l ON l.indicator = f.indicator AND l.region = f.region "
         "     AND l.ym = f.year * 100 + f.month "
@@ -96,22 +109,54 @@ def _end_of_day(d: date) -> float:
 
 
 def render(data: SnapshotData, built_at: float, max_series: int) -> Snapshot:
-    """Render both exposition formats once; cap the number of check series."""
-    rows_per_series = 11  # series one check row contributes, at most
-    dropped = 0
-    if len(data.checks) * rows_per_series > max_series:
-        keep = max_series // rows_per_series
-        dropped = len(data.checks) - keep
-        log.warning(
-            "exporting %d of %d checks: the series limit max_series=%d is reached",
-            keep,
-            len(data.checks),
-            max_series,
-        )
-        data = SnapshotData(data.checks[:keep], data.info, data.data_end, data.forecasts)
+    """Render both exposition formats once, with at most max_series series."""
+    data, dropped = within_limit(data, max_series)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(KpiCollector(data))
     text = generate_latest(registry)
     om = generate_openmetrics(registry).removesuffix(OM_EOF)
     series = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
     return Snapshot(text, om, series, built_at, dropped, data)
+
+
+def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int]:
+    """Keep whole targets (indicator × region), in order, while all their series fit.
+
+    Every series counts: checks, forecasts, data ends and indicator info. Returns the
+    data kept and the number of checks left out.
+    """
+    most = 16 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
+    if most + len(data.info) <= max_series:  # the cheap bound: no need to count
+        return data, 0
+    size: dict[tuple[str, str], int] = {}
+    for row in data.checks:
+        key = (row.indicator, row.region)
+        size[key] = size.get(key, 0) + sum(1 for _ in check_samples(row))
+    for f in data.forecasts:
+        key = (f.indicator, f.region)
+        size[key] = size.get(key, 0) + sum(1 for _ in forecast_samples(f))
+    for indicator, region, _ in data.data_end:
+        size[(indicator, region)] = size.get((indicator, region), 0) + 1
+    info = data.info[:max_series]
+    budget, keep = max_series - len(info), set()
+    for key, n in size.items():
+        if n > budget:
+            break
+        keep.add(key)
+        budget -= n
+    checks = [c for c in data.checks if (c.indicator, c.region) in keep]
+    dropped = len(data.checks) - len(checks)
+    if dropped:
+        log.warning(
+            "exporting %d of %d checks: the series limit max_series=%d is reached",
+            len(checks),
+            len(data.checks),
+            max_series,
+        )
+    kept = SnapshotData(
+        checks,
+        info,
+        [e for e in data.data_end if (e[0], e[1]) in keep],
+        [f for f in data.forecasts if (f.indicator, f.region) in keep],
+    )
+    return kept, dropped

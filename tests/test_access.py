@@ -88,7 +88,7 @@ def test_tls_and_basic_auth_from_a_web_config(tmp_path: Path) -> None:
         assert https(f"{base}/metrics", ctx, "prometheus:wrong")[0] == 401
         assert https(f"{base}/metrics", ctx, "nobody:" + PASSWORD)[0] == 401
         code, body = https(f"{base}/metrics", ctx, f"prometheus:{PASSWORD}")
-        assert code == 200 and b"kpi_status{" in body
+        assert code == 200 and b"kpiwatch_kpi_status{" in body
         assert https(f"{base}/-/refresh", ctx, f"prometheus:{PASSWORD}", "POST")[0] == 401
         assert (
             https(

@@ -336,7 +336,7 @@ def test_a_service_killed_mid_refresh_restarts_on_the_last_complete_snapshot(
     (tmp_path / "config.toml").write_text(CONFIG + BEHIND, encoding="utf-8")
     (tmp_path / "data.csv").write_text(DATA, encoding="utf-8")
     port = free_port()
-    metric = b'kpi_status{horizon="year",indicator="projects_started",region="west_coast"'
+    metric = b'kpiwatch_kpi_status{horizon="year",indicator="projects_started",region="west_coast"'
     with kpiwatch_serve(tmp_path, port):
         wait_for(lambda: ready(port), what="first snapshot")
     rng = random.Random(11)

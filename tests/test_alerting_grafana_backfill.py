@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -12,6 +13,8 @@ import pytest
 import yaml
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
+from exporters import backfill
+from exporters.snapshot import read_snapshot_data, render
 from kpiwatch import app
 from kpiwatch.config import load_config
 from tests.checks_helpers import CONFIG
@@ -167,9 +170,40 @@ def test_backfill_creates_blocks_prometheus_serves(workdir: Path) -> None:
     with prometheus(
         workdir, ["127.0.0.1:1"], tsdb=blocks, extra_args=["--storage.tsdb.retention.time=100y"]
     ) as prom:
-        sel = 'kpi_actual{indicator="projects_started",region="west_coast",horizon="year"}[400d]'
+        sel = (
+            'kpiwatch_kpi_actual{indicator="projects_started",region="west_coast",'
+            'horizon="year"}[400d]'
+        )
         url_time = int(want[-1][0]) + 3600
         got = query(prom, f"{sel} @ {url_time}")["result"]
         assert isinstance(got, list) and len(got) == 1
         values = [(float(t), float(v)) for t, v in got[0]["values"]]
         assert values == [(float(t), float(v)) for t, v in want]
+
+
+def test_backfill_uses_the_live_names_and_labels(workdir: Path) -> None:
+    config = load_config(workdir / "config.toml")
+    app.ingest(config)
+    app.refresh(config, date(2026, 11, 1))
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    try:
+        live = render(read_snapshot_data(con), 0.0, 10**6).text.decode()
+        history = list(backfill.samples(con))
+    finally:
+        con.close()
+
+    def shape(name: str, labels: str) -> tuple[str, tuple[str, ...]]:
+        return name, tuple(sorted(re.findall(r'(\w+)="', labels)))
+
+    live_shapes = {
+        shape(*re.fullmatch(r"(\w+)(\{.*\}) .*", ln).groups())  # type: ignore[union-attr]
+        for ln in live.splitlines()
+        if ln.startswith("kpiwatch_kpi_") and "{" in ln
+    }
+    history_shapes = {shape(name, labels) for name, labels, _, _ in history}
+    assert history_shapes and history_shapes <= live_shapes
+    assert {n for n, _ in live_shapes} - {n for n, _ in history_shapes} <= {
+        "kpiwatch_kpi_stale",
+        "kpiwatch_kpi_info",
+        "kpiwatch_kpi_data_period_end_timestamp_seconds",
+    }

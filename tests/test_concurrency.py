@@ -21,7 +21,7 @@ def consistent(body: bytes) -> bool:
     reported = next(
         float(ln.split()[1]) for ln in lines if ln.startswith("kpiwatch_snapshot_series ")
     )
-    carried = sum(1 for ln in lines if ln.startswith("kpi_"))
+    carried = sum(1 for ln in lines if ln.startswith("kpiwatch_kpi_"))
     return reported == carried
 
 

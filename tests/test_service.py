@@ -55,8 +55,8 @@ def test_metrics_health_and_formats(workdir: Path) -> None:
         code, headers, text = get(f"{base}/metrics")
         assert code == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
         line = (
-            'kpi_status{horizon="year",indicator="projects_started",region="west_coast",'
-            'status="behind"} 1.0'
+            'kpiwatch_kpi_status{horizon="year",indicator="projects_started",region="west_coast",'
+            'status="behind",year="2026"} 1.0'
         )
         assert line.encode() in text.splitlines()
         assert b"kpiwatch_refresh_last_success_timestamp_seconds " in text
@@ -114,7 +114,7 @@ def test_a_locked_store_keeps_the_last_snapshot_and_says_so(workdir: Path) -> No
             get(f"http://127.0.0.1:{port}/-/refresh", {"Authorization": "Bearer t"}, "POST")
             wait_for(lambda: b"kpiwatch_store_locked 1.0" in get(metrics)[2], 30, "lock seen")
             text = get(metrics)[2]
-            assert b'kpi_status{horizon="year",indicator="projects_started"' in text
+            assert b'kpiwatch_kpi_status{horizon="year",indicator="projects_started"' in text
         finally:
             analyst.kill()
             analyst.wait()
@@ -146,7 +146,8 @@ def test_prometheus_scrapes_the_behind_indicator(workdir: Path) -> None:
             wait_for(lambda: bool(query(prom, 'up{job="kpiwatch"} == 1')["result"]), 60, "up == 1")
             result = query(
                 prom,
-                'kpi_status{indicator="projects_started",region="west_coast",horizon="year"} == 1',
+                'kpiwatch_kpi_status{indicator="projects_started",region="west_coast",'
+                'horizon="year"} == 1',
             )["result"]
             assert isinstance(result, list) and len(result) == 1
             labels = result[0]["metric"]
