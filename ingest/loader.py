@@ -176,7 +176,7 @@ def _stage(
         rows = stage_grid(con, path, source)
     build_series_map(con, source, indicators, regions)
     build_region_map(con, regions)
-    build_period_map(con, today)
+    build_period_map(con, today, source.freq)
     return rows
 
 

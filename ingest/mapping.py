@@ -13,7 +13,7 @@ from typing import get_args
 import duckdb
 import pandas as pd
 
-from ingest.periods import Period, PeriodError, parse_period
+from ingest.periods import Period, PeriodError, freq_code, parse_published
 from ingest.schema import Indicator, Measure, Region, Source
 
 MEASURES: tuple[str, ...] = get_args(Measure)
@@ -121,23 +121,24 @@ def build_region_map(con: duckdb.DuckDBPyConnection, regions: Sequence[Region]) 
     register(con, "region_ids", ids)
 
 
-def build_period_map(con: duckdb.DuckDBPyConnection, today: date) -> None:
-    """period_map (each distinct period text parsed once) and period_labels (by key)."""
+def build_period_map(con: duckdb.DuckDBPyConnection, today: date, freq: str) -> None:
+    """period_map (each distinct period text parsed once) and period_labels (by key).
+
+    p_key and error serve a period's own figures, c_key and c_error year-to-date ones.
+    """
     rows: list[tuple[object, ...]] = []
     labels: dict[int, tuple[object, ...]] = {}
-    for text, freq, flag in con.execute(
+    for text, row_freq, flag in con.execute(
         "SELECT DISTINCT period, freq, jan_feb FROM staged"
     ).fetchall():
-        error, period = _parse(text or "", freq or "M", flag or "", today)
-        if period is None:
-            rows.append((text, freq, flag, error, None, None))
-            continue
-        cum = period.cumulative()
-        for p in (period, cum):
-            labels[period_key(p)] = (period_key(p), p.label, p.start, p.end, p.months, p.freq)
-        rows.append((text, freq, flag, None, period_key(period), period_key(cum)))
+        errors, periods = _parse(text or "", row_freq or "", freq, flag or "", today)
+        for p in periods:
+            if p is not None:
+                labels[period_key(p)] = (period_key(p), p.label, p.start, p.end, p.months, p.freq)
+        keys = [None if p is None else period_key(p) for p in periods]
+        rows.append((text, row_freq, flag, errors[0], errors[1], keys[0], keys[1]))
     frame = pd.DataFrame(
-        rows, columns=["period", "freq", "jan_feb", "error", "p_key", "c_key"]
+        rows, columns=["period", "freq", "jan_feb", "error", "c_error", "p_key", "c_key"]
     ).astype({"period": str, "freq": str, "jan_feb": str, "p_key": "Int32", "c_key": "Int32"})
     register(con, "period_map", frame)
     label_frame = pd.DataFrame(
@@ -150,14 +151,24 @@ def build_period_map(con: duckdb.DuckDBPyConnection, today: date) -> None:
     register(con, "period_labels", label_frame)
 
 
-def _parse(text: str, freq: str, flag: str, today: date) -> tuple[str | None, Period | None]:
+Parsed = tuple[tuple[str | None, str | None], tuple[Period | None, Period | None]]
+
+
+def _parse(text: str, freq: str, default: str, flag: str, today: date) -> Parsed:
+    """(own error, year-to-date error), (own period, year-to-date key) of a period text."""
     lowered = flag.strip().lower()
     if lowered not in _TRUE | _FALSE:
-        return f"jan_feb flag {flag!r} is not true/false", None
+        error = f"jan_feb flag {flag!r} is not true/false"
+        return (error, error), (None, None)
     try:
-        period = parse_period(text, freq, jan_feb=lowered in _TRUE)
+        published = parse_published(text, freq_code(freq, default), jan_feb=lowered in _TRUE)
     except PeriodError as exc:
-        return str(exc), None
-    if period.start > today:
-        return f"{text!r} is in the future", None
-    return None, period
+        return (str(exc), str(exc)), (None, None)
+    own, cum = published.own, published.cumulative
+    for p in (own, cum):
+        if p is not None and p.start > today:
+            error = f"{text!r} is in the future"
+            return (error, error), (None, None)
+    own_error = None if own else published.own_error or f"{text!r} is not a period"
+    cum_error = None if cum else published.cumulative_error or f"{text!r} is not a period"
+    return (own_error, cum_error), (own, cum)

@@ -1,20 +1,35 @@
-"""Periods as statistics offices publish them: months, Jan–Feb combined, quarters."""
+"""Periods as statistics offices publish them: months, Jan–Feb combined, quarters, 1–N月."""
 
 from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
 MIN_YEAR = 1949
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
+# Frequency codes a file may carry: M (月, monthly) or Q (季, quarterly).
+FREQ_CODES = {"M": "M", "MONTHLY": "M", "月": "M", "月度": "M"} | {
+    "Q": "Q",
+    "QUARTERLY": "Q",
+    "季": "Q",
+    "季度": "Q",
+}
+# Invisible characters a copy from a web page or Excel leaves in cells (NFKC keeps them).
+INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
+_DASH = r"[-‐‑‒–—―−~〜至到]"
 
 # Each pattern yields year and either month, (first, last) months or quarter.
-_MONTH = re.compile(r"^(\d{4})\s*(?:[-/.]|M|年)\s*(\d{1,2})\s*月?$", re.IGNORECASE)
+_MONTH = re.compile(r"^(\d{4})\s*(?:[-/.]|M|年)\s*(\d{1,2})\s*(?:月份?)?$", re.IGNORECASE)
 _DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00)?)?$")
-_SPAN = re.compile(r"^(\d{4})\s*年?\s*(\d{1,2})\s*[-–—~至]\s*(\d{1,2})\s*月$")
+_SPAN = re.compile(
+    rf"^(\d{{4}})\s*(?:年|[/.])?\s*(\d{{1,2}})\s*月?\s*{_DASH}\s*(\d{{1,2}})\s*月份?$"
+)
 _QUARTER = re.compile(r"^(\d{4})\s*[-年]?\s*(?:Q([1-4])|第?([1-4一二三四])季度?)$", re.IGNORECASE)
+# A number that lost its trailing zero: 2025.10 typed as a number reads 2025.1.
+_AMBIGUOUS = re.compile(r"^\d{4}\.1$")
 
 
 class PeriodError(ValueError):
@@ -66,6 +81,22 @@ class Period:
         return Period(self.year, self.last_month, self.last_month)
 
 
+@dataclass(frozen=True)
+class Published:
+    """What one period text names, for each kind of measure.
+
+    `own` is the period a figure of the period itself covers (`value`, `yoy_pct`);
+    `cumulative` the key of a year-to-date figure (`ytd`, `ytd_yoy_pct`). A text can
+    fit one kind and not the other (`2026年1-3月` is a year-to-date, not a month):
+    then the other is None and its error says why.
+    """
+
+    own: Period | None
+    cumulative: Period | None
+    own_error: str | None = None
+    cumulative_error: str | None = None
+
+
 def month(year: int, m: int) -> Period:
     """The single month m of year."""
     return Period(year, m, m)
@@ -76,25 +107,83 @@ def quarter(year: int, q: int) -> Period:
     return Period(year, 3 * q - 2, 3 * q)
 
 
+def clean_text(text: str) -> str:
+    """Text as typed, without width variants, invisible characters or outer spaces."""
+    return unicodedata.normalize("NFKC", text).translate(INVISIBLE).strip()
+
+
+def freq_code(text: str, default: str = "M") -> str:
+    """'M' or 'Q' for a frequency cell (empty: the default); refuse any other code."""
+    code = clean_text(text).upper()
+    if not code:
+        return default
+    if code not in FREQ_CODES:
+        raise PeriodError(f"freq {text!r} is not a known code (M or Q, 月 or 季)")
+    return FREQ_CODES[code]
+
+
 def parse_period(text: str, freq: str = "M", jan_feb: bool = False) -> Period:
-    """Parse a published period; freq 'Q' reads a month as its quarter's end month."""
-    s = text.strip().replace("　", "")
-    period = _parse(s, freq.upper())
-    if jan_feb:
-        if period.is_quarter or period.last_month != 2:
-            raise PeriodError(f"{text!r} is flagged Jan–Feb combined but is not February")
-        period = Period(period.year, 1, 2)
-    if period.year < MIN_YEAR:
-        raise PeriodError(f"{text!r} is before {MIN_YEAR}")
+    """The period a text names: its own period, else the key of its year-to-date."""
+    published = parse_published(text, freq, jan_feb)
+    period = published.own or published.cumulative
+    if period is None:
+        raise PeriodError(published.own_error or f"{text!r} is not a period")
     return period
 
 
-def _parse(s: str, freq: str) -> Period:
+def parse_published(text: str, freq: str = "M", jan_feb: bool = False) -> Published:
+    """Parse a published period; freq 'Q' reads a month as its quarter's end month."""
+    s = re.sub(r"\s+", " ", clean_text(text))
+    code = freq_code(freq)
     if m := _SPAN.match(s):
-        year, first, last = int(m[1]), int(m[2]), int(m[3])
-        if not (1 <= first < last <= 12):
-            raise PeriodError(f"{s!r} is not a span of months")
-        return Period(year, first, last)
+        published = _span(s, int(m[1]), int(m[2]), int(m[3]), code)
+    else:
+        period = _single(s, code)
+        published = Published(period, period.cumulative())
+    if jan_feb:
+        published = _jan_feb(text, published)
+    year = (published.own or published.cumulative or Period(MIN_YEAR, 1, 1)).year
+    if year < MIN_YEAR:
+        raise PeriodError(f"{text!r} is before {MIN_YEAR}")
+    return published
+
+
+def _jan_feb(text: str, published: Published) -> Published:
+    """A row flagged as the Jan–Feb release: its period must end in February."""
+    own = published.own
+    if own is None or own.is_quarter or own.last_month != 2:
+        raise PeriodError(f"{text!r} is flagged Jan–Feb combined but is not February")
+    return Published(Period(own.year, 1, 2), month(own.year, 2))
+
+
+def _span(s: str, year: int, first: int, last: int, freq: str) -> Published:
+    """A span of months a–b月: the Jan–Feb release, a year-to-date 1–N月, or a quarter."""
+    if not 1 <= first < last <= 12:
+        raise PeriodError(f"{s!r} is not a span of months")
+    if freq == "Q":
+        if last % 3:
+            raise PeriodError(f"{s!r} does not end a quarter (the source has freq = Q)")
+        own = quarter(year, last // 3) if first == last - 2 else None
+        cum = quarter(year, last // 3) if first == 1 else None
+        own_error = None if own else f"{s!r} is not one quarter"
+        return Published(own, cum, own_error, None if cum else f"{s!r} is not a year-to-date")
+    if (first, last) == (1, 2):
+        return Published(Period(year, 1, 2), month(year, 2))
+    if first == 1:
+        why = (
+            f"{s!r} is a year-to-date (1-{last}月): only measures ytd and ytd_yoy_pct "
+            "take it (a quarter's own figure needs freq = Q or 一季度)"
+        )
+        return Published(None, month(year, last), own_error=why)
+    raise PeriodError(f"{s!r} is neither a year-to-date (1-N月) nor the Jan–Feb release")
+
+
+def _single(s: str, freq: str) -> Period:
+    if _AMBIGUOUS.match(s):
+        raise PeriodError(
+            f"{s!r} is ambiguous: January, or October typed as a number (2025.10 reads "
+            "2025.1); write 2025-01 or 2025-10"
+        )
     if m := _QUARTER.match(s):
         q = m[2] or m[3]
         return quarter(int(m[1]), _CN_DIGITS.get(q) or int(q))

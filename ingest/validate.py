@@ -40,17 +40,19 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
         f"""
         CREATE OR REPLACE TEMP TABLE checked AS
         WITH resolved AS (
-            SELECT s.cell, s.line, m.key_id, m.status, m.non_negative, p.error,
+            SELECT s.cell, s.line, m.key_id, m.status, m.non_negative,
+                   CASE WHEN m.cumulative THEN p.c_error ELSE p.error END AS error,
                    coalesce(m.rid, r.rid, CASE WHEN s.region = '' THEN $fixed END) AS rid,
                    CASE WHEN m.cumulative THEN p.c_key ELSE p.p_key END AS pkey,
-                   CASE WHEN isfinite(s.fast) THEN s.fast
-                        ELSE TRY_CAST(replace(trim(s.value), ',', '') AS DOUBLE)
+                   CASE WHEN isfinite(s.fast) AND strpos(s.value, '_') = 0 THEN s.fast
+                        ELSE {_number("s.value")}
                    END * m.scale AS value
             FROM (SELECT *, TRY_CAST(value AS DOUBLE) AS fast FROM staged) s
             JOIN series_map m ON m.series = s.series AND m.measure_text = s.measure
             LEFT JOIN region_map r ON r.text = s.region
             LEFT JOIN period_map p ON {period_join}
-            WHERE m.status IS NOT NULL AND (isfinite(s.fast) OR trim(s.value) NOT IN ({missing}))
+            WHERE m.status IS NOT NULL
+              AND (isfinite(s.fast) OR trim(s.value, '{_BLANKS}') NOT IN ({missing}))
         )
         SELECT cell, line, (key_id::BIGINT << 40) | (rid::BIGINT << 25) | pkey AS k, value,
                CAST(CASE WHEN status > 0 THEN status
@@ -62,6 +64,22 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
         FROM resolved
         """,
         {"fixed": fixed},
+    )
+
+
+# Thousands separators only between groups of three digits, a point for decimals:
+# "1,5" (1.5 or 15?) and "1,23,4" are read two ways, and DuckDB would take "1_0" as 10.
+_GROUPED = r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?"
+_BLANKS = " \t\r\n\u00a0\u3000\u200b\ufeff"
+
+
+def _number(column: str) -> str:
+    """SQL reading a value text as a number, NULL when it is not one beyond doubt."""
+    t = f"trim({column}, '{_BLANKS}')"
+    return (
+        f"CASE WHEN regexp_full_match({t}, '{_GROUPED}') "
+        f"THEN TRY_CAST(replace({t}, ',', '') AS DOUBLE) "
+        f"WHEN regexp_matches({t}, '[,_]') THEN NULL ELSE TRY_CAST({t} AS DOUBLE) END"
     )
 
 
@@ -115,11 +133,13 @@ def row_errors(
     rows = con.execute(
         f"""
         SELECT c.line, c.reason, s.field, s.series, s.measure, s.region, s.period, s.value,
-               p.error, k.indicator, ri.region AS region_id, pl.period AS label,
+               CASE WHEN m.cumulative THEN p.c_error ELSE p.error END AS error,
+               k.indicator, ri.region AS region_id, pl.period AS label,
                (SELECT min(o.line) FROM checked o WHERE o.k = c.k) AS first_line
         FROM (SELECT * FROM checked WHERE reason IS NOT NULL ORDER BY line, cell
               {"" if limit is None else f"LIMIT {int(limit)}"}) c
         JOIN staged s USING (cell)
+        LEFT JOIN series_map m ON m.series = s.series AND m.measure_text = s.measure
         LEFT JOIN key_map k ON k.key_id = {KEY_ID.format("c.k")}
         LEFT JOIN region_ids ri ON ri.rid = {RID.format("c.k")}
         LEFT JOIN period_labels pl ON pl.pkey = {PKEY.format("c.k")}
@@ -147,13 +167,22 @@ def row_errors(
         elif reason == BAD_PERIOD:
             yield RowError(line, cols.period or field, period, str(perr))
         elif reason == NOT_A_NUMBER:
-            yield RowError(line, field, value, "not a number")
+            yield RowError(line, field, value, _not_a_number(value))
         elif reason == NEGATIVE:
             yield RowError(line, field, value, f"negative value for {ind} (a count or amount)")
         else:
             key = f"{ind}, {region_id}, {label}"
             text = f"duplicate key ({key}) with a different value than line {first}"
             yield RowError(line, field, value, text)
+
+
+def _not_a_number(text: str) -> str:
+    if "," in text or "_" in text:
+        return (
+            "not a number beyond doubt: its separators can be read two ways "
+            "(commas only between groups of three digits, as in 1,234.5; no underscores)"
+        )
+    return "not a number"
 
 
 def error_count(con: duckdb.DuckDBPyConnection) -> int:

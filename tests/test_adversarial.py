@@ -32,6 +32,7 @@ SOURCES = {
         columns = { period = "period", value = "value", series = "indicator_cn", freq = "freq" }
         [sources.series]
         "固定资产投资完成额:累计值" = { indicator = "fai", measure = "ytd" }
+        "固定资产投资完成额:当月值" = { indicator = "fai", measure = "value" }
         """,
     ),
     "panel": (
@@ -108,6 +109,36 @@ def mutations(text: str, rng: random.Random) -> Iterator[tuple[str, bytes]]:
     yield "nul-bytes", (text[:200] + "\x00\x00" + text[200:]).encode()
 
 
+def period_and_value_mutations(text: str) -> Iterator[tuple[str, bytes]]:
+    """Periods and numbers that can be read two ways, each once per real file."""
+    lines = text.splitlines()
+    cols = lines[0].split(",")
+    value_col = cols.index("ytd_value" if "ytd_value" in cols else "value")  # mapped
+    period_col = next(i for i, c in enumerate(cols) if c in ("period", "date"))
+
+    # a row of a mapped series (unmapped rows are ignored unread)
+    mapped = (n for n, line in enumerate(lines) if "当月值" in line or "projects_started" in line)
+    i = next(mapped, 5)
+
+    def edit(col: int, value: str) -> bytes:
+        cells = lines[i].split(",")
+        cells[col] = value
+        return ("\n".join([*lines[:i], ",".join(cells), *lines[i + 1 :]]) + "\n").encode()
+
+    for n in range(2, 13):
+        yield f"ytd-span-1-{n}", edit(period_col, f"2019年1-{n}月")
+    for name, period in [("span-2-3", "2019年2-3月"), ("numeric-period", "2019.1")]:
+        yield name, edit(period_col, period)
+    for name, number in [
+        ("comma-decimal", '"1,5"'),
+        ("bad-groups", '"1,23,4"'),
+        ("underscore", "1_0"),
+    ]:
+        yield name, edit(value_col, number)
+    if "freq" in cols:
+        yield "unknown-freq", edit(cols.index("freq"), "A")
+
+
 def corpus() -> list[tuple[str, str, bytes]]:
     rng = random.Random(7)
     out = []
@@ -117,10 +148,14 @@ def corpus() -> list[tuple[str, str, bytes]]:
         text = "\n".join(lines[:400]) + "\n"
         for round_ in range(3):
             out += [(name, f"{m}-{round_}", data) for m, data in mutations(text, rng)]
+        out += [(name, m, data) for m, data in period_and_value_mutations(text)]
     return out
 
 
 CORPUS = corpus()
+# Read two ways, so never loaded: the file must be refused.
+MUST_REFUSE = {"span-2-3", "numeric-period", "comma-decimal", "bad-groups", "underscore"}
+MUST_REFUSE |= {"unknown-freq"}
 
 
 def test_the_corpus_is_large() -> None:
@@ -151,6 +186,7 @@ def test_bad_file_is_refused_clearly_or_loaded_whole(
         assert "Traceback" not in str(exc)
         assert dump(config.store_path) == before
     else:
+        assert name not in MUST_REFUSE, f"{name} loaded"
         con = duckdb.connect(str(config.store_path), read_only=True)
         stored = con.execute(
             "SELECT count(*) FROM observations WHERE file = ?", [str(bad)]

@@ -1,0 +1,247 @@
+"""How ingest reads periods and values: spans, separators, overlaps, falls, vintages, noise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.errors import IngestError
+from ingest.periods import PeriodError, parse_published
+from kpiwatch.config import Config
+from tests.ingest_helpers import load, value
+
+SERIES = {
+    "投资:累计值": "ytd",
+    "投资:累计增长": "ytd_yoy_pct",
+    "投资:当月值": "value",
+    "投资:当月增长": "yoy_pct",
+}
+MEASURE_SERIES = {m: s for s, m in SERIES.items()}
+
+
+def long_source(path: Path, extra: str = "") -> str:
+    """A long source for fai in west_coast with one series text per measure."""
+    mapping = "\n".join(f'"{s}" = {{ measure = "{m}" }}' for s, m in SERIES.items())
+    return f"""
+        [[sources]]
+        name = "nbs"
+        path = "{path}"
+        layout = "long"
+        region = "west_coast"
+        indicator = "fai"
+        {extra}
+        columns = {{ period = "时间", value = "数值", series = "指标" }}
+        [sources.series]
+        {mapping}
+    """
+
+
+def write(tmp_path: Path, name: str, rows: list[tuple[str, str, str]]) -> Path:
+    path = tmp_path / name
+    body = "".join(f"{p},{s},{v}\n" for p, s, v in rows)
+    path.write_text("时间,指标,数值\n" + body, encoding="utf-8")
+    return path
+
+
+def refusal(config: Config, path: Path) -> list[tuple[int, str, str, str]]:
+    """The (line, field, value, reason) of each bad row of a refused file."""
+    with pytest.raises(IngestError) as info:
+        load(config, path)
+    return [(e.line, e.field, e.value, e.reason) for e in info.value.errors]
+
+
+def stored(config: Config, sql: str = "") -> list[tuple[object, ...]]:
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    try:
+        return con.execute(
+            sql or "SELECT period, measure, value FROM observations_latest ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+# --- 1-N月: a year-to-date keyed by its last month; quarters only where the source says so
+
+SPAN_FORMATS = [
+    "{y}年1-{n}月",
+    "{y}年1—{n}月",
+    "{y}年1–{n}月",
+    "{y}年１－{fn}月",
+    "{y}年1～{n}月",
+    "{y}年1~{n}月",
+    "{y}年1至{n}月",
+    "{y}年1月-{n}月",
+    "{y}年1-{n}月份",
+    "{y} 1-{n}月",
+    "{y}.1-{n}月",
+    " {y}年1-{n}月\u3000",
+    "{y}年\u200b1-{n}月",
+]
+
+
+def full_width(n: int) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) for c in str(n))
+
+
+@pytest.mark.parametrize("fmt", SPAN_FORMATS)
+@pytest.mark.parametrize("n", range(2, 13))
+def test_every_1_to_n_span_is_a_year_to_date_keyed_by_its_last_month(fmt: str, n: int) -> None:
+    text = fmt.format(y=2025, n=n, fn=full_width(n))
+    for freq in ("M", "m", "月"):
+        published = parse_published(text, freq)
+        assert published.cumulative is not None and published.cumulative.label == f"2025-{n:02d}"
+        if n == 2:  # the Jan–Feb release is a period of its own
+            assert published.own is not None and published.own.label == "2025-01/02"
+        else:
+            assert published.own is None and "year-to-date" in str(published.own_error)
+
+
+@pytest.mark.parametrize("n", [3, 6, 9, 12])
+def test_a_span_is_a_quarter_only_where_the_source_says_so(n: int) -> None:
+    ytd = parse_published(f"2025年1-{n}月", "Q")
+    assert ytd.cumulative is not None and ytd.cumulative.label == f"2025Q{n // 3}"
+    own = parse_published(f"2025年{n - 2}-{n}月", "Q").own
+    assert own is not None and own.label == f"2025Q{n // 3}"
+    for text in (f"2025年第{'一二三四'[n // 3 - 1]}季度", f"2025Q{n // 3}"):
+        said = parse_published(text, "M").own
+        assert said is not None and said.label == f"2025Q{n // 3}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024年2-3月", "2024年4-6月", "2024年3-2月", "2024年1-13月", "2024年0-3月", "2024年5-5月"],
+)
+def test_a_span_that_is_neither_year_to_date_nor_jan_feb_is_refused(text: str) -> None:
+    with pytest.raises(PeriodError):
+        parse_published(text, "M")
+
+
+@pytest.mark.parametrize("measure", ["ytd", "ytd_yoy_pct", "value", "yoy_pct"])
+def test_span_periods_load_with_every_measure(
+    make_config: Callable[[str], Config], tmp_path: Path, measure: str
+) -> None:
+    series = MEASURE_SERIES[measure]
+    rows = [("2026年1-2月", series, "120"), ("2026年1-3月", series, "200")]
+    path = write(tmp_path, "spans.csv", rows)
+    config = make_config(long_source(path))
+    if measure in ("ytd", "ytd_yoy_pct"):
+        load(config, path)
+        assert stored(config) == [("2026-02", measure, 120.0), ("2026-03", measure, 200.0)]
+    else:
+        ((line, field, text, reason),) = refusal(config, path)
+        assert (line, field, text) == (3, "时间", "2026年1-3月")
+        assert "year-to-date" in reason and "ytd" in reason
+        assert stored(config, "SELECT count(*) FROM loads") == [(0,)]
+
+
+def test_march_ytd_reaches_monthly_and_meets_a_2026_03_row(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    first = write(
+        tmp_path,
+        "a.csv",
+        [("2026年1-2月", "投资:累计值", "120"), ("2026年1-3月", "投资:累计值", "200")],
+    )
+    config = make_config(long_source(tmp_path / "*.csv"))
+    load(config, first)
+    monthly = stored(config, "SELECT period, value, basis FROM monthly ORDER BY period")
+    assert monthly == [("2026-01/02", 120.0, "from_ytd"), ("2026-03", 80.0, "from_ytd")]
+    second = write(tmp_path, "b.csv", [("2026-03", "投资:累计值", "200")])
+    report = load(config, second)
+    assert (report.new, report.unchanged) == (0, 1)  # the same key, not a second March
+    assert value(config, "fai", "west_coast", "2026-03", "ytd") == 200.0
+    assert stored(config, "SELECT count(*) FROM periods WHERE freq = 'Q'") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("text", "freq", "why"),
+    [
+        ("2025.1", "M", "ambiguous"),
+        ("2026-03", "A", "freq"),
+        ("2026-03", "X", "freq"),
+        ("2026-03", "年", "freq"),
+    ],
+)
+def test_ambiguous_periods_and_unknown_freq_codes_are_refused(
+    make_config: Callable[[str], Config], tmp_path: Path, text: str, freq: str, why: str
+) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text(f"时间,频率,指标,数值\n{text},{freq},投资:当月值,5\n", encoding="utf-8")
+    config = make_config(
+        long_source(path).replace('series = "指标"', 'series = "指标", freq = "频率"')
+    )
+    ((line, field, _, reason),) = refusal(config, path)
+    assert (line, field) == (2, "时间") and why in reason
+
+
+def test_a_period_typed_as_a_number_in_a_workbook_is_refused(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.append(["月份", "当月值"])
+    ws.append([2025.10, 5])  # October, stored by Excel as the number 2025.1
+    ws.append([2025.09, 6])
+    path = tmp_path / "typed.xlsx"
+    book.save(path)
+    config = make_config(f"""
+        [[sources]]
+        name = "book"
+        path = "{path}"
+        layout = "columns"
+        region = "west_coast"
+        indicator = "fai"
+        columns = {{ period = "月份" }}
+        [sources.series]
+        "当月值" = {{ measure = "value" }}
+    """)
+    ((line, field, text, reason),) = refusal(config, path)
+    assert (line, field, text) == (2, "月份", "2025.1") and "ambiguous" in reason
+
+
+# --- numbers: separators read one way only
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("1,234", 1234.0),
+        ("1,234.5", 1234.5),
+        ("-1,234,567.25", -1234567.25),
+        (" 12 ", 12.0),
+        ("12\u00a0", 12.0),
+        ("\u3000+5", 5.0),
+        ("1e3", 1000.0),
+        ("0.5", 0.5),
+    ],
+)
+def test_numbers_read_one_way_load(
+    make_config: Callable[[str], Config], tmp_path: Path, text: str, number: float
+) -> None:
+    path = write(tmp_path, "n.csv", [("2026-03", "投资:当月增长", f'"{text}"')])
+    config = make_config(long_source(path))
+    load(config, path)
+    assert value(config, "fai", "west_coast", "2026-03", "yoy_pct") == number
+
+
+@pytest.mark.parametrize(
+    "text", ["1,5", "1,23,4", "1_0", "1_000", "1.234,5", "12,3456", ",123", "1,,234", "1,234,5"]
+)
+def test_numbers_read_two_ways_are_refused(
+    make_config: Callable[[str], Config], tmp_path: Path, text: str
+) -> None:
+    path = write(
+        tmp_path,
+        "n.csv",
+        [("2026-02", "投资:当月值", "7"), ("2026-03", "投资:当月值", f'"{text}"')],
+    )
+    config = make_config(long_source(path))
+    ((line, field, shown, reason),) = refusal(config, path)
+    assert (line, field, shown) == (3, "数值", text)
+    assert "two ways" in reason
