@@ -57,6 +57,8 @@ class Region(Strict):
     name: str
     parent: Id | None = None
     aliases: tuple[str, ...] = ()
+    # the unit answering for this region's targets, unless a target names its own
+    owner: str | None = None
 
 
 class SeriesMap(Strict):

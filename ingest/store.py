@@ -214,6 +214,16 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE check_results_6 RENAME TO check_results;
         """,
     ),
+    (
+        7,
+        # The unit answering for a target (its own, else its region's; the indicator's
+        # owner is joined in the views), and the last month of the target's year with
+        # data (NULL: none at all, the target is checked once as no_data).
+        """
+        ALTER TABLE check_targets ADD COLUMN owner VARCHAR;
+        ALTER TABLE check_targets ADD COLUMN data_month TINYINT;
+        """,
+    ),
 ]
 
 VIEWS = """
@@ -231,6 +241,33 @@ CASE WHEN kind = 'growth' THEN check_gap(direction, actual, pace)
      WHEN pace IS NULL OR pace <= 0 THEN NULL
      WHEN direction = 'lower' THEN 2 - actual / pace
      ELSE actual / pace END;
+
+-- What a check has delivered, in words that read right for a target and a ceiling.
+CREATE OR REPLACE MACRO progress_done(kind, direction, actual, pace, gap, as_of) AS
+CASE WHEN kind = 'growth' THEN printf('%.2f%% against %.2f%% (%+.2f pp)', actual, pace, gap)
+     WHEN direction = 'lower' AND pace > 0
+     THEN printf('%.2f used of %.2f allowed by %s (%.1f%% of the allowance)',
+                 actual, pace, as_of, actual / pace * 100)
+     WHEN direction = 'lower' AND round(actual, 2) > round(pace, 2)
+     THEN printf('%.2f used, %.2f allowed by %s', actual, pace, as_of)
+     WHEN direction = 'lower' THEN printf('%.2f used, within %.2f allowed by %s',
+                                          actual, pace, as_of)
+     WHEN pace <= 0 THEN printf('%.2f done, nothing due by %s', actual, as_of)
+     ELSE printf('%.2f done of %.2f due by %s (%.1f%% of pace)',
+                 actual, pace, as_of, actual / pace * 100) END;
+
+-- What the remaining periods must deliver (a target) or may still use (a ceiling).
+CREATE OR REPLACE MACRO progress_needed(direction, rate, horizon, target, actual, per,
+                                        label) AS
+CASE WHEN rate IS NULL THEN NULL
+     WHEN direction = 'higher' AND rate > 0
+     THEN printf('%.2f a %s needed to reach %.2f by %s', rate, per, target, label)
+     WHEN direction = 'higher' THEN printf('%s target of %.2f already reached', horizon, target)
+     WHEN rate > 0
+     THEN printf('at most %.2f a %s more to stay within %.2f by %s', rate, per, target, label)
+     WHEN rate = 0 THEN printf('%s ceiling of %.2f reached: nothing more allowed', horizon, target)
+     ELSE printf('%s ceiling of %.2f already exceeded by %.2f', horizon, target, actual - target)
+     END;
 
 CREATE OR REPLACE VIEW observation_vintages AS
 SELECT s.indicator, s.region, p.period, s.measure, v.value, v.load_id, v.line
@@ -271,7 +308,7 @@ WITH h AS (
 ),
 r AS (
     SELECT h.* EXCLUDE (horizon_target), t.indicator, t.region, t.year, t.pacing, t.kind,
-           t.direction, t.stale_month, t.computed_at,
+           t.direction, t.stale_month, t.computed_at, t.owner, t.data_month,
            CASE h.horizon WHEN 'year' THEN t.annual ELSE h.horizon_target END
                AS horizon_target,
            (h.horizon_month - h.month) // t.step AS remaining
@@ -289,12 +326,12 @@ SELECT indicator, region, year, CAST(month AS INTEGER) AS month, horizon,
        CASE WHEN code >= 16 AND horizon = 'quarter' THEN 'this month is behind its own target'
             WHEN code >= 16 THEN 'the current quarter is behind' END AS cascade_note,
        pacing, rolled_up, coalesce(stale_month = month, false) AS stale, rank_in_parent,
-       computed_at
+       computed_at, owner, data_month
 FROM r;
 
 CREATE OR REPLACE VIEW progress AS
 WITH p AS (
-    SELECT p.* EXCLUDE (status, cascade_note),
+    SELECT p.* EXCLUDE (status, cascade_note, owner),
            CASE WHEN f.forecast_status = 'behind' AND p.status IN ('on_track', 'at_risk')
                   THEN 'behind'
                 WHEN f.forecast_status = 'at_risk' AND p.status = 'on_track' THEN 'at_risk'
@@ -303,7 +340,9 @@ WITH p AS (
                      CASE WHEN f.forecast_status IN ('at_risk', 'behind')
                           THEN printf('forecast: %.0f%% likely to meet the %s target',
                                       f.p_meet * 100, p.horizon) END) AS cascade_note,
-           i.name AS indicator_name, i.unit, i.kind, i.owner, i.direction,
+           i.name AS indicator_name, i.unit, i.kind, i.direction,
+           coalesce(nullif(p.owner, ''), i.owner) AS owner,
+           coalesce(i.illustrative, false) AS illustrative,
            r.name AS region_name,
            CASE i.frequency WHEN 'quarterly' THEN 3 ELSE 1 END AS step
     FROM progress_checks p
@@ -327,26 +366,20 @@ SELECT q.indicator, q.indicator_name, q.unit, q.kind, q.owner, q.region, q.regio
        q.actual, q.pace_target, q.horizon_target, q.attainment, q.gap, q.required_rate,
        q.remaining_periods, q.status, coalesce(l.label, q.status) AS status_label,
        q.raw_status,
-       CASE WHEN q.status = 'no_data' THEN 'no data for ' || q.as_of
-       ELSE concat_ws('; ',
-           CASE WHEN q.kind = 'growth'
-                THEN printf('%.2f%% against %.2f%% (%+.2f pp)', q.actual, q.pace_target, q.gap)
-                WHEN q.attainment IS NULL THEN printf('%.2f done, nothing due yet', q.actual)
-                ELSE printf('%.2f done of %.2f due by %s (%.1f%% of pace)',
-                            q.actual, q.pace_target, q.as_of, q.attainment * 100) END,
-           CASE WHEN q.required_rate IS NOT NULL
-                 AND (q.direction = 'higher') = (q.required_rate > 0)
-                THEN printf('%.2f a %s needed to reach %.2f by %s', abs(q.required_rate),
-                            CASE q.step WHEN 3 THEN 'quarter' ELSE 'month' END,
-                            q.horizon_target, q.horizon_label)
-                WHEN q.required_rate IS NOT NULL
-                THEN printf('%s target of %.2f already reached', q.horizon, q.horizon_target)
-                END,
+       CASE WHEN q.status = 'no_data' AND q.data_month IS NULL
+            THEN printf('no data for %d', q.year)
+            WHEN q.status = 'no_data' THEN 'no data for ' || q.as_of
+       ELSE concat_ws('; ', progress_done(q.kind, q.direction, q.actual, q.pace_target,
+                                          q.gap, q.as_of),
+           progress_needed(q.direction, round(q.required_rate, 2), q.horizon,
+                           q.horizon_target, q.actual,
+                           CASE q.step WHEN 3 THEN 'quarter' ELSE 'month' END,
+                           q.horizon_label),
            nullif(q.cascade_note, ''),
            CASE WHEN q.stale THEN 'the next release is late' END,
            CASE WHEN q.rolled_up THEN 'summed from sub-regions' END)
        END AS reason,
-       q.pacing, q.rolled_up, q.stale, q.rank_in_parent, q.computed_at
+       q.pacing, q.rolled_up, q.stale, q.rank_in_parent, q.computed_at, q.illustrative
 FROM q LEFT JOIN status_labels l ON l.status = q.status;
 
 CREATE OR REPLACE VIEW monthly AS

@@ -304,7 +304,9 @@ def write_rules(config: Config, out: Path) -> list[Path]:
         refresh_max_age_hours=a.refresh_max_age_hours,
         job=a.job,
     )
-    return rules.write_rules(out, settings, [i.owner for i in config.indicators])
+    owners = [i.owner for i in config.indicators] + [r.owner or "" for r in config.regions]
+    owners += [t.owner or "" for t in config.targets]
+    return rules.write_rules(out, settings, owners)
 
 
 def write_dashboards(config: Config, out: Path) -> list[Path]:

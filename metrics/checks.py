@@ -24,14 +24,16 @@ HORIZONS = ("y", "q", "m")
 # target before the expansion into as-of months.
 BASE = """
 WITH t AS (
-    SELECT t.*, f.rank_group, f.max_m, f.jan_feb, c.pace, c.q_target AS q_targets
+    -- a target whose year has no data anywhere is checked once, at its first period,
+    -- as no_data: visible, never silently absent
+    SELECT t.* EXCLUDE (owner), f.rank_group, f.jan_feb, c.pace, c.q_target AS q_targets,
+           coalesce(f.max_m, CASE t.frequency WHEN 'quarterly' THEN 3 ELSE 1 END) AS max_m
     FROM targets_t t JOIN facts f USING (target_id) JOIN curves c USING (target_id)
-    WHERE f.max_m IS NOT NULL  -- no data for the target's year: nothing to check
 ),
 x AS (
     SELECT t.*, g.m FROM t, LATERAL generate_series(1, t.max_m) AS g(m)
     WHERE (t.frequency = 'monthly' OR g.m % 3 = 0)
-      AND NOT (g.m = 1 AND t.jan_feb)  -- the Jan–Feb release is checked at February
+      AND NOT (g.m = 1 AND coalesce(t.jan_feb, false))  -- Jan–Feb is checked at February
 ),
 b AS (
     SELECT x.target_id, x.kind, x.direction, x.frequency, x.annual, x.behind_below,
@@ -66,14 +68,18 @@ SELECT target_id, m, kind, direction, behind_below, at_risk_below, growth_behind
 FROM b
 """
 
+# Figures are compared at the precision they are shown in (attainment to 0.1 %, gaps to
+# 0.01 pp or 0.01 units), so that the last bit of a division never changes a colour.
+# Nothing due (pace ≤ 0) has no ratio: then only falling short of the pace (a ceiling
+# of zero exceeded) is behind. Without an actual or a pace there is nothing to judge.
 SEVERITY = """
-CASE WHEN {h}_actual IS NULL THEN 0
+CASE WHEN {h}_actual IS NULL OR {h}_pace IS NULL THEN 0
      WHEN kind = 'growth' THEN
-          CASE WHEN {h}_gap < growth_behind_pp THEN 3
-               WHEN {h}_gap < growth_at_risk_pp THEN 2 ELSE 1 END
-     WHEN {h}_attainment IS NULL THEN 1
-     WHEN {h}_attainment < behind_below THEN 3
-     WHEN {h}_attainment < at_risk_below THEN 2 ELSE 1 END AS {h}_raw"""
+          CASE WHEN round({h}_gap, 2) < growth_behind_pp THEN 3
+               WHEN round({h}_gap, 2) < growth_at_risk_pp THEN 2 ELSE 1 END
+     WHEN {h}_attainment IS NULL THEN CASE WHEN round({h}_gap, 2) < 0 THEN 3 ELSE 1 END
+     WHEN round({h}_attainment, 3) < behind_below THEN 3
+     WHEN round({h}_attainment, 3) < at_risk_below THEN 2 ELSE 1 END AS {h}_raw"""
 
 # Hysteresis: an on-pace period within `recover_after` periods of a red one stays yellow.
 HYSTERESIS = """
@@ -141,7 +147,8 @@ CLEAR = ("DELETE FROM check_results", "DELETE FROM check_targets")
 TARGETS = """
 INSERT INTO check_targets
 SELECT target_id, indicator, region, year, pacing, kind, direction,
-       CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END, annual, f.stale_m, now()
+       CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END, annual, f.stale_m, now(), owner,
+       f.max_m
 FROM targets_t LEFT JOIN facts f USING (target_id)
 """
 TABLES = ("facts",)

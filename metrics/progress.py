@@ -41,10 +41,12 @@ def run_checks(
 
     With `mismatches`, the caller holds the temp table `actuals` (see actuals_table).
     """
+    by_region = {r.id: r.owner for r in regions}
+    owners = [t.owner or by_region.get(t.region) for t in targets]
     if mismatches is None:
         with actuals_table(con, regions, settings.rollup_tolerance) as found:
-            return _run_checks(con, targets, indicators, thresholds, settings, today, found)
-    return _run_checks(con, targets, indicators, thresholds, settings, today, mismatches)
+            return _run_checks(con, targets, indicators, thresholds, settings, today, found, owners)
+    return _run_checks(con, targets, indicators, thresholds, settings, today, mismatches, owners)
 
 
 def _run_checks(
@@ -55,11 +57,12 @@ def _run_checks(
     settings: Checks,
     today: date | None,
     mismatches: pd.DataFrame,
+    owners: Sequence[str | None],
 ) -> ChecksReport:
     try:
         store: tuple[str, ...] = ()
         if targets:
-            target_tables(con, targets, indicators, thresholds)
+            target_tables(con, targets, indicators, thresholds, owners)
             store = prepare_checks(
                 con,
                 today or date.today(),

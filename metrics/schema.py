@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from ingest.schema import Id, Strict
 
@@ -18,6 +18,8 @@ class Thresholds(Strict):
     Flows and stocks compare attainment (actual ÷ pace) with the two ratios; growth
     rates compare the gap in percentage points with `growth_*_pp`.
     """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     at_risk_below: Ratio = 1.0
     behind_below: Ratio = 0.8
@@ -49,6 +51,9 @@ class Checks(Strict):
 class Target(Strict):
     """[[targets]]: one indicator × region × year target and how to pace it."""
 
+    # nan or inf would compare as no colour at all: a target is a finite number
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     indicator: Id
     region: Id
     year: int = Field(ge=1949, le=2100)
@@ -59,6 +64,8 @@ class Target(Strict):
     months: dict[str, float] = {}
     pacing: Literal["linear", "seasonal", "profile"] = "linear"
     profile: tuple[float, ...] = ()
+    # the unit answering for this target (定人定责); else the region's, else the indicator's
+    owner: str | None = None
 
     @model_validator(mode="after")
     def _profile(self) -> Target:

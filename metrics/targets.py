@@ -85,6 +85,7 @@ def target_tables(
     targets: Sequence[Target],
     indicators: Mapping[str, Indicator],
     thresholds: Callable[[str], Thresholds],
+    owners: Sequence[str | None] = (),
 ) -> None:
     """Create temp tables targets_t(target_id, …) and curves(target_id, pace, q_target):
     the pace and the horizon's target at the end of each month 0..12, as arrays.
@@ -102,7 +103,7 @@ def target_tables(
         ],
     )
     curves, q_targets, used = pace_curves(targets, indicators, past)
-    _targets_table(con, targets, indicators, thresholds, used)
+    _targets_table(con, targets, indicators, thresholds, used, owners)
     # Curves as arrays indexed by month + 1: the checks look up three months of a
     # target's curve at once, without joining a row per month.
     columns = {f"p{m}": curves[:, m] for m in range(13)}
@@ -176,6 +177,7 @@ def _targets_table(
     indicators: Mapping[str, Indicator],
     thresholds: Callable[[str], Thresholds],
     used: list[str],
+    owners: Sequence[str | None],
 ) -> None:
     # Names travel as codes into small tables: 100k strings cost more to hand to DuckDB
     # than the rest of the targets together.
@@ -192,6 +194,8 @@ def _targets_table(
             "year": np.fromiter((t.year for t in targets), np.int32, n),
             "annual": np.fromiter((t.annual for t in targets), np.float64, n),
             "pacing": pd.Categorical(used),
+            # the most specific owner below the indicator's (joined in the views)
+            "owner": pd.Categorical(list(owners) if owners else [None] * n),
         }
     )
     per_indicator = pd.DataFrame(
@@ -233,7 +237,8 @@ def _targets_table(
             "CREATE OR REPLACE TEMP TABLE targets_t AS "
             "SELECT t.target_id, i.indicator, r.region, t.year, i.kind, i.direction, "
             "i.frequency, t.annual, CAST(t.pacing AS VARCHAR) AS pacing, i.behind_below, "
-            "i.at_risk_below, i.growth_behind_pp, i.growth_at_risk_pp, i.recover_after "
+            "i.at_risk_below, i.growth_behind_pp, i.growth_at_risk_pp, i.recover_after, "
+            "CAST(t.owner AS VARCHAR) AS owner "
             "FROM _per_target t JOIN _per_indicator i USING (ind) JOIN _per_region r USING (reg)"
         )
     finally:

@@ -59,9 +59,11 @@ value = "value"
 """
 
 
-def pipeline(tmp: Path, rows: str, extra: str = "", today: date = date(2026, 11, 1)) -> Config:
+def pipeline(
+    tmp: Path, rows: str, extra: str = "", today: date = date(2026, 11, 1), base: str = CONFIG
+) -> Config:
     """Write config and data, ingest, compute checks; return the config."""
-    (tmp / "config.toml").write_text(CONFIG + textwrap.dedent(extra), encoding="utf-8")
+    (tmp / "config.toml").write_text(base + textwrap.dedent(extra), encoding="utf-8")
     header = "period,region,indicator,measure,value\n"
     (tmp / "data.csv").write_text(header + textwrap.dedent(rows).strip() + "\n", encoding="utf-8")
     config = load_config(tmp / "config.toml")

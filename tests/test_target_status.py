@@ -1,0 +1,134 @@
+"""Statuses and reasons at the edges: targets of zero, ceilings, thresholds, no data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.checks_helpers import CONFIG, one, pipeline, progress
+
+
+def target(indicator: str, region: str, annual: float, year: int = 2026, extra: str = "") -> str:
+    return (
+        f'[[targets]]\nindicator = "{indicator}"\nregion = "{region}"\nyear = {year}\n'
+        f"annual = {annual}\n{extra}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("used", "status", "words"),
+    [
+        (3, "behind", "3.00 used, 0.00 allowed by 2026-03"),
+        (0, "on_track", "within 0.00 allowed"),
+    ],
+)
+def test_a_ceiling_of_zero_exceeded_is_behind(
+    tmp_path: Path, used: int, status: str, words: str
+) -> None:
+    config = pipeline(tmp_path, f"2026年3月,CN,energy,ytd,{used}", target("energy", "CN", 0))
+    for horizon in ("year", "quarter"):
+        row = one(config, "CN", "2026-03", horizon, "energy")
+        assert row["status"] == status, row
+    year = one(config, "CN", "2026-03", "year", "energy")
+    assert words in str(year["reason"])
+    assert "needed to reach" not in str(year["reason"])
+
+
+def test_a_target_of_zero_is_met_by_anything(tmp_path: Path) -> None:
+    config = pipeline(
+        tmp_path, "2026年3月,zone_a,projects_started,ytd,0", target("projects_started", "zone_a", 0)
+    )
+    row = one(config, "zone_a", "2026-03", "year")
+    assert row["status"] == "on_track"
+    assert "nothing due by 2026-03" in str(row["reason"])
+
+
+def test_reasons_read_right_for_a_ceiling(tmp_path: Path) -> None:
+    config = pipeline(
+        tmp_path,
+        """
+        2026年3月,CN,energy,ytd,110
+        2026年6月,CN,energy,ytd,1300
+        """,
+        target("energy", "CN", 1200),
+    )
+    within = one(config, "CN", "2026-03", "year", "energy")
+    assert within["status"] == "on_track"
+    assert "110.00 used of 300.00 allowed by 2026-03" in str(within["reason"])
+    assert "at most 121.11 a month more to stay within 1200.00 by 2026-12" in str(within["reason"])
+    assert "already reached" not in str(within["reason"])
+    over = one(config, "CN", "2026-06", "year", "energy")
+    assert over["status"] == "behind"
+    assert "year ceiling of 1200.00 already exceeded by 100.00" in str(over["reason"])
+
+
+def test_a_target_reached_says_so(tmp_path: Path) -> None:
+    config = pipeline(
+        tmp_path,
+        "2026年3月,zone_a,projects_started,ytd,130",
+        target("projects_started", "zone_a", 120),
+    )
+    row = one(config, "zone_a", "2026-03", "year")
+    assert "year target of 120.00 already reached" in str(row["reason"])
+
+
+def test_a_status_at_an_exact_threshold_does_not_depend_on_the_last_bit(tmp_path: Path) -> None:
+    # 4.8 of a pace of 6.0 is 80 % exactly; in binary 4.8 / 6.0 is 0.7999999999999999.
+    # 0.6 % against 1.1 % is −0.5 pp exactly; in binary −0.5000000000000001.
+    config = pipeline(
+        tmp_path,
+        """
+        2026年3月,zone_a,projects_started,ytd,4.8
+        2026Q1,CN,gdp_growth,ytd_yoy_pct,0.6
+        """,
+        target("projects_started", "zone_a", 24) + target("gdp_growth", "CN", 1.1),
+    )
+    assert one(config, "zone_a", "2026-03", "year")["status"] == "at_risk"
+    assert one(config, "CN", "2026Q1", "year", "gdp_growth")["status"] == "at_risk"
+
+
+def test_a_target_whose_year_has_no_data_is_a_visible_no_data_check(tmp_path: Path) -> None:
+    config = pipeline(
+        tmp_path,
+        "2026年3月,zone_a,projects_started,ytd,40",
+        target("projects_started", "zone_a", 120, 2025)
+        + target("projects_started", "zone_a", 120, 2026)
+        + target("gdp_growth", "CN", 5.0, 2025),
+    )
+    rows = progress(config, "year = 2025 AND horizon = 'year'")
+    assert {(r["indicator"], r["as_of"], r["status"]) for r in rows} == {
+        ("projects_started", "2025-01", "no_data"),
+        ("gdp_growth", "2025Q1", "no_data"),
+    }
+    assert {r["reason"] for r in rows} == {"no data for 2025"}
+
+
+def test_non_finite_targets_are_refused(tmp_path: Path) -> None:
+    from ingest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="annual"):
+        pipeline(
+            tmp_path,
+            "2026年3月,zone_a,projects_started,ytd,40",
+            target("projects_started", "zone_a", "nan"),
+        )  # type: ignore[arg-type]
+
+
+def test_the_most_specific_owner_answers(tmp_path: Path) -> None:
+    base = CONFIG.replace('name = "B区"', 'name = "B区"\nowner = "B区管委会"')
+    config = pipeline(
+        tmp_path,
+        """
+        2026年3月,zone_a,projects_started,ytd,40
+        2026年3月,zone_b,projects_started,ytd,40
+        2026年3月,west_coast,projects_started,ytd,80
+        """,
+        target("projects_started", "zone_a", 120, extra='owner = "A区项目专班"')
+        + target("projects_started", "zone_b", 120)
+        + target("projects_started", "west_coast", 240),
+        base=base,
+    )
+    assert one(config, "zone_a", "2026-03", "year")["owner"] == "A区项目专班"
+    assert one(config, "zone_b", "2026-03", "year")["owner"] == "B区管委会"
+    assert one(config, "west_coast", "2026-03", "year")["owner"] == "发展改革局"
