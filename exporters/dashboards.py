@@ -1,252 +1,273 @@
-"""Grafana dashboards and provisioning files, built with grafana-foundation-sdk's models."""
+"""The KPI dashboards (overview board and one indicator), built with grafana-foundation-sdk."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import yaml
-from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
-from grafana_foundation_sdk.builders.dashboard import (
-    Dashboard,
-    DatasourceVariable,
-    QueryVariable,
-    ThresholdsConfig,
-)
+from grafana_foundation_sdk.builders import stat, table, timeseries
+from grafana_foundation_sdk.builders.common import ReduceDataOptions, TableSortByFieldState
+from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.dashboard import (
-    DataSourceRef,
-    Threshold,
-    ThresholdsMode,
-    ValueMap,
-    ValueMappingResult,
+from grafana_foundation_sdk.models.common import (
+    BigValueColorMode,
+    BigValueTextMode,
+    LineInterpolation,
+    TableColoredBackgroundCellOptions,
 )
-from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+from grafana_foundation_sdk.models.dashboard import DataTransformerConfig
 
-from ingest.files import write_atomic
+from exporters.panels import (
+    DS,
+    KPI,
+    LIVE,
+    PERCENT,
+    STATUS_TEXT,
+    DashboardSettings,
+    cell_steps,
+    custom_variable,
+    datasource_variable,
+    fixed_colour,
+    job_variables,
+    level,
+    numbered,
+    pp_steps,
+    probability_steps,
+    query,
+    query_variable,
+    ratio_steps,
+    status_code,
+    status_mapping,
+    thresholds,
+    with_info,
+)
 
-DS = DataSourceRef(type_val="prometheus", uid="${datasource}")
-STATUS_COLOURS = {
-    "on_track": ("蓝 on track", "blue"),
-    "at_risk": ("黄 at risk", "yellow"),
-    "behind": ("红 behind", "red"),
-    "no_data": ("no data", "gray"),
-}
+
+def _last() -> ReduceDataOptions:
+    return ReduceDataOptions().calcs(["lastNotNull"]).values(False)
 
 
-def _q(expr: str, legend: str = "", instant: bool = False, ref: str = "A") -> prometheus.Dataquery:
-    q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DS)
-    if legend:
-        q = q.legend_format(legend)
-    return q.instant().format(PromQueryFormat.TABLE) if instant else q
+def _status_counts(s: DashboardSettings) -> list[Any]:
+    """One stat per colour: how many checks of the horizon are in it."""
+    panels = []
+    for status in ("on_track", "at_risk", "behind"):
+        expr = (
+            "count(max without (job, instance) "
+            f'({KPI}status{{{LIVE},horizon="$horizon",status="{status}"}} == 1)) or vector(0)'
+        )
+        colour = {"on_track": "blue", "at_risk": "yellow", "behind": "red"}[status]
+        panels.append(
+            stat.Panel()
+            .title(f"{s.labels.get(status, '')} {STATUS_TEXT[status]}".strip())
+            .datasource(DS)
+            .height(4)
+            .span(8)
+            .with_target(query(expr))
+            .color_scheme(fixed_colour(colour))
+            .reduce_options(_last())
+        )
+    return panels
 
 
-def _ds_variable() -> DatasourceVariable:
-    return DatasourceVariable("datasource").label("Prometheus").type("prometheus")
-
-
-def _status_mapping() -> ValueMap:
-    return ValueMap(
-        options={
-            k: ValueMappingResult(text=text, color=colour, index=i)
-            for i, (k, (text, colour)) in enumerate(STATUS_COLOURS.items())
-        }
+def _table(title: str, expr: str, span: int, description: str) -> Any:
+    """One row per check: name, region, owner and one coloured value, lowest first."""
+    joined = f"max without (job, instance) ({with_info(expr)})"
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DS)
+        .height(12)
+        .span(span)
+        .with_target(query(joined, table=True))
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True, "horizon": True},
+                    "renameByName": {"name": "Indicator", "region": "Region", "owner": "Owner"},
+                },
+            )
+        )
+        .cell_options(TableColoredBackgroundCellOptions())
     )
 
 
-def overview() -> Dashboard:
+def _tables(s: DashboardSettings) -> list[Any]:
+    """Status, attainment (ratio), gap (percentage points) and P(meet), each in its unit."""
+    sel = f'{LIVE},horizon="$horizon"'
+    ratio, pp, prob = ratio_steps(s), pp_steps(s), probability_steps(s)
+    status = (
+        _table("Status", status_code(sel), 24, "The status of every check, worst first.")
+        .mappings([status_mapping(s)])
+        .thresholds(thresholds([(None, "transparent")]))
+        .sort_by([TableSortByFieldState().display_name("Value").desc(True)])
+    )
+    return [
+        status,
+        _table(
+            "Attainment: actual ÷ pace (flows and stocks)",
+            f"kpiwatch_kpi_attainment_ratio{{{sel}}}",
+            8,
+            f"Red below {ratio[1][0]:.0%}, yellow below {ratio[2][0]:.0%} of pace.",
+        )
+        .unit("percentunit")
+        .thresholds(thresholds(cell_steps(ratio)))
+        .sort_by([TableSortByFieldState().display_name("Value")]),
+        _table(
+            "Gap to target in percentage points (growth rates)",
+            f"{PERCENT} * kpiwatch_kpi_growth_gap_ratio{{{sel}}}",
+            8,
+            f"Red below {pp[1][0]:+g} pp, yellow below {pp[2][0]:+g} pp.",
+        )
+        .unit("suffix: pp")
+        .thresholds(thresholds(cell_steps(pp)))
+        .sort_by([TableSortByFieldState().display_name("Value")]),
+        _table(
+            "Probability of meeting the target (forecast)",
+            f"kpiwatch_kpi_target_met_probability{{{sel}}}",
+            8,
+            f"Red below {prob[1][0]:.0%}, yellow below {prob[2][0]:.0%}, as the alert rules.",
+        )
+        .unit("percentunit")
+        .thresholds(thresholds(cell_steps(prob)))
+        .sort_by([TableSortByFieldState().display_name("Value")]),
+    ]
+
+
+def overview(s: DashboardSettings | None = None) -> Dashboard:
     """The three-colour board of every indicator × region, worst first, with owner."""
-    board = (
-        'sort((kpi_attainment_ratio{horizon="year"} or kpi_gap{horizon="year"} + 1)'
-        " * on(indicator) group_left(name, owner) kpi_info)"
-    )
-    status = '(kpi_status{horizon="year"} == 1) * on(indicator) group_left(name, owner) kpi_info'
+    s = s or DashboardSettings()
     d = (
         Dashboard("kpiwatch overview · 三色图")
         .uid("kpiwatch-overview")
         .tags(["kpiwatch"])
         .refresh("5m")
         .time("now-1y", "now")
-        .with_variable(_ds_variable())
+        .with_variable(datasource_variable())
     )
-    for i, (key, (text, colour)) in enumerate(STATUS_COLOURS.items()):
-        if key == "no_data":
-            continue
-        d = d.with_panel(
+    for v in job_variables(s):
+        d = d.with_variable(v)
+    d = d.with_variable(custom_variable("horizon", "Horizon", ["year", "quarter", "month"]))
+    return numbered(d, [*_status_counts(s), *_tables(s)])
+
+
+def _indicator_variables() -> list[Any]:
+    has_data = (
+        f"kpiwatch_kpi_info{{{LIVE}}} * on(job, instance, indicator) group_left() "
+        f"count by (job, instance, indicator) ({KPI}actual{{{LIVE}}} "
+        f"or {KPI}growth_actual_ratio{{{LIVE}}})"
+    )
+    return [
+        query_variable(
+            "indicator",
+            "Indicator",
+            f"query_result(max by (indicator, name) ({has_data}))",
+            regex='/indicator="(?<value>[^"]+)".*name="(?<text>[^"]*)"/',
+        ),
+        query_variable(
+            "region",
+            "Region",
+            f'label_values(kpiwatch_kpi_status{{{LIVE},indicator="$indicator"}}, region)',
+        ),
+        query_variable(
+            "horizon",
+            "Horizon",
+            f'label_values({KPI}status{{{LIVE},indicator="$indicator",region="$region"}}, horizon)',
+        ),
+    ]
+
+
+def _indicator_stats(s: DashboardSettings, hsel: str) -> list[Any]:
+    def one(title: str, expr: str) -> Any:
+        return (
             stat.Panel()
-            .title(text)
+            .title(title)
             .datasource(DS)
-            .height(4)
-            .span(8)
-            .with_target(
-                _q(f'count(kpi_status{{horizon="year",status="{key}"}} == 1) or vector(0)')
-            )
-            .color_scheme(_fixed(colour))
-            .id(i + 1)
+            .height(5)
+            .span(6)
+            .with_target(query(f"max without (job, instance) ({expr})"))
+            .reduce_options(_last())
         )
-    d = d.with_panel(
-        table.Panel()
-        .title("Status by indicator and region (year)")
-        .datasource(DS)
-        .height(12)
-        .span(24)
-        .with_target(_q(status, instant=True))
-        .mappings([_status_mapping()])
-        .description("One row per indicator × region whose year check is in that status.")
-    )
-    return d.with_panel(
-        table.Panel()
-        .title("Attainment, worst first (growth: 1 + gap in pp)")
-        .datasource(DS)
-        .height(12)
-        .span(24)
-        .with_target(_q(board, instant=True))
+
+    info = f'max without (job, instance) (kpiwatch_kpi_info{{{LIVE},indicator="$indicator"}})'
+    return [
+        one("Status", status_code(f"{LIVE},{hsel}"))
+        .mappings([status_mapping(s)])
+        .color_mode(BigValueColorMode.BACKGROUND)
+        .description("蓝 on track · 黄 at risk · 红 behind, by the indicator's thresholds"),
+        one(
+            "Probability of meeting the target",
+            f"kpiwatch_kpi_target_met_probability{{{LIVE},{hsel}}}",
+        )
         .unit("percentunit")
-        .thresholds(_thresholds([(None, "red"), (0.8, "yellow"), (1.0, "blue")]))
+        .min(0)
+        .max(1)
+        .thresholds(thresholds(probability_steps(s))),
+        one("Required per remaining period (倒排)", f"kpiwatch_kpi_required_rate{{{LIVE},{hsel}}}"),
+        stat.Panel()
+        .title("Responsible unit")
+        .datasource(DS)
+        .height(5)
+        .span(6)
+        .with_target(query(info, "{{owner}}"))
+        .reduce_options(_last())
+        .text_mode(BigValueTextMode.NAME),
+    ]
+
+
+def _lines(title: str, span: int, targets: list[tuple[str, str]]) -> Any:
+    panel = (
+        timeseries.Panel()
+        .title(title)
+        .datasource(DS)
+        .height(10)
+        .span(span)
+        .line_interpolation(LineInterpolation.STEP_AFTER)
     )
+    for i, (expr, legend) in enumerate(targets):
+        panel = panel.with_target(query(expr, legend, ref=chr(ord("A") + i)))
+    return panel
 
 
-def indicator() -> Dashboard:
-    """One indicator in one region: actual, pace, target, forecast fan, P(meet), rate."""
-    sel = 'indicator="$indicator",region="$region"'
+def indicator(s: DashboardSettings | None = None) -> Dashboard:
+    """One indicator in one region: status, actual vs pace vs target, forecast fan."""
+    s = s or DashboardSettings()
     d = (
         Dashboard("kpiwatch indicator · 挂图作战")
         .uid("kpiwatch-indicator")
         .tags(["kpiwatch"])
         .refresh("5m")
         .time("now-2y", "now")
-        .with_variable(_ds_variable())
-        .with_variable(
-            QueryVariable("indicator")
-            .label("Indicator")
-            .datasource(DS)
-            .query("label_values(kpi_info, indicator)")
-        )
-        .with_variable(
-            QueryVariable("region")
-            .label("Region")
-            .datasource(DS)
-            .query('label_values(kpi_actual{indicator="$indicator"}, region)')
-        )
-        .with_variable(
-            QueryVariable("horizon")
-            .label("Horizon")
-            .datasource(DS)
-            .query('label_values(kpi_actual{indicator="$indicator"}, horizon)')
-        )
+        .with_variable(datasource_variable())
     )
-    hsel = f'{sel},horizon="$horizon"'
-    d = d.with_panel(
-        timeseries.Panel()
-        .title("Actual vs pace vs target")
-        .datasource(DS)
-        .height(10)
-        .span(16)
-        .with_target(_q(f"kpi_actual{{{hsel}}}", "actual"))
-        .with_target(_q(f"kpi_pace_target{{{hsel}}}", "pace", ref="B"))
-        .with_target(_q(f"kpi_target{{{hsel}}}", "target", ref="C"))
+    for v in [*job_variables(s), *_indicator_variables()]:
+        d = d.with_variable(v)
+    hsel = 'indicator="$indicator",region="$region",horizon="$horizon"'
+    progress = _lines(
+        "Actual vs pace vs target (growth rates in %)",
+        24,
+        [
+            (level("actual", hsel, past=True), "actual {{year}}"),
+            (level("pace_target", hsel, past=True), "pace {{year}}"),
+            (level("target", hsel, past=True), "target {{year}}"),
+        ],
     )
-    d = d.with_panel(
-        stat.Panel()
-        .title("Status")
-        .datasource(DS)
-        .height(5)
-        .span(8)
-        .with_target(_q(f"kpi_status{{{hsel}}} == 1", "{{status}}"))
-        .description("蓝 on track · 黄 at risk · 红 behind")
+    fan = _lines(
+        "Forecast with 80 % and 95 % intervals (growth rates in %)",
+        24,
+        [
+            (level("forecast", hsel, past=True), "forecast {{year}}"),
+            (level("forecast_lower", f'{hsel},interval="80"', past=True), "lower 80 % {{year}}"),
+            (level("forecast_upper", f'{hsel},interval="80"', past=True), "upper 80 % {{year}}"),
+            (level("forecast_lower", f'{hsel},interval="95"', past=True), "lower 95 % {{year}}"),
+            (level("forecast_upper", f'{hsel},interval="95"', past=True), "upper 95 % {{year}}"),
+            (level("target", hsel, past=True), "target {{year}}"),
+        ],
     )
-    d = d.with_panel(
-        stat.Panel()
-        .title("Required per remaining period (倒排)")
-        .datasource(DS)
-        .height(5)
-        .span(8)
-        .with_target(_q(f"kpi_required_rate{{{hsel}}}"))
-    )
-    d = d.with_panel(
-        timeseries.Panel()
-        .title("Forecast with 80 % and 95 % intervals")
-        .datasource(DS)
-        .height(10)
-        .span(16)
-        .with_target(_q(f"kpi_forecast{{{hsel}}}", "forecast"))
-        .with_target(_q(f'kpi_forecast_lower{{{hsel},interval="80"}}', "lower 80 %", ref="B"))
-        .with_target(_q(f'kpi_forecast_upper{{{hsel},interval="80"}}', "upper 80 %", ref="C"))
-        .with_target(_q(f'kpi_forecast_lower{{{hsel},interval="95"}}', "lower 95 %", ref="D"))
-        .with_target(_q(f'kpi_forecast_upper{{{hsel},interval="95"}}', "upper 95 %", ref="E"))
-        .with_target(_q(f"kpi_target{{{hsel}}}", "target", ref="F"))
-    )
-    return d.with_panel(
-        stat.Panel()
-        .title("Probability of meeting the target")
-        .datasource(DS)
-        .height(10)
-        .span(8)
-        .unit("percentunit")
-        .min(0)
-        .max(1)
-        .with_target(_q(f"kpi_target_met_probability{{{hsel}}}"))
-        .thresholds(_thresholds([(None, "red"), (0.2, "yellow"), (0.5, "blue")]))
-    )
-
-
-def _thresholds(steps: list[tuple[float | None, str]]) -> ThresholdsConfig:
-    return (
-        ThresholdsConfig()
-        .mode(ThresholdsMode.ABSOLUTE)
-        .steps([Threshold(value=v, color=c) for v, c in steps])
-    )
-
-
-def _fixed(colour: str) -> Any:
-    from grafana_foundation_sdk.builders.dashboard import FieldColor
-    from grafana_foundation_sdk.models.dashboard import FieldColorModeId
-
-    return FieldColor().mode(FieldColorModeId.FIXED).fixed_color(colour)
+    return numbered(d, [*_indicator_stats(s, hsel), progress, fan])
 
 
 def dashboard_json(d: Dashboard) -> str:
     """The dashboard as the JSON Grafana reads."""
     return json.dumps(d.build(), cls=JSONEncoder, indent=2, ensure_ascii=False, sort_keys=True)
-
-
-def write_dashboards(out: Path, prometheus_url: str, dashboards_path: str) -> list[Path]:
-    """Write both dashboards and a provisioning folder a stock Grafana loads."""
-    files: dict[Path, str] = {
-        out / "dashboards" / "kpiwatch-overview.json": dashboard_json(overview()),
-        out / "dashboards" / "kpiwatch-indicator.json": dashboard_json(indicator()),
-        out / "provisioning" / "datasources" / "kpiwatch.yml": yaml.safe_dump(
-            {
-                "apiVersion": 1,
-                "datasources": [
-                    {
-                        "name": "Prometheus",
-                        "type": "prometheus",
-                        "uid": "prometheus",
-                        "access": "proxy",
-                        "url": prometheus_url,
-                        "isDefault": True,
-                    }
-                ],
-            }
-        ),
-        out / "provisioning" / "dashboards" / "kpiwatch.yml": yaml.safe_dump(
-            {
-                "apiVersion": 1,
-                "providers": [
-                    {
-                        "name": "kpiwatch",
-                        "folder": "kpiwatch",
-                        "type": "file",
-                        "disableDeletion": False,
-                        "allowUiUpdates": True,
-                        "options": {"path": dashboards_path},
-                    }
-                ],
-            }
-        ),
-    }
-    for path, text in files.items():
-        write_atomic(path, text)
-    return list(files)

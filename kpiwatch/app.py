@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from exporters import backfill, dashboards, rules
+from exporters import backfill, grafana, rules
+from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
 from forecasts.stage import ForecastReport, run_forecasts
 from ingest.errors import IngestError, KpiwatchError, RowError
@@ -309,10 +310,27 @@ def write_rules(config: Config, out: Path) -> list[Path]:
     return rules.write_rules(out, settings, owners)
 
 
+def dashboard_settings(config: Config) -> DashboardSettings:
+    """The thresholds and labels the checks and the rules use, for the dashboards' colours."""
+    t = config.thresholds
+    return DashboardSettings(
+        at_risk_below=t.at_risk_below,
+        behind_below=t.behind_below,
+        growth_at_risk_below_pp=t.growth_at_risk_below_pp,
+        growth_behind_below_pp=t.growth_behind_below_pp,
+        p_at_risk_below=config.forecasts.at_risk_below,
+        p_behind_below=config.forecasts.behind_below,
+        refresh_max_age_hours=config.alerts.refresh_max_age_hours,
+        job=config.alerts.job,
+        labels={str(k): v for k, v in config.checks.labels.items()},
+    )
+
+
 def write_dashboards(config: Config, out: Path) -> list[Path]:
     """Grafana dashboards and provisioning files."""
-    return dashboards.write_dashboards(
-        out, config.grafana.prometheus_url, config.grafana.dashboards_path
+    g = config.grafana
+    return grafana.write_dashboards(
+        out, g.prometheus_url, g.dashboards_path, dashboard_settings(config)
     )
 
 

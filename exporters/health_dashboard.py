@@ -1,0 +1,144 @@
+"""The service-health dashboard: refreshes, failures, rejected input, snapshot and scrapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from grafana_foundation_sdk.builders import stat, timeseries
+from grafana_foundation_sdk.builders.common import ReduceDataOptions
+from grafana_foundation_sdk.builders.dashboard import Dashboard
+from grafana_foundation_sdk.models.common import BigValueColorMode
+from grafana_foundation_sdk.models.dashboard import ValueMap, ValueMappingResult
+
+from exporters.panels import (
+    DS,
+    LIVE,
+    DashboardSettings,
+    datasource_variable,
+    job_variables,
+    numbered,
+    query,
+    thresholds,
+)
+
+UP = f"up{{{LIVE}}}"
+
+
+def _stat(title: str, expr: str, legend: str = "{{instance}}") -> Any:
+    return (
+        stat.Panel()
+        .title(title)
+        .datasource(DS)
+        .height(4)
+        .span(6)
+        .with_target(query(expr, legend))
+        .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
+def _lines(title: str, unit: str, targets: list[tuple[str, str]], span: int = 12) -> Any:
+    panel = timeseries.Panel().title(title).datasource(DS).height(8).span(span).unit(unit)
+    for i, (expr, legend) in enumerate(targets):
+        panel = panel.with_target(query(expr, legend, ref=chr(ord("A") + i)))
+    return panel
+
+
+def _counter(name: str) -> str:
+    """How much a counter grew per panel interval, summed over the chosen instances."""
+    return f"sum by (instance) (increase({name}{{{LIVE}}}[$__rate_interval]))"
+
+
+def _stats(s: DashboardSettings) -> list[Any]:
+    max_age = s.refresh_max_age_hours * 3600
+    up = ValueMap(
+        options={
+            "0": ValueMappingResult(text="down", color="red", index=0),
+            "1": ValueMappingResult(text="up", color="green", index=1),
+        }
+    )
+    return [
+        _stat("Scrape", UP).mappings([up]).color_mode(BigValueColorMode.BACKGROUND),
+        _stat(
+            "Since the last good refresh",
+            f"time() - kpiwatch_refresh_last_success_timestamp_seconds{{{LIVE}}}",
+        )
+        .unit("s")
+        .thresholds(thresholds([(None, "green"), (max_age / 2, "yellow"), (max_age, "red")]))
+        .color_mode(BigValueColorMode.BACKGROUND),
+        _stat("Last refresh took", f"kpiwatch_refresh_duration_seconds{{{LIVE}}}").unit("s"),
+        _stat("Series served", f"kpiwatch_snapshot_series{{{LIVE}}}").unit("short"),
+    ]
+
+
+def _graphs() -> list[Any]:
+    return [
+        _lines(
+            "Refresh failures by stage",
+            "short",
+            [
+                (
+                    "sum by (instance, stage) "
+                    f"(increase(kpiwatch_refresh_failures_total{{{LIVE}}}[$__rate_interval]))",
+                    "{{instance}} {{stage}}",
+                )
+            ],
+        ),
+        _lines(
+            "Age of the served data and refresh duration",
+            "s",
+            [
+                (
+                    f"time() - kpiwatch_refresh_last_success_timestamp_seconds{{{LIVE}}}",
+                    "{{instance}} since last good refresh",
+                ),
+                (f"kpiwatch_refresh_duration_seconds{{{LIVE}}}", "{{instance}} refresh took"),
+            ],
+        ),
+        _lines(
+            "Rejected input",
+            "short",
+            [
+                (_counter("kpiwatch_rejected_files_total"), "{{instance}} files refused"),
+                (_counter("kpiwatch_rejected_rows_total"), "{{instance}} bad rows"),
+                (_counter("kpiwatch_ingested_rows_total"), "{{instance}} rows ingested"),
+            ],
+        ),
+        _lines(
+            "Store and snapshot",
+            "short",
+            [
+                (f"kpiwatch_store_locked{{{LIVE}}}", "{{instance}} store locked"),
+                (f"kpiwatch_snapshot_dropped_checks{{{LIVE}}}", "{{instance}} checks dropped"),
+                (_counter("kpiwatch_forecast_fallbacks_total"), "{{instance}} forecast fallbacks"),
+            ],
+        ),
+        _lines(
+            "Scrape duration",
+            "s",
+            [(f"scrape_duration_seconds{{{LIVE}}}", "{{instance}}")],
+        ),
+        _lines(
+            "Samples per scrape",
+            "short",
+            [
+                (f"scrape_samples_scraped{{{LIVE}}}", "{{instance}} scraped"),
+                (f"scrape_series_added{{{LIVE}}}", "{{instance}} new series"),
+            ],
+        ),
+    ]
+
+
+def service_health(s: DashboardSettings | None = None) -> Dashboard:
+    """Is kpiwatch refreshing, what did it refuse, and does Prometheus reach it."""
+    s = s or DashboardSettings()
+    d = (
+        Dashboard("kpiwatch service health")
+        .uid("kpiwatch-health")
+        .tags(["kpiwatch"])
+        .refresh("1m")
+        .time("now-24h", "now")
+        .with_variable(datasource_variable())
+    )
+    for v in job_variables(s):
+        d = d.with_variable(v)
+    return numbered(d, [*_stats(s), *_graphs()])

@@ -1,0 +1,289 @@
+"""Grafana dashboards: their shape, provisioning, and every query on a real Prometheus."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
+from tests.checks_helpers import CONFIG
+from tests.service_helpers import (
+    KPIWATCH,
+    free_port,
+    get,
+    kpiwatch_serve,
+    prometheus,
+    query,
+    ready,
+    wait_for,
+)
+
+TARGETS = """
+[[targets]]
+indicator = "projects_started"
+region = "west_coast"
+year = 2025
+annual = 300
+[[targets]]
+indicator = "projects_started"
+region = "west_coast"
+year = 2026
+annual = 600
+quarters = { Q1 = 257 }
+[[targets]]
+indicator = "gdp_growth"
+region = "CN"
+year = 2025
+annual = 6.5
+[[targets]]
+indicator = "gdp_growth"
+region = "CN"
+year = 2026
+annual = 6.5
+
+[thresholds]
+growth_at_risk_below_pp = 0.0
+growth_behind_below_pp = -0.5
+"""
+DASHBOARDS = ("kpiwatch-overview", "kpiwatch-indicator", "kpiwatch-health")
+
+
+def data_rows() -> str:
+    """Two years of monthly projects started, six of quarterly GDP growth, no energy."""
+    rows = ["period,region,indicator,measure,value"]
+    for year, months in ((2025, 12), (2026, 10)):
+        rows.append(f"{year}年1-2月,west_coast,projects_started,value,{40 + year % 5}")
+        rows += [
+            f"{year}年{m}月,west_coast,projects_started,value,{20 + (m * 7) % 11}"
+            for m in range(3, months + 1)
+        ]
+    for year in range(2021, 2027):  # enough quarters for a growth forecast
+        quarters = 3 if year == 2026 else 4
+        rows += [
+            f"{year}Q{q},CN,gdp_growth,{measure},{6.0 + q / 10 - (year % 3) / 5:.2f}"
+            for q in range(1, quarters + 1)
+            for measure in ("yoy_pct", "ytd_yoy_pct")
+        ]
+    return "\n".join(rows) + "\n"
+
+
+def cli(cwd: Path, *args: str) -> str:
+    done = subprocess.run([KPIWATCH, *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A refreshed store, its backfilled history as TSDB blocks, and the generated files."""
+    work = tmp_path_factory.mktemp("dashboards")
+    (work / "config.toml").write_text(CONFIG + TARGETS, encoding="utf-8")
+    (work / "data.csv").write_text(data_rows(), encoding="utf-8")
+    cli(work, "refresh", "--today", "2026-11-01")
+    cli(work, "backfill", "-o", "history.om")
+    cli(work, "dashboards", "-o", "grafana")
+    made = subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", "history.om", "tsdb"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    return work
+
+
+def load(demo: Path, name: str) -> dict[str, Any]:
+    return json.loads((demo / "grafana" / "dashboards" / f"{name}.json").read_text())
+
+
+def targets(d: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    for panel in d["panels"]:
+        for t in panel["targets"]:
+            yield panel, t
+
+
+def test_dashboards_load_as_grafana_models(demo: Path) -> None:
+    for name in DASHBOARDS:
+        raw = load(demo, name)
+        assert Dashboard.from_json(raw).uid == name
+        assert "style" not in raw
+        ids = [p["id"] for p in raw["panels"]]
+        assert len(ids) == len(set(ids)) and all(isinstance(i, int) for i in ids), name
+        for panel in raw["panels"]:
+            assert isinstance(panel.get("options", {}), dict), (name, panel["title"])
+            assert panel["datasource"]["uid"] == "${datasource}"
+            assert panel["targets"]
+            assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
+            fields = panel.get("fieldConfig", {})
+            for step in fields.get("defaults", {}).get("thresholds", {}).get("steps", []):
+                assert isinstance(step["value"], int | float), (name, panel["title"])
+            assert not fields.get("overrides"), "overrides the schema cannot hold"
+        for v in raw["templating"]["list"]:
+            assert "id" not in v
+            if v["type"] == "query":
+                assert v["refresh"] == 2 and v["datasource"]["uid"] == "${datasource}", v["name"]
+        names = [v["name"] for v in raw["templating"]["list"]]
+        assert names[:3] == ["datasource", "job", "instance"], name
+
+
+def test_provisioned_datasource_is_not_a_second_default(demo: Path) -> None:
+    prov = demo / "grafana" / "provisioning"
+    ds = yaml.safe_load((prov / "datasources" / "kpiwatch.yml").read_text())["datasources"]
+    assert len(ds) == 1 and ds[0]["isDefault"] is False and ds[0]["name"] != "Prometheus"
+    for name in DASHBOARDS:
+        variable = load(demo, name)["templating"]["list"][0]
+        assert variable["type"] == "datasource" and variable["query"] == "prometheus"
+        assert variable["current"]["value"] == ds[0]["uid"]
+    providers = yaml.safe_load((prov / "dashboards" / "kpiwatch.yml").read_text())["providers"]
+    assert providers[0]["type"] == "file"
+
+
+def test_colours_follow_the_configured_thresholds(demo: Path) -> None:
+    overview = {p["title"]: p for p in load(demo, "kpiwatch-overview")["panels"]}
+    gap = next(p for t, p in overview.items() if "percentage points" in t)
+    steps = gap["fieldConfig"]["defaults"]["thresholds"]["steps"]
+
+    def colour(value: float) -> str:
+        return [s["color"] for s in steps if value >= s["value"]][-1]
+
+    # The checks call −0.3 pp yellow and −0.6 pp red: the table must agree.
+    assert (colour(-0.3), colour(-0.6), colour(0.1)) == ("yellow", "red", "blue")
+    ratio = next(p for t, p in overview.items() if "Attainment" in t)
+    steps = ratio["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    assert (colour(0.79), colour(0.9), colour(1.0)) == ("red", "yellow", "blue")
+    assert ratio["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    assert gap["fieldConfig"]["defaults"]["unit"] == "suffix: pp"
+    status = load(demo, "kpiwatch-indicator")["panels"][0]
+    assert status["title"] == "Status"
+    mapping = status["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert {k: (m["text"], m["color"]) for k, m in mapping.items()} == {
+        "0": ("no data", "gray"),
+        "1": ("蓝 on track", "blue"),
+        "2": ("黄 at risk", "yellow"),
+        "3": ("红 behind", "red"),
+    }
+
+
+FILL = {"$job": "kpiwatch", "$instance": ".*", "$__rate_interval": "1m", "$__interval": "1d"}
+CHECKS = {
+    "flow": {"$indicator": "projects_started", "$region": "west_coast", "$horizon": "year"},
+    "growth": {"$indicator": "gdp_growth", "$region": "CN", "$horizon": "year"},
+}
+# Panels with nothing to show for a kind of indicator (no required rate for growth rates).
+EMPTY = {("growth", "Required per remaining period (倒排)")}
+
+
+def filled(expr: str, values: dict[str, str]) -> str:
+    for k, v in {**FILL, **values}.items():
+        expr = expr.replace(k, v)
+    return expr
+
+
+def as_promql(variable_query: str) -> str:
+    """What Grafana sends for a variable's query (label_values or query_result)."""
+    if m := re.fullmatch(r"label_values\((.+), *(\w+)\)", variable_query):
+        return f"count by ({m[2]}) ({m[1]})"
+    if m := re.fullmatch(r"query_result\((.+)\)", variable_query):
+        return m[1]
+    return variable_query
+
+
+def grafana_text(metric: dict[str, str]) -> str:
+    """A query_result row as Grafana shows it to a variable's regex."""
+    labels = ",".join(f'{k}="{v}"' for k, v in metric.items() if k != "__name__")
+    return metric.get("__name__", "") + "{" + labels + "}"
+
+
+def results(prom: int, expr: str) -> list[dict[str, Any]]:
+    got = query(prom, expr)["result"]
+    assert isinstance(got, list)
+    return got
+
+
+@pytest.fixture(scope="module")
+def prom(demo: Path) -> Iterator[int]:
+    """kpiwatch serving the demo, scraped by a Prometheus that also holds the history."""
+    port = free_port()
+    with kpiwatch_serve(demo, port):
+        wait_for(lambda: ready(port), what="/readyz")
+        with prometheus(
+            demo,
+            [f"127.0.0.1:{port}"],
+            tsdb=demo / "tsdb",
+            extra_args=["--storage.tsdb.retention.time=100y"],
+        ) as p:
+            # Two scrapes at least, so that increase() over a minute has data.
+            wait_for(lambda: bool(results(p, "count_over_time(up[1m]) >= 3")), 60, "scrapes")
+            yield p
+
+
+def test_every_panel_query_returns_data(demo: Path, prom: int) -> None:
+    for name in DASHBOARDS:
+        for kind, values in CHECKS.items():
+            for panel, t in targets(load(demo, name)):
+                if (kind, panel["title"]) in EMPTY:
+                    continue
+                expr = filled(t["expr"], values)
+                wait_for(lambda e=expr: bool(results(prom, e)), 30, f"{name}: {expr}")
+
+
+def test_variables_list_what_has_data(demo: Path, prom: int) -> None:
+    variables = {v["name"]: v for v in load(demo, "kpiwatch-indicator")["templating"]["list"]}
+    indicator = variables["indicator"]
+    found = {
+        re.search(indicator["regex"].strip("/").replace("?<", "?P<"), grafana_text(r["metric"]))
+        for r in results(prom, filled(as_promql(indicator["query"]), {}))
+    }
+    assert None not in found
+    assert {(m["value"], m["text"]) for m in found if m} == {
+        ("projects_started", "重点项目开工"),
+        ("gdp_growth", "GDP growth"),
+    }  # energy has no data: not listed
+    for name in ("job", "instance", "region", "horizon"):
+        expr = filled(as_promql(variables[name]["query"]), CHECKS["flow"])
+        assert results(prom, expr), name
+    horizons = results(prom, filled(as_promql(variables["horizon"]["query"]), CHECKS["flow"]))
+    assert {r["metric"]["horizon"] for r in horizons} == {"year", "quarter", "month"}
+
+
+def test_history_and_live_values_draw_as_lines(demo: Path, prom: int) -> None:
+    """Every step of a range query at a 2-year view's interval has a value: no gaps."""
+    history = [
+        (panel, t)
+        for panel, t in targets(load(demo, "kpiwatch-indicator"))
+        if panel["type"] == "timeseries"
+    ]
+    assert len(history) >= 9
+    start, end = 1735689600, int(time_now(prom))  # 2025-01-01 .. now
+    for panel, t in history:
+        expr = filled(t["expr"], CHECKS["flow"])
+        url = f"http://127.0.0.1:{prom}/api/v1/query_range?" + urllib.parse.urlencode(
+            {"query": expr, "start": start, "end": end, "step": 86400}
+        )
+        code, _, body = get(url)
+        series = json.loads(body)["data"]["result"]
+        assert code == 200 and series, (panel["title"], expr)
+        for s in series:
+            stamps = [int(float(ts)) for ts, _ in s["values"]]
+            gaps = [b - a for a, b in itertools.pairwise(stamps) if b - a > 86400]
+            assert not gaps, (panel["title"], t["legendFormat"], s["metric"], gaps[:3])
+        years = {s["metric"].get("year") for s in series}
+        if t["legendFormat"].split()[0] in {"actual", "pace", "target"}:
+            assert {"2025", "2026"} <= years, (t["legendFormat"], years)
+        live = [s for s in series if int(float(s["values"][-1][0])) >= end - 86400]
+        assert live, ("no line reaches now", t["legendFormat"])
+
+
+def time_now(prom: int) -> float:
+    got = query(prom, "time()")["result"]
+    assert isinstance(got, list)
+    return float(got[1])
