@@ -82,7 +82,7 @@ def _melt_columns(
     for i, name in enumerate(header):
         if i in special or not name:
             continue
-        if not source.series or name in source.series:
+        if not source.series or source.series_entry(name) is not None:
             series.append((i, name))
         elif source.unmapped == "error":
             errors.append(RowError(line, name, name, "column is not mapped in [sources.series]"))
@@ -123,7 +123,7 @@ def _melt_wide(
     for n, row in _data_rows(grid, source, key):
         name = row[key]
         series, region = (name, "") if source.row_key == "series" else ("", name)
-        if source.series and series and series not in source.series:
+        if source.series and series and source.series_entry(series) is None:
             if source.unmapped == "error":
                 errors.append(
                     RowError(n, header[key], name, "row is not mapped in [sources.series]")

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ingest.periods import Period, PeriodError, freq_code, parse_published
 from ingest.schema import Indicator, Measure, Region, Source
+from ingest.text import name_key
 
 MEASURES: tuple[str, ...] = get_args(Measure)
 CUMULATIVE = ("ytd", "ytd_yoy_pct")
@@ -55,13 +56,14 @@ def build_series_map(
     rows: list[tuple[object, ...]] = []
     pairs = con.execute("SELECT DISTINCT series, measure FROM staged").fetchall()
     for series, measure_text in pairs:
-        entry = source.series.get(series) if source.series else None
+        entry = source.series_entry(series) if source.series else None
         if source.series and entry is None:
             status = None if source.unmapped == "ignore" else UNMAPPED
             rows.append((series, measure_text, None, None, 1.0, status, False, False))
             continue
-        indicator = (entry.indicator if entry else None) or source.indicator or series
-        measure = (entry.measure if entry else None) or measure_text or source.measure or "value"
+        indicator = (entry.indicator if entry else None) or source.indicator or name_key(series)
+        measure = (entry.measure if entry else None) or name_key(measure_text)
+        measure = measure or source.measure or "value"
         scale = entry.scale if entry and entry.scale is not None else source.scale
         rid = rids.get(entry.region) if entry and entry.region else None
         status = 0
@@ -109,10 +111,10 @@ def build_region_map(con: duckdb.DuckDBPyConnection, regions: Sequence[Region]) 
     names: dict[str, int] = {}
     for n, r in enumerate(regions):
         for text in (r.id, r.name, *r.aliases):
-            names.setdefault(text.strip(), n)
+            names.setdefault(name_key(text), n)
     texts = [t for (t,) in con.execute("SELECT DISTINCT region FROM staged").fetchall()]
     frame = pd.DataFrame(
-        {"text": texts, "rid": [names.get(t.strip()) for t in texts]}, columns=["text", "rid"]
+        {"text": texts, "rid": [names.get(name_key(t)) for t in texts]}, columns=["text", "rid"]
     ).astype({"text": str, "rid": "Int32"})
     register(con, "region_map", frame)
     ids = pd.DataFrame({"rid": range(len(regions)), "region": [r.id for r in regions]}).astype(

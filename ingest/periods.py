@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import calendar
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
+
+from ingest.text import clean_text
 
 MIN_YEAR = 1949
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
@@ -17,8 +18,6 @@ FREQ_CODES = {"M": "M", "MONTHLY": "M", "月": "M", "月度": "M"} | {
     "季": "Q",
     "季度": "Q",
 }
-# Invisible characters a copy from a web page or Excel leaves in cells (NFKC keeps them).
-INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))
 _DASH = r"[-‐‑‒–—―−~〜至到]"
 
 # Each pattern yields year and either month, (first, last) months or quarter.
@@ -105,11 +104,6 @@ def month(year: int, m: int) -> Period:
 def quarter(year: int, q: int) -> Period:
     """Calendar quarter q of year."""
     return Period(year, 3 * q - 2, 3 * q)
-
-
-def clean_text(text: str) -> str:
-    """Text as typed, without width variants, invisible characters or outer spaces."""
-    return unicodedata.normalize("NFKC", text).translate(INVISIBLE).strip()
 
 
 def freq_code(text: str, default: str = "M") -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from ingest.text import name_key
 
 # Ids end up in Prometheus labels, file names and SQL parameters: keep them plain.
 Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
@@ -111,6 +113,14 @@ class Source(Strict):
     series: dict[str, SeriesMap] = {}
     unmapped: Literal["error", "ignore"] = "error"
     skip_rows: tuple[str, ...] = (r"^\s*(注|数据来源|资料来源|来源)",)
+    _by_key: dict[str, SeriesMap] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: object) -> None:
+        self._by_key = {name_key(k): v for k, v in self.series.items()}
+
+    def series_entry(self, text: str) -> SeriesMap | None:
+        """The mapping of a series text as found in a file (spaces and widths aside)."""
+        return self._by_key.get(name_key(text))
 
     @model_validator(mode="after")
     def _check_layout(self) -> Source:

@@ -13,6 +13,7 @@ from exporters.schema import Alerts, Grafana, Server
 from forecasts.schema import ForecastSettings
 from ingest.errors import ConfigError, Problem
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
+from ingest.text import name_key
 from metrics.schema import Checks, Target, Thresholds
 
 
@@ -118,6 +119,7 @@ def cross_check(config: Config) -> list[Problem]:
         if r.parent is not None and r.parent not in regions:
             problems.append(Problem(f"regions[id={r.id}].parent", f"unknown region {r.parent!r}"))
     problems += _cycles(regions)
+    problems += _region_names(config.regions)
     for s in config.sources:
         problems += _check_source(s, indicators, set(regions))
     for t in config.targets:
@@ -149,9 +151,33 @@ def _cycles(regions: dict[str, Region]) -> list[Problem]:
     return problems
 
 
+def _region_names(regions: tuple[Region, ...]) -> list[Problem]:
+    """A file's region text must name one region: ids, names and aliases never collide.
+
+    Texts are compared as files are read (widths, invisible characters, spaces aside).
+    """
+    owner: dict[str, str] = {}
+    problems = []
+    for r in regions:
+        for key, text in [("id", r.id), ("name", r.name)] + [("aliases", a) for a in r.aliases]:
+            other = owner.setdefault(name_key(text), r.id)
+            if not name_key(text):
+                problems.append(Problem(f"regions[id={r.id}].{key}", "empty name"))
+            elif other != r.id:
+                msg = f"{text!r} also names region {other!r}: a file's rows would be ambiguous"
+                problems.append(Problem(f"regions[id={r.id}].{key}", msg))
+    return problems
+
+
 def _check_source(s: Source, indicators: set[str], regions: set[str]) -> list[Problem]:
     where = f"sources[name={s.name}]"
     problems = []
+    seen: dict[str, str] = {}
+    for key in s.series:
+        first = seen.setdefault(name_key(key), key)
+        if first != key:
+            msg = f"the same series as {first!r} once spaces and character widths are ignored"
+            problems.append(Problem(f'{where}.series."{key}"', msg))
     if s.indicator is not None and s.indicator not in indicators:
         problems.append(Problem(f"{where}.indicator", f"unknown indicator {s.indicator!r}"))
     if s.region is not None and s.region not in regions:

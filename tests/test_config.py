@@ -136,3 +136,43 @@ columns = { period = "period", value = "value" }
     assert again.returncode == 0, again.stderr
     assert "already loaded (load 1), skipped" in again.stdout
     assert "0 file(s) loaded, 1 skipped, 0 refused" in again.stdout
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "path"),
+    [
+        ('name = "a"\naliases = ["黄岛"]', 'name = "黄岛"', "regions[id=b].name"),
+        (
+            'name = "a"\naliases = ["黄岛"]',
+            'name = "b"\naliases = ["黄　岛\u200b"]',
+            "regions[id=b].aliases",
+        ),
+        ('name = "Ｂ区"', 'name = "B区"', "regions[id=b].name"),  # full-width = ASCII
+        ('name = "a"\naliases = ["b"]', 'name = "bee"', "regions[id=b].id"),  # alias = an id
+        ('name = "a"', 'name = "b"\naliases = [" "]', "regions[id=b].aliases"),  # empty
+    ],
+)
+def test_a_region_text_naming_two_regions_is_refused(
+    make_config: Callable[[str], Config], first: str, second: str, path: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_config(f'\n[[regions]]\nid = "a"\n{first}\n[[regions]]\nid = "b"\n{second}\n')
+    assert path in {p.path for p in info.value.problems}
+
+
+def test_series_names_equal_once_normalised_are_refused(
+    make_config: Callable[[str], Config],
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_config("""
+            [[sources]]
+            name = "s"
+            path = "x.csv"
+            layout = "long"
+            region = "CN"
+            columns = { period = "p", value = "v", series = "s" }
+            [sources.series]
+            "投资:当月值" = { indicator = "fai" }
+            "投资:当月值\u00a0" = { indicator = "fai_growth" }
+        """)
+    assert [p.path for p in info.value.problems] == ['sources[name=s].series."投资:当月值\u00a0"']

@@ -245,3 +245,47 @@ def test_numbers_read_two_ways_are_refused(
     ((line, field, shown, reason),) = refusal(config, path)
     assert (line, field, shown) == (3, "数值", text)
     assert "two ways" in reason
+
+
+# --- names: invisible characters and spacing never hide a configured name
+
+NAME_NOISE = [
+    "{}\u00a0",  # NBSP, as Excel and web tables leave it
+    "\u200b{}",  # zero-width space
+    "\ufeff{}",  # a BOM inside a cell
+    "{}\u3000",  # full-width space
+    "{}\t\t",  # trailing tabs
+    " {} ",
+    "{}\u200d",
+]
+
+
+@pytest.mark.parametrize("noise", NAME_NOISE)
+@pytest.mark.parametrize("layout", ["long", "columns", "wide"])
+def test_noisy_series_and_region_names_match_configured_names(
+    make_config: Callable[[str], Config], tmp_path: Path, noise: str, layout: str
+) -> None:
+    series, region = noise.format("投资:当月值"), noise.format("西海岸　新区")
+    path = tmp_path / "names.csv"
+    if layout == "long":
+        text = f"时间,地区,指标,数值\n2026-03,{region},{series},5\n"
+        columns = '{ period = "时间", region = "地区", series = "指标", value = "数值" }'
+    elif layout == "columns":
+        text = f"时间,地区,{series}\n2026-03,{region},5\n"
+        columns = '{ period = "时间", region = "地区" }'
+    else:
+        text = f"地区,2026-03\n{region},5\n"
+        columns = '{ key = "地区" }\nrow_key = "region"\nmeasure = "value"'
+    path.write_text(text, encoding="utf-8")
+    mapping = "" if layout == "wide" else '[sources.series]\n"投资:当月值" = { measure = "value" }'
+    config = make_config(f"""
+        [[sources]]
+        name = "names"
+        path = "{path}"
+        layout = "{layout}"
+        indicator = "fai"
+        columns = {columns}
+        {mapping}
+    """)
+    assert load(config, path).new == 1
+    assert value(config, "fai", "west_coast", "2026-03", "value") == 5.0
