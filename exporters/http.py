@@ -1,23 +1,30 @@
-"""The HTTP endpoint: /metrics, /healthz, /readyz, an index page and POST /-/refresh."""
+"""The HTTP endpoint: /metrics, /healthz, /readyz, an index page, POST /-/refresh and /-/reload.
+
+One thread per connection; TLS handshakes run in that thread under a timeout, so an idle
+or slow client holds only its own connection, never the accept loop.
+"""
 
 from __future__ import annotations
 
+import gzip
 import hmac
 import logging
+import socket
+import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client.exposition import generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
-
-from exporters.health import ServiceHealth
+from exporters.health import HANDLERS, ServiceHealth, openmetrics_format, text_format
+from exporters.listen import Listen
 from exporters.snapshot import Exposition, Snapshot, expose
-from exporters.webconfig import BasicAuth, WebConfig
+from exporters.webconfig import BasicAuth, TlsContext, WebConfig
 
 log = logging.getLogger(__name__)
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OM_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+PLAIN = "text/plain; charset=utf-8"
 INDEX = b"""<!doctype html><html><head><meta charset="utf-8"><title>kpiwatch</title></head>
 <body><h1>kpiwatch</h1><p>KPI progress checks and forecasts for Prometheus.</p>
 <ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthz">/healthz</a></li>
@@ -53,7 +60,32 @@ class SnapshotHolder:
 
     def _render(self, snapshot: Snapshot | None) -> Exposition:
         registry = self._health.registry
-        return expose(generate_latest(registry), generate_openmetrics(registry), snapshot)
+        return expose(text_format(registry), openmetrics_format(registry), snapshot)
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the lifecycle endpoints call, and the token that guards them."""
+
+    token: str | None
+    on_refresh: Callable[[], None]
+    on_reload: Callable[[], str | None]  # the error, or None when the reload worked
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds a connection may take for its TLS handshake, and stay silent."""
+
+    handshake: float = 10
+    idle: float = 120
+
+
+@dataclass(frozen=True)
+class Access:
+    """Basic auth and TLS, replaced whole on reload: a connection sees the old or the new."""
+
+    auth: BasicAuth
+    tls: TlsContext | None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -61,62 +93,110 @@ class Handler(BaseHTTPRequestHandler):
 
     server: MetricsServer
     protocol_version = "HTTP/1.1"
+    handler = "other"  # the bounded `handler` label of this request's metrics
+    target = ""  # the path as the client sent it
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.timeouts.idle)
+
+    def parse_request(self) -> bool:
+        self.handler = "other"
+        if not super().parse_request():
+            return False
+        # Route on the target as sent: http.server turns //metrics into /metrics.
+        self.target = self.requestline.split()[1].split("?", 1)[0]
+        self.handler = self.target if self.target in HANDLERS else "other"
+        return True
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.server.health.requests.labels(self.handler, str(code)).inc()
+        super().send_response(code, message)
 
     def do_GET(self) -> None:
         if not self._authorised():
             return
-        path = self.path.split("?", 1)[0]
-        if path == "/metrics":
+        if self.target == "/metrics":
             self._metrics()
-        elif path == "/healthz":
-            self._send(200, "text/plain; charset=utf-8", b"ok\n")
-        elif path == "/readyz":
+        elif self.target == "/healthz":
+            self._send(200, PLAIN, b"ok\n")
+        elif self.target == "/readyz":
             ready = self.server.holder.get() is not None
             body = b"ready\n" if ready else b"no snapshot loaded yet\n"
-            self._send(200 if ready else 503, "text/plain; charset=utf-8", body)
-        elif path == "/":
+            self._send(200 if ready else 503, PLAIN, body)
+        elif self.target == "/":
             self._send(200, "text/html; charset=utf-8", INDEX)
+        elif self.target in ("/-/refresh", "/-/reload"):
+            self._not_allowed("POST")
         else:
-            self._send(404, "text/plain; charset=utf-8", b"not found\n")
+            self._send(404, PLAIN, b"not found\n")
+
+    do_HEAD = do_GET
 
     def do_POST(self) -> None:
         if not self._authorised():
             return
-        if self.path.split("?", 1)[0] != "/-/refresh":
-            self._send(404, "text/plain; charset=utf-8", b"not found\n")
+        if self.target not in ("/-/refresh", "/-/reload"):
+            if self.target in ("/metrics", "/healthz", "/readyz", "/"):
+                self._not_allowed("GET, HEAD")
+            else:
+                self._send(404, PLAIN, b"not found\n")
             return
-        token = self.server.token
+        if not self._token_given():
+            return
+        if self.target == "/-/refresh":
+            self.server.hooks.on_refresh()
+            self._send(202, PLAIN, b"refresh scheduled\n")
+            return
+        error = self.server.hooks.on_reload()
+        if error is None:
+            self._send(200, PLAIN, b"config reloaded\n")
+        else:
+            self._send(500, PLAIN, f"reload failed, the old config stays: {error}\n".encode())
+
+    def _token_given(self) -> bool:
+        token = self.server.hooks.token
         if token is None:
-            self._send(403, "text/plain; charset=utf-8", b"refresh endpoint disabled\n")
-            return
+            self._send(403, PLAIN, b"lifecycle endpoints disabled: no refresh token is set\n")
+            return False
         given = (
             self.headers.get("X-Refresh-Token")
             or self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         )
-        if not hmac.compare_digest(given.encode(), token.encode()):
-            self._send(401, "text/plain; charset=utf-8", b"bad or missing token\n")
-            return
-        self.server.on_refresh()
-        self._send(202, "text/plain; charset=utf-8", b"refresh scheduled\n")
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return True
+        self.server.health.auth_failures.labels(self.handler).inc()
+        self._send(401, PLAIN, b"bad or missing token\n")
+        return False
 
     def _authorised(self) -> bool:
-        if self.server.auth.allows(self.headers.get("Authorization")):
+        if self.server.access.auth.allows(self.headers.get("Authorization")):
             return True
+        self.server.health.auth_failures.labels(self.handler).inc()
         self.send_response(401)
         self.send_header("WWW-Authenticate", 'Basic realm="kpiwatch"')
         self.send_header("Content-Length", "0")
         self.end_headers()
         return False
 
+    def _not_allowed(self, allow: str) -> None:
+        self.send_response(405)
+        self.send_header("Allow", allow)
+        self.send_header("Content-Type", PLAIN)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def _metrics(self) -> None:
         openmetrics = "application/openmetrics-text" in self.headers.get("Accept", "")
         gz = "gzip" in self.headers.get("Accept-Encoding", "")
+        live = self.server.health.live  # process and HTTP metrics: rendered per scrape
         e = self.server.holder.exposition()
         if openmetrics:
-            body = e.openmetrics_gz if gz else e.openmetrics
+            head, body = openmetrics_format(live), e.openmetrics_gz if gz else e.openmetrics
         else:
-            body = e.text_gz if gz else e.text
-        self._send(200, OM_TYPE if openmetrics else TEXT_TYPE, body, gz)
+            head, body = text_format(live), e.text_gz if gz else e.text
+        # two gzip members in one body are one gzip stream to every decoder
+        self._send(200, OM_TYPE if openmetrics else TEXT_TYPE, _gz(head, gz) + body, gz)
 
     def _send(self, code: int, ctype: str, body: bytes, gz: bool = False) -> None:
         self.send_response(code)
@@ -132,29 +212,66 @@ class Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
 
+def _gz(data: bytes, gz: bool) -> bytes:
+    return gzip.compress(data, 1) if gz else data
+
+
 class MetricsServer(ThreadingHTTPServer):
-    """A threading HTTP server holding the snapshot, health metrics and refresh hook."""
+    """A threading HTTP server holding the snapshot, health metrics and lifecycle hooks."""
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # socketserver's 5 makes a burst of scrapers wait for a retry
 
     def __init__(
         self,
-        address: tuple[str, int],
+        listen: Listen,
         holder: SnapshotHolder,
-        token: str | None,
-        on_refresh: Callable[[], None],
+        health: ServiceHealth,
+        hooks: Hooks,
         web: WebConfig | None = None,
+        timeouts: Timeouts | None = None,
     ) -> None:
-        super().__init__(address, Handler)
-        web = web or WebConfig()
-        context = web.ssl_context()
-        if context is not None:
-            self.socket = context.wrap_socket(self.socket, server_side=True)
-        self.auth = BasicAuth(web.users)
+        self.address_family = listen.family
+        super().__init__((listen.host, listen.port), Handler)
         self.holder = holder
-        self.token = token
-        self.on_refresh = on_refresh
+        self.health = health
+        self.hooks = hooks
+        self.timeouts = timeouts or Timeouts()
+        self.set_web(web or WebConfig())
+
+    def set_web(self, web: WebConfig) -> None:
+        """Use new basic auth users and TLS files for the next connections."""
+        self.access = Access(BasicAuth(web.users), web.tls())
+
+    @property
+    def scheme(self) -> str:
+        return "http" if self.access.tls is None else "https"
+
+    def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        """Handshake in this connection's thread, within the handshake timeout."""
+        tls = self.access.tls
+        if tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(self.timeouts.handshake)
+        try:
+            conn = tls.get().wrap_socket(request, server_side=True)
+        except OSError as exc:  # ssl.SSLError and timeouts are OSErrors
+            self.health.tls_failures.inc()
+            log.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            self.shutdown_request(conn)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):  # a client that went away
+            log.debug("connection from %s: %s", client_address, exc)
+        else:
+            log.exception("request from %s failed", client_address)
 
     def serve_in_thread(self) -> threading.Thread:
         """Serve until shutdown() in a daemon thread."""

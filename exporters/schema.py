@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, SecretStr, field_validator
 
+from exporters.listen import parse_listen
 from ingest.schema import Strict
 
 
@@ -25,14 +24,14 @@ class Server(Strict):
     max_series: int = Field(default=500_000, ge=1)
     store_retry_seconds: float = Field(default=2, gt=0)
     store_retry_max_seconds: float = Field(default=60, gt=0)
+    # A connection gets this long for its TLS handshake, and may stay silent this long.
+    handshake_timeout_seconds: float = Field(default=10, gt=0)
+    idle_timeout_seconds: float = Field(default=120, gt=0)
 
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
-        if not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}", value):
-            raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:9464")
-        if not 0 <= int(value.rsplit(":", 1)[1]) <= 65535:
-            raise ValueError("port out of range")
+        parse_listen(value)  # its ValueError becomes the config problem
         return value
 
 

@@ -14,13 +14,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from exporters.listen import parse_listen
 from ingest.errors import ConfigError, KpiwatchError
 from kpiwatch import app, service
 from kpiwatch.config import Config, load_config
 
 # Wide enough for the tables when output goes to a file or a pipe.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 140)
+out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 140)
 
 
 def fail(message: str) -> NoReturn:
@@ -254,13 +255,19 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
 @click.option("--log-level", default="INFO", show_default=True)
 @click.pass_obj
 def serve(obj: Context, listen: str | None, today: datetime | None, log_level: str) -> None:
-    """Serve /metrics and refresh on schedule, on new inbox files and on POST /-/refresh."""
+    """Serve /metrics; refresh on schedule, on new inbox files and on POST /-/refresh;
+    reload config.toml and the web config on SIGHUP and POST /-/reload."""
     config = obj.config()
+    try:
+        parse_listen(listen or config.server.listen)
+    except ValueError as exc:
+        err.print(f"--listen {listen}: {exc}", markup=False)
+        sys.exit(1)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        service.serve(config, listen, today.date() if today else None)
+        service.serve(config, listen, today.date() if today else None, obj.config_path)
     except KpiwatchError as exc:
         err.print(str(exc), markup=False)
         sys.exit(1)

@@ -22,14 +22,15 @@ import duckdb
 
 from exporters.collector import SnapshotData
 from exporters.health import ServiceHealth
-from exporters.http import MetricsServer, SnapshotHolder
+from exporters.http import Hooks, MetricsServer, SnapshotHolder, Timeouts
+from exporters.listen import parse_listen
 from exporters.snapshot import Snapshot, read_snapshot_data, render
-from exporters.webconfig import load_web_config
+from exporters.webconfig import WebConfig, load_web_config
 from forecasts.pool import process_pool
 from ingest.errors import IngestError, KpiwatchError, StageError, StoreError
 from ingest.store import open_store
 from kpiwatch import app
-from kpiwatch.config import Config
+from kpiwatch.config import Config, load_config
 
 log = logging.getLogger("kpiwatch")
 
@@ -45,9 +46,14 @@ class Triggers:
 class Service:
     """Owns the snapshot holder, the health metrics and the refresh loop."""
 
-    def __init__(self, config: Config, today: date | None = None) -> None:
-        self.config = config
+    def __init__(
+        self, config: Config, today: date | None = None, config_path: Path | None = None
+    ) -> None:
+        self.config = config  # replaced whole by a reload; a refresh keeps the one it began with
+        self.config_path = config_path
         self.today = today
+        self.httpd: MetricsServer | None = None
+        self._reload_lock = threading.Lock()
         self.health = ServiceHealth()
         self.holder = SnapshotHolder(self.health)
         self.triggers = Triggers(threading.Event(), threading.Event())
@@ -183,6 +189,44 @@ class Service:
             con.close()
         self._serve(render(data, time.time(), self.config.server.max_series))
 
+    # -- reload ------------------------------------------------------------------
+    def web_config(self, config: Config) -> WebConfig:
+        web = config.server.web_config_file
+        return load_web_config(config.resolve(web)) if web else WebConfig()
+
+    def hooks(self, config: Config) -> Hooks:
+        return Hooks(refresh_token(config), self.request_refresh, self.reload)
+
+    def reload(self) -> str | None:
+        """Re-read config.toml and the web config; on any problem keep the old ones."""
+        with self._reload_lock:
+            try:
+                config = load_config(self.config_path) if self.config_path else self.config
+                web = self.web_config(config)
+                if self.httpd is not None:
+                    self.httpd.set_web(web)  # loads the certificate, or raises and changes nothing
+            except KpiwatchError as exc:
+                self.health.reload_ok.set(0)
+                self.holder.health_changed()
+                log.error("config reload failed, keeping the old config: %s", exc)
+                return str(exc)
+            if config.server.listen != self.config.server.listen:
+                log.warning("[server] listen changed: it takes effect at the next start")
+            self.config = config
+            if self.httpd is not None:
+                self.httpd.hooks = self.hooks(config)
+                self.httpd.timeouts = timeouts(config)
+            self.health.reload_ok.set(1)
+            self.health.reload_time.set_to_current_time()
+            self.holder.health_changed()
+            log.info("config reloaded")
+        self.request_refresh()
+        return None
+
+    def reload_in_background(self) -> None:
+        """Reload outside the signal handler (the main thread may be mid-refresh)."""
+        threading.Thread(target=self.reload, name="reload", daemon=True).start()
+
     # -- the loop ----------------------------------------------------------------
     def request_refresh(self) -> None:
         self.triggers.event.set()
@@ -201,9 +245,9 @@ class Service:
 
     def run_loop(self) -> None:
         """Refresh now, then on schedule, on request and on inbox changes, until stopped."""
-        server = self.config.server
         next_due = 0.0
         while not self.triggers.stop.is_set():
+            server = self.config.server  # a reload may have replaced it
             now = time.monotonic()
             if now >= next_due or self.triggers.event.is_set():
                 self.triggers.event.clear()
@@ -220,24 +264,33 @@ class Service:
                 self.triggers.event.set()
 
 
-def serve(config: Config, listen: str | None = None, today: date | None = None) -> None:
-    """Run the service until interrupted."""
-    host, port = (listen or config.server.listen).rsplit(":", 1)
-    service = Service(config, today)
-    token = refresh_token(config)
-    web = config.server.web_config_file
+def serve(
+    config: Config,
+    listen: str | None = None,
+    today: date | None = None,
+    config_path: Path | None = None,
+) -> None:
+    """Run the service until interrupted; SIGHUP reloads the config."""
+    where = parse_listen(listen or config.server.listen)
+    service = Service(config, today, config_path)
+    web = service.web_config(config)
     httpd = MetricsServer(
-        (host.strip("[]"), int(port)),
-        service.holder,
-        token,
-        service.request_refresh,
-        load_web_config(config.resolve(web)) if web else None,
+        where, service.holder, service.health, service.hooks(config), web, timeouts(config)
     )
+    service.httpd = httpd
     # SIGTERM (systemd, docker stop) shuts down like Ctrl-C: workers stopped, socket closed.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, lambda *_: service.reload_in_background())
     service.load_last_snapshot()
     httpd.serve_in_thread()
-    log.info("serving on http://%s:%s/metrics", host, port)
+    log.info("serving on %s", where.url(httpd.scheme))
+    if where.every_address:
+        log.warning(
+            "listening on every network address (port %d); give a host, e.g. "
+            "127.0.0.1:%d, to serve this machine only",
+            where.port,
+            where.port,
+        )
     try:
         service.run_loop()
     except KeyboardInterrupt:
@@ -245,6 +298,11 @@ def serve(config: Config, listen: str | None = None, today: date | None = None) 
     finally:
         service.close()
         httpd.shutdown()
+
+
+def timeouts(config: Config) -> Timeouts:
+    server = config.server
+    return Timeouts(server.handshake_timeout_seconds, server.idle_timeout_seconds)
 
 
 def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:

@@ -50,12 +50,16 @@ def wait_for(check: Callable[[], bool], timeout: float = 60, what: str = "condit
 
 @contextlib.contextmanager
 def kpiwatch_serve(
-    workdir: Path, port: int, env: dict[str, str] | None = None, today: str = "2026-11-01"
+    workdir: Path,
+    port: int,
+    env: dict[str, str] | None = None,
+    today: str = "2026-11-01",
+    host: str = "127.0.0.1",
 ) -> Iterator[subprocess.Popen[str]]:
     """Run `kpiwatch serve` in workdir until the block ends; its log is workdir/serve.log."""
     log = (workdir / "serve.log").open("w")
     proc = subprocess.Popen(
-        [KPIWATCH, "serve", "--listen", f"127.0.0.1:{port}", "--today", today],
+        [KPIWATCH, "serve", "--listen", f"{host}:{port}", "--today", today],
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -12,6 +12,7 @@ import pytest
 
 from tests.checks_helpers import CONFIG
 from tests.service_helpers import (
+    KPIWATCH,
     free_port,
     get,
     kpiwatch_serve,
@@ -71,8 +72,67 @@ def test_metrics_health_and_formats(workdir: Path) -> None:
         assert om.endswith(b"# EOF\n") and om.count(b"# EOF") == 1
         code, headers, packed = get(f"{base}/metrics", {"Accept-Encoding": "gzip"})
         assert headers["Content-Encoding"] == "gzip"
-        assert gzip.decompress(packed) == get(f"{base}/metrics")[2]
+        assert _kpi_lines(gzip.decompress(packed)) == _kpi_lines(get(f"{base}/metrics")[2])
         assert get(f"{base}/nope")[0] == 404
+
+
+def _kpi_lines(text: bytes) -> list[bytes]:
+    """The snapshot's lines: the process and HTTP metrics change with every request."""
+    return [ln for ln in text.splitlines() if ln.startswith((b"kpi_", b"kpiwatch_refresh"))]
+
+
+def test_http_as_exporters_answer(workdir: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with kpiwatch_serve(workdir, port):
+        wait_for(lambda: ready(port), what="/readyz")
+        code, headers, body = get(f"{base}/metrics", method="HEAD")
+        assert code == 200 and body == b"" and int(headers["Content-Length"]) > 0
+        assert get(f"{base}/readyz", method="HEAD")[0] == 200
+        assert get(f"{base}//metrics")[0] == 404
+        assert get(f"{base}/metrics/")[0] == 404
+        code, headers, _ = get(f"{base}/metrics", method="POST")
+        assert code == 405 and headers["Allow"] == "GET, HEAD"
+        assert get(f"{base}/-/refresh")[0] == 405
+        text = get(f"{base}/metrics")[2].decode()
+        listening = subprocess.run(
+            ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert int(listening[2]) >= 128  # the backlog: a burst of scrapers is not refused
+    lines = text.splitlines()
+    build = next(ln for ln in lines if ln.startswith("kpiwatch_build_info{"))
+    assert 'version="0.1.0"' in build and "duckdb_version=" in build and build.endswith(" 1.0")
+    assert any(ln.startswith("process_resident_memory_bytes ") for ln in lines)
+    assert any(ln.startswith("process_cpu_seconds_total ") for ln in lines)
+    assert 'kpiwatch_http_requests_total{code="200",handler="/metrics"}' in text
+    assert 'kpiwatch_http_requests_total{code="404",handler="other"} 2.0' in text
+    assert 'kpiwatch_http_requests_total{code="405",handler="/metrics"} 1.0' in text
+    assert [ln for ln in lines if "_created" in ln] == []
+
+
+@pytest.mark.parametrize("listen", ["localhost", ":abc", ":99999", "127.0.0.1:0", "[::1", "a b:1"])
+def test_a_bad_listen_address_is_one_clear_line(workdir: Path, listen: str) -> None:
+    done = subprocess.run(
+        [KPIWATCH, "serve", "--listen", listen],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done
+    assert done.stderr.startswith(f"--listen {listen}: ") and "Traceback" not in done.stderr
+
+
+def test_ipv6_and_every_address(workdir: Path) -> None:
+    port = free_port()
+    with kpiwatch_serve(workdir, port, host="[::1]"):
+        wait_for(lambda: get(f"http://[::1]:{port}/readyz")[0] == 200, what="/readyz on ::1")
+    assert f"serving on http://[::1]:{port}/metrics" in (workdir / "serve.log").read_text()
+    port = free_port()
+    with kpiwatch_serve(workdir, port, host=""):
+        wait_for(lambda: ready(port), what="/readyz on every address")
+    log = (workdir / "serve.log").read_text()
+    assert f"listening on every network address (port {port})" in log
 
 
 def test_refresh_endpoint_needs_its_token(workdir: Path) -> None:
