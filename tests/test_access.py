@@ -201,7 +201,7 @@ def test_idle_and_slow_connections_do_not_stop_scrapes(tmp_path: Path) -> None:
         try:
             for _ in range(20):
                 code, body = https(f"{base}/metrics", ctx)
-                assert code == 200 and b"kpi_status{" in body
+                assert code == 200 and b"kpiwatch_kpi_status{" in body
             for conn in idle:  # the silent ones are closed once the handshake timeout ends
                 conn.settimeout(30)
                 with contextlib.suppress(ConnectionResetError):
