@@ -10,10 +10,13 @@ import pandas as pd
 
 from ingest.errors import IngestError, RowError
 from ingest.periods import PeriodError, parse_period
-from ingest.readers import STAGED_COLUMNS, column_letter, read_grid
+from ingest.readers import STAGED_COLUMNS, read_grid
 from ingest.schema import Source
+from ingest.text import name_key
+from ingest.workbooks import WORKBOOK_SUFFIXES, column_letter
 
 Row = tuple[int, str, str, str, str, str, str, str, str]
+Grid = list[tuple[int, list[str]]]
 
 
 def stage_grid(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> int:
@@ -24,12 +27,16 @@ def stage_grid(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> in
         raise IngestError(
             str(path), [RowError(source.header_row, "header", "", "file ends before the header")]
         )
-    header = [c.strip() for c in grid[h]]
+    header = [name_key(c) for c in grid[h][1]]
     errors: list[RowError] = []
+    # Sheets omit trailing empty cells; a CSV row with fewer fields lost some of its cells.
+    if path.suffix.lower() not in WORKBOOK_SUFFIXES:
+        errors.extend(_short_rows(grid, header, source))
+    line = grid[h][0]
     if source.layout == "columns":
-        rows = _melt_columns(grid, header, source, errors)
+        rows = _melt_columns(grid, (line, header), source, errors)
     else:
-        rows = _melt_wide(grid, header, source, errors)
+        rows = _melt_wide(grid, (line, header), source, errors)
     if errors:
         raise IngestError(str(path), errors)
     frame = pd.DataFrame(rows, columns=STAGED_COLUMNS[1:])
@@ -47,30 +54,50 @@ def stage_grid(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> in
 def _index(header: list[str], name: str | None, errors: list[RowError], line: int) -> int | None:
     if name is None:
         return None
-    if name in header:
-        return header.index(name)
+    if name_key(name) in header:
+        return header.index(name_key(name))
     shown = ", ".join(h for h in header if h)
     errors.append(RowError(line, name, shown, f"no column named {name!r} in the header"))
     return None
 
 
-def _data_rows(grid: list[list[str]], source: Source, key: int) -> list[tuple[int, list[str]]]:
-    """Rows holding data: not blank, not a note row (by the key cell)."""
+def _data_rows(grid: Grid, source: Source, key: int, width: int) -> Grid:
+    """Rows holding data, as wide as the header: not blank, not a note row (by the key cell).
+
+    A key cell naming a configured series is data even where it looks like a note.
+    """
     start = (source.data_start_row or source.header_row + 1) - 1
     skips = [re.compile(p) for p in source.skip_rows]
     out = []
-    for r in range(start, len(grid)):
-        row = [c.strip() for c in grid[r]]
-        if not any(row) or any(p.search(row[key]) for p in skips):
+    for n, cells in grid[start:]:
+        row = [c.strip() for c in cells] + [""] * (width - len(cells))
+        if not any(row):
             continue
-        out.append((r + 1, row))
+        if source.series_entry(row[key]) is None and any(p.search(row[key]) for p in skips):
+            continue
+        out.append((n, row))
     return out
 
 
+def _short_rows(grid: Grid, header: list[str], source: Source) -> list[RowError]:
+    """CSV data rows with fewer fields than the header's named columns."""
+    width = max((i + 1 for i, name in enumerate(header) if name), default=0)
+    start = (source.data_start_row or source.header_row + 1) - 1
+    skips = [re.compile(p) for p in source.skip_rows]
+    errors = []
+    for n, cells in grid[start:]:
+        if 0 < len(cells) < width and any(cells):
+            if any(p.search(cells[0].strip()) for p in skips):
+                continue  # a note row, whatever its width
+            reason = f"expected {len(header)} fields as in the header, found {len(cells)}"
+            errors.append(RowError(n, "csv", ",".join(cells), reason))
+    return errors
+
+
 def _melt_columns(
-    grid: list[list[str]], header: list[str], source: Source, errors: list[RowError]
+    grid: Grid, numbered: tuple[int, list[str]], source: Source, errors: list[RowError]
 ) -> list[Row]:
-    cols, line = source.columns, source.header_row
+    cols, (line, header) = source.columns, numbered
     period = _index(header, cols.period, errors, line)
     jan_feb = _index(header, cols.jan_feb, errors, line)
     freq = _index(header, cols.freq, errors, line)
@@ -87,7 +114,7 @@ def _melt_columns(
         elif source.unmapped == "error":
             errors.append(RowError(line, name, name, "column is not mapped in [sources.series]"))
     rows: list[Row] = []
-    for n, row in _data_rows(grid, source, period):
+    for n, row in _data_rows(grid, source, period, len(header)):
         base = (
             row[region] if region is not None else "",
             row[period],
@@ -103,9 +130,9 @@ def _melt_columns(
 
 
 def _melt_wide(
-    grid: list[list[str]], header: list[str], source: Source, errors: list[RowError]
+    grid: Grid, numbered: tuple[int, list[str]], source: Source, errors: list[RowError]
 ) -> list[Row]:
-    line = source.header_row
+    line, header = numbered
     key = _index(header, source.columns.key, errors, line)
     if key is None:
         return []
@@ -120,7 +147,7 @@ def _melt_wide(
             continue
         periods.append((i, text))
     rows: list[Row] = []
-    for n, row in _data_rows(grid, source, key):
+    for n, row in _data_rows(grid, source, key, len(header)):
         name = row[key]
         series, region = (name, "") if source.row_key == "series" else ("", name)
         if source.series and series and source.series_entry(series) is None:
@@ -141,5 +168,5 @@ def _stray(n: int, row: list[str], header: list[str], what: str) -> list[RowErro
     return [
         RowError(n, f"{column_letter(i)}{n}", cell, f"value under a column with no {what} name")
         for i, cell in enumerate(row)
-        if cell and not header[i]
+        if cell and not (i < len(header) and header[i])
     ]

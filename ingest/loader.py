@@ -20,6 +20,7 @@ from ingest.mapping import build_period_map, build_region_map, build_series_map
 from ingest.readers import stage_long
 from ingest.schema import Indicator, Region, Source
 from ingest.store import sync_catalog, transaction
+from ingest.textfiles import check_readable
 from ingest.validate import (
     KEY_ID,
     PERIOD_BITS,
@@ -104,8 +105,7 @@ def load_file(
     rejects: Path | None = None,
 ) -> LoadReport:
     """Load one file whole, or refuse it with every bad row named and write nothing."""
-    if not path.is_file():
-        raise IngestError(str(path), [RowError(0, "path", str(path), "no such file")])
+    check_readable(path)
     # The file's digest is computed beside the checks (hashlib releases the GIL).
     with ThreadPoolExecutor(1) as pool:
         digest = pool.submit(_sha256, path)
@@ -132,7 +132,13 @@ def _load_file(
     digest: Future[str],
 ) -> LoadReport:
     try:
-        rows_read = _stage(con, path, source, indicators, regions, today or date.today())
+        try:
+            rows_read = _stage(con, path, source, indicators, regions, today or date.today())
+        except IngestError as exc:  # a file refused as a whole has its rejects file too
+            extra = _rejects_written(rejects, exc.errors)
+            if not extra:
+                raise
+            raise IngestError(exc.file, extra + exc.errors, exc.total + len(extra)) from exc
         _validate(con, path, source, regions, rejects)
         known = _file_series(con)
         if known:
@@ -194,9 +200,9 @@ def _validate(
         mark_conflicts(con)
     total = error_count(con)
     if total:
-        if rejects is not None:
-            _write_rejects(rejects, list(row_errors(con, source, None)))
-        raise IngestError(str(path), list(row_errors(con, source, ERRORS_KEPT)), total)
+        extra = _rejects_written(rejects, list(row_errors(con, source, None))) if rejects else []
+        kept = list(row_errors(con, source, ERRORS_KEPT))
+        raise IngestError(str(path), extra + kept, total + len(extra))
     # Identical repeats of a key inside a file collapse to the first line.
     if dups:
         con.execute(
@@ -207,12 +213,20 @@ def _validate(
     con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT k, value, line FROM {rows}")
 
 
-def _write_rejects(rejects: Path, errors: list[RowError]) -> None:
+def _rejects_written(rejects: Path | None, errors: list[RowError]) -> list[RowError]:
+    """Write the rejects file; failing to write it is one more problem to report."""
+    if rejects is None:
+        return []
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["line", "field", "value", "reason"])
     writer.writerows((e.line, e.field, e.value, e.reason) for e in errors)
-    write_atomic(rejects, out.getvalue())
+    try:
+        write_atomic(rejects, out.getvalue())
+    except OSError as exc:
+        reason = f"the rejects file could not be written: {exc.strerror or exc}"
+        return [RowError(0, "rejects", str(rejects), reason)]
+    return []
 
 
 def _file_series(con: duckdb.DuckDBPyConnection) -> bool:

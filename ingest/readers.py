@@ -2,27 +2,36 @@
 
 The staged view has one row per value cell: cell (a unique id), line, field, series,
 measure, region, period, freq, jan_feb, value — all text as found in the file,
-validated afterwards in one place.
+validated afterwards in one place. `line` is the physical line an editor shows.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
 import re
-import tempfile
+from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-import openpyxl
 import pandas as pd
-import xlrd
 
-from ingest.errors import IngestError, RowError
+from ingest.errors import IngestError
 from ingest.schema import Source
+from ingest.text import name_key
+from ingest.textfiles import (
+    decoding_error,
+    detect_encoding,
+    first_fault,
+    first_invalid_byte,
+    read_error,
+    records,
+    refuse,
+    scan_lines,
+    utf8_copy,
+)
+from ingest.workbooks import WORKBOOK_SUFFIXES, column_letter, read_workbook
+
+__all__ = ["STAGED_COLUMNS", "column_letter", "read_grid", "refuse", "stage_long"]
 
 STAGED_COLUMNS = [
     "cell",
@@ -36,51 +45,7 @@ STAGED_COLUMNS = [
     "jan_feb",
     "value",
 ]
-WORKBOOK_SUFFIXES = {".xls", ".xlsx", ".xlsm"}
-_CHUNK = 1 << 20
-
-
-def refuse(file: Path, line: int, field: str, value: str, reason: str) -> IngestError:
-    """An IngestError for one problem that refuses the whole file."""
-    return IngestError(str(file), [RowError(line, field, value, reason)])
-
-
-def detect_encoding(path: Path, declared: str) -> str:
-    """The file's text encoding: the declared one, or UTF-8 if it decodes, else GB18030."""
-    if declared != "auto":
-        return "utf-8-sig" if declared == "utf-8" else declared
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with path.open("rb") as fh:
-        try:
-            while chunk := fh.read(_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf-8-sig"
-
-
-@contextmanager
-def utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
-    """Yield a UTF-8 version of a text file, transcoding in chunks when needed."""
-    if encoding == "utf-8-sig":
-        yield path
-        return
-    decoder = codecs.getincrementaldecoder(encoding)()
-    with tempfile.TemporaryDirectory(prefix="kpiwatch-") as tmp:
-        out = Path(tmp) / "utf8.csv"
-        with path.open("rb") as src, out.open("w", encoding="utf-8") as dst:
-            offset = 0
-            try:
-                while chunk := src.read(_CHUNK):
-                    dst.write(decoder.decode(chunk))
-                    offset += len(chunk)
-                dst.write(decoder.decode(b"", final=True))
-            except UnicodeDecodeError as exc:
-                raise refuse(
-                    path, 0, "encoding", encoding, f"byte {offset + exc.start} is not {encoding}"
-                ) from exc
-        yield out
+ROLES = ("period", "value", "series", "measure", "region", "freq", "jan_feb")
 
 
 def quote_ident(name: str) -> str:
@@ -99,85 +64,167 @@ class _NotUtf8(Exception):
 
 def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> int:
     """Read a long CSV (one observation per row) into the staged view; return its rows."""
-    if source.encoding != "auto":
-        return _stage_long(con, path, source, detect_encoding(path, source.encoding))
-    # DuckDB validates UTF-8 while it reads: trying it first spares a decoding pass.
     try:
-        return _stage_long(con, path, source, "utf-8-sig")
-    except _NotUtf8:
-        return _stage_long(con, path, source, "gb18030")
+        encoding = detect_encoding(path, "utf-8" if source.encoding == "auto" else source.encoding)
+        if source.encoding != "auto" or encoding != "utf-8-sig":
+            return _stage_long(con, path, source, encoding)
+        # DuckDB validates UTF-8 while it reads: trying it first spares a decoding pass.
+        try:
+            return _stage_long(con, path, source, "utf-8-sig")
+        except _NotUtf8:
+            return _stage_long(con, path, source, "gb18030")
+    except OSError as exc:
+        raise read_error(path, exc) from exc
 
 
 def _stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source, encoding: str) -> int:
+    auto = source.encoding == "auto" and encoding == "utf-8-sig"
     with utf8_copy(path, encoding) as text:
         try:
-            header = _csv_header(path, text, source)
-        except UnicodeDecodeError as exc:
-            raise _NotUtf8 from exc
-        columns = {name: "VARCHAR" for name in header}
-        try:
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE raw_rows AS SELECT * FROM read_csv(?, "
-                "header = true, auto_detect = false, columns = ?, delim = ?, quote = '\"', "
-                "escape = '\"', skip = ?, strict_mode = true, null_padding = false)",
-                [str(text), columns, source.delimiter, source.header_row - 1],
-            )
-        except duckdb.OutOfMemoryException:
-            raise  # not the file's fault: the loader reports the memory limit
-        except duckdb.Error as exc:
-            if encoding == "utf-8-sig" and "Invalid unicode" in str(exc):
+            scan = scan_lines(path, text, source.limits.line_bytes)
+            names = _csv_header(path, text, source)
+            _read_csv(con, path, text, source, names)
+        except (UnicodeDecodeError, _NotUtf8) as exc:
+            if auto:
                 raise _NotUtf8 from exc
-            line = _csv_error_line(str(exc))
-            raise refuse(path, line, "csv", _csv_original(str(exc)), _csv_reason(exc)) from exc
+            raise decoding_error(path, encoding, first_invalid_byte(path, encoding)) from exc
+        rows = _count(con, "SELECT count(*) FROM raw_rows")
+        data_lines = scan.lines - source.header_row
+        if scan.blank_inside or rows != data_lines:
+            _number_lines(con, path, text, source, rows)
+    lines = (
+        f"rowid + {source.header_row + 1} AS line"
+        if not (scan.blank_inside or rows != data_lines)
+        else "line_numbers.line AS line"
+    )
+    _create_staged(con, path, source, names, lines)
+    _refuse_headless_values(con, path, names)
+    return rows
+
+
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, text: Path, source: Source, names: list[str]
+) -> None:
+    columns = {name: "VARCHAR" for name in names}
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE raw_rows AS SELECT * FROM read_csv(?, "
+            "header = true, auto_detect = false, columns = ?, delim = ?, quote = '\"', "
+            "escape = '\"', skip = ?, strict_mode = true, null_padding = false, "
+            "max_line_size = ?)",
+            [
+                str(text),
+                columns,
+                source.delimiter,
+                source.header_row - 1,
+                max(source.limits.line_bytes + 2, 1 << 21),
+            ],
+        )
+    except duckdb.OutOfMemoryException:
+        raise  # not the file's fault: the loader reports the memory limit
+    except duckdb.Error as exc:
+        if "Invalid unicode" in str(exc):
+            raise _NotUtf8 from exc
+        fault = first_fault(path, text, source.delimiter, source.header_row)
+        if fault is not None:
+            raise IngestError(str(path), [fault]) from exc
+        raise refuse(path, 0, "csv", _csv_original(str(exc)), _first_line(exc)) from exc
+
+
+def _number_lines(
+    con: duckdb.DuckDBPyConnection, path: Path, text: Path, source: Source, rows: int
+) -> None:
+    """line_numbers(line): the physical first line of each data record, in file order.
+
+    Only files with empty lines inside or quoted line breaks need it: elsewhere the
+    n-th record after the header is the n-th line after it.
+    """
+    starts = [line for line, fields in records(path, text, source.delimiter) if fields]
+    starts = starts[source.header_row :]
+    if len(starts) != rows:  # the two readers disagree: no line number would be right
+        raise refuse(path, 0, "csv", "", "records cannot be matched to lines")
+    frame = pd.DataFrame({"line": pd.Series(starts, dtype="int64")})
+    con.register("_lines", frame)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE line_numbers AS SELECT * FROM _lines")
+    finally:
+        con.unregister("_lines")
+
+
+def _create_staged(
+    con: duckdb.DuckDBPyConnection, path: Path, source: Source, names: list[str], line: str
+) -> None:
     cols = source.columns
-    wanted = {
-        "period": cols.period,
-        "value": cols.value,
-        "series": cols.series,
-        "measure": cols.measure,
-        "region": cols.region,
-        "freq": cols.freq,
-        "jan_feb": cols.jan_feb,
-    }
-    for role, name in wanted.items():
-        if name is not None and name not in header:
-            raise refuse(
-                path, source.header_row, name, ", ".join(header), f"no {role} column named {name!r}"
-            )
+    for role in ROLES:
+        name = getattr(cols, role)
+        if name is not None and name_key(name) not in names:
+            shown = ", ".join(n for n in names if not n.startswith(_BLANK))
+            reason = f"no {role} column named {name!r}" + _delimiter_hint(names, source)
+            raise refuse(path, source.header_row, name, shown, reason)
 
     def col(name: str | None, default: str) -> str:
-        return f"coalesce({quote_ident(name)}, '')" if name else default
+        return f"coalesce({quote_ident(name_key(name))}, '')" if name else default
 
     field = quote_text(cols.value or "value")
     freq = col(cols.freq, quote_text(source.freq))
+    joined = "raw_rows" if line.startswith("rowid") else "raw_rows POSITIONAL JOIN line_numbers"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW staged AS
-        SELECT rowid AS cell, rowid + {source.header_row + 1} AS line, {field} AS field,
+        SELECT raw_rows.rowid AS cell, {line}, {field} AS field,
                {col(cols.series, "''")} AS series, {col(cols.measure, "''")} AS measure,
                {col(cols.region, "''")} AS region,
                {col(cols.period, "''")} AS period, {freq} AS freq,
                {col(cols.jan_feb, "'false'")} AS jan_feb, {col(cols.value, "''")} AS value
-        FROM raw_rows
+        FROM {joined}
         """
     )
-    row = con.execute("SELECT count(*) FROM raw_rows").fetchall()[0]
-    return int(row[0]) if row else 0
+
+
+def _delimiter_hint(names: list[str], source: Source) -> str:
+    if len(names) == 1 and "\t" in names[0] and source.delimiter != "\t":
+        return ' (the header is tab-separated: set delimiter = "\\t")'
+    return ""
+
+
+_BLANK = "\x00blank "
 
 
 def _csv_header(path: Path, text: Path, source: Source) -> list[str]:
-    """The header row's column names; duplicates or an empty file are refused."""
-    with text.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh, delimiter=source.delimiter)
-        header: list[str] = []
-        for _ in range(source.header_row):
-            header = next(reader, [])
+    """The header's column names as a user reads them; duplicates or no header are refused.
+
+    A column with an empty name gets a placeholder that no header text can equal.
+    """
+    header: list[str] = []
+    for n, (_, fields) in enumerate(records(path, text, source.delimiter), 1):
+        if n == source.header_row:
+            header = fields
+            break
+    names = [name_key(h) or f"{_BLANK}{i + 1}" for i, h in enumerate(header)]
     if not any(header):
         raise refuse(path, source.header_row, "header", "", "the file has no header row")
-    dups = sorted({h for h in header if header.count(h) > 1})
+    dups = sorted(name for name, n in Counter(names).items() if n > 1)
     if dups:
         raise refuse(path, source.header_row, "header", ", ".join(dups), "duplicate column names")
-    return header
+    return names
+
+
+def _refuse_headless_values(con: duckdb.DuckDBPyConnection, path: Path, names: list[str]) -> None:
+    """A value under a column with no name has no meaning: refuse the file at its first."""
+    blank = [n for n in names if n.startswith(_BLANK)]
+    if not blank:
+        return
+    cells = ", ".join(f"coalesce({quote_ident(n)}, '')" for n in blank)
+    row = con.execute(
+        f"SELECT s.line, [{cells}] FROM raw_rows JOIN staged s ON s.cell = raw_rows.rowid "
+        f"WHERE concat({cells}) <> '' ORDER BY s.line LIMIT 1"
+    ).fetchall()
+    if row:
+        line, values = row[0]
+        i = next(i for i, v in enumerate(values) if v)
+        column = int(blank[i][len(_BLANK) :])
+        field = f"column {column}"
+        raise refuse(path, int(line), field, values[i], "value under a column with no header")
 
 
 def _csv_original(message: str) -> str:
@@ -185,127 +232,43 @@ def _csv_original(message: str) -> str:
     return match[1] if match else ""
 
 
-def _csv_reason(exc: Exception) -> str:
-    match = re.search(r"(Expected Number of Columns: \d+ Found: \d+)", str(exc))
-    return match[1].lower() if match else _first_line(exc)
-
-
-def _csv_error_line(message: str) -> int:
-    match = re.search(r"[Ll]ine:?\s*(\d+)", message)
-    return int(match[1]) if match else 0
-
-
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def read_grid(path: Path, source: Source) -> list[list[str]]:
-    """Read a CSV or workbook sheet as rows of cell texts (row 0 is file line 1)."""
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchall()[0]
+    return int(row[0]) if row else 0
+
+
+def read_grid(path: Path, source: Source) -> list[tuple[int, list[str]]]:
+    """Read a CSV or workbook sheet as (physical line, cell texts) rows, blank rows kept."""
     if path.suffix.lower() in WORKBOOK_SUFFIXES:
-        return _read_workbook(path, source)
-    encoding = detect_encoding(path, source.encoding)
+        return read_workbook(path, source)
     try:
-        frame = pd.read_csv(
-            path,
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            encoding=encoding,
-            skip_blank_lines=False,
-            sep=source.delimiter,
-        )
-    except (UnicodeDecodeError, pd.errors.ParserError, ValueError, csv.Error) as exc:
-        raise refuse(path, _csv_error_line(str(exc)), "csv", encoding, _first_line(exc)) from exc
-    return _pad([[str(c).strip() for c in row] for row in frame.itertuples(index=False)])
+        encoding = detect_encoding(path, source.encoding)
+        with utf8_copy(path, encoding) as text:
+            scan_lines(path, text, source.limits.line_bytes)
+            try:
+                return _bounded(path, records(path, text, source.delimiter), source)
+            except UnicodeDecodeError as exc:
+                raise decoding_error(path, encoding, first_invalid_byte(path, encoding)) from exc
+    except OSError as exc:
+        raise read_error(path, exc) from exc
 
 
-def _read_workbook(path: Path, source: Source) -> list[list[str]]:
-    try:
-        if path.suffix.lower() == ".xls":
-            return _read_xls(path, source.sheet)
-        return _read_xlsx(path, source.sheet)
-    except IngestError:
-        raise
-    except Exception as exc:  # xlrd and openpyxl raise many unrelated types for bad files
-        raise refuse(path, 0, "workbook", path.suffix, f"unreadable workbook: {exc}") from exc
-
-
-def _no_sheet(path: Path, sheet: str, names: list[str]) -> IngestError:
-    return refuse(path, 0, "sheet", sheet, f"no such sheet; the workbook has {names}")
-
-
-def _read_xls(path: Path, sheet: str | None) -> list[list[str]]:
-    book = xlrd.open_workbook(str(path), on_demand=True)
-    names = book.sheet_names()
-    if sheet is not None and sheet not in names:
-        raise _no_sheet(path, sheet, names)
-    ws = book.sheet_by_name(sheet) if sheet is not None else book.sheet_by_index(0)
-    grid = []
-    for r in range(ws.nrows):
-        row = []
-        for cell in ws.row(r):
-            if cell.ctype == xlrd.XL_CELL_DATE:
-                row.append(_cell_text(xlrd.xldate.xldate_as_datetime(cell.value, book.datemode)))
-            elif cell.ctype in (xlrd.XL_CELL_ERROR, xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
-                row.append("")
-            else:
-                row.append(_cell_text(cell.value))
-        grid.append(row)
-    return _pad(grid)
-
-
-def _read_xlsx(path: Path, sheet: str | None) -> list[list[str]]:
-    # data_only: a formula cell gives the value Excel last computed, never the formula.
-    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        if sheet is not None and sheet not in book.sheetnames:
-            raise _no_sheet(path, sheet, book.sheetnames)
-        name = sheet if sheet is not None else book.sheetnames[0]
-        grid = [[_cell_text(v) for v in row] for row in book[name].iter_rows(values_only=True)]
-    finally:
-        book.close()
-    _refuse_uncomputed_formulas(path, name, grid)
-    return _pad(grid)
-
-
-def _refuse_uncomputed_formulas(path: Path, sheet: str, grid: list[list[str]]) -> None:
-    """A formula saved without its computed value would read as empty: refuse it instead."""
-    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    try:
-        for r, row in enumerate(book[sheet].iter_rows(values_only=True)):
-            for c, value in enumerate(row):
-                if (
-                    isinstance(value, str)
-                    and value.startswith("=")
-                    and not (r < len(grid) and c < len(grid[r]) and grid[r][c])
-                ):
-                    ref = f"{sheet}!{column_letter(c)}{r + 1}"
-                    reason = "formula without a computed value: open and save it in Excel"
-                    raise refuse(path, r + 1, ref, value, reason)
-    finally:
-        book.close()
-
-
-def _pad(grid: list[list[str]]) -> list[list[str]]:
-    width = max((len(r) for r in grid), default=0)
-    return [r + [""] * (width - len(r)) for r in grid]
-
-
-def _cell_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, datetime | date | pd.Timestamp):
-        return value.strftime("%Y-%m-%d")
-    if isinstance(value, float):
-        return repr(value)
-    return str(value).strip()
-
-
-def column_letter(index: int) -> str:
-    """Spreadsheet column name of a 0-based index (0 → A, 26 → AA)."""
-    name = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        name = chr(65 + rem) + name
-    return name
+def _bounded(
+    path: Path, rows: Iterator[tuple[int, list[str]]], source: Source
+) -> list[tuple[int, list[str]]]:
+    """The rows of a grid CSV, refused as soon as they exceed [sources.limits]."""
+    limits = source.limits
+    grid: list[tuple[int, list[str]]] = []
+    cells = 0
+    for line, fields in rows:
+        cells += len(fields)
+        if len(grid) >= limits.rows or len(fields) > limits.columns or cells > limits.cells:
+            what = f"rows {limits.rows}, columns {limits.columns}, cells {limits.cells}"
+            reason = f"more than [sources.limits] allow ({what})"
+            raise refuse(path, line, "size", f"line {line}", reason)
+        grid.append((line, [c.strip() for c in fields]))
+    return grid

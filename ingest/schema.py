@@ -14,7 +14,7 @@ Id = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")]
 Measure = Literal["value", "ytd", "yoy_pct", "ytd_yoy_pct"]
 Kind = Literal["flow", "growth", "stock"]
 Layout = Literal["long", "columns", "wide"]
-Encoding = Literal["auto", "utf-8", "gbk", "gb18030"]
+Encoding = Literal["auto", "utf-8", "gbk", "gb18030", "utf-16"]
 
 
 class Strict(BaseModel):
@@ -85,6 +85,20 @@ class Columns(Strict):
     key: str | None = None
 
 
+class Limits(Strict):
+    """[sources.limits]: the most one file may hold; beyond it the file is refused unread.
+
+    Grid layouts and workbooks are held in memory: rows, columns and cells bound that
+    memory. Declared sizes (a workbook's dimension, a zip member's size) count too.
+    """
+
+    line_bytes: int = Field(default=1 << 20, ge=1)  # longest line of a CSV file
+    workbook_bytes: int = Field(default=256 << 20, ge=1)  # uncompressed size of a workbook
+    rows: int = Field(default=1_048_576, ge=1)  # rows of a sheet or a grid CSV
+    columns: int = Field(default=16_384, ge=1)  # columns of a sheet or a grid CSV
+    cells: int = Field(default=5_000_000, ge=1)  # rows × columns of a sheet or a grid CSV
+
+
 class Source(Strict):
     """[[sources]]: a file layout and how its columns map onto observations.
 
@@ -113,6 +127,9 @@ class Source(Strict):
     series: dict[str, SeriesMap] = {}
     unmapped: Literal["error", "ignore"] = "error"
     skip_rows: tuple[str, ...] = (r"^\s*(注|数据来源|资料来源|来源)",)
+    # hidden rows and columns of a workbook: refuse the file, read them, or skip them
+    hidden: Literal["error", "read", "skip"] = "error"
+    limits: Limits = Limits()
     _by_key: dict[str, SeriesMap] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: object) -> None:

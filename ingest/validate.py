@@ -46,22 +46,27 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
                    CASE WHEN m.cumulative THEN p.c_key ELSE p.p_key END AS pkey,
                    CASE WHEN isfinite(s.fast) AND strpos(s.value, '_') = 0 THEN s.fast
                         ELSE {_number("s.value")}
-                   END * m.scale AS value
+                   END * m.scale AS value,
+                   -- a missing value is no value, but the rest of its row must still be right
+                   NOT coalesce(isfinite(s.fast), false)
+                     AND trim(s.value, '{_BLANKS}') IN ({missing}) AS absent
             FROM (SELECT *, TRY_CAST(value AS DOUBLE) AS fast FROM staged) s
             JOIN series_map m ON m.series = s.series AND m.measure_text = s.measure
             LEFT JOIN region_map r ON r.text = s.region
             LEFT JOIN period_map p ON {period_join}
             WHERE m.status IS NOT NULL
-              AND (isfinite(s.fast) OR trim(s.value, '{_BLANKS}') NOT IN ({missing}))
         )
+        SELECT * EXCLUDE (absent) FROM (
         SELECT cell, line, (key_id::BIGINT << 40) | (rid::BIGINT << 25) | pkey AS k, value,
                CAST(CASE WHEN status > 0 THEN status
                          WHEN rid IS NULL THEN {UNKNOWN_REGION}
                          WHEN error IS NOT NULL THEN {BAD_PERIOD}
+                         WHEN absent THEN NULL
                          WHEN value IS NULL OR NOT isfinite(value) THEN {NOT_A_NUMBER}
                          WHEN non_negative AND value < 0 THEN {NEGATIVE}
-                    END AS TINYINT) AS reason
+                    END AS TINYINT) AS reason, absent
         FROM resolved
+        ) WHERE reason IS NOT NULL OR NOT absent
         """,
         {"fixed": fixed},
     )

@@ -44,7 +44,10 @@ def source_files(config: Config, source: Source) -> list[Path]:
 
 def match_source(config: Config, path: Path) -> Source | None:
     """The first source whose path or glob matches a file named on the command line."""
-    target = path.resolve()
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: the loader names the problem
+        target = path.absolute()
     for source in config.sources:
         pattern = config.resolve(source.path).resolve()
         if fnmatch.fnmatch(str(target), str(pattern)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import random
 import signal
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from ingest.errors import IngestError
 from kpiwatch.config import Config
 from tests.conftest import NBS, dump
-from tests.ingest_helpers import load
+from tests.ingest_helpers import HOSTILE, LONG_SOURCE, Hostile, load
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "west_coast_projects.csv"
 SOURCES = {
@@ -193,6 +194,33 @@ def test_bad_file_is_refused_clearly_or_loaded_whole(
         ).fetchone()
         con.close()
         assert stored == (report.new + report.revised,)
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=[c.name for c in HOSTILE])
+def test_hostile_file_is_refused_at_its_line_and_field(
+    make_config: Callable[[str], Config], tmp_path: Path, case: Hostile
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    bad = case.write(folder)
+    good = tmp_path / "good.csv"
+    good.write_text("period,value\n2025-12,1\n", encoding="utf-8")
+    config = make_config(
+        f'\n[[sources]]\nname = "good"\npath = "{good}"\n{LONG_SOURCE}'
+        f'\n[[sources]]\nname = "s"\npath = "{bad}"\n{case.source}'
+    )
+    load(config, good, "good")  # the store already holds data when the hostile file comes
+    before = dump(config.store_path)
+    rejects = tmp_path / "rejects.csv"
+    with pytest.raises(IngestError) as info:
+        load(config, bad, "s", rejects=rejects)
+    first = info.value.errors[0]
+    assert (first.line, first.field) == (case.line, case.field), str(info.value)
+    assert first.reason and str(bad) in str(info.value)
+    assert dump(config.store_path) == before
+    with rejects.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert (int(rows[0]["line"]), rows[0]["field"]) == (case.line, case.field)
 
 
 def test_sql_injection_through_config_and_files_is_inert(

@@ -1,0 +1,217 @@
+"""Text files as a user's editor shows them: encoding, physical lines, records and limits.
+
+Every failure to read a text file becomes an IngestError naming the file, the physical
+line (as an editor numbers it) and what is wrong.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ingest.errors import IngestError, RowError
+
+_CHUNK = 1 << 20
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def refuse(file: Path, line: int, field: str, value: str, reason: str) -> IngestError:
+    """An IngestError for one problem that refuses the whole file."""
+    return IngestError(str(file), [RowError(line, field, value, reason)])
+
+
+def read_error(file: Path, exc: OSError) -> IngestError:
+    """An IngestError for a file the system cannot read (permissions, a loop, a folder)."""
+    return refuse(file, 0, "path", str(file), f"cannot be read: {exc.strerror or exc}")
+
+
+def check_readable(path: Path) -> None:
+    """Refuse a path that is not a regular file this process can open."""
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError as exc:
+        raise refuse(path, 0, "path", str(path), "no such file") from exc
+    except OSError as exc:
+        raise read_error(path, exc) from exc
+    if not path.is_file():
+        raise refuse(path, 0, "path", str(path), "not a regular file")
+
+
+def detect_encoding(path: Path, declared: str) -> str:
+    """The file's text encoding: its byte order mark, the declared one, else UTF-8 or GB18030."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4)
+            for bom, name in _BOMS:
+                if head.startswith(bom):
+                    return name
+            if declared != "auto":
+                return "utf-8-sig" if declared == "utf-8" else declared
+            fh.seek(0)
+            decoder = codecs.getincrementaldecoder("utf-8")()
+            try:
+                while chunk := fh.read(_CHUNK):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                return "gb18030"
+    except OSError as exc:
+        raise read_error(path, exc) from exc
+    return "utf-8-sig"
+
+
+def decoding_error(path: Path, encoding: str, offset: int) -> IngestError:
+    """The refusal of a file whose byte at `offset` is not valid in its encoding."""
+    with path.open("rb") as fh:
+        prefix = fh.read(offset)
+    line = prefix.decode(encoding, errors="replace").count("\n") + 1
+    name = "utf-8" if encoding == "utf-8-sig" else encoding
+    reason = f"byte {offset} is not {name} (save the file as UTF-8, or set encoding)"
+    return refuse(path, line, "encoding", name, reason)
+
+
+def first_invalid_byte(path: Path, encoding: str) -> int:
+    """The offset of the first byte of `path` that does not decode (-1 when all do)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with path.open("rb") as fh:
+        try:
+            while chunk := fh.read(_CHUNK):
+                decoder.decode(chunk)
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            return offset + exc.start
+    return -1
+
+
+@contextmanager
+def utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
+    """Yield a UTF-8 version of a text file, transcoding in chunks when needed."""
+    if encoding == "utf-8-sig":
+        yield path
+        return
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with tempfile.TemporaryDirectory(prefix="kpiwatch-") as tmp:
+        out = Path(tmp) / "utf8.csv"
+        with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
+            offset = 0
+            try:
+                while chunk := src.read(_CHUNK):
+                    dst.write(decoder.decode(chunk))
+                    offset += len(chunk)
+                dst.write(decoder.decode(b"", final=True))
+            except UnicodeDecodeError as exc:
+                raise decoding_error(path, encoding, offset + exc.start) from exc
+        yield out
+
+
+@dataclass(frozen=True)
+class TextScan:
+    """What one pass over a text file's bytes tells about its lines."""
+
+    lines: int  # physical lines up to the last one with content
+    blank_inside: bool  # an empty line comes before the last line with content
+
+
+def scan_lines(path: Path, text: Path, max_bytes: int) -> TextScan:
+    """Count the lines of `text` (UTF-8 bytes) and refuse a line longer than `max_bytes`.
+
+    Chunks are no longer than the limit, so a line over it always crosses a chunk
+    boundary: the scan looks at boundaries only and stays at memchr speed.
+    """
+    chunk_size = max(1, min(_CHUNK, max_bytes))
+    newlines = run = content_lines = 0
+    blank_inside = pending = False
+    tail = b""
+    with text.open("rb") as fh:
+        while chunk := fh.read(chunk_size):
+            first = chunk.find(b"\n")
+            if (run + (len(chunk) if first < 0 else first)) > max_bytes:
+                raise _too_long(path, newlines + 1, max_bytes)
+            run = run + len(chunk) if first < 0 else len(chunk) - 1 - chunk.rfind(b"\n")
+            content = chunk.rstrip(b"\r\n")
+            if content.strip(b"\r\n"):
+                blank_inside = blank_inside or pending
+                content_lines = newlines + content.count(b"\n")
+            window = tail + chunk
+            found = [i for i in (window.find(b"\n\n"), window.find(b"\n\r\n")) if i >= 0]
+            if found:
+                pending = True
+                blank_inside = blank_inside or bool(window[min(found) :].strip(b"\r\n"))
+            newlines += chunk.count(b"\n")
+            tail = chunk[-2:]
+    return TextScan(content_lines + 1, blank_inside)
+
+
+def _too_long(path: Path, line: int, max_bytes: int) -> IngestError:
+    reason = f"line longer than {max_bytes} bytes (raise [sources.limits] line_bytes)"
+    return refuse(path, line, "line", f"line {line}", reason)
+
+
+class _Lines:
+    """Physical lines of a text file, counted, with the first change of line ending noted."""
+
+    def __init__(self, fh: IO[str]) -> None:
+        self._fh = fh
+        self.count = 0
+        self.ending = ""
+        self.mixed_at = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._fh:
+            self.count += 1
+            ending = line[len(line.rstrip("\r\n")) :]
+            if ending and not self.ending:
+                self.ending = ending
+            elif ending and ending != self.ending and not self.mixed_at:
+                self.mixed_at = self.count
+            yield line
+
+
+def records(path: Path, text: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(first physical line, fields) of each record of a UTF-8 CSV; an empty line gives []."""
+    with text.open(encoding="utf-8-sig", newline="") as fh:
+        lines = _Lines(fh)
+        reader = csv.reader(lines, delimiter=delimiter)
+        start = 1
+        try:
+            for fields in reader:
+                yield start, fields
+                start = lines.count + 1
+        except csv.Error as exc:
+            raise refuse(path, start, "csv", f"line {start}", f"unreadable CSV: {exc}") from exc
+
+
+def first_fault(path: Path, text: Path, delimiter: str, header_row: int) -> RowError | None:
+    """The first structural fault of a CSV by physical line: line endings or field counts."""
+    with text.open(encoding="utf-8-sig", newline="") as fh:
+        lines = _Lines(fh)
+        reader = csv.reader(lines, delimiter=delimiter)
+        width, start = 0, 1
+        try:
+            for n, fields in enumerate(reader, 1):
+                if lines.mixed_at:
+                    reason = f"mixed line endings: this line ends unlike line 1 ({lines.ending!r})"
+                    return RowError(lines.mixed_at, "line ending", f"line {lines.mixed_at}", reason)
+                if n == header_row:
+                    width = len(fields)
+                elif n > header_row and fields and len(fields) != width:
+                    shown = delimiter.join(fields)
+                    reason = f"expected {width} fields as in the header, found {len(fields)}"
+                    return RowError(start, "csv", shown, reason)
+                start = lines.count + 1
+        except csv.Error as exc:
+            return RowError(start, "csv", f"line {start}", f"unreadable CSV: {exc}")
+    return None
