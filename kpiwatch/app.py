@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from exporters import backfill, grafana, rules
+from exporters import backfill, grafana, mixin, rules
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
 from forecasts.stage import ForecastReport, run_forecasts
@@ -296,10 +296,10 @@ def forecast_rows(config: Config, indicator: str, region: str) -> list[dict[str,
         con.close()
 
 
-def write_rules(config: Config, out: Path) -> list[Path]:
-    """Alert rules from the config's thresholds, with unit tests and a route example."""
+def alert_settings(config: Config) -> AlertSettings:
+    """What the alert rules are generated from: durations, thresholds, the job."""
     a = config.alerts
-    settings = AlertSettings(
+    return AlertSettings(
         behind_for=a.behind_for,
         forecast_for=a.forecast_for,
         stale_for=a.stale_for,
@@ -308,9 +308,13 @@ def write_rules(config: Config, out: Path) -> list[Path]:
         refresh_max_age_hours=a.refresh_max_age_hours,
         job=a.job,
     )
+
+
+def write_rules(config: Config, out: Path) -> list[Path]:
+    """Alert rules from the config's thresholds, with unit tests and a route example."""
     owners = [i.owner for i in config.indicators] + [r.owner or "" for r in config.regions]
     owners += [t.owner or "" for t in config.targets]
-    return rules.write_rules(out, settings, owners)
+    return rules.write_rules(out, alert_settings(config), owners)
 
 
 def dashboard_settings(config: Config) -> DashboardSettings:
@@ -335,6 +339,12 @@ def write_dashboards(config: Config, out: Path) -> list[Path]:
     return grafana.write_dashboards(
         out, g.prometheus_url, g.dashboards_path, dashboard_settings(config)
     )
+
+
+def write_mixin(config: Config, out: Path) -> list[Path]:
+    """The alert rules and dashboards as a monitoring mixin (the same generated content)."""
+    groups = rules.rule_groups(alert_settings(config))
+    return mixin.write_mixin(out, groups, grafana.dashboard_files(dashboard_settings(config)))
 
 
 def write_backfill(config: Config, path: Path) -> int:

@@ -347,6 +347,16 @@ def dashboards(obj: Context, out_dir: Path) -> None:
 
 
 @cli.command()
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.pass_obj
+def mixin(obj: Context, out_dir: Path) -> None:
+    """Write the alert rules and dashboards as a monitoring mixin (no jsonnet needed)."""
+    config = obj.config()
+    for path in app.write_mixin(config, out_dir):
+        out.print(f"wrote {path}", markup=False)
+
+
+@cli.command()
 @click.option("-o", "--output", "out_file", type=click.Path(path_type=Path), required=True)
 @click.pass_obj
 def backfill(obj: Context, out_file: Path) -> None:
