@@ -4,7 +4,8 @@ KpiwatchError
 ├── ConfigError     config.toml is invalid; carries every problem with its TOML path
 ├── IngestError     a file was refused; carries file, line and field of each bad row
 ├── StoreError      the DuckDB file cannot be opened, migrated or written
-└── StageError      a later stage (checks, forecasts, exporters) failed as a whole
+├── StageError      a later stage (checks, forecasts, exporters) failed as a whole
+└── UsageError      a command-line value names nothing kpiwatch knows (region, period …)
 """
 
 from __future__ import annotations
@@ -72,3 +73,7 @@ class StoreError(KpiwatchError):
 
 class StageError(KpiwatchError):
     """A pipeline stage failed as a whole."""
+
+
+class UsageError(KpiwatchError):
+    """A value given on the command line matches nothing; the message lists the nearest."""

@@ -16,8 +16,9 @@ from exporters import backfill, grafana, mixin, rules
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
 from forecasts.stage import ForecastReport, run_forecasts
-from ingest.errors import IngestError, KpiwatchError, RowError
+from ingest.errors import IngestError, KpiwatchError, RowError, UsageError
 from ingest.loader import LoadReport, load_file
+from ingest.periods import Period, PeriodError, parse_period
 from ingest.schema import Source
 from ingest.store import open_store, sync_catalog, transaction
 from kpiwatch.config import Config
@@ -244,31 +245,52 @@ def with_catalog(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         sync_catalog(con, config.indicators, config.regions)
 
 
+# The latest check of each target (at or before the as-of month when one is given: a
+# quarterly series is read at the quarter containing it). Without an as-of, every year
+# still open is shown (its final period not yet checked) and the latest year always.
 BOARD_SQL = """
-WITH latest AS (
-    SELECT indicator, region, year, max(as_of_end) AS as_of_end FROM progress
-    WHERE ($as_of IS NULL OR as_of = $as_of) AND ($region IS NULL OR region = $region)
-    GROUP BY ALL
+WITH p AS (
+    SELECT *, month(as_of_end) AS m FROM progress
+    WHERE horizon = $horizon AND ($region IS NULL OR region = $region)
+      AND ($year IS NULL OR year = $year AND month(as_of_end)
+           <= CASE WHEN as_of LIKE '%Q%' THEN ($month + 2) // 3 * 3 ELSE $month END)
+),
+latest AS (
+    SELECT indicator, region, year, max(as_of_end) AS as_of_end FROM p GROUP BY ALL
 )
 SELECT p.status, p.status_label, p.indicator_name, p.region_name, p.as_of, p.horizon,
-       p.attainment, p.reason, p.owner, p.kind
-FROM progress p JOIN latest USING (indicator, region, year, as_of_end)
-WHERE p.horizon = $horizon AND p.year = (SELECT max(year) FROM latest)
+       p.attainment, p.reason, p.owner, p.kind, p.illustrative
+FROM p JOIN latest USING (indicator, region, year, as_of_end)
+WHERE $year IS NOT NULL OR p.m < 12 OR p.year = (SELECT max(year) FROM latest)
 ORDER BY CASE p.status WHEN 'behind' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'no_data' THEN 2
          ELSE 3 END,
          CASE WHEN p.kind = 'growth' THEN p.attainment ELSE p.attainment - 1 END NULLS FIRST,
-         p.indicator, p.region
+         p.indicator, p.region, p.year
 """
 
 
+def as_of_period(text: str) -> Period:
+    """The period `--as-of` names, in any form a release uses (2026-03, 2026Q1, 2026年3月)."""
+    try:
+        return parse_period(text)
+    except PeriodError as exc:
+        raise UsageError(f"--as-of {text!r}: {exc}") from exc
+
+
 def board(
-    config: Config, region: str | None, as_of: str | None, horizon: str
+    config: Config, region: str | None, as_of: Period | None, horizon: str
 ) -> list[tuple[object, ...]]:
-    """The three-colour board: latest check per indicator × region, worst first."""
+    """The three-colour board: latest check per target, worst first."""
     con = open_store(config.store_path, True, config.store.memory_limit)
     try:
         return con.execute(
-            BOARD_SQL, {"as_of": as_of, "region": region, "horizon": horizon}
+            BOARD_SQL,
+            {
+                "year": as_of.year if as_of else None,
+                "month": as_of.last_month if as_of else None,
+                "region": region,
+                "horizon": horizon,
+            },
         ).fetchall()
     finally:
         con.close()

@@ -17,7 +17,7 @@ from rich.text import Text
 from exporters.listen import parse_listen
 from ingest.errors import ConfigError, KpiwatchError
 from kpiwatch import app, service
-from kpiwatch.config import Config, load_config
+from kpiwatch.config import Config, find_indicator, find_region, load_config
 
 # Wide enough for the tables when output goes to a file or a pipe.
 out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 140)
@@ -219,7 +219,7 @@ STYLE = {"behind": "bold red", "at_risk": "bold yellow", "on_track": "bold blue"
 
 
 @cli.command()
-@click.option("--region", help="Only this region.")
+@click.option("--region", help="Only this region: its id, name or an alias.")
 @click.option("--as-of", "as_of", help="The as-of period, e.g. 2026-03 (default: latest).")
 @click.option(
     "--horizon",
@@ -231,7 +231,11 @@ STYLE = {"behind": "bold red", "at_risk": "bold yellow", "on_track": "bold blue"
 def status(obj: Context, region: str | None, as_of: str | None, horizon: str) -> None:
     """Print the three-colour board (蓝/黄/红), worst first, with each responsible unit."""
     config = obj.config()
-    rows = app.board(config, region, as_of, horizon)
+    region_id = find_region(config, region).id if region else None
+    rows = app.board(config, region_id, app.as_of_period(as_of) if as_of else None, horizon)
+    if not rows:
+        where = f" for {region_id}" if region_id else ""
+        fail(f"no checks{where}{f' as of {as_of}' if as_of else ''} (run kpiwatch refresh)")
     board = table(
         "",
         "indicator",
@@ -242,10 +246,12 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
         "owner",
         title=f"progress, {horizon} horizon",
     )
-    for st, label, name, region_name, period, _h, att, reason, owner, kind in rows:
+    for st, label, name, region_name, period, _h, att, reason, owner, kind, example in rows:
         shown = "" if att is None else (f"{att:+.2f} pp" if kind == "growth" else f"{att:.1%}")
         cell = Text(str(label), style=STYLE.get(str(st), ""))
-        add_row(board, (cell, name, region_name, period, shown, reason, owner))
+        # figures made up for a demo must never pass for published ones
+        named = Text.assemble(str(name), (" (illustrative)", "italic") if example else "")
+        add_row(board, (cell, named, region_name, period, shown, reason, owner))
     out.print(board)
 
 
@@ -283,6 +289,8 @@ def serve(obj: Context, listen: str | None, today: datetime | None, log_level: s
 def forecast(obj: Context, indicator: str, region: str) -> None:
     """Print one series' forecast to quarter and year end, and why that model."""
     config = obj.config()
+    indicator = find_indicator(config, indicator).id
+    region = find_region(config, region).id
     rows = app.forecast_rows(config, indicator, region)
     if not rows:
         err.print(f"no forecast for {indicator} in {region} (run kpiwatch refresh)", markup=False)

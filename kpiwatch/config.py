@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import tomllib
 from collections import Counter
+from collections.abc import Callable, Sequence
+from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field, PrivateAttr, ValidationError
 
 from exporters.schema import Alerts, Grafana, Server
 from forecasts.schema import ForecastSettings
-from ingest.errors import ConfigError, Problem
+from ingest.errors import ConfigError, Problem, UsageError
+from ingest.periods import clean_text
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from ingest.text import name_key
 from metrics.schema import Checks, Target, Thresholds
+
+_Named = TypeVar("_Named", Indicator, Region)
 
 
 class Config(Strict):
@@ -199,3 +204,41 @@ def _check_source(s: Source, indicators: set[str], regions: set[str]) -> list[Pr
     if not has_region:
         problems.append(Problem(where, "says nowhere which region its rows are for"))
     return problems
+
+
+def find_region(config: Config, text: str) -> Region:
+    """The region a user names by id, name or alias (spaces, width and case aside)."""
+    return _find(config.regions, text, "region", lambda r: (r.id, r.name, *r.aliases))
+
+
+def find_indicator(config: Config, text: str) -> Indicator:
+    """The indicator a user names by id or name (spaces, width and case aside)."""
+    return _find(config.indicators, text, "indicator", lambda i: (i.id, i.name))
+
+
+def _find(
+    items: Sequence[_Named], text: str, what: str, names: Callable[[_Named], tuple[str, ...]]
+) -> _Named:
+    for item in items:  # an exact id wins over any name that folds to it
+        if item.id == text:
+            return item
+    wanted = _fold(text)
+    found = [item for item in items if wanted in {_fold(n) for n in names(item)}]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        shown = ", ".join(f"{i.id} ({i.name})" for i in found)
+        raise UsageError(f"{what} {text!r} is ambiguous: it names {shown}")
+    scored = sorted(
+        (
+            (max(SequenceMatcher(None, wanted, _fold(n)).ratio() for n in names(i)), i)
+            for i in items
+        ),
+        key=lambda pair: -pair[0],
+    )
+    nearest = ", ".join(f"{i.id} ({i.name})" for _, i in scored[:5])
+    raise UsageError(f"no {what} {text!r}" + (f"; nearest: {nearest}" if nearest else ""))
+
+
+def _fold(text: str) -> str:
+    return clean_text(text).casefold()

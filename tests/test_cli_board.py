@@ -129,3 +129,94 @@ def test_backfill_into_a_missing_folder_creates_it(tmp_path: Path) -> None:
     done = run(tmp_path, "backfill", "-o", "new/folder/history.om")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "new/folder/history.om").read_text(encoding="utf-8").endswith("# EOF\n")
+
+
+BOARD_CONFIG = (
+    CONFIG.replace('name = "A区"', 'name = "A区"\naliases = ["甲区"]')
+    + target("projects_started", "zone_a", 1200)
+    + target("projects_started", "zone_b", 1200)
+    + target("gdp_growth", "CN", 5.0)
+)
+BOARD_ROWS = (
+    "2026年3月,zone_a,projects_started,ytd,310\n"
+    "2026年3月,zone_b,projects_started,ytd,150\n"
+    "2026Q1,CN,gdp_growth,ytd_yoy_pct,5.2\n"
+)
+
+
+@pytest.fixture(scope="module")
+def board_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One refreshed store for the board tests that only read it."""
+    return refreshed(tmp_path_factory.mktemp("board"), BOARD_CONFIG, BOARD_ROWS)
+
+
+def board_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    assert done.returncode == 0, done.stderr
+    return [ln for ln in done.stdout.splitlines() if "区" in ln or "全国" in ln]
+
+
+@pytest.mark.parametrize("named", ["zone_a", "A区", "甲区", " a区 ", "ＺＯＮＥ_Ａ"])
+def test_a_region_is_named_by_id_name_or_alias(board_store: Path, named: str) -> None:
+    tmp_path = board_store
+    lines = board_lines(run(tmp_path, "status", "--region", named))
+    assert len(lines) == 1 and "A区" in lines[0]
+    made = run(tmp_path, "forecast", "--indicator", "重点项目开工", "--region", named)
+    assert made.returncode == 0, made.stderr
+    assert "projects_started · zone_a" in made.stdout
+
+
+@pytest.mark.parametrize("verb", [["status"], ["forecast", "--indicator", "projects_started"]])
+def test_an_unknown_region_is_refused_with_the_nearest(board_store: Path, verb: list[str]) -> None:
+    tmp_path = board_store
+    done = run(tmp_path, *verb, "--region", "A区x")
+    assert_clear_failure(done, "A区x", "nearest", "zone_a (A区)")
+
+
+@pytest.mark.parametrize("as_of", ["2026-13", "March", "2026-03-40"])
+def test_a_bad_as_of_is_refused(board_store: Path, as_of: str) -> None:
+    tmp_path = board_store
+    assert_clear_failure(run(tmp_path, "status", "--as-of", as_of), "--as-of", as_of)
+
+
+@pytest.mark.parametrize("as_of", ["2026-03", "2026-02", "2026年3月", "2026Q1"])
+def test_as_of_a_month_reads_quarterly_series_at_its_quarter(board_store: Path, as_of: str) -> None:
+    tmp_path = board_store
+    lines = board_lines(run(tmp_path, "status", "--as-of", as_of))
+    gdp = [ln for ln in lines if "全国" in ln]
+    assert len(gdp) == 1 and "2026Q1" in gdp[0]
+    zones = [ln for ln in lines if "区" in ln]
+    assert len(zones) == 2
+
+
+def test_the_board_shows_every_year_still_open(tmp_path: Path) -> None:
+    config = (
+        CONFIG
+        + target("projects_started", "zone_a", 100, 2024)
+        + target("projects_started", "zone_a", 100, 2025)
+        + target("projects_started", "zone_a", 100, 2026)
+        + target("gdp_growth", "CN", 5.0, 2025)
+    )
+    refreshed(
+        tmp_path,
+        config,
+        "2024年12月,zone_a,projects_started,ytd,100\n2026年3月,zone_a,projects_started,ytd,30\n",
+    )
+    lines = board_lines(run(tmp_path, "status"))
+    assert len(lines) == 3, lines
+    text = "\n".join(lines)
+    assert "2026-03" in text and "no data for 2025" in text and "2025Q1" in text
+    assert "2024-12" not in text
+    closed = board_lines(run(tmp_path, "status", "--as-of", "2024-12"))
+    assert len(closed) == 1 and "2024-12" in closed[0]
+
+
+def test_illustrative_figures_are_marked_on_the_board(tmp_path: Path) -> None:
+    config = CONFIG.replace('owner = "发展改革局"', 'owner = "发展改革局"\nillustrative = true')
+    refreshed(
+        tmp_path,
+        config + target("projects_started", "zone_a", 1200) + target("gdp_growth", "CN", 5.0),
+        BOARD_ROWS,
+    )
+    lines = board_lines(run(tmp_path, "status"))
+    assert [("illustrative" in ln) for ln in lines if "A区" in ln] == [True]
+    assert [("illustrative" in ln) for ln in lines if "全国" in ln] == [False]
