@@ -14,7 +14,6 @@ from pydantic import Field, PrivateAttr, ValidationError
 from exporters.schema import Alerts, Grafana, Server
 from forecasts.schema import ForecastSettings
 from ingest.errors import ConfigError, Problem, UsageError
-from ingest.periods import clean_text
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from ingest.text import name_key
 from metrics.schema import Checks, Target, Thresholds
@@ -241,4 +240,4 @@ def _find(
 
 
 def _fold(text: str) -> str:
-    return clean_text(text).casefold()
+    return name_key(text).casefold()

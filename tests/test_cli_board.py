@@ -70,7 +70,7 @@ def test_markup_in_a_store_path_is_shown_as_typed(tmp_path: Path) -> None:
     )
     summary = run(tmp_path, "summary")
     assert summary.returncode == 0, summary.stderr
-    assert "[red]k" in summary.stdout
+    assert "[red]" in summary.stdout
 
 
 def test_a_locked_store_is_one_clear_message_for_every_reader(tmp_path: Path) -> None:
