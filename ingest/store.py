@@ -10,6 +10,8 @@ import duckdb
 
 from ingest.errors import StoreError
 from ingest.schema import Indicator, Region
+from ingest.task_tables import MIGRATION as TASK_TABLES
+from ingest.task_tables import VIEWS as TASK_VIEWS
 
 # Each migration runs once, in order, inside one transaction with its version row.
 MIGRATIONS: list[tuple[int, str]] = [
@@ -224,6 +226,8 @@ MIGRATIONS: list[tuple[int, str]] = [
         ALTER TABLE check_targets ADD COLUMN data_month TINYINT;
         """,
     ),
+    # Units, tasks, progress reports and problems (ingest/task_tables.py).
+    (8, TASK_TABLES),
 ]
 
 VIEWS = """
@@ -494,6 +498,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
                     con.execute(sql)
                     con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
             con.execute(VIEWS)
+            con.execute(TASK_VIEWS)
     except duckdb.Error as exc:
         raise StoreError(f"schema migration failed: {exc}") from exc
 

@@ -21,6 +21,7 @@ from ingest.loader import LoadReport, load_file
 from ingest.periods import Period, PeriodError, parse_period
 from ingest.schema import Source
 from ingest.store import open_store, sync_catalog, transaction
+from kpiwatch import worklists
 from kpiwatch.config import Config
 from metrics.actuals import actuals_table
 from metrics.progress import ChecksReport, run_checks
@@ -103,9 +104,15 @@ def ingest_with(
     known_from: datetime | None = None,
     rejects_dir: Path | None = None,
 ) -> list[FileOutcome]:
-    """Load files into an open store."""
+    """Load files into an open store (units' task files first, see kpiwatch.worklists)."""
     indicators = config.indicator_map()
     outcomes = []
+    if source_name is None:
+        records, rest = worklists.ingest_records(con, config, files, known_from)
+        outcomes += [FileOutcome(path, report, error) for path, report, error in records]
+        if files and not rest:
+            return outcomes
+        files = rest
     for path, source in plan(config, files, source_name):
         if source is None:
             reason = "no [[sources]] entry matches this file (or use --source)"

@@ -16,6 +16,7 @@ from forecasts.schema import ForecastSettings
 from ingest.errors import ConfigError, Problem, UsageError
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from ingest.text import name_key
+from ingest.unit_schema import ProblemItem, Task, TaskFile, Unit, cross_check_units
 from metrics.schema import Checks, Target, Thresholds
 
 _Named = TypeVar("_Named", Indicator, Region)
@@ -36,6 +37,10 @@ class Config(Strict):
     alerts: Alerts = Alerts()
     grafana: Grafana = Grafana()
     indicator_thresholds: dict[Id, Thresholds] = Field(default_factory=dict)
+    units: tuple[Unit, ...] = ()
+    tasks: tuple[Task, ...] = ()
+    problems: tuple[ProblemItem, ...] = ()
+    task_files: tuple[TaskFile, ...] = ()
     _base: Path = PrivateAttr(default=Path("."))
 
     @property
@@ -139,6 +144,7 @@ def cross_check(config: Config) -> list[Problem]:
     for ind in config.indicator_thresholds:
         if ind not in indicators:
             problems.append(Problem(f"indicator_thresholds.{ind}", "unknown indicator"))
+    problems += cross_check_units(config.units, config.regions, config.tasks, config.problems)
     return problems
 
 

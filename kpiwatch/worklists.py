@@ -1,0 +1,74 @@
+"""Operations on units' lists (一单位一清单) behind the CLI verbs and the service."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from ingest.errors import KpiwatchError
+from ingest.loader import LoadReport
+from ingest.store import sync_catalog, transaction
+from ingest.tasks import ORDER, load_records, sync_declared, sync_units
+from ingest.unit_schema import TaskFile, unit_ids
+from kpiwatch.config import Config
+
+
+def record_files(config: Config, spec: TaskFile) -> list[Path]:
+    """The files a [[task_files]] path or glob names, sorted."""
+    pattern = config.resolve(spec.path)
+    if any(ch in spec.path for ch in "*?["):
+        return sorted(p for p in pattern.parent.glob(pattern.name) if p.is_file())
+    return [pattern]
+
+
+def _match(config: Config, path: Path) -> TaskFile | None:
+    for spec in config.task_files:
+        if fnmatch.fnmatch(str(path.resolve()), str(config.resolve(spec.path).resolve())):
+            return spec
+    return None
+
+
+def ingest_records(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    files: Sequence[Path] = (),
+    known_from: datetime | None = None,
+) -> tuple[list[tuple[Path, LoadReport | None, KpiwatchError | None]], list[Path]]:
+    """Sync the config's units, tasks and problems, then load task files.
+
+    With `files`, only those matching a [[task_files]] entry are loaded here; the others
+    are returned for the observation sources.
+    """
+    with transaction(con):  # the units view shows the regions too
+        sync_catalog(con, config.indicators, config.regions)
+    sync_units(con, config.units)
+    sync_declared(con, "config.toml", config.tasks, config.problems, known_from)
+    if files:
+        pairs = [(p, _match(config, p)) for p in files]
+        rest = [p for p, spec in pairs if spec is None]
+        todo = [(p, spec) for p, spec in pairs if spec is not None]
+    else:
+        rest = []
+        todo = [(p, s) for s in config.task_files for p in record_files(config, s)]
+    todo.sort(key=lambda ps: ORDER[ps[1].kind])
+    units = unit_ids(config.units, config.regions)
+    results: list[tuple[Path, LoadReport | None, KpiwatchError | None]] = []
+    for path, spec in todo:
+        try:
+            load = load_records(con, path, spec, units, known_from)
+        except KpiwatchError as exc:
+            results.append((path, None, exc))
+            continue
+        report = LoadReport(
+            load.file,
+            f"task_files:{load.kind}",
+            load.rows_read,
+            load.load_id,
+            already_loaded=load.already_loaded,
+        )
+        results.append((path, report, None))
+    return results, rest
