@@ -163,15 +163,16 @@ def read_records(path: Path, spec: TaskFile) -> list[Record]:
         sheet=spec.sheet,
     )
     grid = read_grid(path, shim)
-    if not grid or not any(grid[0]):
+    if not grid or not any(grid[0][1]):
         raise IngestError(str(path), [RowError(1, "header", "", "the file has no header row")])
-    columns = _columns(path, grid[0], FIELDS[spec.kind])
+    header_line, header = grid[0]
+    columns = _columns(path, header_line, header, FIELDS[spec.kind])
     records: list[Record] = []
     errors: list[RowError] = []
-    for index, row in enumerate(grid[1:], start=2):
+    for line, row in grid[1:]:
         if not any(cell.strip() for cell in row):
             continue
-        record, bad = _record(index, row, columns)
+        record, bad = _record(line, row, columns)
         errors += bad
         if record is not None:
             records.append(record)
@@ -180,7 +181,9 @@ def read_records(path: Path, spec: TaskFile) -> list[Record]:
     return records
 
 
-def _columns(path: Path, header: Sequence[str], fields: Sequence[Field]) -> dict[int, Field]:
+def _columns(
+    path: Path, line: int, header: Sequence[str], fields: Sequence[Field]
+) -> dict[int, Field]:
     by_name = {f.name: f for f in fields} | {a: f for f in fields for a in f.aliases}
     columns: dict[int, Field] = {}
     errors: list[RowError] = []
@@ -189,14 +192,14 @@ def _columns(path: Path, header: Sequence[str], fields: Sequence[Field]) -> dict
         if field is None:
             if name.strip():
                 known = ", ".join(f.name for f in fields)
-                errors.append(RowError(1, name, name, f"unknown column; known: {known}"))
+                errors.append(RowError(line, name, name, f"unknown column; known: {known}"))
             continue
         if field in columns.values():
-            errors.append(RowError(1, name, name, f"a second column for {field.name!r}"))
+            errors.append(RowError(line, name, name, f"a second column for {field.name!r}"))
         columns[i] = field
     for f in fields:
         if f.required and f not in columns.values():
-            errors.append(RowError(1, f.name, ", ".join(header), "required column missing"))
+            errors.append(RowError(line, f.name, ", ".join(header), "required column missing"))
     if errors:
         raise IngestError(str(path), errors)
     return columns
