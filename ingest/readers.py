@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
@@ -159,7 +159,7 @@ def _create_staged(
         name = getattr(cols, role)
         if name is not None and name_key(name) not in names:
             shown = ", ".join(n for n in names if not n.startswith(_BLANK))
-            reason = f"no {role} column named {name!r}" + _delimiter_hint(names, source)
+            reason = f"no {role} column named {name!r}"
             raise refuse(path, source.header_row, name, shown, reason)
 
     def col(name: str | None, default: str) -> str:
@@ -181,12 +181,6 @@ def _create_staged(
     )
 
 
-def _delimiter_hint(names: list[str], source: Source) -> str:
-    if len(names) == 1 and "\t" in names[0] and source.delimiter != "\t":
-        return ' (the header is tab-separated: set delimiter = "\\t")'
-    return ""
-
-
 _BLANK = "\x00blank "
 
 
@@ -203,10 +197,19 @@ def _csv_header(path: Path, text: Path, source: Source) -> list[str]:
     names = [name_key(h) or f"{_BLANK}{i + 1}" for i, h in enumerate(header)]
     if not any(header):
         raise refuse(path, source.header_row, "header", "", "the file has no header row")
-    dups = sorted(name for name, n in Counter(names).items() if n > 1)
+    other = [d for d in "\t;|" if len(header) == 1 and d in header[0] and d != source.delimiter]
+    if other:
+        reason = f"one column with {other[0]!r} in it: set delimiter = {other[0]!r}"
+        raise refuse(path, source.header_row, "header", header[0], reason)
+    dups = duplicates(names)
     if dups:
         raise refuse(path, source.header_row, "header", ", ".join(dups), "duplicate column names")
     return names
+
+
+def duplicates(names: Sequence[str]) -> list[str]:
+    """The names that occur more than once, sorted (one pass: headers can be very wide)."""
+    return sorted(name for name, n in Counter(names).items() if n > 1)
 
 
 def _refuse_headless_values(con: duckdb.DuckDBPyConnection, path: Path, names: list[str]) -> None:

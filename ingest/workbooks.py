@@ -49,7 +49,9 @@ def read_workbook(path: Path, source: Source) -> Rows:
     except IngestError:
         raise
     except OSError as exc:
-        raise read_error(path, exc) from exc
+        if exc.errno is not None:  # else a format error openpyxl raises as OSError
+            raise read_error(path, exc) from exc
+        raise refuse(path, 0, "workbook", path.name, f"unreadable workbook: {exc}") from exc
     except Exception as exc:  # xlrd, openpyxl and zipfile raise many unrelated types
         reason = f"unreadable workbook: {_reason(exc)}"
         raise refuse(path, 0, "workbook", path.name, reason) from exc
@@ -130,7 +132,13 @@ def _read_xlsx(path: Path, source: Source) -> Sheet:
 
 
 def _xlsx_sheet(path: Path, source: Source, data_only: bool) -> Sheet:
-    book = openpyxl.load_workbook(path, read_only=True, data_only=data_only)
+    # Our own handle: openpyxl leaves its file open when a workbook fails to load.
+    with path.open("rb") as fh:
+        book = openpyxl.load_workbook(fh, read_only=True, data_only=data_only)
+        return _xlsx_pick_and_parse(path, book, source)
+
+
+def _xlsx_pick_and_parse(path: Path, book: Any, source: Source) -> Sheet:
     try:
         worksheets = book.worksheets
         names = [ws.title for ws in worksheets]

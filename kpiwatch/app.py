@@ -40,7 +40,8 @@ def source_files(config: Config, source: Source) -> list[Path]:
     """The files a source's path or glob names, sorted."""
     pattern = config.resolve(source.path)
     if any(ch in source.path for ch in "*?["):
-        return sorted(p for p in pattern.parent.glob(pattern.name) if p.is_file())
+        # Anything but a folder is the loader's to refuse by name (a symlink loop, say).
+        return sorted(p for p in pattern.parent.glob(pattern.name) if not p.is_dir())
     return [pattern]
 
 
