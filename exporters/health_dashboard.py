@@ -7,7 +7,7 @@ from typing import Any
 from grafana_foundation_sdk.builders import stat, timeseries
 from grafana_foundation_sdk.builders.common import ReduceDataOptions
 from grafana_foundation_sdk.builders.dashboard import Dashboard
-from grafana_foundation_sdk.models.common import BigValueColorMode
+from grafana_foundation_sdk.models.common import BigValueColorMode, BigValueTextMode
 from grafana_foundation_sdk.models.dashboard import ValueMap, ValueMappingResult
 
 from exporters.panels import (
@@ -50,14 +50,10 @@ def _counter(name: str) -> str:
 
 def _stats(s: DashboardSettings) -> list[Any]:
     max_age = s.refresh_max_age_hours * 3600
-    up = ValueMap(
-        options={
-            "0": ValueMappingResult(text="down", color="red", index=0),
-            "1": ValueMappingResult(text="up", color="green", index=1),
-        }
-    )
     return [
-        _stat("Scrape", UP).mappings([up]).color_mode(BigValueColorMode.BACKGROUND),
+        _stat("Scrape", UP)
+        .mappings([_words("down", "up", bad="down")])
+        .color_mode(BigValueColorMode.BACKGROUND),
         _stat(
             "Since the last good refresh",
             f"time() - kpiwatch_refresh_last_success_timestamp_seconds{{{LIVE}}}",
@@ -67,7 +63,28 @@ def _stats(s: DashboardSettings) -> list[Any]:
         .color_mode(BigValueColorMode.BACKGROUND),
         _stat("Last refresh took", f"kpiwatch_refresh_duration_seconds{{{LIVE}}}").unit("s"),
         _stat("Series served", f"kpiwatch_snapshot_series{{{LIVE}}}").unit("short"),
+        _stat("Version", f"kpiwatch_build_info{{{LIVE}}}", "{{instance}} {{version}}").text_mode(
+            BigValueTextMode.NAME
+        ),
+        _stat("Config reload", f"kpiwatch_config_last_reload_successful{{{LIVE}}}")
+        .mappings([_words("failed", "ok", bad="failed")])
+        .color_mode(BigValueColorMode.BACKGROUND),
+        _stat("Store", f"max by (instance) (kpiwatch_store_error{{{LIVE}}})")
+        .mappings([_words("ok", "failing", bad="failing")])
+        .color_mode(BigValueColorMode.BACKGROUND)
+        .description("Failing while the last attempt to use the DuckDB file failed."),
+        _stat("Memory", f"process_resident_memory_bytes{{{LIVE}}}").unit("bytes"),
     ]
+
+
+def _words(zero: str, one: str, bad: str) -> ValueMap:
+    """Map 0 and 1 to words: the bad one red, the other green."""
+    return ValueMap(
+        options={
+            str(i): ValueMappingResult(text=w, color="red" if w == bad else "green", index=i)
+            for i, w in enumerate((zero, one))
+        }
+    )
 
 
 def _graphs() -> list[Any]:
@@ -111,6 +128,41 @@ def _graphs() -> list[Any]:
                 (f"kpiwatch_snapshot_dropped_checks{{{LIVE}}}", "{{instance}} checks dropped"),
                 (_counter("kpiwatch_forecast_fallbacks_total"), "{{instance}} forecast fallbacks"),
             ],
+        ),
+        _lines(
+            "Store failures by reason",
+            "short",
+            [
+                (
+                    "sum by (instance, reason) "
+                    f"(increase(kpiwatch_store_failures_total{{{LIVE}}}[$__rate_interval]))",
+                    "{{instance}} {{reason}}",
+                )
+            ],
+        ),
+        _lines(
+            "HTTP requests by code",
+            "reqps",
+            [
+                (
+                    "sum by (instance, code) "
+                    f"(rate(kpiwatch_http_requests_total{{{LIVE}}}[$__rate_interval]))",
+                    "{{instance}} {{code}}",
+                )
+            ],
+        ),
+        _lines(
+            "Refused connections and requests",
+            "short",
+            [
+                (_counter("kpiwatch_tls_handshake_failures_total"), "{{instance}} TLS handshakes"),
+                (_counter("kpiwatch_http_auth_failures_total"), "{{instance}} authentication"),
+            ],
+        ),
+        _lines(
+            "CPU",
+            "percentunit",
+            [(f"rate(process_cpu_seconds_total{{{LIVE}}}[$__rate_interval])", "{{instance}}")],
         ),
         _lines(
             "Scrape duration",

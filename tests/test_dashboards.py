@@ -15,6 +15,7 @@ import pytest
 import yaml
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
+from exporters import grafana
 from tests.checks_helpers import CONFIG
 from tests.service_helpers import (
     KPIWATCH,
@@ -54,7 +55,7 @@ annual = 6.5
 growth_at_risk_below_pp = 0.0
 growth_behind_below_pp = -0.5
 """
-DASHBOARDS = ("kpiwatch-overview", "kpiwatch-indicator", "kpiwatch-health")
+DASHBOARDS = tuple(grafana.DASHBOARDS)  # every dashboard there is, new ones included
 
 
 def data_rows() -> str:
@@ -178,8 +179,12 @@ CHECKS = {
     "flow": {"$indicator": "projects_started", "$region": "west_coast", "$horizon": "year"},
     "growth": {"$indicator": "gdp_growth", "$region": "CN", "$horizon": "year"},
 }
-# Panels with nothing to show for a kind of indicator (no required rate for growth rates).
-EMPTY = {("growth", "Required per remaining period (倒排)")}
+# Panels or queries with nothing to show: no required rate for growth rates, and no
+# authentication failure where no password is set.
+EMPTY = {
+    ("growth", "Required per remaining period (倒排)"),
+    ("*", "{{instance}} authentication"),
+}
 
 
 def filled(expr: str, values: dict[str, str]) -> str:
@@ -226,14 +231,19 @@ def prom(demo: Path) -> Iterator[int]:
             yield p
 
 
-def test_every_panel_query_returns_data(demo: Path, prom: int) -> None:
+def test_every_panel_and_variable_query_returns_data(demo: Path, prom: int) -> None:
     for name in DASHBOARDS:
         for kind, values in CHECKS.items():
             for panel, t in targets(load(demo, name)):
-                if (kind, panel["title"]) in EMPTY:
+                names = {panel["title"], t.get("legendFormat", "")}
+                if {(k, n) for k in (kind, "*") for n in names} & EMPTY:
                     continue
                 expr = filled(t["expr"], values)
                 wait_for(lambda e=expr: bool(results(prom, e)), 30, f"{name}: {expr}")
+            for v in load(demo, name)["templating"]["list"]:
+                if v["type"] == "query":
+                    expr = filled(as_promql(v["query"]), values)
+                    assert results(prom, expr), (name, v["name"], expr)
 
 
 def test_variables_list_what_has_data(demo: Path, prom: int) -> None:
