@@ -17,7 +17,7 @@ from ingest.errors import ConfigError, Problem, UsageError
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from ingest.text import name_key
 from ingest.unit_schema import ProblemItem, Task, TaskFile, Unit, cross_check_units
-from metrics.schema import Checks, Target, Thresholds
+from metrics.schema import Checks, Target, Thresholds, contradictions
 
 _Named = TypeVar("_Named", Indicator, Region)
 
@@ -116,6 +116,7 @@ def cross_check(config: Config) -> list[Problem]:
     """Problems that need more than one table to see: references, duplicates, cycles."""
     problems: list[Problem] = []
     indicators = {i.id for i in config.indicators}
+    kinds = {i.id: i.kind for i in config.indicators}
     regions = {r.id: r for r in config.regions}
     for table, ids in (
         ("indicators", [i.id for i in config.indicators]),
@@ -137,6 +138,9 @@ def cross_check(config: Config) -> list[Problem]:
             problems.append(Problem(f"{where}.indicator", f"unknown indicator {t.indicator!r}"))
         if t.region not in regions:
             problems.append(Problem(f"{where}.region", f"unknown region {t.region!r}"))
+        if t.indicator in kinds:
+            for key, why in contradictions(t, kinds[t.indicator]):
+                problems.append(Problem(f"{where}.{key}", why))
     keys = [(t.indicator, t.region, t.year) for t in config.targets]
     for ind, reg, year in sorted(k for k, n in Counter(keys).items() if n > 1):
         where = f"targets[indicator={ind}, region={reg}, year={year}]"

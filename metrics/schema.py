@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -79,3 +80,38 @@ class Target(Strict):
         if bad:
             raise ValueError(f"months keys must be 1..12, not {bad}")
         return self
+
+
+def contradictions(target: Target, kind: str) -> list[tuple[str, str]]:
+    """(key, why) for each value of a target that contradicts another one.
+
+    A flow's quarter and month values are cumulative, so they cannot fall from one
+    anchor to the next nor pass the year; a value given twice for one month end (month
+    "3" and Q1, month "12" or Q4 and the year) must agree. A stock's Q4 is its year-end
+    level. Growth rates are free: a quarter's rate may exceed the year's.
+    """
+    given: list[tuple[int, str, float]] = [(12, "annual", target.annual)]
+    given += [(3 * int(q[1]), f"quarters.{q}", v) for q, v in target.quarters.items()]
+    given += [(int(m), f'months."{m}"', v) for m, v in target.months.items()]
+    given.sort(key=lambda g: (g[0], g[1] != "annual"))
+    found: list[tuple[str, str]] = []
+    if kind == "growth":
+        return found
+    by_month: dict[int, tuple[str, float]] = {}
+    for month, key, value in given:
+        first = by_month.setdefault(month, (key, value))
+        if first[0] != key and not _same(first[1], value):
+            found.append((key, f"{value:g} contradicts {first[0]} = {first[1]:g} (same month end)"))
+    if kind != "flow":
+        return found
+    anchors = sorted(by_month.items())
+    for (m0, (k0, v0)), (m1, (k1, v1)) in pairwise(anchors):
+        if v1 < v0 and not _same(v0, v1):
+            why = f"{v0:g} is due by month {m0} ({k0}), more than {v1:g} by month {m1}"
+            found.append((k0 if k1 == "annual" else k1, f"cumulative values fall: {why}"))
+    return found
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal at the precision targets are written in (a last bit is not a contradiction)."""
+    return round(a, 6) == round(b, 6)

@@ -132,3 +132,72 @@ def test_the_most_specific_owner_answers(tmp_path: Path) -> None:
     assert one(config, "zone_a", "2026-03", "year")["owner"] == "A区项目专班"
     assert one(config, "zone_b", "2026-03", "year")["owner"] == "B区管委会"
     assert one(config, "west_coast", "2026-03", "year")["owner"] == "发展改革局"
+
+
+INDICATORS = """
+[[regions]]
+id = "CN"
+name = "全国"
+[[indicators]]
+id = "started"
+name = "开工"
+kind = "flow"
+[[indicators]]
+id = "level"
+name = "在建"
+kind = "stock"
+[[indicators]]
+id = "rate"
+name = "增速"
+kind = "growth"
+"""
+
+
+@pytest.mark.parametrize(
+    ("indicator", "values", "path"),
+    [
+        ("started", "annual = 600\nquarters = { Q1 = 257, Q2 = 700 }", "quarters.Q2"),
+        ("started", "annual = 600\nquarters = { Q1 = 300, Q2 = 200 }", "quarters.Q2"),
+        ("started", "annual = 600\nquarters = { Q4 = 590 }", "quarters.Q4"),
+        ("started", 'annual = 600\nquarters = { Q1 = 90 }\nmonths = { "2" = 100 }', "quarters.Q1"),
+        ("started", 'annual = 600\nquarters = { Q1 = 90 }\nmonths = { "3" = 100 }', 'months."3"'),
+        ("started", 'annual = 600\nmonths = { "12" = 601 }', 'months."12"'),
+        ("started", 'annual = 600\nmonths = { "4" = 50, "5" = 40 }', 'months."5"'),
+        ("level", "annual = 600\nquarters = { Q4 = 590 }", "quarters.Q4"),
+    ],
+)
+def test_targets_that_contradict_each_other_are_refused_with_the_toml_path(
+    tmp_path: Path, indicator: str, values: str, path: str
+) -> None:
+    from ingest.errors import ConfigError
+    from kpiwatch.config import load_config
+
+    (tmp_path / "config.toml").write_text(
+        INDICATORS
+        + f'[[targets]]\nindicator = "{indicator}"\nregion = "CN"\nyear = 2026\n{values}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "config.toml")
+    where = f"targets[indicator={indicator}, region=CN, year=2026].{path}"
+    assert [p.path for p in info.value.problems] == [where], info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("indicator", "values"),
+    [
+        ("started", 'annual = 600\nquarters = { Q1 = 257, Q4 = 600 }\nmonths = { "3" = 257 }'),
+        ("started", "annual = 0.3\nquarters = { Q4 = 0.30000000000000004 }"),
+        ("level", "annual = 600\nquarters = { Q1 = 700, Q2 = 500 }"),  # a level may fall
+        ("rate", "annual = 5.0\nquarters = { Q1 = 6.5, Q4 = 5.5 }"),  # rates are free
+    ],
+)
+def test_consistent_targets_pass(tmp_path: Path, indicator: str, values: str) -> None:
+    from kpiwatch.config import load_config
+
+    (tmp_path / "config.toml").write_text(
+        INDICATORS
+        + f'[[targets]]\nindicator = "{indicator}"\nregion = "CN"\nyear = 2026\n{values}\n',
+        encoding="utf-8",
+    )
+    load_config(tmp_path / "config.toml")
