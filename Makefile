@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-dev
 
-# The tests run a real Prometheus and promtool: Debian's prometheus package.
+# The tests run a real Prometheus, promtool and Alertmanager: Debian's prometheus and
+# prometheus-alertmanager packages.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck clean tools stress
@@ -30,7 +31,12 @@ tools:
 	  echo "installing Debian's prometheus package (promtool, prometheus)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus; }
-	@# The tests start their own Prometheus on free ports; a system one is left alone.
+	@command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null || { \
+	  echo "installing Debian's prometheus-alertmanager package (amtool, alertmanager)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    prometheus-alertmanager; }
+	@# The tests start their own Prometheus and Alertmanager on free ports; system ones are left alone.
 
 run: $(RUN_STAMP)
 	$(BIN)/kpiwatch refresh

@@ -26,7 +26,8 @@ CHECKS = """
 SELECT p.indicator, p.region, p.horizon, coalesce(p.kind, ''), p.actual, p.pace_target,
        p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, false,
        p.year, CAST(epoch(p.horizon_end + INTERVAL 1 DAY) AS DOUBLE),
-       coalesce(c.status, 'no_data'), epoch(p.as_of_end + INTERVAL 1 DAY) AS ts
+       coalesce(c.status, 'no_data'), coalesce(p.owner, ''),
+       epoch(p.as_of_end + INTERVAL 1 DAY) AS ts
 FROM progress p
 LEFT JOIN progress_checks c
   ON c.indicator = p.indicator AND c.region = p.region AND c.year = p.year

@@ -44,7 +44,8 @@ HELP = {
     f"{P}stale": "1 when the next release is late.",
     f"{P}target_met_probability": "Probability of meeting the horizon's target.",
     f"{P}horizon_end_timestamp_seconds": "End of the horizon, as a Unix time.",
-    f"{P}info": "Indicator metadata: name, unit, kind and owner (value 1).",
+    f"{P}info": "Indicator metadata: name, unit, kind, owner, illustrative (value 1).",
+    f"{P}target_info": "The unit answering for a target (value 1).",
     f"{P}data_period_end_timestamp_seconds": "End of the latest period with data, Unix time.",
 }
 # Check fields exported in the indicator's unit, and their growth-rate (ratio) names.
@@ -87,6 +88,7 @@ class CheckRow:
     year: int = 0
     horizon_end: float | None = None  # Unix time of the horizon's end
     pace_status: str = "no_data"
+    owner: str = ""  # the unit answering for the target
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class IndicatorInfo:
     unit: str
     kind: str
     owner: str
+    illustrative: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,8 @@ def check_samples(row: CheckRow) -> Iterator[tuple[str, list[str], float]]:
     yield P + "stale", labels, 1.0 if row.stale else 0.0
     if row.horizon_end is not None:
         yield P + "horizon_end_timestamp_seconds", labels, row.horizon_end
+    if row.horizon == "year":  # once per target: every target has a year check
+        yield P + "target_info", [row.indicator, row.region, str(row.year), row.owner], 1.0
 
 
 def forecast_samples(f: ForecastRow) -> Iterator[tuple[str, list[str], float]]:
@@ -162,6 +167,8 @@ def forecast_samples(f: ForecastRow) -> Iterator[tuple[str, list[str], float]]:
 
 def label_names(name: str) -> list[str]:
     """The label names of a KPI family."""
+    if name == P + "target_info":
+        return ["indicator", "region", "year", "owner"]
     if name.endswith("status"):
         return [*LABELS, "status"]
     if "forecast_lower" in name or "forecast_upper" in name:
@@ -183,10 +190,13 @@ class KpiCollector(Collector):
             self._add(families, forecast_samples(f))
         yield from families.values()
         info = GaugeMetricFamily(
-            P + "info", HELP[P + "info"], labels=["indicator", "name", "unit", "kind", "owner"]
+            P + "info",
+            HELP[P + "info"],
+            labels=["indicator", "name", "unit", "kind", "owner", "illustrative"],
         )
         for i in self._data.info:
-            info.add_metric([i.indicator, i.name, i.unit, i.kind, i.owner], 1)
+            flag = "true" if i.illustrative else "false"
+            info.add_metric([i.indicator, i.name, i.unit, i.kind, i.owner, flag], 1)
         yield info
         end = GaugeMetricFamily(
             P + "data_period_end_timestamp_seconds",

@@ -1,4 +1,10 @@
-"""Prometheus alert rules, their promtool unit tests and an Alertmanager route by owner."""
+"""Prometheus alert rules for the targets and the service, generated from config.toml.
+
+Every KPI expression aggregates by the item (`job, indicator, region, horizon, year`),
+so two kpiwatch instances scraped under one job (an HA pair, or one host scraped by two
+names) give one alert per item instead of a many-to-many error; the metadata join takes
+one `kpiwatch_kpi_info` series per indicator for the same reason.
+"""
 
 from __future__ import annotations
 
@@ -8,323 +14,263 @@ from typing import Any
 
 import yaml
 
+from exporters import alertmanager, rule_tests
 from ingest.files import write_atomic
 
-OWNER_JOIN = " * on(indicator) group_left(name, unit, owner) kpiwatch_kpi_info"
+ITEM = "job, indicator, region, horizon, year"
+CHECKED = 'horizon=~"year|quarter"'  # months feed their quarter; they page nobody
+DASHBOARD_UID = "kpiwatch-indicator"
+OVERVIEW_UID = "kpiwatch-overview"
 
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """Thresholds and durations the rules are generated from."""
+    """Thresholds, durations and links the rules are generated from."""
 
     behind_for: str = "1h"
     forecast_for: str = "1h"
-    at_risk_below: float = 0.5
-    behind_below: float = 0.2
     stale_for: str = "1h"
+    keep_firing_for: str = "1h"
+    scrape_gap: str = "10m"
+    stale_days_after_end: int = 92
     refresh_max_age_hours: float = 3.0
     job: str = "kpiwatch"
+    runbook_url: str = "https://kpiwatch.example.org/README.md"
+    grafana_url: str = "http://127.0.0.1:3000"
+    at_risk_below: float = 0.5
+    behind_below: float = 0.2
+
+
+def _latest(s: AlertSettings, metric: str) -> str:
+    """The item's latest sample, bridging missing scrapes (a restart) up to scrape_gap."""
+    return f"max by ({ITEM}) (last_over_time({metric}[{s.scrape_gap}]))"
+
+
+def _live(s: AlertSettings) -> str:
+    """Items whose horizon has not ended: an ended horizon's outcome is decided."""
+    return f"{_latest(s, 'kpiwatch_kpi_horizon_end_timestamp_seconds')} > time()"
+
+
+def _behind(s: AlertSettings) -> str:
+    selector = 'kpiwatch_kpi_pace_status{status="behind",' + CHECKED + "}"
+    return f"{_latest(s, selector)} == 1"
+
+
+def _p_meet(s: AlertSettings) -> str:
+    return _latest(s, f"kpiwatch_kpi_target_met_probability{{{CHECKED}}}")
+
+
+def _with_info(s: AlertSettings, expr: str) -> str:
+    """Add the indicator's metadata and the target's owner, each from one instance."""
+    info = f"last_over_time(kpiwatch_kpi_info[{s.scrape_gap}])"
+    target = f"last_over_time(kpiwatch_kpi_target_info[{s.scrape_gap}])"
+    return (
+        f"({expr})\n* on(job, indicator) group_left(name, unit, kind, illustrative) "
+        f"topk by (job, indicator) (1, {info})\n"
+        "* on(job, indicator, region, year) group_left(owner) "
+        f"topk by (job, indicator, region, year) (1, {target})"
+    )
+
+
+def _number(metric: str, fmt: str, scale: str = "", item: str = ITEM) -> str:
+    """A template querying one number of the alert's item, or n/a when there is none.
+
+    It reads the latest sample within [GAP] (the scrape gap, filled in per config) so
+    the text stays right through a restart, as the alert itself does.
+    """
+    names = item.split(", ")
+    sel = ",".join(f'{n}="%s"' for n in names)
+    args = " ".join(f"$labels.{n}" for n in names)
+    query = f"max(last_over_time({metric}{{{sel}}}[GAP])){scale}"
+    return (
+        f"{{{{ with printf `{query}` {args} | query }}}}"
+        f"{{{{ . | first | value | {fmt} }}}}{{{{ else }}}}n/a{{{{ end }}}}"
+    )
+
+
+TWO = 'printf "%.2f"'
+SIGNED = 'printf "%+.2f"'
+PCT = "humanizePercentage"
+P_MEET = _number("kpiwatch_kpi_target_met_probability", PCT)
+# The item's numbers in words: flows and stocks in their unit, growth rates in percent.
+LEVEL_FACTS = (
+    f"Actual {_number('kpiwatch_kpi_actual', TWO)} {{{{ $labels.unit }}}} against "
+    f"{_number('kpiwatch_kpi_pace_target', TWO)} due by now "
+    f"({_number('kpiwatch_kpi_attainment_ratio', PCT)} of pace); the "
+    f"{{{{ $labels.horizon }}}} target is {_number('kpiwatch_kpi_target', TWO)}."
+)
+GROWTH_FACTS = (
+    f"Actual {_number('kpiwatch_kpi_growth_actual_ratio', TWO, ' * 100')} % against "
+    f"{_number('kpiwatch_kpi_growth_pace_target_ratio', TWO, ' * 100')} % due by now "
+    f"({_number('kpiwatch_kpi_growth_gap_ratio', SIGNED, ' * 100')} pp); the "
+    f"{{{{ $labels.horizon }}}} target is "
+    f"{_number('kpiwatch_kpi_growth_target_ratio', TWO, ' * 100')} %."
+)
+FACTS = (
+    f'{{{{ if eq $labels.kind "growth" }}}}{GROWTH_FACTS}{{{{ else }}}}{LEVEL_FACTS}{{{{ end }}}}'
+)
+ILLUSTRATIVE = (
+    '{{ if eq $labels.illustrative "true" }}Illustrative figures, not published data. {{ end }}'
+)
+ITEM_NAME = "{{ $labels.name }} ({{ $labels.indicator }}) in {{ $labels.region }}"
+HORIZON = "{{ $labels.year }} {{ $labels.horizon }}"
+OWNER = "Responsible unit: {{ $labels.owner }}."
+STALE = 'kpiwatch_kpi_stale{horizon="year"}'
+DATA_END = _number(  # the metric holds the first second after the period: show its last day
+    "kpiwatch_kpi_data_period_end_timestamp_seconds",
+    'toTime).Format "2006-01-02"',
+    " - 86400",
+    "job, indicator, region",
+).replace("{{ . | first | value | toTime", "{{ (. | first | value | toTime")
+
+
+def target_rules(s: AlertSettings) -> list[dict[str, Any]]:
+    """One alert per cause for each item: behind pace, or on pace but forecast to miss."""
+    live, behind, p = _live(s), _behind(s), _p_meet(s)
+    forecast = f"and on({ITEM}) ({live})\nunless on({ITEM}) ({behind})"
+    return [
+        _alert(
+            s,
+            "KpiBehindPace",
+            _with_info(s, f"({behind})\nand on({ITEM}) ({live})"),
+            s.behind_for,
+            "critical",
+            f"{ITEM_NAME} is behind pace (红) for the {HORIZON}",
+            f"Actual progress is below the red line of the pace target. {FACTS} "
+            f"P(meet target): {P_MEET}. {OWNER}",
+        ),
+        _alert(
+            s,
+            "KpiForecastShortfall",
+            _with_info(s, f"({p} < {s.behind_below})\n{forecast}"),
+            s.forecast_for,
+            "critical",
+            f"{ITEM_NAME} will likely miss its {HORIZON} target",
+            "Progress is not below the red line, but the forecast gives only "
+            f"{{{{ $value | humanizePercentage }}}} chance of meeting the target. {FACTS} {OWNER}",
+        ),
+        _alert(
+            s,
+            "KpiForecastAtRisk",
+            _with_info(s, f"({p} >= {s.behind_below} < {s.at_risk_below})\n{forecast}"),
+            s.forecast_for,
+            "warning",
+            f"{ITEM_NAME} may miss its {HORIZON} target",
+            "Progress is not below the red line, but the forecast gives "
+            f"{{{{ $value | humanizePercentage }}}} chance of meeting the target. {FACTS} {OWNER}",
+        ),
+        _alert(
+            s,
+            "KpiDataStale",
+            _with_info(
+                s,
+                f"({_latest(s, STALE)} == 1)\n"
+                f"and on({ITEM}) ({_latest(s, 'kpiwatch_kpi_horizon_end_timestamp_seconds')}"
+                f" > time() - {s.stale_days_after_end * 86400})",
+            ),
+            s.stale_for,
+            "warning",
+            f"{ITEM_NAME}: the latest release has not arrived",
+            "The next period's figures are later than the release calendar allows; "
+            "forecast alerts for it are held back until they arrive. "
+            f"Data runs to {DATA_END}. {OWNER}",
+        ),
+    ]
+
+
+def service_rules(s: AlertSettings) -> list[dict[str, Any]]:
+    """The service's own trouble: refreshes that stopped succeeding, a missing target."""
+    age = int(s.refresh_max_age_hours * 3600)
+    return [
+        _alert(
+            s,
+            "KpiwatchRefreshFailing",
+            f'time() - kpiwatch_refresh_last_success_timestamp_seconds{{job="{s.job}"}} > {age}',
+            "15m",
+            "warning",
+            f"kpiwatch has not refreshed successfully for {s.refresh_max_age_hours:g} hours",
+            "The dashboards and KPI alerts show the last good data. "
+            "`kpiwatch_refresh_failures_total` says at which stage refreshes fail; "
+            "the kpiwatch log says why.",
+            service=True,
+        ),
+        _alert(
+            s,
+            "KpiwatchScrapeMissing",
+            f'up{{job="{s.job}"}} == 0 or absent(up{{job="{s.job}"}})',
+            "5m",
+            "critical",
+            "Prometheus cannot scrape kpiwatch",
+            "No KPI figures are arriving: the service is down or unreachable.",
+            service=True,
+        ),
+    ]
 
 
 def rule_groups(s: AlertSettings) -> dict[str, Any]:
     """The rule file's content."""
-    kpi = "{{ $labels.name }} ({{ $labels.indicator }}) in {{ $labels.region }}"
     return {
         "groups": [
-            {
-                "name": "kpiwatch-targets",
-                "rules": [
-                    _alert(
-                        "KpiBehindPace",
-                        '(kpiwatch_kpi_status{status="behind",horizon=~"year|quarter"} == 1)'
-                        + OWNER_JOIN,
-                        s.behind_for,
-                        "critical",
-                        f"{kpi} is behind pace (红) for the {{{{ $labels.horizon }}}}",
-                        "Actual progress is below the red line of the pace target. "
-                        "Responsible unit: {{ $labels.owner }}. "
-                        "Run `kpiwatch status` or open the overview dashboard for the numbers.",
-                    ),
-                    _alert(
-                        "KpiForecastShortfall",
-                        f"(kpiwatch_kpi_target_met_probability < {s.behind_below}){OWNER_JOIN}",
-                        s.forecast_for,
-                        "critical",
-                        f"{kpi} will likely miss its {{{{ $labels.horizon }}}} target",
-                        "The forecast gives only {{ $value | humanizePercentage }} chance "
-                        "of meeting the target. Responsible unit: {{ $labels.owner }}.",
-                    ),
-                    _alert(
-                        "KpiForecastAtRisk",
-                        f"(kpiwatch_kpi_target_met_probability >= {s.behind_below} and "
-                        f"kpiwatch_kpi_target_met_probability < {s.at_risk_below}){OWNER_JOIN}",
-                        s.forecast_for,
-                        "warning",
-                        f"{kpi} may miss its {{{{ $labels.horizon }}}} target",
-                        "The forecast gives {{ $value | humanizePercentage }} chance of "
-                        "meeting the target. Responsible unit: {{ $labels.owner }}.",
-                    ),
-                    _alert(
-                        "KpiDataStale",
-                        f"(max by (indicator, region) (kpiwatch_kpi_stale) == 1){OWNER_JOIN}",
-                        s.stale_for,
-                        "warning",
-                        f"{kpi}: the latest release has not arrived",
-                        "The next period's figures are later than the release calendar "
-                        "allows. Responsible unit: {{ $labels.owner }}.",
-                    ),
-                ],
-            },
-            {
-                "name": "kpiwatch-service",
-                "rules": [
-                    _alert(
-                        "KpiwatchRefreshFailing",
-                        "increase(kpiwatch_refresh_failures_total[1h]) > 0",
-                        "0m",
-                        "warning",
-                        "kpiwatch refreshes are failing at the {{ $labels.stage }} stage",
-                        "The dashboards show the last good data. Look at the kpiwatch log.",
-                    ),
-                    _alert(
-                        "KpiwatchNoRecentRefresh",
-                        "time() - kpiwatch_refresh_last_success_timestamp_seconds > "
-                        f"{int(s.refresh_max_age_hours * 3600)}",
-                        "5m",
-                        "warning",
-                        f"kpiwatch has not refreshed for {s.refresh_max_age_hours:g} hours",
-                        "The figures on the dashboards may be out of date.",
-                    ),
-                    _alert(
-                        "KpiwatchScrapeMissing",
-                        f'up{{job="{s.job}"}} == 0 or absent(up{{job="{s.job}"}})',
-                        "5m",
-                        "critical",
-                        "Prometheus cannot scrape kpiwatch",
-                        "No KPI figures are arriving: the service is down or unreachable.",
-                    ),
-                ],
-            },
+            {"name": "kpiwatch-targets", "rules": target_rules(s)},
+            {"name": "kpiwatch-service", "rules": service_rules(s)},
         ]
     }
 
 
 def _alert(
-    name: str, expr: str, for_: str, severity: str, summary: str, desc: str
+    s: AlertSettings,
+    name: str,
+    expr: str,
+    for_: str,
+    severity: str,
+    summary: str,
+    desc: str,
+    service: bool = False,
 ) -> dict[str, Any]:
-    return {
-        "alert": name,
-        "expr": expr,
-        "for": for_,
-        "labels": {"severity": severity},
-        "annotations": {"summary": summary, "description": desc},
+    if service:
+        dashboard = f"{s.grafana_url}/d/{OVERVIEW_UID}"
+    else:
+        dashboard = (
+            f"{s.grafana_url}/d/{DASHBOARD_UID}"
+            "?var-indicator={{ $labels.indicator | urlquery }}"
+            "&var-region={{ $labels.region | urlquery }}&var-horizon={{ $labels.horizon }}"
+        )
+    rule: dict[str, Any] = {"alert": name, "expr": expr, "for": for_}
+    if not service:  # a restart or a failed scrape must not resolve a firing KPI alert
+        rule["keep_firing_for"] = s.keep_firing_for
+    rule["labels"] = {"severity": severity}
+    rule["annotations"] = {
+        "summary": summary,
+        "description": ("" if service else ILLUSTRATIVE)
+        + desc.replace("[GAP]", f"[{s.scrape_gap}]"),
+        "runbook_url": f"{s.runbook_url}#{name.lower()}",
+        "dashboard": dashboard,
     }
-
-
-def unit_tests(s: AlertSettings, rule_file: str) -> dict[str, Any]:
-    """promtool test rules cases: every alert once firing and once not."""
-    info = (
-        'kpiwatch_kpi_info{indicator="projects_started",name="重点项目开工",unit="个",'
-        'owner="发展改革局"}'
-    )
-    sel = 'indicator="projects_started",region="west_coast",horizon="year"'
-    p_meet = "kpiwatch_kpi_target_met_probability"
-    owner = {"name": "重点项目开工", "unit": "个", "owner": "发展改革局"}
-    base = {"indicator": "projects_started", "region": "west_coast", **owner}
-    wait = "2h"
-    service = {  # the service alerts' annotations, with their one template filled in
-        r["alert"]: {
-            k: v.replace("{{ $labels.stage }}", "checks") for k, v in r["annotations"].items()
-        }
-        for r in rule_groups(s)["groups"][1]["rules"]
-    }
-    lo = round(s.behind_below / 2, 3)
-    mid = round((s.behind_below + s.at_risk_below) / 2, 3)
-    hi = round(min(1.0, s.at_risk_below + 0.2), 3)
-    return {
-        "rule_files": [rule_file],
-        "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": [
-                    {"series": info, "values": "1x200"},
-                    {"series": f'kpiwatch_kpi_status{{{sel},status="behind"}}', "values": "1x200"},
-                    {
-                        "series": f"kpiwatch_kpi_status{{{sel.replace('year', 'month')},"
-                        'status="behind"}',
-                        "values": "1x200",
-                    },
-                    {"series": f"{p_meet}{{{sel}}}", "values": f"{lo}x200"},
-                    {"series": f"kpiwatch_kpi_stale{{{sel}}}", "values": "1x200"},
-                ],
-                "alert_rule_test": [
-                    {
-                        "eval_time": wait,
-                        "alertname": "KpiBehindPace",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": {
-                                    **base,
-                                    "horizon": "year",
-                                    "status": "behind",
-                                    "severity": "critical",
-                                }
-                            }
-                            | _annotations("KpiBehindPace", "year", None)
-                        ],
-                    },
-                    {
-                        "eval_time": wait,
-                        "alertname": "KpiForecastShortfall",
-                        "exp_alerts": [
-                            {"exp_labels": {**base, "horizon": "year", "severity": "critical"}}
-                            | _annotations("KpiForecastShortfall", "year", lo)
-                        ],
-                    },
-                    {"eval_time": wait, "alertname": "KpiForecastAtRisk", "exp_alerts": []},
-                    {
-                        "eval_time": wait,
-                        "alertname": "KpiDataStale",
-                        "exp_alerts": [
-                            {"exp_labels": {**base, "severity": "warning"}}
-                            | _annotations("KpiDataStale", None, None)
-                        ],
-                    },
-                ],
-            },
-            {
-                "interval": "1m",
-                "input_series": [
-                    {"series": info, "values": "1x200"},
-                    {"series": f'kpiwatch_kpi_status{{{sel},status="behind"}}', "values": "0x200"},
-                    {"series": f"{p_meet}{{{sel}}}", "values": f"{mid}x200"},
-                    {"series": f"kpiwatch_kpi_stale{{{sel}}}", "values": "0x200"},
-                ],
-                "alert_rule_test": [
-                    {"eval_time": wait, "alertname": "KpiBehindPace", "exp_alerts": []},
-                    {"eval_time": wait, "alertname": "KpiForecastShortfall", "exp_alerts": []},
-                    {
-                        "eval_time": wait,
-                        "alertname": "KpiForecastAtRisk",
-                        "exp_alerts": [
-                            {"exp_labels": {**base, "horizon": "year", "severity": "warning"}}
-                            | _annotations("KpiForecastAtRisk", "year", mid)
-                        ],
-                    },
-                    {"eval_time": wait, "alertname": "KpiDataStale", "exp_alerts": []},
-                ],
-            },
-            {
-                "interval": "1m",
-                "input_series": [
-                    {"series": f"{p_meet}{{{sel}}}", "values": f"{hi}x200"},
-                    {
-                        "series": 'kpiwatch_refresh_failures_total{job="kpiwatch",stage="checks"}',
-                        "values": "0x100 1x100",
-                    },
-                    {
-                        "series": 'kpiwatch_refresh_last_success_timestamp_seconds{job="kpiwatch"}',
-                        "values": "0x200",
-                    },
-                    {"series": 'up{job="kpiwatch"}', "values": "1x100 0x100"},
-                ],
-                "alert_rule_test": [
-                    {"eval_time": "50m", "alertname": "KpiwatchRefreshFailing", "exp_alerts": []},
-                    {"eval_time": "50m", "alertname": "KpiwatchScrapeMissing", "exp_alerts": []},
-                    {"eval_time": "50m", "alertname": "KpiwatchNoRecentRefresh", "exp_alerts": []},
-                    {
-                        "eval_time": "120m",
-                        "alertname": "KpiwatchRefreshFailing",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": {
-                                    "job": "kpiwatch",
-                                    "stage": "checks",
-                                    "severity": "warning",
-                                },
-                                "exp_annotations": service["KpiwatchRefreshFailing"],
-                            }
-                        ],
-                    },
-                    {
-                        "eval_time": "120m",
-                        "alertname": "KpiwatchScrapeMissing",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": {"job": "kpiwatch", "severity": "critical"},
-                                "exp_annotations": service["KpiwatchScrapeMissing"],
-                            }
-                        ],
-                    },
-                    {
-                        "eval_time": f"{int(s.refresh_max_age_hours * 60) + 10}m",
-                        "alertname": "KpiwatchNoRecentRefresh",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": {"job": "kpiwatch", "severity": "warning"},
-                                "exp_annotations": service["KpiwatchNoRecentRefresh"],
-                            }
-                        ],
-                    },
-                    {"eval_time": "120m", "alertname": "KpiForecastAtRisk", "exp_alerts": []},
-                ],
-            },
-        ],
-    }
-
-
-def _annotations(alert: str, horizon: str | None, value: float | None) -> dict[str, Any]:
-    """Expected annotations, rendered the way Prometheus renders the templates."""
-    kpi = "重点项目开工 (projects_started) in west_coast"
-    pct = f"{value * 100:g}%" if value is not None else ""
-    texts = {
-        "KpiBehindPace": (
-            f"{kpi} is behind pace (红) for the {horizon}",
-            "Actual progress is below the red line of the pace target. Responsible unit: "
-            "发展改革局. Run `kpiwatch status` or open the overview dashboard for the numbers.",
-        ),
-        "KpiForecastShortfall": (
-            f"{kpi} will likely miss its {horizon} target",
-            f"The forecast gives only {pct} chance of meeting the target. "
-            "Responsible unit: 发展改革局.",
-        ),
-        "KpiForecastAtRisk": (
-            f"{kpi} may miss its {horizon} target",
-            f"The forecast gives {pct} chance of meeting the target. Responsible unit: 发展改革局.",
-        ),
-        "KpiDataStale": (
-            f"{kpi}: the latest release has not arrived",
-            "The next period's figures are later than the release calendar allows. "
-            "Responsible unit: 发展改革局.",
-        ),
-    }
-    summary, description = texts[alert]
-    return {"exp_annotations": {"summary": summary, "description": description}}
-
-
-def alertmanager_example(owners: list[str]) -> dict[str, Any]:
-    """An Alertmanager config routing each responsible unit to a receiver of its own."""
-    receivers = [{"name": "kpi-office", "email_configs": [{"to": "kpi-office@example.org"}]}]
-    routes = []
-    for n, owner in enumerate(sorted(set(o for o in owners if o))):
-        name = f"owner-{n + 1}"
-        receivers.append({"name": name, "email_configs": [{"to": f"{name}@example.org"}]})
-        routes.append({"matchers": [f'owner="{owner}"'], "receiver": name})
-    routes.append({"matchers": ['alertname=~"Kpiwatch.*"'], "receiver": "kpi-office"})
-    return {
-        "route": {"receiver": "kpi-office", "group_by": ["alertname", "owner"], "routes": routes},
-        "receivers": receivers,
-    }
+    return rule
 
 
 def write_rules(out: Path, s: AlertSettings, owners: list[str]) -> list[Path]:
     """Write the rule file, its unit tests and the Alertmanager example into `out`."""
     files = {
         out / "kpiwatch-rules.yml": rule_groups(s),
-        out / "kpiwatch-rules.test.yml": unit_tests(s, "kpiwatch-rules.yml"),
-        out / "alertmanager.example.yml": alertmanager_example(owners),
+        out / "kpiwatch-rules.test.yml": rule_tests.unit_tests(
+            s, "kpiwatch-rules.yml", service_rules(s)
+        ),
+        out / "alertmanager.example.yml": alertmanager.example(owners),
     }
     for path, content in files.items():
-        write_atomic(path, yaml.safe_dump(content, allow_unicode=True, sort_keys=False))
+        text = yaml.dump(content, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
+        write_atomic(path, text)
     return list(files)
+
+
+class _Dumper(yaml.SafeDumper):
+    """YAML with multi-line expressions as literal blocks, the way people write rules."""
+
+
+def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str)

@@ -41,12 +41,21 @@ class Alerts(Strict):
     behind_for: str = Field(default="1h", pattern=r"^\d+[smhd]$")
     forecast_for: str = Field(default="1h", pattern=r"^\d+[smhd]$")
     stale_for: str = Field(default="1h", pattern=r"^\d+[smhd]$")
+    # A firing KPI alert outlives a gap in its series this long (a restart, a failed scrape).
+    keep_firing_for: str = Field(default="1h", pattern=r"^\d+[smhd]$")
+    # Series missing for up to this long still count, so a restart never resets a pending alert.
+    scrape_gap: str = Field(default="10m", pattern=r"^\d+[smhd]$")
+    # Late data of a horizon that has ended is alerted on for this many days after its end.
+    stale_days_after_end: int = Field(default=92, ge=0)
     refresh_max_age_hours: float = Field(default=3, gt=0)
     job: str = "kpiwatch"
+    # Each alert links to `runbook_url#<alert name in lower case>` (the README's sections).
+    runbook_url: str = "https://kpiwatch.example.org/README.md"
 
 
 class Grafana(Strict):
     """[grafana]: what the provisioning files point at."""
 
     prometheus_url: str = "http://127.0.0.1:9090"
+    url: str = "http://127.0.0.1:3000"  # where people open Grafana: alerts link here
     dashboards_path: str = "/var/lib/grafana/dashboards/kpiwatch"

@@ -36,7 +36,8 @@ WITH latest AS (
 )
 SELECT p.indicator, p.region, p.horizon, coalesce(p.kind, ''), p.actual, p.pace_target,
        p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, coalesce(p.stale, false),
-       p.year, CAST(epoch(p.horizon_end + INTERVAL 1 DAY) AS DOUBLE), coalesce(c.status, 'no_data')
+       p.year, CAST(epoch(p.horizon_end + INTERVAL 1 DAY) AS DOUBLE), coalesce(c.status, 'no_data'),
+       coalesce(p.owner, '')
 FROM progress p JOIN latest l USING (indicator, region, as_of_end)
 LEFT JOIN progress_checks c
   ON c.indicator = p.indicator AND c.region = p.region AND c.year = p.year
@@ -44,7 +45,8 @@ LEFT JOIN progress_checks c
 ORDER BY p.indicator, p.region, p.horizon
 """
 INFO_SQL = """
-SELECT id, coalesce(name, ''), coalesce(unit, ''), coalesce(kind, ''), coalesce(owner, '')
+SELECT id, coalesce(name, ''), coalesce(unit, ''), coalesce(kind, ''), coalesce(owner, ''),
+       coalesce(illustrative, false)
 FROM indicators ORDER BY id
 """
 DATA_END_SQL = """
@@ -125,7 +127,7 @@ def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int
     Every series counts: checks, forecasts, data ends and indicator info. Returns the
     data kept and the number of checks left out.
     """
-    most = 16 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
+    most = 17 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
     if most + len(data.info) <= max_series:  # the cheap bound: no need to count
         return data, 0
     size: dict[tuple[str, str], int] = {}

@@ -327,16 +327,12 @@ def forecast_rows(config: Config, indicator: str, region: str) -> list[dict[str,
 
 
 def alert_settings(config: Config) -> AlertSettings:
-    """What the alert rules are generated from: durations, thresholds, the job."""
-    a = config.alerts
+    """What the alert rules are generated from: durations, thresholds, the job, links."""
     return AlertSettings(
-        behind_for=a.behind_for,
-        forecast_for=a.forecast_for,
-        stale_for=a.stale_for,
+        **config.alerts.model_dump(),
+        grafana_url=config.grafana.url,
         at_risk_below=config.forecasts.at_risk_below,
         behind_below=config.forecasts.behind_below,
-        refresh_max_age_hours=a.refresh_max_age_hours,
-        job=a.job,
     )
 
 

@@ -89,8 +89,12 @@ def prometheus(
     rule_files: list[Path] | None = None,
     tsdb: Path | None = None,
     extra_args: list[str] | None = None,
+    alertmanager: int | None = None,
 ) -> Iterator[int]:
-    """Run Debian's prometheus scraping `targets` every second; yield its port."""
+    """Run Debian's prometheus scraping `targets` every second; yield its port.
+
+    With `alertmanager` (a port on 127.0.0.1), firing alerts are sent there.
+    """
     binary = shutil.which("prometheus")
     assert binary, "prometheus is missing: `make test` installs Debian's prometheus package"
     port = free_port()
@@ -101,6 +105,10 @@ def prometheus(
           scrape_interval: 1s
           evaluation_interval: 1s
         rule_files: {json.dumps([str(p) for p in rule_files or []])}
+        alerting:
+          alertmanagers:
+            - static_configs:
+                - targets: {json.dumps([f"127.0.0.1:{alertmanager}"] if alertmanager else [])}
         scrape_configs:
           - job_name: kpiwatch
             static_configs:

@@ -11,7 +11,7 @@ from exporters.snapshot import render
 
 GROWTH = CheckRow(
     "gdp_growth", "CN", "year", "growth", 6.1, 6.5, 6.5, -0.4, -0.4, None, "at_risk", False,
-    2026, 1798761600.0, "at_risk",
+    2026, 1798761600.0, "at_risk", "统计局",
 )  # fmt: skip
 FLOW = CheckRow(
     "projects_started", "CN", "quarter", "flow", 150.0, 171.0, 257.0, 0.877, -21.0, 107.0,
@@ -19,7 +19,7 @@ FLOW = CheckRow(
 )  # fmt: skip
 DATA = SnapshotData(
     checks=[GROWTH],
-    info=[IndicatorInfo("gdp_growth", "GDP growth", "%", "growth", "统计局")],
+    info=[IndicatorInfo("gdp_growth", "GDP growth", "%", "growth", "统计局", True)],
     data_end=[("gdp_growth", "CN", 1711929600.0)],
     forecasts=[
         ForecastRow("gdp_growth", "CN", "year", 6.2, 5.9, 6.5, 5.7, 6.7, 0.12, 2026, "growth", 0.5)
@@ -52,6 +52,8 @@ def test_growth_rates_are_ratios_under_names_of_their_own() -> None:
         *status,
         f"kpiwatch_kpi_stale{{{labels}}} 0.0",
         f"kpiwatch_kpi_horizon_end_timestamp_seconds{{{labels}}} 1.7987616e+09",
+        'kpiwatch_kpi_target_info{indicator="gdp_growth",owner="统计局",region="CN",'
+        'year="2026"} 1.0',
         f"{g}forecast_ratio{{{labels}}} 0.062",
         f"{g}expected_shortfall_ratio{{{labels}}} 0.005",
         f"{g}forecast_lower_ratio{{{ivl.format('80')}}} 0.059000000000000004",
@@ -59,8 +61,8 @@ def test_growth_rates_are_ratios_under_names_of_their_own() -> None:
         f"{g}forecast_upper_ratio{{{ivl.format('80')}}} 0.065",
         f"{g}forecast_upper_ratio{{{ivl.format('95')}}} 0.067",
         f"kpiwatch_kpi_target_met_probability{{{labels}}} 0.12",
-        'kpiwatch_kpi_info{indicator="gdp_growth",kind="growth",name="GDP growth",owner="统计局",'
-        'unit="%"} 1.0',
+        'kpiwatch_kpi_info{illustrative="true",indicator="gdp_growth",kind="growth",'
+        'name="GDP growth",owner="统计局",unit="%"} 1.0',
         'kpiwatch_kpi_data_period_end_timestamp_seconds{indicator="gdp_growth",region="CN"} '
         "1.7119296e+09",
     ]
@@ -113,13 +115,13 @@ def test_max_series_counts_every_series(targets: int, max_series: int) -> None:
     snap = render(_many(targets), 0.0, max_series=max_series)
     lines = [ln for ln in snap.text.splitlines() if ln and not ln.startswith(b"#")]
     assert len(lines) == snap.series <= max_series
-    # a target is 2 checks x 16 series, a forecast of 7 and a data end; one info series
-    kept = min(targets, (max_series - 1) // 40)
-    assert snap.series == 1 + 40 * kept and snap.dropped == 2 * (targets - kept)
+    # a target: 2 checks x 16 series, its owner, a forecast of 7, a data end; one info series
+    kept = min(targets, (max_series - 1) // 41)
+    assert snap.series == 1 + 41 * kept and snap.dropped == 2 * (targets - kept)
     assert snap.text.count(b"kpiwatch_kpi_forecast{") == kept
 
 
 def test_series_limit_drops_whole_targets_and_says_how_many() -> None:
     snap = render(_many(10), 0.0, max_series=100)
-    assert snap.dropped == 2 * 8 and snap.series == 1 + 2 * 40
+    assert snap.dropped == 2 * 8 and snap.series == 1 + 2 * 41
     assert snap.text.count(b"kpiwatch_kpi_forecast{") == 2
