@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest import register_sql
 from ingest.errors import StoreError
 from ingest.schema import Indicator, Region
 from ingest.task_tables import MIGRATION as TASK_TABLES
@@ -228,6 +229,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     # Units, tasks, progress reports and problems (ingest/task_tables.py).
     (8, TASK_TABLES),
+    (9, register_sql.TABLES),  # the project register (ingest/register_sql.py)
 ]
 
 VIEWS = """
@@ -499,6 +501,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
                     con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
             con.execute(VIEWS)
             con.execute(TASK_VIEWS)
+            con.execute(register_sql.VIEWS)
     except duckdb.Error as exc:
         raise StoreError(f"schema migration failed: {exc}") from exc
 

@@ -21,7 +21,8 @@ from ingest.loader import LoadReport, load_file
 from ingest.periods import Period, PeriodError, parse_period
 from ingest.schema import Source
 from ingest.store import open_store, sync_catalog, transaction
-from kpiwatch import worklists
+from ingest.register_store import RegisterReport
+from kpiwatch import projects, worklists
 from kpiwatch.config import Config
 from metrics.actuals import actuals_table
 from metrics.progress import ChecksReport, run_checks
@@ -32,7 +33,7 @@ class FileOutcome:
     """One file's result: a report when loaded, an error when refused."""
 
     path: Path
-    report: LoadReport | None = None
+    report: LoadReport | RegisterReport | None = None
     error: KpiwatchError | None = None
 
 
@@ -105,7 +106,8 @@ def ingest_with(
     known_from: datetime | None = None,
     rejects_dir: Path | None = None,
 ) -> list[FileOutcome]:
-    """Load files into an open store (units' task files first, see kpiwatch.worklists)."""
+    """Load files into an open store: units' task files first (kpiwatch.worklists),
+    then statistics, then project registers."""
     indicators = config.indicator_map()
     outcomes = []
     if source_name is None:
@@ -114,7 +116,10 @@ def ingest_with(
         if files and not rest:
             return outcomes
         files = rest
-    for path, source in plan(config, files, source_name):
+    registers = projects.register_plan(config, files, source_name)
+    rest = [f for f in files if f not in {p for p, _ in registers}]
+    only_registers = bool(files and not rest) or projects.is_register(config, source_name)
+    for path, source in [] if only_registers else plan(config, rest, source_name):
         if source is None:
             reason = "no [[sources]] entry matches this file (or use --source)"
             err = IngestError(str(path), [RowError(0, "path", str(path), reason)])
@@ -135,6 +140,8 @@ def ingest_with(
             outcomes.append(FileOutcome(path, error=exc))
         else:
             outcomes.append(FileOutcome(path, report=report))
+    for path, done, error in projects.ingest_registers(con, config, registers, known_from):
+        outcomes.append(FileOutcome(path, done, error))
     return outcomes
 
 

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from exporters.listen import parse_listen
 from ingest.errors import ConfigError, KpiwatchError
+from ingest.register_store import RegisterReport
 from kpiwatch import app, service
 from kpiwatch.config import Config, find_indicator, find_region, load_config
 
@@ -152,7 +153,9 @@ def ingest(
             err.print(str(outcome.error), markup=False)
             continue
         assert outcome.report is not None
-        if outcome.report.already_loaded:
+        if isinstance(outcome.report, RegisterReport):
+            out.print(outcome.report.summary(), markup=False)
+        elif outcome.report.already_loaded:
             out.print(
                 f"{outcome.path}: already loaded (load {outcome.report.already_loaded}), skipped",
                 markup=False,

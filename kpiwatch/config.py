@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr, ValidationError
 from exporters.schema import Alerts, Grafana, Server
 from forecasts.schema import ForecastSettings
 from ingest.errors import ConfigError, Problem, UsageError
+from ingest.register_schema import Register, check_registers
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from ingest.text import name_key
 from ingest.unit_schema import ProblemItem, Task, TaskFile, Unit, cross_check_units
@@ -29,6 +30,7 @@ class Config(Strict):
     indicators: tuple[Indicator, ...] = ()
     regions: tuple[Region, ...] = ()
     sources: tuple[Source, ...] = ()
+    registers: tuple[Register, ...] = ()
     targets: tuple[Target, ...] = ()
     thresholds: Thresholds = Thresholds()
     checks: Checks = Checks()
@@ -145,6 +147,9 @@ def cross_check(config: Config) -> list[Problem]:
     for ind, reg, year in sorted(k for k, n in Counter(keys).items() if n > 1):
         where = f"targets[indicator={ind}, region={reg}, year={year}]"
         problems.append(Problem(where, "defined more than once"))
+    problems += check_registers(
+        config.registers, config.indicator_map(), {s.name for s in config.sources}
+    )
     for ind in config.indicator_thresholds:
         if ind not in indicators:
             problems.append(Problem(f"indicator_thresholds.{ind}", "unknown indicator"))

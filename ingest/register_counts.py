@@ -1,0 +1,91 @@
+"""Project counts written as ordinary observations, so targets and checks need no case.
+
+Each configured count (say, projects started of ≥ 1 亿元) becomes a monthly flow series
+(measure `value`) in the project's region and every region above it, every month from
+January of its first event's year to the load's month, zeros included so that the year
+to date is complete. Only values that differ from the stored ones are written, as new
+vintages of the register's load: as-of queries see the counts as they were known.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+# One value per count, region and month as this load knows it (zeros included), with
+# keys stored earlier that no longer have events (they become zero).
+_COUNTS = """
+CREATE OR REPLACE TEMP TABLE count_values AS
+WITH ev AS (SELECT indicator, region, day FROM project_count_events_at($d)),
+monthly AS (
+    SELECT e.indicator, t.ancestor AS region, date_trunc('month', e.day)::DATE AS m,
+           count(*) AS n
+    FROM ev e JOIN region_tree t ON t.region = e.region GROUP BY ALL
+),
+regs AS (
+    SELECT DISTINCT c.indicator, t.ancestor AS region
+    FROM register_counts c JOIN project_rows p ON p.register = c.register
+    JOIN region_tree t ON t.region = p.region
+),
+first AS (SELECT indicator, make_date(year(min(m)), 1, 1) AS m0 FROM monthly GROUP BY ALL),
+months AS (
+    SELECT r.indicator, r.region,
+           unnest(generate_series(f.m0, date_trunc('month', CAST($d AS DATE))::DATE,
+                                  INTERVAL 1 MONTH))::DATE AS m
+    FROM regs r JOIN first f USING (indicator)
+),
+fresh AS (
+    SELECT indicator, region, year(m) * 10000 + month(m) * 101 AS pkey, m,
+           CAST(coalesce(n, 0) AS DOUBLE) AS value
+    FROM months LEFT JOIN monthly USING (indicator, region, m)
+),
+prior AS (
+    SELECT s.series_id, s.indicator, s.region, v.pkey,
+           arg_max(v.value, (l.known_from, v.load_id)) AS value
+    FROM vintages v JOIN series s USING (series_id) JOIN loads l USING (load_id)
+    WHERE s.measure = 'value' AND s.indicator IN (SELECT indicator FROM register_counts)
+    GROUP BY ALL
+)
+SELECT coalesce(f.indicator, p.indicator) AS indicator,
+       coalesce(f.region, p.region) AS region, coalesce(f.pkey, p.pkey) AS pkey,
+       coalesce(f.value, 0) AS value, p.value AS prior, p.series_id
+FROM fresh f FULL OUTER JOIN prior p USING (indicator, region, pkey)
+WHERE p.value IS NULL OR p.value <> coalesce(f.value, 0)
+"""
+
+_NEW_SERIES = """
+INSERT INTO series
+SELECT (SELECT coalesce(max(series_id), -1) FROM series)
+       + row_number() OVER (ORDER BY indicator, region), indicator, region, 'value'
+FROM (SELECT DISTINCT indicator, region FROM count_values WHERE series_id IS NULL)
+"""
+
+_PERIODS = """
+INSERT INTO periods (period, period_start, period_end, months, freq, pkey)
+SELECT DISTINCT printf('%d-%02d', pkey // 10000, pkey % 100),
+       make_date(pkey // 10000, pkey % 100, 1), last_day(make_date(pkey // 10000, pkey % 100, 1)),
+       1, 'M', pkey
+FROM count_values ON CONFLICT DO NOTHING
+"""
+
+_VINTAGES = """
+INSERT INTO vintages
+SELECT s.series_id, c.pkey, c.value, $load_id, NULL
+FROM count_values c JOIN series s
+  ON s.indicator = c.indicator AND s.region = c.region AND s.measure = 'value'
+"""
+
+
+def write_counts(con: duckdb.DuckDBPyConnection, load_id: int, known_from: datetime) -> int:
+    """Write the counts that changed with this load (inside its transaction); return them."""
+    try:
+        con.execute(_COUNTS, {"d": known_from})
+        changed = con.execute("SELECT count(*) FROM count_values").fetchall()[0][0]
+        if changed:
+            con.execute(_NEW_SERIES)
+            con.execute(_PERIODS)
+            con.execute(_VINTAGES, {"load_id": load_id})
+        return int(changed)
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.count_values")

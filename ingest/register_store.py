@@ -1,0 +1,308 @@
+"""Load a project register: read and check it, then store what changed, all or nothing."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ingest.errors import IngestError, RowError, StoreError
+from ingest.loader import SeriesReport
+from ingest.register import RegisterRows, read_register
+from ingest.register_counts import write_counts
+from ingest.register_schema import Register
+from ingest.schema import Indicator, Region
+from ingest.store import sync_catalog, transaction
+
+_PROJECT_COLUMNS = [
+    "project",
+    "name",
+    "region",
+    "unit",
+    "supporting",
+    "investment",
+    "category",
+    "funds",
+    "progress",
+    "line",
+]
+_NODE_COLUMNS = ["project", "node", "planned", "reported", "confirmed", "confirmed_by", "line"]
+_TEXT, _NUM, _DATE, _LINE = "VARCHAR", "DOUBLE", "DATE", "BIGINT"
+_PROJECT_TYPES = dict(
+    zip(_PROJECT_COLUMNS, [_TEXT] * 5 + [_NUM, _TEXT, _NUM, _NUM, _LINE], strict=True)
+)
+_NODE_TYPES = dict(zip(_NODE_COLUMNS, [_TEXT] * 2 + [_DATE] * 3 + [_TEXT, _LINE], strict=True))
+_TEMP = ("incoming_projects", "incoming_nodes", "changed_projects", "changed_nodes")
+
+
+@dataclass(frozen=True)
+class RegisterReport:
+    """The outcome of loading one register file."""
+
+    file: str
+    register: str
+    rows_read: int
+    load_id: int | None
+    projects: int = 0
+    new_projects: int = 0
+    changed_projects: int = 0
+    node_changes: int = 0
+    slipped_nodes: int = 0
+    count_values: int = 0
+    # projects stored before that this file no longer lists (kept, reported)
+    missing: list[str] = field(default_factory=list)
+    already_loaded: int | None = None
+    # a register brings no series of its own (its counts are listed as count_values)
+    series: list[SeriesReport] = field(default_factory=list)
+
+    @property
+    def new(self) -> int:
+        return self.new_projects
+
+    @property
+    def revised(self) -> int:
+        return self.changed_projects + self.node_changes
+
+    @property
+    def unchanged(self) -> int:
+        return self.projects - self.new_projects - self.changed_projects
+
+    def summary(self) -> str:
+        """One line for the CLI and the log."""
+        if self.already_loaded:
+            return f"{self.file}: already loaded (load {self.already_loaded}), skipped"
+        text = (
+            f"{self.file}: register {self.register}, {self.projects} projects "
+            f"({self.new_projects} new, {self.changed_projects} changed), "
+            f"{self.node_changes} node dates changed ({self.slipped_nodes} planned later), "
+            f"{self.count_values} count values written"
+        )
+        if self.missing:
+            shown = ", ".join(self.missing[:10]) + (" …" if len(self.missing) > 10 else "")
+            text += f"; {len(self.missing)} stored project(s) no longer listed: {shown}"
+        return text
+
+
+def load_register(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    register: Register,
+    indicators: Mapping[str, Indicator],
+    regions: Sequence[Region],
+    registers: Sequence[Register],
+    *,
+    known_from: datetime | None = None,
+) -> RegisterReport:
+    """Load one register file whole, or refuse it naming every bad cell and write nothing."""
+    if not path.is_file():
+        raise IngestError(str(path), [RowError(0, "path", str(path), "no such file")])
+    digest = _sha256(path)
+    earlier = con.execute(
+        "SELECT min(load_id) FROM loads WHERE source = ? AND sha256 = ?", [register.name, digest]
+    ).fetchall()[0][0]
+    if earlier is not None:
+        return RegisterReport(str(path), register.name, 0, None, already_loaded=int(earlier))
+    known = known_from or datetime.now().replace(microsecond=0)
+    rows = read_register(path, register, regions, known.date())
+    try:
+        return _store(con, path, register, rows, digest, known, indicators, regions, registers)
+    except duckdb.Error as exc:
+        raise StoreError(f"{path}: {exc}") from exc
+    finally:
+        for name in _TEMP:
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    register: Register,
+    rows: RegisterRows,
+    digest: str,
+    known: datetime,
+    indicators: Mapping[str, Indicator],
+    regions: Sequence[Region],
+    registers: Sequence[Register],
+) -> RegisterReport:
+    _stage(con, rows)
+    _changes(con, register.name)
+    with transaction(con):
+        sync_catalog(con, indicators.values(), regions)
+        sync_registers(con, registers)
+        load_id = int(
+            con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
+        )
+        stats = _changed_stats(con)
+        con.execute(
+            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
+            [
+                load_id,
+                register.name,
+                str(path),
+                digest,
+                known,
+                rows.rows_read,
+                stats[0],
+                stats[1],
+                len(rows.projects) - stats[0] - stats[1],
+            ],
+        )
+        params = {"reg": register.name, "load_id": load_id}
+        con.execute(
+            "INSERT INTO project_rows SELECT $reg, * EXCLUDE (line, known), $load_id, line "
+            "FROM changed_projects",
+            params,
+        )
+        con.execute(
+            "INSERT INTO node_rows SELECT $reg, * EXCLUDE (line, prior_planned), $load_id, line "
+            "FROM changed_nodes",
+            params,
+        )
+        missing = _record_absences(con, register.name, load_id)
+        counts = write_counts(con, load_id, known)
+    return RegisterReport(
+        str(path),
+        register.name,
+        rows.rows_read,
+        load_id,
+        len(rows.projects),
+        stats[0],
+        stats[1],
+        stats[2],
+        stats[3],
+        counts,
+        missing,
+    )
+
+
+def _stage(con: duckdb.DuckDBPyConnection, rows: RegisterRows) -> None:
+    """The file's projects and nodes as temp tables incoming_projects, incoming_nodes."""
+    projects = pd.DataFrame([r.__dict__ for r in rows.projects], columns=_PROJECT_COLUMNS)
+    projects = projects.astype({c: "Float64" for c in ("investment", "funds", "progress")})
+    nodes = pd.DataFrame([r.__dict__ for r in rows.nodes], columns=_NODE_COLUMNS)
+    for column in ("planned", "reported", "confirmed"):
+        nodes[column] = pd.to_datetime(nodes[column])
+    for name, frame, types in (
+        ("incoming_projects", projects, _PROJECT_TYPES),
+        ("incoming_nodes", nodes, _NODE_TYPES),
+    ):
+        columns = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
+        con.register("_frame", frame)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM _frame")
+        finally:
+            con.unregister("_frame")
+
+
+def _changes(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """changed_projects and changed_nodes: what differs from the latest stored version.
+
+    A node a listed project no longer dates is stored as cleared (all dates NULL).
+    """
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE changed_projects AS
+        SELECT i.project, i.name, i.region, i.unit, i.supporting, i.investment, i.category,
+               i.funds, i.progress, i.line, p.project IS NOT NULL AS known
+        FROM incoming_projects i
+        LEFT JOIN (SELECT * FROM project_versions WHERE register = $reg
+                   AND known_until IS NULL) p USING (project)
+        WHERE p.project IS NULL
+           OR (i.name, i.region, i.unit, i.supporting, i.investment, i.category, i.funds,
+               i.progress) IS DISTINCT FROM
+              (p.name, p.region, p.unit, p.supporting, p.investment, p.category, p.funds,
+               p.progress)
+        """,
+        {"reg": name},
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE changed_nodes AS
+        WITH prior AS (SELECT * FROM project_node_versions WHERE register = $reg
+                       AND known_until IS NULL),
+        cleared AS (
+            SELECT p.project, p.node, NULL::DATE, NULL::DATE, NULL::DATE, NULL::VARCHAR,
+                   ip.line
+            FROM prior p JOIN incoming_projects ip USING (project)
+            WHERE NOT EXISTS (SELECT 1 FROM incoming_nodes i
+                              WHERE i.project = p.project AND i.node = p.node)
+              AND (p.planned, p.reported, p.confirmed, p.confirmed_by)
+                  IS DISTINCT FROM (NULL, NULL, NULL, NULL)
+        ),
+        rows AS (
+            SELECT i.project, i.node, i.planned, i.reported, i.confirmed,
+                   nullif(i.confirmed_by, '') AS confirmed_by, i.line
+            FROM incoming_nodes i
+            UNION ALL SELECT * FROM cleared
+        )
+        SELECT r.*, p.planned AS prior_planned
+        FROM rows r LEFT JOIN prior p USING (project, node)
+        WHERE (r.planned, r.reported, r.confirmed, r.confirmed_by) IS DISTINCT FROM
+              (p.planned, p.reported, p.confirmed, p.confirmed_by)
+        """,
+        {"reg": name},
+    )
+
+
+def _changed_stats(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
+    """New projects, changed projects, changed nodes, nodes planned later than before."""
+    row = con.execute(
+        """
+        SELECT (SELECT count(*) FILTER (NOT known) FROM changed_projects),
+               (SELECT count(*) FILTER (known) FROM changed_projects),
+               (SELECT count(*) FROM changed_nodes),
+               (SELECT count(*) FILTER (planned > prior_planned) FROM changed_nodes)
+        """
+    ).fetchall()[0]
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+def _record_absences(con: duckdb.DuckDBPyConnection, name: str, load_id: int) -> list[str]:
+    """Stored projects this file does not list: recorded with the load and returned."""
+    con.execute(
+        """
+        INSERT INTO project_absences
+        SELECT DISTINCT $reg, project, $load_id FROM project_rows
+        WHERE register = $reg AND load_id < $load_id
+          AND project NOT IN (SELECT project FROM incoming_projects)
+        """,
+        {"reg": name, "load_id": load_id},
+    )
+    rows = con.execute(
+        "SELECT project FROM project_absences WHERE load_id = ? ORDER BY project", [load_id]
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def sync_registers(con: duckdb.DuckDBPyConnection, registers: Sequence[Register]) -> None:
+    """Mirror the configured registers' nodes, settings and counts into their tables."""
+    con.execute("DELETE FROM register_nodes")
+    con.execute("DELETE FROM register_settings")
+    con.execute("DELETE FROM register_counts")
+    for r in registers:
+        con.executemany(
+            "INSERT INTO register_nodes VALUES (?, ?, ?, ?, ?)",
+            [(r.name, n.id, i + 1, n.name, n.unit) for i, n in enumerate(r.nodes)],
+        )
+        con.execute(
+            "INSERT INTO register_settings VALUES (?, ?, ?)",
+            [r.name, r.stuck_after_days, r.illustrative],
+        )
+        for c in r.counts:
+            con.execute(
+                "INSERT INTO register_counts VALUES (?, ?, ?, ?, ?)",
+                [c.indicator, r.name, c.node, c.min_investment, c.confirmed_only],
+            )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,337 @@
+"""The project register: reading, refusing, versions, as-of, and the counts it derives."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.errors import IngestError
+from ingest.grains import span_of
+from ingest.register import parse_date
+from tests.conftest import dump
+from tests.register_helpers import (
+    HEADER,
+    load,
+    project_line,
+    query,
+    register_config,
+    write_register,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("2026-03-05", date(2026, 3, 5)),
+        ("2026/3/5", date(2026, 3, 5)),
+        ("2026年3月5日", date(2026, 3, 5)),
+        ("２０２６年３月５日", date(2026, 3, 5)),
+        ("2026.3.5", date(2026, 3, 5)),
+        ("2026-03-05 00:00:00", date(2026, 3, 5)),
+        ("46086", date(2026, 3, 5)),  # an Excel serial date
+        ("46086.0", date(2026, 3, 5)),
+        ("", None),
+        ("—", None),
+    ],
+)
+def test_dates_as_published(text: str, day: date | None) -> None:
+    assert parse_date(text) == day
+
+
+@pytest.mark.parametrize("text", ["2026", "2026-02-30", "46086.5", "3/5/2026", "2026-13-01"])
+def test_not_dates(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_date(text)
+
+
+def test_counts_by_dekad_and_threshold(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    path = write_register(
+        tmp_path / "register.csv",
+        [
+            # started on the 10th: first 旬; on the 11th: second
+            project_line("P1", started=("2026-03-10", "2026-03-10")),
+            project_line("P2", region="董家口经济区", started=("2026-03-11", "2026/3/11")),
+            # exactly 50 亿 counts under ≥ 1 and ≥ 50; 0.5 亿 under neither
+            project_line("P3", investment="50", signed=("2026-01-05", "2026年1月5日")),
+            project_line("P4", investment="0.5", signed=("2026-01-06", "46028")),
+        ],
+    )
+    load(config, path, "2026-03-20")
+    dekads = query(
+        config,
+        "SELECT period, projects FROM project_counts WHERE indicator = 'projects_started' "
+        "AND region = 'west_coast' AND frequency = 'dekad' ORDER BY period",
+    )
+    assert dekads == [("2026-03-D1", 1), ("2026-03-D2", 1)]
+    signed = query(
+        config,
+        "SELECT indicator, projects FROM project_counts WHERE region = 'west_coast' "
+        "AND frequency = 'month' AND indicator LIKE 'signed%' ORDER BY 1",
+    )
+    assert signed == [("signed_1", 1), ("signed_50", 1)]
+    # ordinary observations, rolled up the region tree, zeros for months without events
+    started = query(
+        config,
+        "SELECT region, period, value FROM observations_latest "
+        "WHERE indicator = 'projects_started' ORDER BY 1, 2",
+    )
+    assert started == [
+        ("dongjiakou", "2026-01", 0.0),
+        ("dongjiakou", "2026-02", 0.0),
+        ("dongjiakou", "2026-03", 1.0),
+        ("ecopark", "2026-01", 0.0),
+        ("ecopark", "2026-02", 0.0),
+        ("ecopark", "2026-03", 1.0),
+        ("west_coast", "2026-01", 0.0),
+        ("west_coast", "2026-02", 0.0),
+        ("west_coast", "2026-03", 2.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("day", "start", "end"),
+    [
+        ("2026-01-31", "2026-01-21", "2026-01-31"),  # a 31-day month's third 旬: 11 days
+        ("2026-02-28", "2026-02-21", "2026-02-28"),  # February: 8 days
+        ("2028-02-29", "2028-02-21", "2028-02-29"),  # leap February: 9 days
+        ("2026-04-30", "2026-04-21", "2026-04-30"),
+    ],
+)
+def test_third_dekad_lengths(tmp_path: Path, day: str, start: str, end: str) -> None:
+    config = register_config(tmp_path)
+    path = write_register(tmp_path / "register.csv", [project_line("P1", started=(day, day))])
+    load(config, path, "2028-12-31")
+    rows = query(
+        config,
+        "SELECT CAST(period_start AS VARCHAR), CAST(period_end AS VARCHAR) FROM project_counts "
+        "WHERE frequency = 'dekad' AND region = 'ecopark'",
+    )
+    assert rows == [(start, end)]
+
+
+def test_slipped_start_moves_the_count_and_keeps_the_old_version(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    first = write_register(
+        tmp_path / "register_03.csv",
+        [project_line("P1", started=("2026-03-10", "2026-03-10"))],
+    )
+    load(config, first, "2026-03-10")
+    # the reported start was corrected to the 12th, and completion planned later
+    second = write_register(
+        tmp_path / "register_04.csv",
+        [project_line("P1", started=("2026-03-10", "2026-03-12"))],
+    )
+    report = load(config, second, "2026-03-25")
+    assert (report.node_changes, report.new_projects, report.changed_projects) == (1, 0, 0)
+    versions = query(
+        config,
+        "SELECT CAST(reported AS VARCHAR) FROM project_node_versions "
+        "WHERE node = 'started' ORDER BY known_from",
+    )
+    assert versions == [("2026-03-10",), ("2026-03-12",)]
+    now = "SELECT period FROM project_counts WHERE frequency = 'dekad' AND region = 'ecopark'"
+    assert query(config, now) == [("2026-03-D2",)]
+    then = (
+        "SELECT period FROM project_counts_at(TIMESTAMP '2026-03-20') "
+        "WHERE frequency = 'dekad' AND region = 'ecopark'"
+    )
+    assert query(config, then) == [("2026-03-D1",)]
+
+
+def test_slipped_plan_is_visible(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    load(
+        config,
+        write_register(
+            tmp_path / "register_1.csv", [project_line("P1", started=("2026-04-01", ""))]
+        ),
+        "2026-03-01",
+    )
+    report = load(
+        config,
+        write_register(
+            tmp_path / "register_2.csv", [project_line("P1", started=("2026-05-15", ""))]
+        ),
+        "2026-03-11",
+    )
+    assert report.slipped_nodes == 1
+    rows = query(
+        config,
+        "SELECT CAST(planned AS VARCHAR), CAST(first_planned AS VARCHAR), slip_days "
+        "FROM project_nodes WHERE node = 'started'",
+    )
+    assert rows == [("2026-05-15", "2026-04-01", 44)]
+
+
+def test_loading_twice_changes_nothing(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    path = write_register(
+        tmp_path / "register.csv", [project_line("P1", signed=("2026-01-05", "2026-01-05"))]
+    )
+    load(config, path, "2026-03-01")
+    before = dump(config.store_path)
+    report = load(config, path, "2026-03-02")
+    assert report.already_loaded == 1
+    assert dump(config.store_path) == before
+
+
+def test_missing_project_is_reported_and_kept(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    load(
+        config,
+        write_register(tmp_path / "register_1.csv", [project_line("P1"), project_line("P2")]),
+        "2026-03-01",
+    )
+    report = load(
+        config, write_register(tmp_path / "register_2.csv", [project_line("P1")]), "2026-03-11"
+    )
+    assert report.missing == ["P2"]
+    assert "no longer listed: P2" in report.summary()
+    rows = query(config, "SELECT project, listed FROM projects ORDER BY 1")
+    assert rows == [("P1", True), ("P2", False)]
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "reason"),
+    [
+        (
+            project_line(
+                "P9", started=("2026-03-01", "2026-03-05"), completed=("2026-12-01", "2026-03-01")
+            ),
+            "竣工实际",
+            "before started",
+        ),
+        (project_line("P9", started=("2026-03-01", "2026-04-02")), "开工实际", "in the future"),
+        (project_line("P9", region="火星"), "区域", "unknown region"),
+        (project_line("P9", signed=("2026-02-30", "")), "签约计划", "not a date"),
+        (project_line("P9", investment="十亿"), "总投资(亿元)", "not a number"),
+        (project_line("P9", land=("2026-01-01", "", "2026-01-02")), "土地认定", "never reported"),
+        (project_line("P1"), "项目编号", "listed twice"),
+    ],
+)
+def test_bad_register_is_refused_whole(tmp_path: Path, line: str, field: str, reason: str) -> None:
+    config = register_config(tmp_path)
+    load(config, write_register(tmp_path / "register_1.csv", [project_line("P0")]), "2026-03-01")
+    before = dump(config.store_path)
+    bad = write_register(tmp_path / "register_2.csv", [project_line("P1"), line])
+    with pytest.raises(IngestError) as caught:
+        load(config, bad, "2026-03-20")
+    error = caught.value.errors[0]
+    assert (error.line, error.field) == (3, field)
+    assert reason in error.reason
+    assert str(bad) in str(caught.value)
+    assert dump(config.store_path) == before
+
+
+def test_node_done_out_of_order_is_accepted_and_flagged(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    path = write_register(
+        tmp_path / "register.csv",
+        [
+            project_line(
+                "P1", land=("2026-02-01", "2026-02-20"), permit=("2026-03-01", "2026-02-10")
+            )
+        ],
+    )
+    load(config, path, "2026-03-20")
+    rows = query(config, "SELECT node, out_of_order FROM project_nodes WHERE actual IS NOT NULL")
+    assert sorted(rows) == [("land", False), ("permit", True)]
+
+
+def test_events_layout_gbk_with_unknown_node(tmp_path: Path) -> None:
+    config = register_config(tmp_path, layout="events")
+    head = "项目编号,项目名称,区域,责任单位,总投资(亿元),节点,计划日期,实际日期,认定日期,认定人"
+    rows = [
+        "P1,一号,中德生态园,发改局,60,签约,2026-01-05,2026-01-05,2026-01-08,张三",
+        "P1,一号,中德生态园,发改局,60,started,2026-03-01,2026-03-02,,",
+    ]
+    path = tmp_path / "register.csv"
+    path.write_text("\n".join([head, *rows]) + "\n", encoding="gbk")
+    load(config, path, "2026-03-20")
+    got = query(
+        config,
+        "SELECT node, state, confirmed_by FROM project_nodes "
+        "WHERE actual IS NOT NULL ORDER BY position",
+    )
+    assert got == [("signed", "confirmed", "张三"), ("started", "reported", None)]
+    bad = tmp_path / "register_2.csv"
+    bad.write_text(
+        "\n".join([head, rows[0], "P1,一号,中德生态园,发改局,60,拆迁,,,,"]) + "\n", encoding="gbk"
+    )
+    with pytest.raises(IngestError) as caught:
+        load(config, bad, "2026-03-20")
+    assert (caught.value.errors[0].line, caught.value.errors[0].field) == (3, "节点")
+
+
+def test_confirmed_only_count_waits_for_confirmation(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    path = write_register(
+        tmp_path / "register.csv",
+        [
+            project_line(
+                "P1", started=("2025-01-01", "2025-01-02"), completed=("2026-03-01", "2026-03-02")
+            ),
+            project_line(
+                "P2",
+                started=("2025-01-01", "2025-01-02"),
+                completed=("2026-03-01", "2026-03-02", "2026-03-12"),
+            ),
+        ],
+    )
+    load(config, path, "2026-03-20")
+    rows = query(
+        config,
+        "SELECT period, projects FROM project_counts WHERE indicator = "
+        "'projects_completed' AND region = 'ecopark' AND frequency = 'dekad'",
+    )
+    assert rows == [("2026-03-D2", 1)]  # on its confirmed date; P2 only
+
+
+def test_workbook_dates_and_serials(tmp_path: Path) -> None:
+    config = register_config(tmp_path, extra="").model_copy()
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER.split(","))
+    row: list[object] = ["P1", "一号", "中德生态园", "发改局", 50]
+    row += [date(2026, 1, 5), 46027, None] + [None] * 6 + ["2026/3/10", "2026年3月10日", None]
+    sheet.append(row + [None] * 3)
+    path = tmp_path / "register.xlsx"
+    book.save(path)
+    load(config, path, "2026-03-20")
+    got = query(
+        config,
+        "SELECT node, CAST(actual AS VARCHAR) FROM project_nodes "
+        "WHERE actual IS NOT NULL ORDER BY position",
+    )
+    assert got == [("signed", "2026-01-05"), ("started", "2026-03-10")]
+
+
+@settings(max_examples=12)
+@given(st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)))
+def test_dekad_counts_follow_the_calendar(
+    tmp_path_factory: pytest.TempPathFactory, day: date
+) -> None:
+    tmp = tmp_path_factory.mktemp("dekad")
+    config = register_config(tmp)
+    text = day.isoformat()
+    load(
+        config,
+        write_register(tmp / "register.csv", [project_line("P1", started=(text, text))]),
+        "2031-01-01",
+    )
+    rows = query(
+        config,
+        "SELECT frequency, period, period_start, period_end FROM project_counts "
+        "WHERE region = 'ecopark'",
+    )
+    for frequency, period, start, end in rows:
+        grain = "dekad" if frequency == "dekad" else frequency
+        span = span_of(day, grain)
+        assert (period, start, end) == (span.label, span.start, span.end)
