@@ -96,14 +96,14 @@ def read_register(
 ) -> RegisterRows:
     """Read and check a register file; raise IngestError naming every bad cell."""
     grid = read_grid(path, _as_source(register))
-    h = register.header_row - 1
-    if len(grid) <= h:
+    header = next((cells for line, cells in grid if line == register.header_row), None)
+    if header is None:
         raise IngestError(str(path), [RowError(register.header_row, "header", "", "no header")])
-    reader = _Reader(register, [c.strip() for c in grid[h]], _region_names(regions), today)
-    rows = [(i + 1, row) for i, row in enumerate(grid) if i > h and any(c.strip() for c in row)]
+    reader = _Reader(register, header, _region_names(regions), today)
+    rows = [(line, cells) for line, cells in grid if line > register.header_row and any(cells)]
     if not reader.errors:
-        for line, row in rows:
-            reader.read_row(line, row)
+        for line, cells in rows:
+            reader.read_row(line, cells)
         reader.check_orders()
     if reader.errors:
         raise IngestError(str(path), reader.errors[:1000], len(reader.errors))
@@ -120,6 +120,7 @@ def _as_source(register: Register) -> Source:
         delimiter=register.delimiter,
         sheet=register.sheet,
         columns=Columns(key=register.columns.id),
+        limits=register.limits,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ingest.errors import Problem
-from ingest.schema import Encoding, Id, Indicator, Strict
+from ingest.schema import Encoding, Id, Indicator, Limits, Strict
 
 
 class Node(Strict):
@@ -89,6 +89,7 @@ class Register(Strict):
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     sheet: str | None = None
     header_row: int = Field(default=1, ge=1)
+    limits: Limits = Limits()
     columns: RegisterColumns = RegisterColumns()
     nodes: tuple[Node, ...] = DEFAULT_NODES
     # node pairs (earlier, later) whose dates may never be the other way round: a

@@ -19,9 +19,9 @@ from forecasts.stage import ForecastReport, run_forecasts
 from ingest.errors import IngestError, KpiwatchError, RowError, UsageError
 from ingest.loader import LoadReport, load_file
 from ingest.periods import Period, PeriodError, parse_period
+from ingest.register_store import RegisterReport
 from ingest.schema import Source
 from ingest.store import open_store, sync_catalog, transaction
-from ingest.register_store import RegisterReport
 from kpiwatch import projects, worklists
 from kpiwatch.config import Config
 from metrics.actuals import actuals_table
