@@ -1,0 +1,181 @@
+"""The dashboards on the bundled demo: every query, for every check the demo has, on Prometheus."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from exporters.collector import SnapshotData
+from exporters.snapshot import read_snapshot_data
+from kpiwatch.config import load_config
+from tests.conftest import ROOT
+from tests.service_helpers import free_port, kpiwatch_serve, prometheus, query, ready, wait_for
+from tests.test_dashboards import as_promql, cli, filled, grafana_text, results
+
+TODAY = "2026-11-01"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled config and sample beside the shared data, refreshed, with its history."""
+    work = tmp_path_factory.mktemp("demo")
+    (work / "shared").symlink_to(ROOT.parent / "shared")
+    kw = work / "kpiwatch"
+    kw.mkdir()
+    shutil.copy(ROOT / "config.toml", kw)
+    shutil.copytree(ROOT / "sample", kw / "sample")
+    cli(kw, "refresh", "--today", TODAY)
+    cli(kw, "backfill", "-o", "history.om")
+    cli(kw, "dashboards", "-o", "grafana")
+    made = subprocess.run(
+        ["promtool", "tsdb", "create-blocks-from", "openmetrics", "history.om", "tsdb"],
+        cwd=kw,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0, made.stderr
+    return kw
+
+
+@pytest.fixture(scope="module")
+def snapshot(demo: Path) -> SnapshotData:
+    """What the service exports, read from the store before the service opens it."""
+    con = duckdb.connect(str(demo / "kpiwatch.duckdb"), read_only=True)
+    try:
+        return read_snapshot_data(con)
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def prom(demo: Path, snapshot: SnapshotData) -> Iterator[int]:
+    port = free_port()
+    with kpiwatch_serve(demo, port, today=TODAY):
+        wait_for(lambda: ready(port), what="/readyz")
+        with prometheus(
+            demo,
+            [f"127.0.0.1:{port}"],
+            tsdb=demo / "tsdb",
+            extra_args=["--storage.tsdb.retention.time=100y"],
+        ) as p:
+            wait_for(lambda: bool(results(p, "count_over_time(up[1m]) >= 3")), 60, "scrapes")
+            yield p
+
+
+def dashboard(demo: Path, name: str) -> dict[str, Any]:
+    return json.loads((demo / "grafana" / "dashboards" / f"{name}.json").read_text())
+
+
+def test_the_indicator_list_holds_what_has_data(
+    demo: Path, snapshot: SnapshotData, prom: int
+) -> None:
+    variable = next(
+        v
+        for v in dashboard(demo, "kpiwatch-indicator")["templating"]["list"]
+        if v["name"] == "indicator"
+    )
+    pattern = variable["regex"].strip("/").replace("?<", "?P<")
+    listed = set()
+    for r in results(prom, filled(as_promql(variable["query"]), {})):
+        m = re.search(pattern, grafana_text(r["metric"]))
+        assert m, r["metric"]
+        listed.add(m["value"])
+    with_data = {c.indicator for c in snapshot.checks if c.actual is not None}
+    assert listed == with_data
+    configured = {i.id for i in load_config(demo / "config.toml").indicators}
+    assert with_data < configured  # indicators without checks are not offered
+
+
+def expected(panel: str, legend: str, snapshot: SnapshotData, key: tuple[str, str]) -> bool:
+    """Whether a query of the indicator dashboard must return data for a year check."""
+    check = next(c for c in snapshot.checks if (c.indicator, c.region, c.horizon) == (*key, "year"))
+    forecast = next(
+        (f for f in snapshot.forecasts if (f.indicator, f.region, f.horizon) == (*key, "year")),
+        None,
+    )
+    if panel.startswith("Required"):
+        return check.required_rate is not None and check.kind != "growth"
+    if panel.startswith("Probability"):
+        return forecast is not None and forecast.p_meet is not None
+    if panel.startswith("Forecast"):
+        return forecast is not None or legend.startswith("target")
+    if legend.startswith("pace"):
+        return check.pace_target is not None
+    return True
+
+
+def test_every_indicator_query_for_every_check(
+    demo: Path, snapshot: SnapshotData, prom: int
+) -> None:
+    checks = {
+        (c.indicator, c.region)
+        for c in snapshot.checks
+        if c.horizon == "year" and c.actual is not None
+    }
+    assert len(checks) >= 5
+    d = dashboard(demo, "kpiwatch-indicator")
+    for indicator, region in sorted(checks):
+        values = {"$indicator": indicator, "$region": region, "$horizon": "year"}
+        for panel in d["panels"]:
+            for t in panel["targets"]:
+                got = bool(results(prom, filled(t["expr"], values)))
+                want = expected(
+                    panel["title"], t.get("legendFormat", ""), snapshot, (indicator, region)
+                )
+                assert got or not want, (indicator, region, panel["title"], t.get("legendFormat"))
+        for v in d["templating"]["list"]:
+            if v["type"] == "query":
+                assert results(prom, filled(as_promql(v["query"]), values)), (indicator, v["name"])
+
+
+def overview_expected(title: str, snapshot: SnapshotData, horizon: str) -> bool:
+    """Whether an overview panel must show something for the horizon on this store."""
+    checks = [c for c in snapshot.checks if c.horizon == horizon]
+    if title.startswith("Attainment"):
+        return any(c.attainment is not None and c.kind != "growth" for c in checks)
+    if title.startswith("Gap"):
+        return any(c.gap is not None and c.kind == "growth" for c in checks)
+    if title.startswith("Probability"):
+        return any(f.horizon == horizon and f.p_meet is not None for f in snapshot.forecasts)
+    return bool(checks)
+
+
+def test_every_overview_and_health_query_has_data(
+    demo: Path, snapshot: SnapshotData, prom: int
+) -> None:
+    for horizon in ("year", "quarter", "month"):
+        for panel in dashboard(demo, "kpiwatch-overview")["panels"]:
+            expr = filled(panel["targets"][0]["expr"], {"$horizon": horizon})
+            got = bool(results(prom, expr))
+            assert got or not overview_expected(panel["title"], snapshot, horizon), expr
+    for panel in dashboard(demo, "kpiwatch-health")["panels"]:
+        for t in panel["targets"]:
+            if "authentication" in t.get("legendFormat", ""):
+                continue  # no password is set in the demo: nothing is refused
+            expr = filled(t["expr"], {})
+            wait_for(lambda e=expr: bool(results(prom, e)), 30, f"health: {expr}")
+
+
+def test_the_colour_counts_are_the_stores(demo: Path, snapshot: SnapshotData, prom: int) -> None:
+    labels = {"蓝 on track": "on_track", "黄 at risk": "at_risk", "红 behind": "behind"}
+    panels = [p for p in dashboard(demo, "kpiwatch-overview")["panels"] if p["title"] in labels]
+    assert len(panels) == 3
+    seen = set()
+    for horizon in ("year", "quarter", "month"):
+        for panel in panels:
+            status = labels[panel["title"]]
+            got = query(prom, filled(panel["targets"][0]["expr"], {"$horizon": horizon}))
+            want = sum(1 for c in snapshot.checks if (c.horizon, c.status) == (horizon, status))
+            assert isinstance(got["result"], list)
+            assert float(got["result"][0]["value"][1]) == want, (horizon, status)
+            if want:
+                seen.add(status)
+    assert seen == set(labels.values())  # the demo shows every colour somewhere
