@@ -17,7 +17,7 @@ from forecasts.schema import ForecastSettings
 from ingest.mapping import register
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
-from metrics.actuals import actuals_table
+from metrics.actuals import actuals_table, derived_growth
 from metrics.schema import Target
 from metrics.targets import Q_END, pace_curves, past_years
 
@@ -73,7 +73,7 @@ def run_forecasts(
     if shared_actuals:
         jobs = build_jobs(con, targets, indicators, settings)
     else:
-        with actuals_table(con, regions):
+        with actuals_table(con, regions, derived=derived_growth(indicators.values())):
             jobs = build_jobs(con, targets, indicators, settings)
     known = dict(
         con.execute(

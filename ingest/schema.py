@@ -44,6 +44,8 @@ class Indicator(Strict):
     # Counts and amounts cannot be negative; a negative one is a typing error.
     non_negative: bool | None = None
     illustrative: bool = False
+    # a growth rate derived from this flow's or stock's levels where both years are known
+    levels: Id | None = None
 
     @property
     def refuses_negative(self) -> bool:

@@ -24,7 +24,7 @@ from ingest.schema import Source
 from ingest.store import open_store, sync_catalog, transaction
 from kpiwatch import projects, worklists
 from kpiwatch.config import Config
-from metrics.actuals import actuals_table
+from metrics.actuals import actuals_table, derived_growth
 from metrics.progress import ChecksReport, run_checks
 
 
@@ -213,7 +213,8 @@ def shared_actuals(con: duckdb.DuckDBPyConnection, config: Config) -> Iterator[p
     """The actuals, computed once for the checks and the forecasts of one refresh, from
     the configured catalog (synced first: the actuals read it)."""
     with_catalog(con, config)
-    with actuals_table(con, config.regions, config.checks.rollup_tolerance) as mismatches:
+    derived = derived_growth(config.indicators)
+    with actuals_table(con, config.regions, config.checks.rollup_tolerance, derived) as mismatches:
         yield mismatches
 
 

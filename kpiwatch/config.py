@@ -81,11 +81,61 @@ def load_config(path: str | Path) -> Config:
     except ValidationError as exc:
         problems = [Problem(_toml_path(raw, e["loc"]), e["msg"]) for e in exc.errors()]
         raise ConfigError(str(path), problems) from exc
-    problems = cross_check(config)
+    config, problems = with_growth_floors(config)
+    problems += cross_check(config)
     if problems:
         raise ConfigError(str(path), problems)
     config._base = path.resolve().parent
     return config
+
+
+def with_growth_floors(config: Config) -> tuple[Config, list[Problem]]:
+    """Each target's `growth` floor as a target of the growth derived from its levels.
+
+    The growth indicator is the one declared with `levels = <indicator>`, else
+    `<indicator>_growth`, made here from the level indicator (unit %, same owner).
+    """
+    floors = [t for t in config.targets if t.growth is not None]
+    if not floors:
+        return config, []
+    indicators = {i.id: i for i in config.indicators}
+    by_levels = {i.levels: i for i in config.indicators if i.levels is not None}
+    added: dict[str, Indicator] = {}
+    targets, problems = list(config.targets), []
+    for t in floors:
+        level = indicators.get(t.indicator)
+        if level is None:
+            continue  # cross_check names the unknown indicator
+        rate = by_levels.get(t.indicator) or added.get(t.indicator) or _growth_of(level)
+        where = f"targets[indicator={t.indicator}, region={t.region}, year={t.year}].growth"
+        if rate.id in indicators and indicators[rate.id].levels != t.indicator:
+            why = f"indicator {rate.id!r} exists and is not derived from {t.indicator!r}"
+            problems.append(Problem(where, f"{why}: declare it with levels = {t.indicator!r}"))
+            continue
+        if rate.id not in indicators:
+            added[t.indicator] = rate
+        assert t.growth is not None
+        targets.append(
+            Target(
+                indicator=rate.id, region=t.region, year=t.year, annual=t.growth, owner=t.owner
+            )
+        )
+    update = {"indicators": (*config.indicators, *added.values()), "targets": tuple(targets)}
+    return config.model_copy(update=update), problems
+
+
+def _growth_of(level: Indicator) -> Indicator:
+    return Indicator(
+        id=f"{level.id}_growth",
+        name=f"{level.name} 增速 growth",
+        unit="%",
+        kind="growth",
+        frequency=level.frequency,
+        direction=level.direction,
+        owner=level.owner,
+        illustrative=level.illustrative,
+        levels=level.id,
+    )
 
 
 def _toml_path(raw: Any, loc: tuple[int | str, ...]) -> str:
@@ -127,6 +177,13 @@ def cross_check(config: Config) -> list[Problem]:
     ):
         for dup in sorted(i for i, n in Counter(ids).items() if n > 1):
             problems.append(Problem(f"{table}[id={dup}]", "defined more than once"))
+    kinds_ = {i.id: i.kind for i in config.indicators}
+    for i in config.indicators:
+        if i.levels is not None and (i.kind != "growth" or kinds_.get(i.levels) == "growth"):
+            why = "only a growth indicator derives from levels, of a flow or stock"
+            problems.append(Problem(f"indicators[id={i.id}].levels", why))
+        elif i.levels is not None and i.levels not in kinds_:
+            problems.append(Problem(f"indicators[id={i.id}].levels", f"unknown {i.levels!r}"))
     for r in config.regions:
         if r.parent is not None and r.parent not in regions:
             problems.append(Problem(f"regions[id={r.id}].parent", f"unknown region {r.parent!r}"))

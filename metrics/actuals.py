@@ -2,19 +2,20 @@
 
 Flows: the year-to-date sum (published YTD, else the months summed when none is
 missing) and the period's own value. Growth: the cumulative rate (ytd_yoy_pct, else the
-period rate) and the period rate. Stocks: the level. Parents without data of their own
+period rate) and the period rate, or, for an indicator with `levels`, both derived from
+the levels. Stocks: the level. Parents without data of their own
 get the sum of their children for flows and stocks (marked rolled_up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
 
-from ingest.schema import Region
+from ingest.schema import Indicator, Region
 
 ACTUALS_SQL = """
 CREATE OR REPLACE TEMP TABLE actuals AS
@@ -56,24 +57,69 @@ FROM joined j JOIN indicators i ON i.id = j.indicator
 """
 
 
+# Growth from levels: this year's to date (and own period) against the same month of
+# the year before. A key with levels wins over a reported rate, which stays where
+# levels are missing; a rolled-up parent's growth comes from its rolled-up levels.
+DERIVED_SQL = """
+CREATE OR REPLACE TEMP TABLE derived AS
+SELECT d.growth AS indicator, c.region, c.year, c.month,
+       CASE WHEN p.to_date > 0 THEN (c.to_date / p.to_date - 1) * 100 END AS to_date,
+       CASE WHEN p.own > 0 AND c.own_months = p.own_months
+            THEN (c.own / p.own - 1) * 100 END AS own,
+       c.own_months, c.rolled_up
+FROM actuals c JOIN _derived d ON d.levels = c.indicator
+JOIN actuals p ON p.indicator = c.indicator AND p.region = c.region
+ AND p.year = c.year - 1 AND p.month = c.month;
+DELETE FROM actuals a USING derived d
+WHERE a.indicator = d.indicator AND a.region = d.region AND a.year = d.year
+  AND a.month = d.month AND d.to_date IS NOT NULL;
+INSERT INTO actuals
+SELECT indicator, region, year, month, 'growth', to_date, own, own_months, rolled_up
+FROM derived WHERE to_date IS NOT NULL;
+DROP TABLE derived;
+"""
+
+
 def build_actuals(
-    con: duckdb.DuckDBPyConnection, regions: Sequence[Region], tolerance: float = 0.01
+    con: duckdb.DuckDBPyConnection,
+    regions: Sequence[Region],
+    tolerance: float = 0.01,
+    derived: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Fill the temp table `actuals` (rolled up) and return child/parent mismatches."""
+    """Fill the temp table `actuals` (rolled up) and return child/parent mismatches.
+
+    `derived` maps a growth indicator to the indicator whose levels give its rate.
+    """
     con.execute(ACTUALS_SQL)
-    return roll_up(con, regions, tolerance)
+    mismatches = roll_up(con, regions, tolerance)
+    if derived:
+        pairs = pd.DataFrame(list(derived.items()), columns=["growth", "levels"]).astype(str)
+        con.register("_derived", pairs)
+        try:
+            con.execute(DERIVED_SQL)
+        finally:
+            con.unregister("_derived")
+    return mismatches
 
 
 @contextmanager
 def actuals_table(
-    con: duckdb.DuckDBPyConnection, regions: Sequence[Region], tolerance: float = 0.01
+    con: duckdb.DuckDBPyConnection,
+    regions: Sequence[Region],
+    tolerance: float = 0.01,
+    derived: Mapping[str, str] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Hold the temp table `actuals` for a block, so checks and forecasts share one
     computation of it; yields the roll-up mismatches."""
     try:
-        yield build_actuals(con, regions, tolerance)
+        yield build_actuals(con, regions, tolerance, derived)
     finally:
         con.execute("DROP TABLE IF EXISTS temp.actuals")
+
+
+def derived_growth(indicators: Iterable[Indicator]) -> dict[str, str]:
+    """Growth indicators computed from another indicator's levels: {growth: levels}."""
+    return {i.id: i.levels for i in indicators if i.levels is not None}
 
 
 def roll_up(

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
-from metrics.actuals import actuals_table
+from metrics.actuals import actuals_table, derived_growth
 from metrics.checks import CLEAR, drop_check_tables, prepare_checks
 from metrics.schema import Checks, Target, Thresholds
 from metrics.targets import target_tables
@@ -44,7 +44,8 @@ def run_checks(
     by_region = {r.id: r.owner for r in regions}
     owners = [t.owner or by_region.get(t.region) for t in targets]
     if mismatches is None:
-        with actuals_table(con, regions, settings.rollup_tolerance) as found:
+        derived = derived_growth(indicators.values())
+        with actuals_table(con, regions, settings.rollup_tolerance, derived) as found:
             return _run_checks(con, targets, indicators, thresholds, settings, today, found, owners)
     return _run_checks(con, targets, indicators, thresholds, settings, today, mismatches, owners)
 

@@ -67,6 +67,9 @@ class Target(Strict):
     profile: tuple[float, ...] = ()
     # the unit answering for this target (定人定责); else the region's, else the indicator's
     owner: str | None = None
+    # a floor on year-on-year growth (%) beside the level target (195 亿元 and ≥ 20 %),
+    # checked on the growth derived from the levels
+    growth: float | None = None
 
     @model_validator(mode="after")
     def _profile(self) -> Target:

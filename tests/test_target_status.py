@@ -201,3 +201,85 @@ def test_consistent_targets_pass(tmp_path: Path, indicator: str, values: str) ->
         encoding="utf-8",
     )
     load_config(tmp_path / "config.toml")
+
+
+GROWTH_ROWS = """
+2025年3月,zone_a,projects_started,ytd,30
+2025年3月,zone_b,projects_started,ytd,50
+2026年3月,zone_a,projects_started,ytd,40
+2026年3月,zone_b,projects_started,ytd,55
+"""
+
+
+def test_a_level_target_carries_a_growth_floor_checked_on_growth_from_levels(
+    tmp_path: Path,
+) -> None:
+    config = pipeline(
+        tmp_path,
+        GROWTH_ROWS,
+        target("projects_started", "zone_a", 120, extra="growth = 20.0")
+        + target("projects_started", "west_coast", 300, extra="growth = 20.0"),
+    )
+    level = one(config, "zone_a", "2026-03", "year")
+    assert level["horizon_target"] == 120
+    rate = one(config, "zone_a", "2026-03", "year", "projects_started_growth")
+    assert rate["actual"] == pytest.approx(100 / 3)
+    assert rate["pace_target"] == 20.0 and rate["status"] == "on_track"
+    assert rate["unit"] == "%" and rate["owner"] == "发展改革局"
+    # the parent's growth comes from its children's levels summed: 95 against 80
+    parent = one(config, "west_coast", "2026-03", "year", "projects_started_growth")
+    assert parent["actual"] == pytest.approx(18.75)
+    assert parent["status"] == "behind" and parent["rolled_up"]
+
+
+def test_growth_from_levels_wins_over_a_reported_rate_where_levels_exist(tmp_path: Path) -> None:
+    declared = """
+    [[indicators]]
+    id = "started_growth"
+    name = "开工增速"
+    unit = "%"
+    kind = "growth"
+    levels = "projects_started"
+    """
+    config = pipeline(
+        tmp_path,
+        GROWTH_ROWS
+        + """
+        2026年3月,zone_a,started_growth,ytd_yoy_pct,99.0
+        2026年6月,zone_a,started_growth,ytd_yoy_pct,7.0
+        """,
+        declared + target("projects_started", "zone_a", 120, extra="growth = 20.0"),
+    )
+    march = one(config, "zone_a", "2026-03", "year", "started_growth")
+    assert march["actual"] == pytest.approx(100 / 3)
+    june = one(config, "zone_a", "2026-06", "year", "started_growth")
+    assert june["actual"] == 7.0
+
+
+@pytest.mark.parametrize(
+    ("extra", "path"),
+    [
+        (
+            '[[indicators]]\nid = "projects_started_growth"\nname = "x"\nkind = "growth"\n'
+            + target("projects_started", "zone_a", 120, extra="growth = 20.0"),
+            "targets[indicator=projects_started, region=zone_a, year=2026].growth",
+        ),
+        (
+            '[[indicators]]\nid = "g"\nname = "x"\nkind = "flow"\nlevels = "projects_started"\n',
+            "indicators[id=g].levels",
+        ),
+        (
+            target("projects_started", "zone_a", 120, extra="growth = 20.0")
+            + target("projects_started_growth", "zone_a", 10),
+            "targets[indicator=projects_started_growth, region=zone_a, year=2026]",
+        ),
+    ],
+)
+def test_growth_floors_that_cannot_be_checked_are_refused(
+    tmp_path: Path, extra: str, path: str
+) -> None:
+    from ingest.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        pipeline(tmp_path, GROWTH_ROWS, extra)
+    assert path in [p.path for p in info.value.problems], info.value.problems
