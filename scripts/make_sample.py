@@ -52,14 +52,15 @@ def rows(rng: random.Random) -> list[list[str]]:
                         out.append(
                             [f"{year}年{m}月", zone, indicator, "value", str(zone_counts[m - 1])]
                         )
-    # Fixed-asset investment is reported for the whole area as a YTD amount in 万元.
-    for year, total in {2024: 1_620_000, 2025: 1_700_000, 2026: 2_010_000}.items():
+    # Fixed-asset investment of the Guzhenkou core zone (the plan: 195 亿元, growth ≥ 20 %),
+    # reported as a YTD amount in 万元; 2026 grows about 16 %, short of the floor.
+    for year, total in {2024: 1_420_000, 2025: 1_600_000, 2026: 1_860_000}.items():
         ytd = 0.0
         for m in range(1, 13):
             ytd += total * PROFILE[m - 1] * rng.uniform(0.9, 1.1)
             if m >= 2 and (year, m) <= LAST:
                 label = f"{year}年1-2月" if m == 2 else f"{year}年{m}月"
-                out.append([label, "west_coast", "fai_wc", "ytd", f"{ytd:.0f}"])
+                out.append([label, "guzhenkou", "fai_wc", "ytd", f"{ytd:.0f}"])
     return out
 
 

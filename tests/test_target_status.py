@@ -283,3 +283,19 @@ def test_growth_floors_that_cannot_be_checked_are_refused(
     with pytest.raises(ConfigError) as info:
         pipeline(tmp_path, GROWTH_ROWS, extra)
     assert path in [p.path for p in info.value.problems], info.value.problems
+
+
+def test_the_demo_carries_the_plans_targets_on_the_regions_it_names() -> None:
+    from kpiwatch.config import load_config
+    from tests.conftest import ROOT
+
+    config = load_config(ROOT / "config.toml")
+    by_key = {(t.indicator, t.region): t for t in config.targets if t.year == 2026}
+    fai = by_key[("fai_wc", "guzhenkou")]
+    assert (fai.annual, fai.growth) == (195, 20.0)
+    assert ("fai_wc", "west_coast") not in by_key
+    assert by_key[("fai_wc_growth", "guzhenkou")].annual == 20.0
+    assert by_key[("projects_signed", "west_coast")].quarters == {"Q1": 100}
+    assert by_key[("fin_va_growth", "west_coast")].annual == 10.0
+    owners = {r.id: r.owner for r in config.regions}
+    assert owners["guzhenkou"] and owners["west_coast"]
