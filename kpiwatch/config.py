@@ -116,9 +116,7 @@ def with_growth_floors(config: Config) -> tuple[Config, list[Problem]]:
             added[t.indicator] = rate
         assert t.growth is not None
         targets.append(
-            Target(
-                indicator=rate.id, region=t.region, year=t.year, annual=t.growth, owner=t.owner
-            )
+            Target(indicator=rate.id, region=t.region, year=t.year, annual=t.growth, owner=t.owner)
         )
     update = {"indicators": (*config.indicators, *added.values()), "targets": tuple(targets)}
     return config.model_copy(update=update), problems
