@@ -73,6 +73,7 @@ WITH r AS (
 SELECT r.task, t.unit, r.report_date, {_WEEK} AS week_start,
        printf('%d-W%02d', isoyear(r.report_date), week(r.report_date)) AS week,
        month({_WEEK} + 3) AS week_month, r.quantity, r.done, r.note,
+       t.quantity AS quantity_target,
        sum(coalesce(r.quantity, 0)) OVER (PARTITION BY r.task ORDER BY r.report_date)
            AS cumulative,
        r.known_from, r.file, r.line

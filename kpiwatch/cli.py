@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -17,7 +17,7 @@ from rich.text import Text
 from exporters.listen import parse_listen
 from ingest.errors import ConfigError, KpiwatchError
 from ingest.register_store import RegisterReport
-from kpiwatch import app, service
+from kpiwatch import app, service, unit_render, worklists
 from kpiwatch.config import Config, find_indicator, find_region, load_config
 
 # Wide enough for the tables when output goes to a file or a pipe.
@@ -375,6 +375,24 @@ def backfill(obj: Context, out_file: Path) -> None:
     config = obj.config()
     n = app.write_backfill(config, out_file)
     out.print(f"wrote {n} samples to {out_file}", markup=False)
+
+
+@cli.command()
+@click.option("--unit", help="One unit's list (default: the ranking of units).")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@click.pass_obj
+def units(obj: Context, unit: str | None, as_of: datetime | None) -> None:
+    """Print a unit's list (一单位一清单) worst first, or without --unit the ranking."""
+    config = obj.config()
+    day = as_of.date() if as_of else date.today()
+    if unit is None:
+        out.print(unit_render.ranking_table(worklists.ranking(config, day), day))
+        return
+    found = worklists.one_unit(config, unit, day)
+    if found is None:
+        fail(f"unknown unit {unit!r}: `kpiwatch units` lists them")
+    for part in unit_render.unit_tables(found, day):
+        out.print(part)
 
 
 @cli.command()

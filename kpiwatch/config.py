@@ -19,6 +19,7 @@ from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from ingest.text import name_key
 from ingest.unit_schema import ProblemItem, Task, TaskFile, Unit, cross_check_units
 from metrics.schema import Checks, Target, Thresholds, contradictions
+from metrics.task_status import TaskScoring
 
 _Named = TypeVar("_Named", Indicator, Region)
 
@@ -43,6 +44,7 @@ class Config(Strict):
     tasks: tuple[Task, ...] = ()
     problems: tuple[ProblemItem, ...] = ()
     task_files: tuple[TaskFile, ...] = ()
+    task_scoring: TaskScoring = TaskScoring()
     _base: Path = PrivateAttr(default=Path("."))
 
     @property

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 
 from ingest.errors import KpiwatchError
 from ingest.loader import LoadReport
-from ingest.store import sync_catalog, transaction
+from ingest.store import open_store, sync_catalog, transaction
 from ingest.tasks import ORDER, load_records, sync_declared, sync_units
 from ingest.unit_schema import TaskFile, unit_ids
 from kpiwatch.config import Config
+from metrics import task_status, unit_list
 
 
 def record_files(config: Config, spec: TaskFile) -> list[Path]:
@@ -47,6 +48,7 @@ def ingest_records(
         sync_catalog(con, config.indicators, config.regions)
     sync_units(con, config.units)
     sync_declared(con, "config.toml", config.tasks, config.problems, known_from)
+    task_status.install(con, config.task_scoring)
     if files:
         pairs = [(p, _match(config, p)) for p in files]
         rest = [p for p, spec in pairs if spec is None]
@@ -72,3 +74,32 @@ def ingest_records(
         )
         results.append((path, report, None))
     return results, rest
+
+
+def _open(config: Config) -> duckdb.DuckDBPyConnection:
+    """The store, with the status macros as the config weighs them now."""
+    con = open_store(config.store_path, False, config.store.memory_limit)
+    try:
+        task_status.install(con, config.task_scoring)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def ranking(config: Config, as_of: date) -> list[dict[str, object]]:
+    """Every unit's score and rank within its parent, as of a day."""
+    con = _open(config)
+    try:
+        return unit_list.ranking(con, as_of)
+    finally:
+        con.close()
+
+
+def one_unit(config: Config, unit: str, as_of: date) -> unit_list.UnitList | None:
+    """One unit's list as of a day (None: no such unit)."""
+    con = _open(config)
+    try:
+        return unit_list.unit_list(con, unit, as_of)
+    finally:
+        con.close()

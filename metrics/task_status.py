@@ -1,0 +1,178 @@
+"""Task statuses and unit scores (节点考核), as DuckDB table macros over the stored lists.
+
+Per task, as of a day d (reports dated and known by then):
+- `done` (finished by its deadline), `done_late` (finished after it: due Friday, done
+  Saturday is one day late), `overdue` (unfinished past its deadline, with the days),
+  `due_soon` (unfinished, deadline within `due_soon_days`), `on_time` (the rest).
+  A task is finished on the first report with done = true or, for a quantity task, on
+  the first report whose cumulative quantity reaches the target.
+- Quantity tasks, by ISO week (ingest.grains): `weeks_elapsed` from the start's week to
+  d's week, `weekly_pace` = done ÷ weeks elapsed, `weeks_left` = weeks that still have
+  days after d up to the deadline, `required_per_week` = (target − done) ÷ weeks left.
+Per unit: tasks due by d, completion rate (done ÷ due), on-time rate (done by the
+deadline ÷ due), overdue tasks, overdue problems, and the score
+
+    score = 100 × (w_done × completion + w_on_time × on_time) ÷ (w_done + w_on_time)
+            − overdue_penalty × overdue tasks − problem_penalty × overdue problems,
+
+floored at 0. A unit with no task due has no score and no rank unless
+`no_due_score` gives it one; units are ranked among the children of their parent.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+from pydantic import Field
+
+from ingest.grains import sql_span_start
+from ingest.schema import Strict
+
+STATUSES = ("overdue", "done_late", "due_soon", "on_time", "done")
+
+
+class TaskScoring(Strict):
+    """[task_scoring]: when a task is due soon, and the unit score's weights (节点考核)."""
+
+    due_soon_days: int = Field(default=3, ge=0)
+    completion_weight: float = Field(default=0.5, ge=0)
+    on_time_weight: float = Field(default=0.5, ge=0)
+    overdue_penalty: float = Field(default=5.0, ge=0)
+    problem_penalty: float = Field(default=2.0, ge=0)
+    # the score of a unit with no task due yet (None: not scored, not ranked)
+    no_due_score: float | None = Field(default=None, ge=0, le=100)
+
+
+def _week(expr: str) -> str:
+    return sql_span_start("week", expr)
+
+
+def macros(scoring: TaskScoring) -> str:
+    """The task_status and unit_scores macros and views, with the configured weights."""
+    s = scoring
+    d = "CAST(d AS DATE)"
+    weights = s.completion_weight + s.on_time_weight or 1.0
+    no_due = "NULL" if s.no_due_score is None else repr(float(s.no_due_score))
+    return f"""
+CREATE OR REPLACE MACRO task_status_as_of(d) AS TABLE
+WITH p AS (
+    SELECT task, sum(coalesce(quantity, 0)) AS done_quantity,
+           least(min(report_date) FILTER (done),
+                 min(report_date) FILTER (cumulative >= quantity_target)) AS done_on,
+           max(report_date) AS last_report
+    FROM task_progress_as_of(d) GROUP BY task
+),
+s AS (
+    SELECT t.*, coalesce(p.done_quantity, 0) AS done_quantity, p.done_on, p.last_report,
+           {d} AS as_of,
+           CASE WHEN p.done_on <= t.deadline THEN 'done'
+                WHEN p.done_on IS NOT NULL THEN 'done_late'
+                WHEN {d} > t.deadline THEN 'overdue'
+                WHEN t.deadline - {d} <= {s.due_soon_days} THEN 'due_soon'
+                ELSE 'on_time' END AS status,
+           ({_week(d)} - {_week("t.start_date")}) // 7 + 1 AS weeks_elapsed,
+           CASE WHEN {d} >= t.deadline THEN 0
+                ELSE ({_week("t.deadline")} - {_week(d + " + 1")}) // 7 + 1 END AS weeks_left
+    FROM tasks_as_of(d) t LEFT JOIN p USING (task)
+)
+SELECT task, title, unit, person, supporting, cadence, start_date, deadline, parent,
+       status,
+       CASE status WHEN 'done_late' THEN CAST(done_on - deadline AS INTEGER)
+                   WHEN 'overdue' THEN CAST(as_of - deadline AS INTEGER) END AS days_late,
+       CASE WHEN status IN ('due_soon', 'on_time')
+            THEN CAST(deadline - as_of AS INTEGER) END AS days_left,
+       done_on, last_report, quantity, quantity_unit, done_quantity,
+       CASE WHEN quantity IS NOT NULL AND weeks_elapsed > 0
+            THEN done_quantity / weeks_elapsed END AS weekly_pace,
+       CAST(weeks_left AS INTEGER) AS weeks_left,
+       CASE WHEN quantity IS NOT NULL AND done_on IS NULL AND weeks_left > 0
+            THEN (quantity - done_quantity) / weeks_left END AS required_per_week,
+       as_of
+FROM s;
+
+CREATE OR REPLACE VIEW task_status AS SELECT * FROM task_status_as_of(current_date);
+
+CREATE OR REPLACE MACRO unit_scores_as_of(d) AS TABLE
+WITH t AS (
+    SELECT unit, count(*) AS tasks,
+           count(*) FILTER (deadline <= as_of) AS due,
+           count(*) FILTER (deadline <= as_of AND status IN ('done', 'done_late')) AS done,
+           count(*) FILTER (deadline <= as_of AND status = 'done') AS done_on_time,
+           count(*) FILTER (status = 'overdue') AS overdue,
+           count(*) FILTER (status = 'due_soon') AS due_soon
+    FROM task_status_as_of(d) GROUP BY unit
+),
+pr AS (
+    SELECT unit, count(*) FILTER (status <> 'resolved' AND status <> 'resolved_late')
+               AS open_problems,
+           count(*) FILTER (status = 'overdue') AS overdue_problems
+    FROM problems_as_of(d) GROUP BY unit
+),
+u AS (
+    SELECT u.id AS unit, u.name, u.kind, u.parent, u.task_force,
+           coalesce(t.tasks, 0) AS tasks, coalesce(t.due, 0) AS due,
+           coalesce(t.done, 0) AS done, coalesce(t.done_on_time, 0) AS done_on_time,
+           coalesce(t.overdue, 0) AS overdue, coalesce(t.due_soon, 0) AS due_soon,
+           coalesce(pr.open_problems, 0) AS open_problems,
+           coalesce(pr.overdue_problems, 0) AS overdue_problems
+    FROM units u LEFT JOIN t ON t.unit = u.id LEFT JOIN pr ON pr.unit = u.id
+),
+r AS (
+    SELECT *, CASE WHEN due > 0 THEN done / due END AS completion_rate,
+           CASE WHEN due > 0 THEN done_on_time / due END AS on_time_rate
+    FROM u
+),
+sc AS (
+    SELECT *,
+           CASE WHEN due > 0
+                THEN greatest(0, 100 * ({s.completion_weight} * completion_rate
+                                        + {s.on_time_weight} * on_time_rate) / {weights}
+                                 - {s.overdue_penalty} * overdue
+                                 - {s.problem_penalty} * overdue_problems)
+                ELSE {no_due} END AS score
+    FROM r
+)
+SELECT *, CASE WHEN score IS NOT NULL
+               THEN rank() OVER (PARTITION BY parent, score IS NULL ORDER BY score DESC) END
+              AS rank_in_parent,
+       CAST(d AS DATE) AS as_of
+FROM sc;
+
+CREATE OR REPLACE VIEW unit_scores AS SELECT * FROM unit_scores_as_of(current_date);
+"""
+
+
+def install(con: duckdb.DuckDBPyConnection, scoring: TaskScoring) -> None:
+    """Create (or replace) the status and score macros and views with these weights."""
+    con.execute(macros(scoring))
+
+
+def task_statuses(con: duckdb.DuckDBPyConnection, as_of: date) -> list[dict[str, object]]:
+    """Every task's status as of a day, worst first."""
+    return _dicts(
+        con,
+        """
+        SELECT * FROM task_status_as_of(?)
+        ORDER BY list_position(?, status), days_late DESC NULLS LAST, days_left, task
+        """,
+        [as_of, list(STATUSES)],
+    )
+
+
+def unit_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> list[dict[str, object]]:
+    """Every unit's score as of a day, by parent then rank (unscored units last)."""
+    return _dicts(
+        con,
+        "SELECT * FROM unit_scores_as_of(?) ORDER BY parent NULLS FIRST, "
+        "rank_in_parent NULLS LAST, unit",
+        [as_of],
+    )
+
+
+def _dicts(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object]
+) -> list[dict[str, object]]:
+    cur = con.execute(sql, params)
+    names = [c[0] for c in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

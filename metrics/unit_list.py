@@ -1,0 +1,84 @@
+"""One unit's list (一单位一清单): its tasks, open problems and indicators, worst first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+from metrics.task_status import task_statuses, unit_scores
+
+PROBLEMS_SQL = """
+SELECT problem, title, task, project, raised, due, status, days_overdue
+FROM problems_as_of(?)
+WHERE unit = ? AND status IN ('overdue', 'open')
+ORDER BY status = 'open', days_overdue DESC, due, problem
+"""
+# The unit's indicators: those whose responsible unit (owner) is the unit, by id or name;
+# the latest as-of month of each indicator × region for the year horizon.
+INDICATORS_SQL = """
+WITH mine AS (
+    SELECT * FROM progress
+    WHERE horizon = 'year' AND owner IN (?, ?) AND as_of_end <= ?
+),
+latest AS (SELECT indicator, region, max(as_of_end) AS as_of_end FROM mine GROUP BY ALL)
+SELECT m.status, m.indicator_name, m.region_name, m.as_of, m.attainment, m.kind, m.reason
+FROM mine m JOIN latest USING (indicator, region, as_of_end)
+WHERE m.year = year(m.as_of_end)
+ORDER BY CASE m.status WHEN 'behind' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'no_data' THEN 2
+         ELSE 3 END, m.attainment NULLS FIRST, m.indicator, m.region
+"""
+
+
+@dataclass(frozen=True)
+class UnitList:
+    """What a unit answers for, as of a day."""
+
+    unit: dict[str, object]
+    tasks: list[dict[str, object]] = field(default_factory=list)
+    supporting: list[dict[str, object]] = field(default_factory=list)
+    problems: list[dict[str, object]] = field(default_factory=list)
+    indicators: list[dict[str, object]] = field(default_factory=list)
+    siblings: int = 0
+
+
+def unit_list(con: duckdb.DuckDBPyConnection, unit: str, as_of: date) -> UnitList | None:
+    """The unit's list as of a day; None when no unit has that id."""
+    scores = unit_scores(con, as_of)
+    found = [s for s in scores if s["unit"] == unit]
+    if not found:
+        return None
+    me = found[0]
+    siblings = sum(1 for s in scores if s["parent"] == me["parent"] and s["score"] is not None)
+    statuses = task_statuses(con, as_of)
+    return UnitList(
+        unit=me,
+        tasks=[t for t in statuses if t["unit"] == unit],
+        supporting=[t for t in statuses if unit in (t["supporting"] or [])],  # type: ignore[operator]
+        problems=_dicts(con, PROBLEMS_SQL, [as_of, unit]),
+        indicators=_indicators(con, me, as_of),
+        siblings=siblings,
+    )
+
+
+def _indicators(
+    con: duckdb.DuckDBPyConnection, me: dict[str, object], as_of: date
+) -> list[dict[str, object]]:
+    try:
+        return _dicts(con, INDICATORS_SQL, [me["unit"], me["name"], as_of])
+    except duckdb.CatalogException:  # a store without checks yet
+        return []
+
+
+def ranking(con: duckdb.DuckDBPyConnection, as_of: date) -> list[dict[str, object]]:
+    """Every unit's score and rank within its parent, as of a day."""
+    return unit_scores(con, as_of)
+
+
+def _dicts(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object]
+) -> list[dict[str, object]]:
+    cur = con.execute(sql, params)
+    names = [c[0] for c in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -1,0 +1,254 @@
+"""Task statuses, weekly pace and unit scores, checked by hand; the week calendar held to
+ingest.grains by Hypothesis."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.grains import span_of, spans
+from ingest.store import open_store
+from kpiwatch.config import Config
+from metrics.task_status import TaskScoring, install
+from tests.units_helpers import UNITS_TOML, ingest, query, write
+
+TASKS = """
+[[task_files]]
+path = "progress.csv"
+kind = "progress"
+
+[[tasks]]
+id = "R_late"
+title = "示范道路整治验收"
+unit = "renewal"
+deadline = 2026-03-27  # a Friday
+
+[[tasks]]
+id = "R_over"
+title = "征收补偿方案"
+unit = "renewal"
+deadline = 2026-03-20
+
+[[tasks]]
+id = "R_soon"
+title = "片区规划报批"
+unit = "renewal"
+deadline = 2026-04-01
+
+[[tasks]]
+id = "R_qty"
+title = "示范道路"
+unit = "renewal"
+start = 2026-01-05
+deadline = 2026-03-27
+quantity = 26
+quantity_unit = "条"
+
+[[tasks]]
+id = "H1"
+title = "住房保障台账"
+unit = "housing"
+deadline = 2026-03-27
+
+[[tasks]]
+id = "Y1"
+title = "跨年周任务"
+unit = "housing"
+start = 2025-12-29
+deadline = 2026-01-16
+quantity = 10
+
+[[problems]]
+id = "P1"
+title = "拆迁协调"
+unit = "renewal"
+task = "R_over"
+raised = 2026-03-01
+due = 2026-03-10
+"""
+
+PROGRESS = """
+task,date,quantity,done,note
+R_qty,2026-01-09,3,,
+R_qty,2026-01-16,2,,
+R_qty,2026-01-23,1,,
+R_qty,2026-01-30,2,,
+R_late,2026-03-28,,是,周六办结
+H1,2026-03-27,,是,
+Y1,2025-12-30,2,,
+"""
+
+
+@pytest.fixture
+def listed(make_config: Callable[[str], Config], tmp_path: Path) -> Callable[[str], Config]:
+    def make(extra: str = "") -> Config:
+        write(tmp_path / "progress.csv", PROGRESS)
+        config = make_config(UNITS_TOML + TASKS + extra)
+        outcomes = ingest(config, when="2025-12-01T00:00:00")
+        assert [o.error for o in outcomes] == [None]
+        return config
+
+    return make
+
+
+def status(config: Config, day: str) -> dict[str, tuple[object, ...]]:
+    rows = query(
+        config,
+        "SELECT task, status, days_late, days_left, done_quantity, weekly_pace, weeks_left, "
+        "required_per_week FROM task_status_as_of(CAST(? AS DATE))",
+        [day],
+    )
+    return {str(r[0]): r[1:] for r in rows}
+
+
+def test_done_saturday_for_a_friday_deadline_is_done_late(listed: Callable[[], Config]) -> None:
+    s = status(listed(), "2026-03-30")
+    assert s["R_late"][:3] == ("done_late", 1, None)
+    assert s["H1"][:3] == ("done", None, None)
+    assert s["R_over"][:3] == ("overdue", 10, None)
+    assert s["R_soon"][:3] == ("due_soon", None, 2)
+    assert s["R_qty"][:2] == ("overdue", 3)
+    # The day before the Saturday report, the task was overdue by one day.
+    assert status(listed(), "2026-03-28")["R_late"][:2] == ("done_late", 1)
+    assert status(listed(), "2026-03-27")["R_late"][:3] == ("due_soon", None, 0)
+
+
+def test_weekly_pace_and_required_rate_per_remaining_week(listed: Callable[[], Config]) -> None:
+    # Sunday 1 February 2026: weeks W02..W05 elapsed (8 roads: 2 a week); W06..W13 left
+    # for the other 18: 2.25 a week.
+    s = status(listed(), "2026-02-01")["R_qty"]
+    assert s == ("on_time", None, 54, 8.0, 2.0, 8, 2.25)
+    # Wednesday 4 February: W06 has days left, so it still counts (8 weeks), and it is
+    # the fifth week elapsed.
+    s = status(listed(), "2026-02-04")["R_qty"]
+    assert s[3:] == (8.0, 8.0 / 5, 8, 2.25)
+
+
+def test_weeks_across_a_year_boundary(listed: Callable[[], Config]) -> None:
+    config = listed()
+    # 2025-12-29 is the Monday of ISO week 2026-W01 (the Thursday is 1 January 2026).
+    s = status(config, "2026-01-04")["Y1"]
+    assert s == ("on_time", None, 12, 2.0, 2.0, 2, 4.0)
+    rows = query(config, "SELECT week, week_start, week_month FROM task_progress WHERE task='Y1'")
+    assert rows == [("2026-W01", date(2025, 12, 29), 1)]
+
+
+def test_a_unit_with_no_tasks_is_not_ranked_first(listed: Callable[[str], Config]) -> None:
+    sql = (
+        "SELECT unit, due, done, overdue, overdue_problems, round(score, 3), rank_in_parent "
+        "FROM unit_scores_as_of(DATE '2026-03-30') WHERE parent = 'tf3' ORDER BY unit"
+    )
+    rows = query(listed(), sql)
+    # renewal: 3 due (R_late, R_over, R_qty), 1 done late, 2 overdue, 1 overdue problem:
+    # 100 × (0.5 × 1/3 + 0.5 × 0) − 5 × 2 − 2 × 1 = 4.667.
+    assert rows == [
+        # housing: H1 done on time, Y1 overdue: 100 × (0.5 × 1/2 + 0.5 × 1/2) − 5 = 45.
+        ("housing", 2, 1, 1, 0, 45.0, 1),
+        ("idle_co", 0, 0, 0, 0, None, None),
+        ("renewal", 3, 1, 2, 1, 4.667, 2),
+    ]
+    scored = query(listed("[task_scoring]\nno_due_score = 40\n"), sql)
+    assert [(r[0], r[6]) for r in scored] == [("housing", 1), ("idle_co", 2), ("renewal", 3)]
+
+
+# -- the week calendar, held to ingest.grains ------------------------------------------
+
+DAYS = st.dates(min_value=date(2020, 1, 1), max_value=date(2032, 12, 31))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_store(tmp_path_factory.mktemp("weeks") / "store.duckdb")
+    install(con, TaskScoring())
+    con.execute(
+        "INSERT INTO task_loads VALUES (1, 'tasks', 'f', 'x', '2000-01-01', now(), 0, 0, 0, 0)"
+    )
+    yield con
+    con.close()
+
+
+def _one_task(con: duckdb.DuckDBPyConnection, start: date, deadline: date) -> None:
+    con.execute("DELETE FROM task_vintages")
+    con.execute("DELETE FROM report_vintages")
+    con.execute(
+        "INSERT INTO task_vintages VALUES ('T', 't', 'u', '', [], 'week', ?, ?, 100, '', "
+        "NULL, false, 1, 1)",
+        [start, deadline],
+    )
+
+
+@given(DAYS)
+def test_a_reports_week_is_the_calendars(store: duckdb.DuckDBPyConnection, day: date) -> None:
+    _one_task(store, day, day)
+    store.execute("INSERT INTO report_vintages VALUES ('T', ?, 1, false, '', 1, 2)", [day])
+    [(label, start, month)] = store.execute(
+        "SELECT week, week_start, week_month FROM task_progress"
+    ).fetchall()
+    span = span_of(day, "week")
+    assert (label, start, month) == (span.label, span.start, span.month[1])
+
+
+@given(DAYS, st.integers(0, 400), st.integers(0, 400))
+def test_weeks_elapsed_and_left_cover_the_task(
+    store: duckdb.DuckDBPyConnection, start: date, until: int, length: int
+) -> None:
+    deadline = start + timedelta(days=length)
+    as_of = start + timedelta(days=min(until, length - 1)) if length else start
+    _one_task(store, start, deadline)
+    [(left,)] = store.execute("SELECT weeks_left FROM task_status_as_of(?)", [as_of]).fetchall()
+    # weeks_elapsed is weekly_pace's divisor: done 1 per report day → recover it.
+    store.execute("INSERT INTO report_vintages VALUES ('T', ?, 1, false, '', 1, 2)", [start])
+    [(pace,)] = store.execute("SELECT weekly_pace FROM task_status_as_of(?)", [as_of]).fetchall()
+    elapsed = round(1 / pace)
+    assert elapsed == len(list(spans(start, as_of, "week")))
+    after = [s for s in spans(start, deadline, "week") if s.end > as_of]
+    assert left == (len(after) if as_of < deadline else 0)
+
+
+# -- the CLI ---------------------------------------------------------------------------
+
+KPIWATCH = str(Path(sys.executable).parent / "kpiwatch")
+
+
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KPIWATCH, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_units_verb_prints_a_list_worst_first_and_the_ranking(
+    listed: Callable[[], Config], tmp_path: Path
+) -> None:
+    listed()
+    done = run(tmp_path, "units", "--unit", "renewal", "--as-of", "2026-03-30")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert "score 4.7, rank 2 of 2 under tf3" in text
+    order = [text.index(t) for t in ("R_over", "R_qty", "R_late", "R_soon")]
+    assert order == sorted(order)  # overdue (10, then 3 days), done late, due soon
+    assert "10 days late" in text and "8/26 条" in text
+    assert "P1" in text and "拆迁协调" in text  # the overdue problem
+    ranking = run(tmp_path, "units", "--as-of", "2026-03-30")
+    assert ranking.returncode == 0, ranking.stderr
+    lines = [line for line in ranking.stdout.splitlines() if line.startswith("│ tf3 ")]
+    assert [next(u for u in ("housing", "renewal", "idle_co") if u in x) for x in lines] == [
+        "housing",
+        "renewal",
+        "idle_co",
+    ]
+
+
+def test_units_verb_refuses_an_unknown_unit_in_one_line(
+    listed: Callable[[], Config], tmp_path: Path
+) -> None:
+    listed()
+    done = run(tmp_path, "units", "--unit", "atlantis")
+    assert done.returncode == 1
+    assert done.stderr.strip() == "unknown unit 'atlantis': `kpiwatch units` lists them"
+    assert "Traceback" not in done.stderr
