@@ -81,7 +81,7 @@ def _stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source, enco
     auto = source.encoding == "auto" and encoding == "utf-8-sig"
     with utf8_copy(path, encoding) as text:
         try:
-            scan = scan_lines(path, text, source.limits.line_bytes)
+            lines = scan_lines(path, text, source.limits.line_bytes)
             names = _csv_header(path, text, source)
             _read_csv(con, path, text, source, names)
         except (UnicodeDecodeError, _NotUtf8) as exc:
@@ -89,15 +89,13 @@ def _stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source, enco
                 raise _NotUtf8 from exc
             raise decoding_error(path, encoding, first_invalid_byte(path, encoding)) from exc
         rows = _count(con, "SELECT count(*) FROM raw_rows")
-        data_lines = scan.lines - source.header_row
-        if scan.blank_inside or rows != data_lines:
+        # DuckDB skips empty lines and joins quoted line breaks: either leaves fewer
+        # records than lines, and only then are the lines numbered one by one.
+        numbered = rows != lines - source.header_row
+        if numbered:
             _number_lines(con, path, text, source, rows)
-    lines = (
-        f"rowid + {source.header_row + 1} AS line"
-        if not (scan.blank_inside or rows != data_lines)
-        else "line_numbers.line AS line"
-    )
-    _create_staged(con, path, source, names, lines)
+    line = "line_numbers.line AS line" if numbered else f"rowid + {source.header_row + 1} AS line"
+    _create_staged(con, path, source, names, line)
     _refuse_headless_values(con, path, names)
     return rows
 

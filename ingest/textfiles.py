@@ -11,7 +11,6 @@ import csv
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -117,42 +116,25 @@ def utf8_copy(path: Path, encoding: str) -> Iterator[Path]:
         yield out
 
 
-@dataclass(frozen=True)
-class TextScan:
-    """What one pass over a text file's bytes tells about its lines."""
-
-    lines: int  # physical lines up to the last one with content
-    blank_inside: bool  # an empty line comes before the last line with content
-
-
-def scan_lines(path: Path, text: Path, max_bytes: int) -> TextScan:
-    """Count the lines of `text` (UTF-8 bytes) and refuse a line longer than `max_bytes`.
+def scan_lines(path: Path, text: Path, max_bytes: int) -> int:
+    """Count the lines of `text` up to its last one with content; refuse one over `max_bytes`.
 
     Chunks are no longer than the limit, so a line over it always crosses a chunk
-    boundary: the scan looks at boundaries only and stays at memchr speed.
+    boundary: the scan looks at boundaries only and counts at memchr speed.
     """
     chunk_size = max(1, min(_CHUNK, max_bytes))
     newlines = run = content_lines = 0
-    blank_inside = pending = False
-    tail = b""
     with text.open("rb") as fh:
         while chunk := fh.read(chunk_size):
             first = chunk.find(b"\n")
             if (run + (len(chunk) if first < 0 else first)) > max_bytes:
                 raise _too_long(path, newlines + 1, max_bytes)
             run = run + len(chunk) if first < 0 else len(chunk) - 1 - chunk.rfind(b"\n")
-            content = chunk.rstrip(b"\r\n")
-            if content.strip(b"\r\n"):
-                blank_inside = blank_inside or pending
-                content_lines = newlines + content.count(b"\n")
-            window = tail + chunk
-            found = [i for i in (window.find(b"\n\n"), window.find(b"\n\r\n")) if i >= 0]
-            if found:
-                pending = True
-                blank_inside = blank_inside or bool(window[min(found) :].strip(b"\r\n"))
             newlines += chunk.count(b"\n")
-            tail = chunk[-2:]
-    return TextScan(content_lines + 1, blank_inside)
+            content = len(chunk.rstrip(b"\r\n"))
+            if content:
+                content_lines = newlines - chunk.count(b"\n", content)
+    return content_lines + 1
 
 
 def _too_long(path: Path, line: int, max_bytes: int) -> IngestError:
