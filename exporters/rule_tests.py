@@ -226,42 +226,82 @@ def restart_test(s: AlertSettings) -> dict[str, Any]:
     }
 
 
+def _instance(name: str, **values: str) -> list[dict[str, str]]:
+    """Series of one kpiwatch instance's own metrics, by metric name."""
+    labels = f'job="kpiwatch",instance="{name}"'
+    out = []
+    for metric, v in values.items():
+        extra = ""
+        if "__" in metric:  # metric__label__value
+            metric, label, value = metric.split("__")
+            extra = f',{label}="{value}"'
+        out.append({"series": f"{metric}{{{labels}{extra}}}", "values": v})
+    return out
+
+
 def service_test(s: AlertSettings, service_rules: list[dict[str, Any]]) -> dict[str, Any]:
-    """Refresh age, not failure counts; a missing target; KPI alerts quiet when on track."""
+    """Refresh age, not failure counts, through restarts; store, config; a missing target."""
     age = int(s.refresh_max_age_hours * 60)
-    firing = 10 + age + 20  # last success at minute 10; old after `age`, for 15m
+    firing = 10 + age + 20  # a: last success at minute 10; old after `age`, for 15m
     recovered = firing + 5
-    end = max(recovered + 30, 130)
-    last = f"0+60x10 600x{recovered - 12} {recovered * 60}+60x{end - recovered}"
-    job = 'job="kpiwatch",instance="a"'
+    restart = recovered + 5  # c: refreshing every minute, restarted here
+    end = max(restart + 40, 130)
+    last, start = "kpiwatch_refresh_last_success_timestamp_seconds", "process_start_time_seconds"
     svc = {r["alert"]: r for r in service_rules}
-    return {
-        "interval": "1m",
-        "input_series": [
-            {"series": f"kpiwatch_refresh_last_success_timestamp_seconds{{{job}}}", "values": last},
+    series = [
+        *_instance(
+            "a",
+            **{last: f"0+60x10 600x{recovered - 12} {recovered * 60}+60x{end - recovered}"},
             # the store is locked and retried every minute, while refreshes still succeed
-            {"series": f'kpiwatch_refresh_failures_total{{{job},stage="store"}}',
-             "values": f"0+1x{end}"},
-            {"series": f"up{{{job}}}", "values": f"1x100 0x{end - 100}"},
-            {"series": 'up{job="kpiwatch",instance="b"}', "values": f"1x{end}"},
-            *item_series(PS, ON_TRACK, f"Vx{end}"),
-        ],
-        "alert_rule_test": [
-            _case("KpiwatchRefreshFailing", 9, []),
-            _case("KpiwatchRefreshFailing", firing, [_service(svc, "KpiwatchRefreshFailing", "a")]),
-            _case("KpiwatchRefreshFailing", recovered + 1, []),
-            _case("KpiwatchScrapeMissing", 50, []),
-            _case("KpiwatchScrapeMissing", 120, [_service(svc, "KpiwatchScrapeMissing", "a")]),
-            *(_case(a, 60, []) for a in ("KpiBehindPace", "KpiForecastAtRisk", "KpiDataStale")),
-            _case("KpiForecastShortfall", 60, []),
-        ],
-    }  # fmt: skip
+            kpiwatch_refresh_failures_total__stage__store=f"0+1x{end}",
+            kpiwatch_store_error__reason__corrupt=f"0x20 1x{end - 21}",
+            kpiwatch_config_last_reload_successful=f"1x40 0x{end - 41}",
+            up=f"1x100 0x{end - 100}",
+            **{start: f"0x{end}"},
+        ),
+        *_instance("b", up=f"1x{end}"),
+        *_instance(
+            "c",
+            **{last: f"0+60x{restart - 1} 0x{end - restart}"},
+            **{start: f"0x{restart - 1} {restart * 60}x{end - restart}"},
+            kpiwatch_store_error__reason__locked=f"1x{end}",
+        ),
+        *_instance(  # never refreshed since it started, until minute `recovered`
+            "d",
+            **{last: f"0x{recovered - 1} {recovered * 60}+60x{end - recovered}"},
+            **{start: f"0x{end}"},
+        ),
+        *item_series(PS, ON_TRACK, f"Vx{end}"),
+    ]
+    failing = [_service(svc, "KpiwatchRefreshFailing", i) for i in ("a", "d")]
+    cases = [
+        _case("KpiwatchRefreshFailing", 9, []),
+        _case("KpiwatchRefreshFailing", firing, failing),
+        _case("KpiwatchRefreshFailing", recovered + 1, []),
+        _case("KpiwatchStoreFailing", 15, []),
+        _case("KpiwatchStoreFailing", 30, [_service(svc, "KpiwatchStoreFailing", "a", "corrupt")]),
+        _case("KpiwatchConfigReloadFailed", 45, []),
+        _case("KpiwatchConfigReloadFailed", 55, [_service(svc, "KpiwatchConfigReloadFailed", "a")]),
+        _case("KpiwatchScrapeMissing", 50, []),
+        _case("KpiwatchScrapeMissing", 120, [_service(svc, "KpiwatchScrapeMissing", "a")]),
+        *(_case(a, 60, []) for a in ("KpiBehindPace", "KpiForecastAtRisk", "KpiDataStale")),
+        _case("KpiForecastShortfall", 60, []),
+    ]
+    if age > 17:  # a restart with a recent success is no reason to alert
+        cases.append(_case("KpiwatchRefreshFailing", restart + 16, []))
+    return {"interval": "1m", "input_series": series, "alert_rule_test": cases}
 
 
-def _service(rules: dict[str, dict[str, Any]], alert: str, instance: str) -> dict[str, Any]:
+def _service(
+    rules: dict[str, dict[str, Any]], alert: str, instance: str, reason: str = ""
+) -> dict[str, Any]:
     rule = rules[alert]
     labels = {"job": "kpiwatch", "instance": instance, **rule["labels"]}
-    return {"exp_labels": labels, "exp_annotations": rule["annotations"]}
+    notes = rule["annotations"]
+    if reason:
+        labels["reason"] = reason
+        notes = {k: v.replace("{{ $labels.reason }}", reason) for k, v in notes.items()}
+    return {"exp_labels": labels, "exp_annotations": notes}
 
 
 def unit_tests(

@@ -178,14 +178,25 @@ def target_rules(s: AlertSettings) -> list[dict[str, Any]]:
     ]
 
 
+def _last_success(s: AlertSettings, age: int) -> str:
+    """When each instance last refreshed: the latest success within `age` (it outlives a
+    restart, which starts the gauge at 0), else the process start (none since then)."""
+    last = f'kpiwatch_refresh_last_success_timestamp_seconds{{job="{s.job}"}}'
+    return (
+        f"max by (job, instance) (max_over_time({last}[{age}s]) > 0\n"
+        f'  or on(job, instance) process_start_time_seconds{{job="{s.job}"}})'
+    )
+
+
 def service_rules(s: AlertSettings) -> list[dict[str, Any]]:
-    """The service's own trouble: refreshes that stopped succeeding, a missing target."""
+    """The service's own trouble: no recent refresh, a bad store or config, no scrape."""
     age = int(s.refresh_max_age_hours * 3600)
+    job = f'job="{s.job}"'
     return [
         _alert(
             s,
             "KpiwatchRefreshFailing",
-            f'time() - kpiwatch_refresh_last_success_timestamp_seconds{{job="{s.job}"}} > {age}',
+            f"time() - {_last_success(s, age)} > {age}",
             "15m",
             "warning",
             f"kpiwatch has not refreshed successfully for {s.refresh_max_age_hours:g} hours",
@@ -196,8 +207,31 @@ def service_rules(s: AlertSettings) -> list[dict[str, Any]]:
         ),
         _alert(
             s,
+            "KpiwatchStoreFailing",
+            f'kpiwatch_store_error{{{job},reason!="locked"}} == 1',
+            "5m",
+            "critical",
+            "kpiwatch cannot use its DuckDB file: {{ $labels.reason }}",
+            "The store is {{ $labels.reason }} (corrupt, unreadable, read-only, no space left "
+            "or other). kpiwatch serves the last good snapshot; no refresh can succeed until "
+            "the file or its disk is repaired. A lock is waited for, not alerted on here.",
+            service=True,
+        ),
+        _alert(
+            s,
+            "KpiwatchConfigReloadFailed",
+            f"kpiwatch_config_last_reload_successful{{{job}}} == 0",
+            "10m",
+            "warning",
+            "kpiwatch could not reload its configuration",
+            "config.toml or the web config has an error; kpiwatch keeps running with the "
+            "previous one. `kpiwatch check-config` names the problem.",
+            service=True,
+        ),
+        _alert(
+            s,
             "KpiwatchScrapeMissing",
-            f'up{{job="{s.job}"}} == 0 or absent(up{{job="{s.job}"}})',
+            f"up{{{job}}} == 0 or absent(up{{{job}}})",
             "5m",
             "critical",
             "Prometheus cannot scrape kpiwatch",

@@ -52,7 +52,7 @@ def test_generated_rules_pass_promtool_check_and_unit_tests(workdir: Path) -> No
         capture_output=True,
         text=True,
     )
-    assert check.returncode == 0 and "SUCCESS: 6 rules found" in check.stdout, check
+    assert check.returncode == 0 and "SUCCESS: 8 rules found" in check.stdout, check
     test = subprocess.run(
         ["promtool", "test", "rules", "kpiwatch-rules.test.yml"],
         cwd=rules,
