@@ -17,7 +17,7 @@ from rich.text import Text
 from exporters.listen import parse_listen
 from ingest.errors import ConfigError, KpiwatchError
 from ingest.register_store import RegisterReport
-from kpiwatch import app, service, unit_render, worklists
+from kpiwatch import app, project_board, projects, service, unit_render, worklists
 from kpiwatch.config import Config, find_indicator, find_region, load_config
 
 # Wide enough for the tables when output goes to a file or a pipe.
@@ -256,6 +256,22 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
         named = Text.assemble(str(name), (" (illustrative)", "italic") if example else "")
         add_row(board, (cell, named, region_name, period, shown, reason, owner))
     out.print(board)
+
+
+@cli.command("projects")
+@click.option("--region", help="Only projects in this region or below it.")
+@click.option("--unit", help="Only this responsible unit.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@click.pass_obj
+def projects_board(
+    obj: Context, region: str | None, unit: str | None, as_of: datetime | None
+) -> None:
+    """Print the project register board (按图督办): overdue nodes by unit, worst first."""
+    config = obj.config()
+    for shown in project_board.tables(
+        projects.board(config, as_of.date() if as_of else None, region, unit)
+    ):
+        out.print(shown)
 
 
 @cli.command()

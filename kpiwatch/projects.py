@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -12,7 +12,9 @@ import duckdb
 from ingest.errors import KpiwatchError
 from ingest.register_schema import Register
 from ingest.register_store import RegisterReport, load_register
-from kpiwatch.config import Config
+from ingest.store import open_store
+from kpiwatch.config import Config, find_region
+from metrics.projects import Supervision, supervise
 
 Outcome = tuple[Path, RegisterReport | None, KpiwatchError | None]
 
@@ -80,3 +82,13 @@ def ingest_registers(
         else:
             outcomes.append((path, report, None))
     return outcomes
+
+
+def board(config: Config, as_of: date | None, region: str | None, unit: str | None) -> Supervision:
+    """The register board as known at the end of as_of (default: today)."""
+    region_id = find_region(config, region).id if region else None
+    con = open_store(config.store_path, True, config.store.memory_limit)
+    try:
+        return supervise(con, as_of or date.today(), region_id, unit)
+    finally:
+        con.close()

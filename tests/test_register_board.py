@@ -1,0 +1,92 @@
+"""Node supervision (按图督办): overdue, stuck, due this 旬, and the `kpiwatch projects` verb."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from ingest.store import open_store
+from metrics.projects import supervise
+from tests.register_helpers import load, project_line, register_config, write_register
+
+KPIWATCH = Path(sys.executable).parent / "kpiwatch"
+ARGS = ("--as-of", "2026-03-15", "--region", "西海岸新区")
+
+
+def _board_store(tmp_path: Path) -> Path:
+    config = register_config(tmp_path)
+    lines = [
+        # land planned 1 Feb, not done: 42 days late on 15 Mar; signed on 5 Jan, so it
+        # has waited at the land node 69 days (stuck: more than 60)
+        project_line("P1", signed=("2026-01-05", "2026-01-05"), land=("2026-02-01", "")),
+        # start planned 18 Mar (this 旬: 11–20 Mar), not started: due, not overdue yet
+        project_line("P2", unit="工信局", started=("2026-03-18", "")),
+        # start planned 5 Mar, not started: overdue 10 days; permit reported, unconfirmed;
+        # the permit's unit is the node's own (住建局)
+        project_line(
+            "P3",
+            region="董家口经济区",
+            unit="工信局",
+            permit=("2026-03-01", "2026-03-02"),
+            started=("2026-03-05", ""),
+        ),
+    ]
+    load(config, write_register(tmp_path / "register_1.csv", lines), "2026-03-15")
+    # a later register moves P3's start to 25 Mar: as known on 15 Mar it stays overdue
+    lines[2] = project_line(
+        "P3",
+        region="董家口经济区",
+        unit="工信局",
+        permit=("2026-03-01", "2026-03-02"),
+        started=("2026-03-25", ""),
+    )
+    load(config, write_register(tmp_path / "register_2.csv", lines), "2026-03-16")
+    return config.store_path
+
+
+def test_supervision_by_hand(tmp_path: Path) -> None:
+    con = open_store(_board_store(tmp_path), read_only=True)
+    try:
+        board = supervise(con, date(2026, 3, 15))
+        later = supervise(con, date(2026, 3, 16))
+        dongjiakou = supervise(con, date(2026, 3, 15), region="dongjiakou")
+        by_unit = supervise(con, date(2026, 3, 15), unit="住建局")
+    finally:
+        con.close()
+    assert [(r[1], r[4], r[6]) for r in board.overdue] == [("P1", "土地", 42), ("P3", "开工", 10)]
+    assert [(r[1], r[4], r[5]) for r in board.stuck] == [("P1", "土地", 69)]
+    assert [r[1] for r in board.due_not_started] == ["P2"]
+    assert board.dekad.name == "2026年3月中旬"
+    # units worst first; a reported, unconfirmed permit is the node unit's (住建局)
+    assert [(u[0], u[1], u[2], u[4]) for u in board.units] == [
+        ("发改局", 1, 42, 1),  # P1 signed, reported only
+        ("工信局", 1, 10, 0),
+        ("住建局", 0, None, 1),
+    ]
+    # the slipped start is no longer overdue once the new plan is known; its slip shows
+    assert [(r[1], r[4]) for r in later.overdue] == [("P1", "土地")]
+    assert [r[1] for r in dongjiakou.overdue] == ["P3"]
+    assert by_unit.overdue == [] and [u[0] for u in by_unit.units] == ["住建局"]
+
+
+def test_projects_verb(tmp_path: Path) -> None:
+    _board_store(tmp_path)
+    run = subprocess.run(
+        [str(KPIWATCH), "--config", str(tmp_path / "config.toml"), "projects", *ARGS],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "overdue nodes, worst first (2)" in run.stdout
+    assert "2026年3月中旬" in run.stdout
+    assert run.stdout.index("P1") < run.stdout.index("P3")
+    bad = subprocess.run(
+        [str(KPIWATCH), "--config", str(tmp_path / "config.toml"), "projects", "--region", "x"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
