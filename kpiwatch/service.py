@@ -2,11 +2,14 @@
 
 A refresh opens the DuckDB file only while it runs (ingest → checks → forecasts →
 snapshot), so analysts can open the file in between. A refresh that fails keeps the
-last good snapshot; a locked file is retried with back-off while scrapes go on.
+last good snapshot; a locked file is retried with back-off while scrapes go on, any
+other fault of the file (see storefaults) at the next refresh or sooner. Each good
+snapshot is saved beside the store and served at once by the next start.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -25,12 +28,14 @@ from exporters.health import ServiceHealth
 from exporters.http import Hooks, MetricsServer, SnapshotHolder, Timeouts
 from exporters.listen import parse_listen
 from exporters.snapshot import Snapshot, read_snapshot_data, render
+from exporters.snapshotfile import load_snapshot, save_snapshot, snapshot_path
 from exporters.webconfig import WebConfig, load_web_config
 from forecasts.pool import process_pool
 from ingest.errors import IngestError, KpiwatchError, StageError, StoreError
 from ingest.store import open_store
 from kpiwatch import app
 from kpiwatch.config import Config, load_config
+from kpiwatch.storefaults import classify
 
 log = logging.getLogger("kpiwatch")
 
@@ -59,43 +64,52 @@ class Service:
         self.triggers = Triggers(threading.Event(), threading.Event())
         self._inbox_seen: tuple[tuple[str, int, int], ...] | None = None
         self._inbox_loaded: tuple[tuple[str, int, int], ...] | None = None
-        self._locked = False
+        self.store_fault = False  # the last refresh failed on the store's file
         self._renderer: ProcessPoolExecutor | None = None
 
     # -- the refresh -------------------------------------------------------------
     def refresh(self) -> bool:
         """Run one refresh; on success serve its snapshot. Never raises."""
+        config = self.config  # a reload during the refresh applies to the next one
         started = time.monotonic()
-        con = self._open_with_retry()
-        if con is None:
-            return False
+        self.store_fault = False
         try:
-            data = self._pipeline(con)
+            data = self._read_store(config)
+            if data is None:
+                return False  # stopped while the store was locked
+            snapshot = self._render(data, config)
         except StageError as exc:
             log.error("refresh failed: %s (serving the last good snapshot)", exc)
-            self.holder.health_changed()
-            return False
-        finally:
-            con.close()
-        try:
-            snapshot = self._render(data)
-        except Exception as exc:  # a rendering bug must not take the service down
-            self.health.failures.labels("snapshot").inc()
-            log.exception("snapshot rendering failed: %s", exc)
             self.holder.health_changed()
             return False
         self.health.duration.set(time.monotonic() - started)
         self.health.last_success.set(time.time())
         self.health.refreshes.inc()
+        self.health.store_worked()
         self._serve(snapshot)
         log.info("refresh done: %d series in %.2fs", snapshot.series, time.monotonic() - started)
+        self._save(snapshot, config)
         return True
 
-    def _pipeline(self, con: duckdb.DuckDBPyConnection) -> SnapshotData:
+    def _read_store(self, config: Config) -> SnapshotData | None:
+        con = self._open_with_retry(config)
+        if con is None:
+            return None
         try:
-            outcomes = app.ingest_with(con, self.config)
-        except KpiwatchError as exc:
-            raise self._failed("ingest", exc) from exc
+            return self._pipeline(con, config)
+        finally:
+            with contextlib.suppress(duckdb.Error):  # a connection DuckDB gave up on
+                con.close()
+
+    def _pipeline(self, con: duckdb.DuckDBPyConnection, config: Config) -> SnapshotData:
+        try:
+            outcomes = app.ingest_with(con, config)
+        except (KpiwatchError, duckdb.Error, OSError) as exc:
+            raise self._failed("ingest", exc, config) from exc
+        for o in outcomes:
+            if isinstance(o.error, StoreError) and self._reason(o.error, config) != "other":
+                # the disk, not the file: the refresh fails; the file is not refused
+                raise self._failed("ingest", o.error, config) from o.error
         for o in outcomes:
             if o.report is not None:
                 self.health.ingested.inc(o.report.rows_read)
@@ -111,53 +125,69 @@ class Service:
             stage = name
 
         try:
-            _, report = app.refresh_with(con, self.config, self.today, entering)
+            _, report = app.refresh_with(con, config, self.today, entering)
             self.health.fallbacks.inc(report.fallbacks)
-        except (KpiwatchError, duckdb.Error) as exc:
-            raise self._failed(stage, exc) from exc
+        except (KpiwatchError, duckdb.Error, OSError) as exc:
+            raise self._failed(stage, exc, config) from exc
         try:
             return read_snapshot_data(con)
         except duckdb.Error as exc:
-            raise self._failed("snapshot", exc) from exc
+            raise self._failed("snapshot", exc, config) from exc
 
-    def _failed(self, stage: str, exc: Exception) -> StageError:
+    def _reason(self, exc: BaseException, config: Config) -> str:
+        return classify(exc, config.store_path)
+
+    def _failed(self, stage: str, exc: BaseException, config: Config) -> StageError:
+        """Count a failed stage; a failure of the store's file counts as the store's."""
+        reason = self._reason(exc, config)
+        if stage == "store" or reason != "other":
+            stage = "store"
+            self.store_fault = True
+            self.health.store_failed(reason)
         self.health.failures.labels(stage).inc()
-        return StageError(f"{stage}: {exc}")
+        what = f"store ({reason.replace('_', ' ')})" if stage == "store" else stage
+        return StageError(f"{what}: {str(exc).splitlines()[0]}")
 
-    def _open_with_retry(self) -> duckdb.DuckDBPyConnection | None:
+    def _open_with_retry(self, config: Config) -> duckdb.DuckDBPyConnection | None:
         """Open the store for writing, waiting with back-off while another process holds it."""
-        delay = self.config.server.store_retry_seconds
+        delay = config.server.store_retry_seconds
         while not self.triggers.stop.is_set():
             try:
-                con = open_store(self.config.store_path, False, self.config.store.memory_limit)
+                return open_store(config.store_path, False, config.store.memory_limit)
             except StoreError as exc:
-                self._locked = True
-                self.health.store_locked.set(1)
-                self.health.failures.labels("store").inc()
+                if self._reason(exc, config) != "locked":
+                    raise self._failed("store", exc, config) from exc
+                self.health.store_failed("locked")
                 self.holder.health_changed()
                 log.warning("store busy, retrying in %.0fs: %s", delay, str(exc).splitlines()[0])
                 self.triggers.stop.wait(delay)
-                delay = min(delay * 2, self.config.server.store_retry_max_seconds)
-                continue
-            if self._locked:
-                self._locked = False
-                self.health.store_locked.set(0)
-                self.holder.health_changed()
-            return con
+                delay = min(delay * 2, config.server.store_retry_max_seconds)
         return None
 
-    def _render(self, data: SnapshotData) -> Snapshot:
+    def _render(self, data: SnapshotData, config: Config) -> Snapshot:
         """Render in a worker process: rendering is pure Python and would hold the GIL,
         stalling scrapes for as long as it runs."""
         if self._renderer is None:
             self._renderer = process_pool(1)
         try:
             return self._renderer.submit(
-                render, data, time.time(), self.config.server.max_series
+                render, data, time.time(), config.server.max_series
             ).result()
-        except BrokenProcessPool:
+        except BrokenProcessPool as exc:
             self._renderer = None
-            raise
+            raise self._failed("snapshot", exc, config) from exc
+        except Exception as exc:  # a rendering bug must not take the service down
+            log.exception("snapshot rendering failed")
+            raise self._failed("snapshot", exc, config) from exc
+
+    def _save(self, snapshot: Snapshot, config: Config) -> None:
+        """Keep the snapshot beside the store for the next start; serving goes on if not."""
+        try:
+            save_snapshot(snapshot_path(config.store_path), snapshot)
+        except OSError as exc:
+            self.health.store_failed(self._reason(exc, config))
+            self.holder.health_changed()
+            log.warning("the snapshot is served but could not be saved: %s", exc)
 
     def close(self) -> None:
         """Stop the loop and the render worker."""
@@ -172,22 +202,38 @@ class Service:
         self.holder.set(snapshot)
 
     def load_last_snapshot(self) -> None:
-        """Serve what the store already holds, before the first refresh."""
-        if not self.config.store_path.exists():
-            return
+        """Serve the saved snapshot, else what the store holds, before the first refresh."""
+        config = self.config
         try:
-            con = open_store(self.config.store_path, True, self.config.store.memory_limit)
+            saved = load_snapshot(snapshot_path(config.store_path))
+        except (ValueError, OSError) as exc:
+            log.warning("not serving the saved snapshot: %s", exc)
+            saved = None
+        if saved is not None:
+            self.health.last_success.set(saved.built_at)  # the age alerts see stays true
+            self._serve(saved)
+            log.info("serving the snapshot saved at %s", time.ctime(saved.built_at))
+            return
+        if config.store_path.exists():
+            self._load_from_store(config)
+
+    def _load_from_store(self, config: Config) -> None:
+        try:
+            con = open_store(config.store_path, True, config.store.memory_limit)
         except StoreError as exc:
-            log.warning("cannot read the last snapshot yet: %s", str(exc).splitlines()[0])
+            reason = self._reason(exc, config)
+            self.health.store_failed(reason)
+            log.warning("cannot read the last snapshot (%s): %s", reason, first_line(exc))
             return
         try:
             data = read_snapshot_data(con)
         except duckdb.Error as exc:
-            log.warning("the store has no snapshot yet: %s", exc)
+            log.warning("no snapshot read from the store: %s", first_line(exc))
             return
         finally:
-            con.close()
-        self._serve(render(data, time.time(), self.config.server.max_series))
+            with contextlib.suppress(duckdb.Error):
+                con.close()
+        self._serve(render(data, time.time(), config.server.max_series))
 
     # -- reload ------------------------------------------------------------------
     def web_config(self, config: Config) -> WebConfig:
@@ -251,8 +297,11 @@ class Service:
             now = time.monotonic()
             if now >= next_due or self.triggers.event.is_set():
                 self.triggers.event.clear()
-                self.refresh()
-                next_due = time.monotonic() + server.refresh_interval_seconds
+                ok = self.refresh()
+                interval = server.refresh_interval_seconds
+                if not ok and self.store_fault:  # a full disk or a bad mount may be fixed soon
+                    interval = min(interval, server.store_retry_max_seconds)
+                next_due = time.monotonic() + interval
                 self.inbox_changed()
                 self._inbox_loaded = self._inbox_seen
                 continue
@@ -303,6 +352,10 @@ def serve(
 def timeouts(config: Config) -> Timeouts:
     server = config.server
     return Timeouts(server.handshake_timeout_seconds, server.idle_timeout_seconds)
+
+
+def first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:
