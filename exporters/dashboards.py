@@ -15,7 +15,7 @@ from grafana_foundation_sdk.models.common import (
     LineInterpolation,
     TableColoredBackgroundCellOptions,
 )
-from grafana_foundation_sdk.models.dashboard import DataTransformerConfig
+from grafana_foundation_sdk.models.dashboard import DataTransformerConfig, ValueMap
 
 from exporters.panels import (
     DS,
@@ -27,6 +27,7 @@ from exporters.panels import (
     cell_steps,
     custom_variable,
     datasource_variable,
+    figures_mapping,
     fixed_colour,
     job_variables,
     level,
@@ -69,8 +70,8 @@ def _status_counts(s: DashboardSettings) -> list[Any]:
     return panels
 
 
-def _table(title: str, expr: str, span: int, description: str) -> Any:
-    """One row per check: name, region, owner and one coloured value, lowest first."""
+def _table(title: str, expr: str, span: int, description: str, *maps: ValueMap) -> Any:
+    """One row per check: name, region, year, owner, figures and a coloured value."""
     joined = f"max without (job, instance) ({with_info(expr)})"
     return (
         table.Panel()
@@ -85,11 +86,18 @@ def _table(title: str, expr: str, span: int, description: str) -> Any:
                 id_val="organize",
                 options={
                     "excludeByName": {"Time": True, "horizon": True},
-                    "renameByName": {"name": "Indicator", "region": "Region", "owner": "Owner"},
+                    "renameByName": {
+                        "name": "Indicator",
+                        "region": "Region",
+                        "year": "Year",
+                        "owner": "Owner",
+                        "illustrative": "Figures",
+                    },
                 },
             )
         )
         .cell_options(TableColoredBackgroundCellOptions())
+        .mappings([*maps, figures_mapping()])
     )
 
 
@@ -98,8 +106,13 @@ def _tables(s: DashboardSettings) -> list[Any]:
     sel = f'{LIVE},horizon="$horizon"'
     ratio, pp, prob = ratio_steps(s), pp_steps(s), probability_steps(s)
     status = (
-        _table("Status", status_code(sel), 24, "The status of every check, worst first.")
-        .mappings([status_mapping(s)])
+        _table(
+            "Status",
+            status_code(sel),
+            24,
+            "The status of every check, worst first.",
+            status_mapping(s),
+        )
         .thresholds(thresholds([(None, "transparent")]))
         .sort_by([TableSortByFieldState().display_name("Value").desc(True)])
     )
@@ -179,18 +192,20 @@ def _indicator_variables() -> list[Any]:
 
 
 def _indicator_stats(s: DashboardSettings, hsel: str) -> list[Any]:
-    def one(title: str, expr: str) -> Any:
+    def one(title: str, expr: str, legend: str = "", span: int = 5) -> Any:
         return (
             stat.Panel()
             .title(title)
             .datasource(DS)
             .height(5)
-            .span(6)
-            .with_target(query(f"max without (job, instance) ({expr})"))
+            .span(span)
+            .with_target(query(f"max without (job, instance) ({expr})", legend))
             .reduce_options(_last())
         )
 
-    info = f'max without (job, instance) (kpiwatch_kpi_info{{{LIVE},indicator="$indicator"}})'
+    owner = f'kpiwatch_kpi_target_info{{{LIVE},indicator="$indicator",region="$region"}}'
+    flag = f'kpiwatch_kpi_info{{{LIVE},indicator="$indicator",illustrative='
+    figures = f'max without (illustrative) ({flag}"true"}} or {flag}"false"}} * 0)'
     return [
         one("Status", status_code(f"{LIVE},{hsel}"))
         .mappings([status_mapping(s)])
@@ -198,21 +213,18 @@ def _indicator_stats(s: DashboardSettings, hsel: str) -> list[Any]:
         .description("蓝 on track · 黄 at risk · 红 behind, by the indicator's thresholds"),
         one(
             "Probability of meeting the target",
-            f"kpiwatch_kpi_target_met_probability{{{LIVE},{hsel}}}",
+            f"{KPI}target_met_probability{{{LIVE},{hsel}}}",
         )
         .unit("percentunit")
         .min(0)
         .max(1)
         .thresholds(thresholds(probability_steps(s))),
         one("Required per remaining period (倒排)", f"kpiwatch_kpi_required_rate{{{LIVE},{hsel}}}"),
-        stat.Panel()
-        .title("Responsible unit")
-        .datasource(DS)
-        .height(5)
-        .span(6)
-        .with_target(query(info, "{{owner}}"))
-        .reduce_options(_last())
-        .text_mode(BigValueTextMode.NAME),
+        one("Responsible unit", owner, "{{owner}}").text_mode(BigValueTextMode.NAME),
+        one("Figures", figures, span=4)
+        .mappings([figures_mapping()])
+        .color_mode(BigValueColorMode.BACKGROUND)
+        .description("Illustrative figures are an example, not published data."),
     ]
 
 

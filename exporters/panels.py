@@ -97,10 +97,26 @@ def status_code(sel: str) -> str:
     return "max without (status) (" + " or ".join(parts) + ")"
 
 
-def with_info(expr: str, labels: str = "name, owner") -> str:
-    """Join the indicator's name and owner from kpiwatch_kpi_info, per scraped instance."""
-    info = f"kpiwatch_kpi_info{{{LIVE}}}"
-    return f"({expr}) * on(job, instance, indicator) group_left({labels}) {info}"
+def with_info(expr: str) -> str:
+    """Join the indicator's name and illustrative flag, and the target's owner (the unit
+    answering for it), per scraped instance, as the alert rules do."""
+    return (
+        f"({expr}) * on(job, instance, indicator) group_left(name, illustrative) "
+        f"kpiwatch_kpi_info{{{LIVE}}} * on(job, instance, indicator, region, year) "
+        f"group_left(owner) kpiwatch_kpi_target_info{{{LIVE}}}"
+    )
+
+
+def figures_mapping() -> ValueMap:
+    """kpiwatch_kpi_info's illustrative flag in words: example figures stand out."""
+    return ValueMap(
+        options={
+            "true": ValueMappingResult(text="illustrative", color="orange", index=0),
+            "false": ValueMappingResult(text="published", color="transparent", index=1),
+            "1": ValueMappingResult(text="illustrative figures", color="orange", index=2),
+            "0": ValueMappingResult(text="published figures", color="green", index=3),
+        }
+    )
 
 
 def status_mapping(s: DashboardSettings) -> ValueMap:

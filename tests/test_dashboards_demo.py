@@ -122,7 +122,10 @@ def test_every_indicator_query_for_every_check(
     }
     assert len(checks) >= 5
     d = dashboard(demo, "kpiwatch-indicator")
+    illustrative = {i.id: i.illustrative for i in load_config(demo / "config.toml").indicators}
+    assert any(illustrative[i] for i, _ in checks) and not all(illustrative.values())
     for indicator, region in sorted(checks):
+        key = (indicator, region)
         values = {"$indicator": indicator, "$region": region, "$horizon": "year"}
         for panel in d["panels"]:
             for t in panel["targets"]:
@@ -134,6 +137,14 @@ def test_every_indicator_query_for_every_check(
         for v in d["templating"]["list"]:
             if v["type"] == "query":
                 assert results(prom, filled(as_promql(v["query"]), values)), (indicator, v["name"])
+        panels = {p["title"]: p["targets"][0]["expr"] for p in d["panels"]}
+        figures = results(prom, filled(panels["Figures"], values))
+        assert float(figures[0]["value"][1]) == float(illustrative[indicator]), indicator
+        owner = results(prom, filled(panels["Responsible unit"], values))
+        check = next(
+            c for c in snapshot.checks if (c.indicator, c.region, c.horizon) == (*key, "year")
+        )
+        assert check.owner and [r["metric"]["owner"] for r in owner] == [check.owner], key
 
 
 def overview_expected(title: str, snapshot: SnapshotData, horizon: str) -> bool:
