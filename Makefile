@@ -53,7 +53,8 @@ typecheck: $(STAMP)
 test: $(STAMP) tools lint typecheck
 	$(BIN)/pytest -q
 
-# The load and crash tests at full length (60 s of 8 scraping clients).
+# The load and crash tests at full length: 60 s of 8 scraping clients, over HTTP and over
+# TLS, while five idle and five slow connections are held open.
 stress: $(STAMP) tools
 	KPIWATCH_STRESS_SECONDS=60 $(BIN)/pytest -q tests/test_concurrency.py tests/test_adversarial.py
 

@@ -269,6 +269,11 @@ class Service:
         self.request_refresh()
         return None
 
+    def interrupt(self, signum: int, frame: object) -> None:
+        """SIGINT, SIGTERM: stop, now (the loop's KeyboardInterrupt ends the service)."""
+        self.triggers.stop.set()
+        raise KeyboardInterrupt
+
     def reload_in_background(self) -> None:
         """Reload outside the signal handler (the main thread may be mid-refresh)."""
         threading.Thread(target=self.reload, name="reload", daemon=True).start()
@@ -297,7 +302,12 @@ class Service:
             now = time.monotonic()
             if now >= next_due or self.triggers.event.is_set():
                 self.triggers.event.clear()
-                ok = self.refresh()
+                try:
+                    ok = self.refresh()
+                except RuntimeError:
+                    if self.triggers.stop.is_set():  # DuckDB's word for Ctrl-C inside a query
+                        raise KeyboardInterrupt from None
+                    raise
                 interval = server.refresh_interval_seconds
                 if not ok and self.store_fault:  # a full disk or a bad mount may be fixed soon
                     interval = min(interval, server.store_retry_max_seconds)
@@ -328,7 +338,8 @@ def serve(
     )
     service.httpd = httpd
     # SIGTERM (systemd, docker stop) shuts down like Ctrl-C: workers stopped, socket closed.
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, service.interrupt)
+    signal.signal(signal.SIGINT, service.interrupt)
     signal.signal(signal.SIGHUP, lambda *_: service.reload_in_background())
     service.load_last_snapshot()
     httpd.serve_in_thread()
@@ -364,10 +375,6 @@ def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:
         return ()
     stats = ((e.name, e.stat()) for e in os.scandir(folder) if e.is_file())
     return tuple(sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats))
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def refresh_token(config: Config) -> str | None:
