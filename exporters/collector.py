@@ -10,11 +10,14 @@ and are not base units a name could carry.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from exporters.unit_metrics import UnitData
 
 STATUSES = ("on_track", "at_risk", "behind", "no_data")
 LABELS = ["indicator", "region", "horizon", "year"]
@@ -129,6 +132,7 @@ class SnapshotData:
     info: Sequence[IndicatorInfo]
     data_end: Sequence[tuple[str, str, float]]  # indicator, region, epoch seconds
     forecasts: Sequence[ForecastRow] = ()
+    units: UnitData = dataclasses.field(default_factory=UnitData)  # unit_metrics.py
 
 
 def check_samples(row: CheckRow) -> Iterator[tuple[str, list[str], float]]:

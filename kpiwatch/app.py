@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from exporters import backfill, grafana, mixin, rules
+from exporters import backfill, grafana, mixin, rules, unit_rules
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
 from forecasts.stage import ForecastReport, run_forecasts
@@ -348,7 +348,10 @@ def write_rules(config: Config, out: Path) -> list[Path]:
     """Alert rules from the config's thresholds, with unit tests and a route example."""
     owners = [i.owner for i in config.indicators] + [r.owner or "" for r in config.regions]
     owners += [t.owner or "" for t in config.targets]
-    return rules.write_rules(out, alert_settings(config), owners)
+    written = rules.write_rules(out, alert_settings(config), owners)
+    if config.units or config.tasks or config.task_files:
+        written += unit_rules.write_rules(out, config.unit_alerts)
+    return written
 
 
 def dashboard_settings(config: Config) -> DashboardSettings:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from pydantic import Field, PrivateAttr, ValidationError
 
 from exporters.schema import Alerts, Grafana, Server
+from exporters.unit_rules import UnitAlerts
 from forecasts.schema import ForecastSettings
 from ingest.errors import ConfigError, Problem, UsageError
 from ingest.register_schema import Register, check_registers
@@ -45,6 +46,7 @@ class Config(Strict):
     problems: tuple[ProblemItem, ...] = ()
     task_files: tuple[TaskFile, ...] = ()
     task_scoring: TaskScoring = TaskScoring()
+    unit_alerts: UnitAlerts = UnitAlerts()
     _base: Path = PrivateAttr(default=Path("."))
 
     @property

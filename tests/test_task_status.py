@@ -18,85 +18,12 @@ from ingest.grains import span_of, spans
 from ingest.store import open_store
 from kpiwatch.config import Config
 from metrics.task_status import TaskScoring, install
-from tests.units_helpers import UNITS_TOML, ingest, query, write
-
-TASKS = """
-[[task_files]]
-path = "progress.csv"
-kind = "progress"
-
-[[tasks]]
-id = "R_late"
-title = "示范道路整治验收"
-unit = "renewal"
-deadline = 2026-03-27  # a Friday
-
-[[tasks]]
-id = "R_over"
-title = "征收补偿方案"
-unit = "renewal"
-deadline = 2026-03-20
-
-[[tasks]]
-id = "R_soon"
-title = "片区规划报批"
-unit = "renewal"
-deadline = 2026-04-01
-
-[[tasks]]
-id = "R_qty"
-title = "示范道路"
-unit = "renewal"
-start = 2026-01-05
-deadline = 2026-03-27
-quantity = 26
-quantity_unit = "条"
-
-[[tasks]]
-id = "H1"
-title = "住房保障台账"
-unit = "housing"
-deadline = 2026-03-27
-
-[[tasks]]
-id = "Y1"
-title = "跨年周任务"
-unit = "housing"
-start = 2025-12-29
-deadline = 2026-01-16
-quantity = 10
-
-[[problems]]
-id = "P1"
-title = "拆迁协调"
-unit = "renewal"
-task = "R_over"
-raised = 2026-03-01
-due = 2026-03-10
-"""
-
-PROGRESS = """
-task,date,quantity,done,note
-R_qty,2026-01-09,3,,
-R_qty,2026-01-16,2,,
-R_qty,2026-01-23,1,,
-R_qty,2026-01-30,2,,
-R_late,2026-03-28,,是,周六办结
-H1,2026-03-27,,是,
-Y1,2025-12-30,2,,
-"""
+from tests.units_helpers import load_lists, query
 
 
 @pytest.fixture
 def listed(make_config: Callable[[str], Config], tmp_path: Path) -> Callable[[str], Config]:
-    def make(extra: str = "") -> Config:
-        write(tmp_path / "progress.csv", PROGRESS)
-        config = make_config(UNITS_TOML + TASKS + extra)
-        outcomes = ingest(config, when="2025-12-01T00:00:00")
-        assert [o.error for o in outcomes] == [None]
-        return config
-
-    return make
+    return lambda extra="": load_lists(make_config, tmp_path, extra)
 
 
 def status(config: Config, day: str) -> dict[str, tuple[object, ...]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -65,3 +66,79 @@ def query(config: Config, sql: str, params: list[object] | None = None) -> list[
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+TASKS = """
+[[task_files]]
+path = "progress.csv"
+kind = "progress"
+
+[[tasks]]
+id = "R_late"
+title = "示范道路整治验收"
+unit = "renewal"
+deadline = 2026-03-27  # a Friday
+
+[[tasks]]
+id = "R_over"
+title = "征收补偿方案"
+unit = "renewal"
+deadline = 2026-03-20
+
+[[tasks]]
+id = "R_soon"
+title = "片区规划报批"
+unit = "renewal"
+deadline = 2026-04-01
+
+[[tasks]]
+id = "R_qty"
+title = "示范道路"
+unit = "renewal"
+start = 2026-01-05
+deadline = 2026-03-27
+quantity = 26
+quantity_unit = "条"
+
+[[tasks]]
+id = "H1"
+title = "住房保障台账"
+unit = "housing"
+deadline = 2026-03-27
+
+[[tasks]]
+id = "Y1"
+title = "跨年周任务"
+unit = "housing"
+start = 2025-12-29
+deadline = 2026-01-16
+quantity = 10
+
+[[problems]]
+id = "P1"
+title = "拆迁协调"
+unit = "renewal"
+task = "R_over"
+raised = 2026-03-01
+due = 2026-03-10
+"""
+
+PROGRESS = """
+task,date,quantity,done,note
+R_qty,2026-01-09,3,,
+R_qty,2026-01-16,2,,
+R_qty,2026-01-23,1,,
+R_qty,2026-01-30,2,,
+R_late,2026-03-28,,是,周六办结
+H1,2026-03-27,,是,
+Y1,2025-12-30,2,,
+"""
+
+
+def load_lists(make_config: Callable[[str], Config], tmp_path: Path, extra: str = "") -> Config:
+    """The units, tasks, problem and reports above, loaded as known from December 2025."""
+    write(tmp_path / "progress.csv", PROGRESS)
+    config = make_config(UNITS_TOML + TASKS + extra)
+    outcomes = ingest(config, when="2025-12-01T00:00:00")
+    assert [o.error for o in outcomes] == [None]
+    return config

@@ -1,0 +1,96 @@
+"""Units' metrics (bounded labels), their alert rules under promtool, and both served to a
+real Prometheus by `kpiwatch serve`."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import generate_latest
+
+from exporters.unit_metrics import UnitCollector, UnitData, UnitRow, read_unit_data
+from ingest.store import open_store
+from kpiwatch.config import Config
+from tests.service_helpers import KPIWATCH, free_port, kpiwatch_serve, prometheus, query, ready
+from tests.service_helpers import wait_for as wait
+from tests.units_helpers import load_lists
+
+ROW = UnitRow("renewal", "城市更新", "department", "tf3", "tf3", 3, 1, 1, 1 / 3, 0.0, 4.5, 2)
+
+
+def exposition(data: UnitData) -> str:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(UnitCollector(data))
+    return generate_latest(registry).decode()
+
+
+def test_one_series_per_unit_and_status_never_per_task() -> None:
+    text = exposition(UnitData([ROW], [("renewal", "overdue", 2), ("renewal", "done_late", 1)]))
+    samples = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert 'kpiwatch_unit_tasks{status="overdue",unit="renewal"} 2.0' in samples
+    assert 'kpiwatch_unit_tasks{status="done",unit="renewal"} 0.0' in samples
+    assert 'kpiwatch_unit_completion_ratio{unit="renewal"} 0.3333333333333333' in samples
+    assert 'kpiwatch_unit_problems{status="overdue",unit="renewal"} 1.0' in samples
+    assert 'kpiwatch_unit_rank{unit="renewal"} 2.0' in samples
+    assert len(samples) == 5 + 5 + 2 + 1  # statuses, per-unit figures, problems, info
+    assert "task=" not in text
+
+
+def test_exposition_passes_promtool_check_metrics() -> None:
+    text = exposition(UnitData([ROW], [("renewal", "overdue", 2)]))
+    done = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and not done.stdout.strip(), done.stdout + done.stderr
+
+
+def test_read_from_the_store_skips_regions_without_tasks(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    config = load_lists(make_config, tmp_path)
+    con: duckdb.DuckDBPyConnection = open_store(config.store_path)
+    try:
+        data = read_unit_data(con)
+    finally:
+        con.close()
+    assert [u.unit for u in data.units] == ["housing", "idle_co", "renewal", "tf3"]
+    # Today every deadline of the lists has passed: statuses as of the machine's day.
+    assert ("renewal", "overdue", 3) in data.counts
+
+
+def test_rules_pass_promtool_check_and_unit_tests(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    load_lists(make_config, tmp_path)
+    done = subprocess.run(
+        [KPIWATCH, "rules", "-o", "rules"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    rules = tmp_path / "rules"
+    for args in (
+        ["check", "rules", "kpiwatch-units-rules.yml"],
+        ["test", "rules", "kpiwatch-units-rules.test.yml"],
+    ):
+        run = subprocess.run(["promtool", *args], cwd=rules, capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_real_prometheus_fires_the_overdue_alert_from_the_service(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    load_lists(make_config, tmp_path, '[unit_alerts]\noverdue_for = "0s"\n')
+    subprocess.run([KPIWATCH, "rules", "-o", "rules"], cwd=tmp_path, check=True)
+    port = free_port()
+    with kpiwatch_serve(tmp_path, port):
+        wait(lambda: ready(port), what="/readyz")
+        rules = [tmp_path / "rules" / "kpiwatch-units-rules.yml"]
+        with prometheus(tmp_path, [f"127.0.0.1:{port}"], rule_files=rules) as prom:
+            firing = 'ALERTS{alertname="KpiwatchUnitTasksOverdue",alertstate="firing"}'
+            wait(lambda: bool(query(prom, firing)["result"]), 90, "the overdue alert")
+            units = {r["metric"]["unit"] for r in query(prom, firing)["result"]}  # type: ignore[index, union-attr]
+            assert units == {"housing", "renewal"}
+            low = query(prom, "kpiwatch_unit_completion_ratio < 0.8")["result"]
+            assert {r["metric"]["unit"] for r in low} == {"housing", "renewal"}  # type: ignore[index, union-attr]
