@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from exporters.project_collector import NO_PROJECTS, ProjectData
 from exporters.unit_metrics import UnitData
 
 STATUSES = ("on_track", "at_risk", "behind", "no_data")
@@ -133,6 +134,7 @@ class SnapshotData:
     data_end: Sequence[tuple[str, str, float]]  # indicator, region, epoch seconds
     forecasts: Sequence[ForecastRow] = ()
     units: UnitData = dataclasses.field(default_factory=UnitData)  # unit_metrics.py
+    projects: ProjectData = NO_PROJECTS  # the project registers (project_collector)
 
 
 def check_samples(row: CheckRow) -> Iterator[tuple[str, list[str], float]]:

@@ -26,6 +26,7 @@ from exporters.collector import (
     check_samples,
     forecast_samples,
 )
+from exporters.project_collector import ProjectCollector, read_project_data
 from exporters.unit_metrics import UnitCollector, read_unit_data
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection) -> SnapshotData:
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
     forecasts = _forecasts(con)
-    return SnapshotData(checks, info, ends, forecasts, read_unit_data(con))
+    return SnapshotData(checks, info, ends, forecasts, read_unit_data(con), read_project_data(con))
 
 
 def _forecasts(con: duckdb.DuckDBPyConnection) -> list[ForecastRow]:
@@ -117,6 +118,7 @@ def render(data: SnapshotData, built_at: float, max_series: int) -> Snapshot:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(KpiCollector(data))
     registry.register(UnitCollector(data.units))
+    registry.register(ProjectCollector(data.projects))
     text = generate_latest(registry)
     om = generate_openmetrics(registry).removesuffix(OM_EOF)
     series = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
@@ -163,5 +165,6 @@ def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int
         [e for e in data.data_end if (e[0], e[1]) in keep],
         [f for f in data.forecasts if (f.indicator, f.region) in keep],
         data.units,
+        data.projects,
     )
     return kept, dropped

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from exporters import backfill, grafana, mixin, rules, unit_rules
+from exporters import backfill, grafana, mixin, project_rules, rules, unit_rules
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
 from forecasts.stage import ForecastReport, run_forecasts
@@ -351,6 +351,8 @@ def write_rules(config: Config, out: Path) -> list[Path]:
     written = rules.write_rules(out, alert_settings(config), owners)
     if config.units or config.tasks or config.task_files:
         written += unit_rules.write_rules(out, config.unit_alerts)
+    if config.registers:
+        written += project_rules.write_rules(out)
     return written
 
 

@@ -1,0 +1,147 @@
+"""Alert rules on the project registers' metrics, with their promtool unit tests.
+
+Two alerts, by register and region (never by project: the board names the projects):
+nodes overdue by more than `overdue_days` (a band edge of the exported bands), and
+projects stuck at one node longer than their register's stuck_after_days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from exporters.project_collector import BANDS
+from ingest.files import write_atomic
+
+RULES_FILE = "kpiwatch-project-rules.yml"
+TESTS_FILE = "kpiwatch-project-rules.test.yml"
+
+
+@dataclass(frozen=True)
+class ProjectAlertSettings:
+    """How late is too late, and how long a condition must hold before it pages."""
+
+    overdue_days: int = 30  # 10, 30 or 90: the bands' edges
+    overdue_for: str = "1h"
+    stuck_for: str = "1h"
+
+    def late_bands(self) -> list[str]:
+        """The bands of days late beyond overdue_days."""
+        edges = [edge for _, edge in BANDS]
+        if self.overdue_days not in edges:
+            shown = ", ".join(str(e) for e in edges if e is not None)
+            raise ValueError(f"overdue_days must be one of {shown}")
+        first = edges.index(self.overdue_days) + 1
+        return [band for band, _ in BANDS[first:]]
+
+
+def _overdue_expr(s: ProjectAlertSettings) -> str:
+    bands = "|".join(b.replace("+", "\\\\+") for b in s.late_bands())
+    return (
+        "sum by (register, region, node) "
+        f'(kpiwatch_project_overdue_nodes{{days_late=~"{bands}"}}) > 0'
+    )
+
+
+def rule_groups(s: ProjectAlertSettings) -> dict[str, Any]:
+    """The rule file's content."""
+    overdue = {
+        "alert": "ProjectNodesOverdue",
+        "expr": _overdue_expr(s),
+        "for": s.overdue_for,
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": f"{{{{ $labels.node }}}} nodes overdue by more than {s.overdue_days} "
+            "days in {{ $labels.region }} ({{ $labels.register }})",
+            "description": "{{ $value }} node(s); `kpiwatch projects --region "
+            "{{ $labels.region }}` lists them by responsible unit.",
+        },
+    }
+    stuck = {
+        "alert": "ProjectsStuck",
+        "expr": "sum by (register, region) (kpiwatch_project_stuck) > 0",
+        "for": s.stuck_for,
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "projects stuck at one node in {{ $labels.region }} "
+            "({{ $labels.register }})",
+            "description": "{{ $value }} project(s) waiting longer than the register's "
+            "stuck_after_days; `kpiwatch projects` lists them.",
+        },
+    }
+    return {"groups": [{"name": "kpiwatch-projects", "rules": [overdue, stuck]}]}
+
+
+def unit_tests(s: ProjectAlertSettings) -> dict[str, Any]:
+    """promtool unit tests: a late band fires, an early band and a short spell do not."""
+    late, early = s.late_bands()[0], BANDS[0][0]
+    labels = 'register="major",region="ecopark"'
+    metric = "kpiwatch_project_overdue_nodes"
+    series = [
+        {
+            "series": f'{metric}{{{labels},node="land",days_late="{late}"}}',
+            "values": "2x180",
+        },
+        {
+            "series": f'{metric}{{{labels},node="permit",days_late="{early}"}}',
+            "values": "5x180",
+        },
+        {"series": f"kpiwatch_project_stuck{{{labels}}}", "values": "0x60 3x120"},
+    ]
+    base = {"severity": "warning", "register": "major", "region": "ecopark"}
+    return {
+        "rule_files": [RULES_FILE],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    {"eval_time": "30m", "alertname": "ProjectNodesOverdue", "exp_alerts": []},
+                    {
+                        "eval_time": "90m",
+                        "alertname": "ProjectNodesOverdue",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {**base, "node": "land"},
+                                "exp_annotations": {
+                                    "summary": f"land nodes overdue by more than "
+                                    f"{s.overdue_days} days in ecopark (major)",
+                                    "description": "2 node(s); `kpiwatch projects --region "
+                                    "ecopark` lists them by responsible unit.",
+                                },
+                            }
+                        ],
+                    },
+                    {"eval_time": "90m", "alertname": "ProjectsStuck", "exp_alerts": []},
+                    {
+                        "eval_time": "150m",
+                        "alertname": "ProjectsStuck",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": base,
+                                "exp_annotations": {
+                                    "summary": "projects stuck at one node in ecopark (major)",
+                                    "description": "3 project(s) waiting longer than the "
+                                    "register's stuck_after_days; `kpiwatch projects` lists "
+                                    "them.",
+                                },
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def write_rules(out: Path, s: ProjectAlertSettings | None = None) -> list[Path]:
+    """Write the project rule file and its unit tests into `out`."""
+    settings = s or ProjectAlertSettings()
+    files = {out / RULES_FILE: rule_groups(settings), out / TESTS_FILE: unit_tests(settings)}
+    for path, content in files.items():
+        write_atomic(path, yaml.safe_dump(content, allow_unicode=True, sort_keys=False))
+    return list(files)
