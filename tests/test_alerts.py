@@ -270,6 +270,9 @@ def test_two_instances_page_once_per_cause_through_a_real_alertmanager(tmp_path:
             _, _, body = get(f"http://127.0.0.1:{prom}/api/v1/rules")
             loaded = [r for g in yaml.safe_load(body)["data"]["groups"] for r in g["rules"]]
             assert len(loaded) == 8 and all(r["health"] == "ok" for r in loaded), loaded
+            # the ended GDP year is behind pace, and exported: only the rules keep it quiet
+            old = 'kpiwatch_kpi_pace_status{indicator="gdp_growth",status="behind"} == 1'
+            assert query(prom, old)["result"]
             alert = query(prom, firing)["result"]
             assert isinstance(alert, list)
             labels = alert[0]["metric"]
