@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,7 @@ def stage_grid(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> in
             str(path), [RowError(source.header_row, "header", "", "file ends before the header")]
         )
     header = [name_key(c) for c in grid[h][1]]
+    _check_extent(path, grid, header, source)
     errors: list[RowError] = []
     # Sheets omit trailing empty cells; a CSV row with fewer fields lost some of its cells.
     if path.suffix.lower() not in WORKBOOK_SUFFIXES:
@@ -51,6 +53,17 @@ def stage_grid(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> in
     return len({r[0] for r in rows})
 
 
+def _check_extent(path: Path, grid: Grid, header: list[str], source: Source) -> None:
+    """Every data row is read as wide as the header: refuse what that would make too big."""
+    extent = (len(grid) - source.header_row) * len(header)
+    if extent > source.limits.cells:
+        reason = (
+            f"{len(grid) - source.header_row} rows × {len(header)} header columns exceed "
+            f"[sources.limits] cells = {source.limits.cells}"
+        )
+        raise IngestError(str(path), [RowError(source.header_row, "size", str(extent), reason)])
+
+
 def _index(header: list[str], name: str | None, errors: list[RowError], line: int) -> int | None:
     if name is None:
         return None
@@ -61,22 +74,20 @@ def _index(header: list[str], name: str | None, errors: list[RowError], line: in
     return None
 
 
-def _data_rows(grid: Grid, source: Source, key: int, width: int) -> Grid:
+def _data_rows(grid: Grid, source: Source, key: int, width: int) -> Iterator[tuple[int, list[str]]]:
     """Rows holding data, as wide as the header: not blank, not a note row (by the key cell).
 
     A key cell naming a configured series is data even where it looks like a note.
     """
     start = (source.data_start_row or source.header_row + 1) - 1
     skips = [re.compile(p) for p in source.skip_rows]
-    out = []
     for n, cells in grid[start:]:
         row = [c.strip() for c in cells] + [""] * (width - len(cells))
         if not any(row):
             continue
         if source.series_entry(row[key]) is None and any(p.search(row[key]) for p in skips):
             continue
-        out.append((n, row))
-    return out
+        yield n, row
 
 
 def _short_rows(grid: Grid, header: list[str], source: Source) -> list[RowError]:

@@ -155,10 +155,10 @@ def understate_dimension(name: str, data: bytes) -> bytes:
 
 
 def bomb(name: str, data: bytes) -> bytes:
-    """Inflate the sheet with 300 MB of whitespace inside its XML (a few hundred KB zipped)."""
+    """Inflate the sheet with 5 MB of whitespace inside its XML (a few KB zipped)."""
     if not name.startswith("xl/worksheets/"):
         return data
-    return data.replace(b"<sheetData>", b"<sheetData>" + b" " * 300_000_000, 1)
+    return data.replace(b"<sheetData>", b"<sheetData>" + b" " * 5_000_000, 1)
 
 
 def _hide_row(book: Any) -> None:
@@ -284,7 +284,13 @@ HOSTILE = [
         0,
         "size",
     ),
-    Hostile("xlsx-zip-bomb", xlsx_file(MONTHS, patch=bomb), COLUMNS_SOURCE, 0, "size"),
+    Hostile(
+        "xlsx-zip-bomb",
+        xlsx_file(MONTHS, patch=bomb),
+        COLUMNS_SOURCE + "[sources.limits]\nworkbook_bytes = 1_000_000\n",
+        0,
+        "size",
+    ),
     Hostile(
         "xlsx-more-rows-than-the-limit",
         xlsx_file(
@@ -293,6 +299,23 @@ HOSTILE = [
         ),
         COLUMNS_SOURCE + "[sources.limits]\nrows = 10\n",
         11,
+        "size",
+    ),
+    Hostile(
+        "csv-grid-over-the-cell-limit",
+        text_file(("月份,ytd\n" + "2026年3月,1\n" * 50).encode()),
+        COLUMNS_SOURCE + "[sources.limits]\ncells = 60\n",
+        31,
+        "size",
+    ),
+    Hostile(
+        "wide-header-times-rows-over-the-cell-limit",
+        xlsx_file(
+            [["月份", "ytd", *[f"x{i}" for i in range(300)]], *[["2026年3月", 1]] * 40],
+            patch=understate_dimension,
+        ),
+        COLUMNS_SOURCE + 'unmapped = "ignore"\n[sources.limits]\ncells = 10_000\n',
+        1,
         "size",
     ),
     Hostile("not-a-workbook", text_file(b"period,value\n", ".xlsx"), COLUMNS_SOURCE, 0, "workbook"),
