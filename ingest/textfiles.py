@@ -34,6 +34,17 @@ def read_error(file: Path, exc: OSError) -> IngestError:
     return refuse(file, 0, "path", str(file), f"cannot be read: {exc.strerror or exc}")
 
 
+def resolved(path: Path) -> Path:
+    """The path resolved, or made absolute when it cannot be (a symlink loop, say).
+
+    Matching a file to its source must not fail: reading it names the problem.
+    """
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
 def check_readable(path: Path) -> None:
     """Refuse a path that is not a regular file this process can open."""
     try:

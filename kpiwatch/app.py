@@ -22,6 +22,7 @@ from ingest.periods import Period, PeriodError, parse_period
 from ingest.register_store import RegisterReport
 from ingest.schema import Source
 from ingest.store import open_store, sync_catalog, transaction
+from ingest.textfiles import resolved
 from kpiwatch import projects, worklists
 from kpiwatch.config import Config
 from metrics.actuals import actuals_table, derived_growth
@@ -48,10 +49,7 @@ def source_files(config: Config, source: Source) -> list[Path]:
 
 def match_source(config: Config, path: Path) -> Source | None:
     """The first source whose path or glob matches a file named on the command line."""
-    try:
-        target = path.resolve()
-    except (OSError, RuntimeError):  # a symlink loop: the loader names the problem
-        target = path.absolute()
+    target = resolved(path)
     for source in config.sources:
         pattern = config.resolve(source.path).resolve()
         if fnmatch.fnmatch(str(target), str(pattern)):

@@ -13,6 +13,7 @@ from ingest.errors import KpiwatchError
 from ingest.register_schema import Register
 from ingest.register_store import RegisterReport, load_register
 from ingest.store import open_store
+from ingest.textfiles import resolved
 from kpiwatch.config import Config, find_region
 from metrics.projects import Supervision, supervise
 
@@ -51,7 +52,7 @@ def register_plan(
 
 
 def _match(config: Config, path: Path) -> Register | None:
-    target = str(path.resolve())
+    target = str(resolved(path))
     for register in config.registers:
         if fnmatch.fnmatch(target, str(config.resolve(register.path).resolve())):
             return register

@@ -13,6 +13,7 @@ from ingest.errors import KpiwatchError
 from ingest.loader import LoadReport
 from ingest.store import open_store, sync_catalog, transaction
 from ingest.tasks import ORDER, load_records, sync_declared, sync_units
+from ingest.textfiles import resolved
 from ingest.unit_schema import TaskFile, unit_ids
 from kpiwatch.config import Config
 from metrics import task_status, unit_list
@@ -28,7 +29,7 @@ def record_files(config: Config, spec: TaskFile) -> list[Path]:
 
 def _match(config: Config, path: Path) -> TaskFile | None:
     for spec in config.task_files:
-        if fnmatch.fnmatch(str(path.resolve()), str(config.resolve(spec.path).resolve())):
+        if fnmatch.fnmatch(str(resolved(path)), str(config.resolve(spec.path).resolve())):
             return spec
     return None
 
