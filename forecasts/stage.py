@@ -174,6 +174,8 @@ def _job(
     q_target: npt.NDArray[np.float64],
     settings: ForecastSettings,
 ) -> Job | None:
+    if t.annual is None:  # a plan's quarter or month targets only: no year to forecast to
+        return None
     to_date = {
         m: float(v) for y, m, v, _, _ in rows if y == t.year and v is not None and np.isfinite(v)
     }

@@ -262,10 +262,15 @@ def with_catalog(con: duckdb.DuckDBPyConnection, config: Config) -> None:
 # The latest check of each target (at or before the as-of month when one is given: a
 # quarterly series is read at the quarter containing it). Without an as-of, every year
 # still open is shown (its final period not yet checked) and the latest year always.
+# A target without a year target appears on the year's board by its quarter.
 BOARD_SQL = """
-WITH p AS (
-    SELECT *, month(as_of_end) AS m FROM progress
-    WHERE horizon = $horizon AND ($region IS NULL OR region = $region)
+WITH years AS (SELECT DISTINCT indicator, region, year FROM progress WHERE horizon = 'year'),
+p AS (
+    SELECT pr.*, month(as_of_end) AS m FROM progress pr
+    LEFT JOIN years y USING (indicator, region, year)
+    -- a target the plan gives only quarters for shows its quarter on the year's board
+    WHERE (horizon = $horizon OR $horizon = 'year' AND horizon = 'quarter' AND y.year IS NULL)
+      AND ($region IS NULL OR region = $region)
       AND ($year IS NULL OR year = $year AND month(as_of_end)
            <= CASE WHEN as_of LIKE '%Q%' THEN ($month + 2) // 3 * 3 ELSE $month END)
 ),

@@ -34,6 +34,7 @@ x AS (
     SELECT t.*, g.m FROM t, LATERAL generate_series(1, t.max_m) AS g(m)
     WHERE (t.frequency = 'monthly' OR g.m % 3 = 0)
       AND NOT (g.m = 1 AND coalesce(t.jan_feb, false))  -- Jan–Feb is checked at February
+      AND t.pace[g.m + 1] IS NOT NULL  -- a target without a year ends where its plan ends
 ),
 b AS (
     SELECT x.target_id, x.kind, x.direction, x.frequency, x.annual, x.behind_below,
@@ -62,7 +63,7 @@ SELECT target_id, m, kind, direction, behind_below, at_risk_below, growth_behind
        CASE kind WHEN 'growth' THEN q_target WHEN 'flow' THEN pace_m - pace_qs
                  ELSE pace_m END AS q_pace,
        CASE kind WHEN 'flow' THEN q_target - pace_qs ELSE q_target END AS q_target,
-       frequency = 'monthly' AS has_month,
+       frequency = 'monthly' AS has_month, annual IS NOT NULL AS has_year,
        CASE WHEN frequency = 'monthly' THEN own END AS m_actual,
        CASE kind WHEN 'flow' THEN pace_m - pace_prev ELSE pace_m END AS m_pace
 FROM b
@@ -102,7 +103,7 @@ o AS (SELECT *, {own} FROM {rows}),
 c AS (SELECT *, greatest(q_own, CASE WHEN m_own = 3 THEN 2 ELSE 0 END) AS q_sev FROM o),
 y AS (SELECT *, greatest(y_own, CASE WHEN q_sev = 3 THEN 2 ELSE 0 END) AS y_sev FROM c)
 SELECT target_id, m, rolled_up,
-       y_actual, y_pace, {y_code}, {y_rank},
+       y_actual, y_pace, CASE WHEN has_year THEN {y_code} END, {y_rank},
        q_actual, q_pace, q_target, {q_code}, {q_rank},
        m_actual, m_pace, CASE WHEN has_month THEN {m_code} END, {m_rank}
 FROM y

@@ -58,7 +58,9 @@ class Target(Strict):
     indicator: Id
     region: Id
     year: int = Field(ge=1949, le=2100)
-    annual: float
+    # the year's target; a plan may give only quarters or months (a Q1 target): then
+    # the checks run to the last period given and there is no year horizon
+    annual: float | None = None
     # cumulative values at the end of Q1, Q2, Q3 (flows) or levels/rates (stock, growth)
     quarters: dict[Literal["Q1", "Q2", "Q3", "Q4"], float] = {}
     # cumulative values at the end of given months, keyed "1".."12"
@@ -73,6 +75,8 @@ class Target(Strict):
 
     @model_validator(mode="after")
     def _profile(self) -> Target:
+        if self.annual is None and not (self.quarters or self.months):
+            raise ValueError("a target needs annual, quarters or months")
         if self.pacing == "profile" and len(self.profile) != 12:
             raise ValueError("pacing 'profile' needs 12 monthly weights in profile")
         if self.pacing != "profile" and self.profile:
@@ -93,7 +97,9 @@ def contradictions(target: Target, kind: str) -> list[tuple[str, str]]:
     "3" and Q1, month "12" or Q4 and the year) must agree. A stock's Q4 is its year-end
     level. Growth rates are free: a quarter's rate may exceed the year's.
     """
-    given: list[tuple[int, str, float]] = [(12, "annual", target.annual)]
+    given: list[tuple[int, str, float]] = []
+    if target.annual is not None:
+        given.append((12, "annual", target.annual))
     given += [(3 * int(q[1]), f"quarters.{q}", v) for q, v in target.quarters.items()]
     given += [(int(m), f'months."{m}"', v) for m, v in target.months.items()]
     given.sort(key=lambda g: (g[0], g[1] != "annual"))

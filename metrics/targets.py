@@ -64,20 +64,38 @@ def shares_for(target: Target, past: Mapping[int, Mapping[int, float]]) -> tuple
 def curve_for(
     target: Target, indicator: Indicator, past: Mapping[int, Mapping[int, float]]
 ) -> tuple[Curve, Curve, str]:
-    """(pace by month-end, horizon target by quarter of each month, pacing used)."""
+    """(pace by month-end, horizon target by quarter of each month, pacing used).
+
+    Without an annual target the curve ends at the last period given (NaN after it).
+    """
     quarters = {int(q[1]): v for q, v in target.quarters.items()}
     months = {int(m): v for m, v in target.months.items()}
+    last, year_end = last_given(target)
     if indicator.kind == "growth":
-        q_rate = np.array([quarters.get((m + 2) // 3, target.annual) for m in range(13)])
+        default = np.nan if target.annual is None else target.annual
+        q_rate = np.array([quarters.get((m + 2) // 3, default) for m in range(13)])
         q_rate[0] = q_rate[1]
         rate = np.array([months.get(m, q_rate[m]) for m in range(13)], dtype=np.float64)
+        rate[last + 1 :] = np.nan
         return rate, q_rate.astype(np.float64), "rate"
     shares, used = shares_for(target, past)
     start = 0.0
     if indicator.kind == "stock":
-        start = past.get(target.year - 1, {}).get(12, target.annual)
-    curve = pace_curve(target.annual, shares, quarters, months, start)
+        start = past.get(target.year - 1, {}).get(12, year_end)
+    curve = pace_curve(year_end, shares, quarters, months, start)
+    curve[last + 1 :] = np.nan
     return curve, np.asarray(curve[Q_END], dtype=np.float64), used
+
+
+def last_given(target: Target) -> tuple[int, float]:
+    """The last month end a target gives a value for, and that value (the year's end
+    and the annual target when there is one)."""
+    if target.annual is not None:
+        return 12, target.annual
+    given = {3 * int(q[1]): v for q, v in target.quarters.items()}
+    given.update({int(m): v for m, v in target.months.items()})
+    last = max(given)
+    return last, given[last]
 
 
 def target_tables(
@@ -138,7 +156,7 @@ def pace_curves(
     flows = {i for i, ind in indicators.items() if ind.kind == "flow"}
     inner: tuple[int, ...]
     for tid, t in enumerate(targets):
-        if t.indicator in flows and t.pacing == "linear":
+        if t.indicator in flows and t.pacing == "linear" and t.annual is not None:
             if t.months:  # explicit cumulative values; a month's wins over its quarter's
                 given = {QUARTER_END[q]: v for q, v in t.quarters.items() if q != "Q4"}
                 given.update({int(m): v for m, v in t.months.items()})
@@ -192,7 +210,9 @@ def _targets_table(
                 (reg_code.setdefault(t.region, len(reg_code)) for t in targets), np.int32, n
             ),
             "year": np.fromiter((t.year for t in targets), np.int32, n),
-            "annual": np.fromiter((t.annual for t in targets), np.float64, n),
+            "annual": np.fromiter(
+                (np.nan if t.annual is None else t.annual for t in targets), np.float64, n
+            ),
             "pacing": pd.Categorical(used),
             # the most specific owner below the indicator's (joined in the views)
             "owner": pd.Categorical(list(owners) if owners else [None] * n),

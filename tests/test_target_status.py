@@ -296,6 +296,48 @@ def test_the_demo_carries_the_plans_targets_on_the_regions_it_names() -> None:
     assert ("fai_wc", "west_coast") not in by_key
     assert by_key[("fai_wc_growth", "guzhenkou")].annual == 20.0
     assert by_key[("projects_signed", "west_coast")].quarters == {"Q1": 100}
-    assert by_key[("fin_va_growth", "west_coast")].annual == 10.0
+    assert by_key[("fin_va_growth", "west_coast")].quarters == {"Q1": 10.0}
+    assert by_key[("gdp_growth", "west_coast")].quarters == {"Q1": 6.5}
     owners = {r.id: r.owner for r in config.regions}
     assert owners["guzhenkou"] and owners["west_coast"]
+
+
+def test_a_plan_may_give_only_a_quarter(tmp_path: Path) -> None:
+    q1_only = (
+        '[[targets]]\nindicator = "gdp_growth"\nregion = "west_coast"\nyear = 2026\n'
+        "quarters = { Q1 = 6.5 }\n"
+        '[[targets]]\nindicator = "projects_started"\nregion = "zone_a"\nyear = 2026\n'
+        "quarters = { Q1 = 90 }\n"
+    )
+    config = pipeline(
+        tmp_path,
+        """
+        2026Q1,west_coast,gdp_growth,yoy_pct,6.1
+        2026Q2,west_coast,gdp_growth,yoy_pct,6.3
+        2026年2月,zone_a,projects_started,ytd,50
+        2026年3月,zone_a,projects_started,ytd,80
+        2026年4月,zone_a,projects_started,ytd,120
+        """,
+        q1_only,
+    )
+    gdp = progress(config, "indicator = 'gdp_growth'")
+    assert [(r["as_of"], r["horizon"]) for r in gdp] == [("2026Q1", "quarter")]
+    assert gdp[0]["gap"] == pytest.approx(-0.4) and gdp[0]["status"] == "at_risk"
+    started = progress(config, "indicator = 'projects_started' AND horizon <> 'month'")
+    assert [(r["as_of"], r["horizon"]) for r in started] == [
+        ("2026-02", "quarter"),
+        ("2026-03", "quarter"),
+    ]
+    assert started[0]["pace_target"] == pytest.approx(60.0)
+    assert started[1]["horizon_target"] == 90 and started[1]["status"] == "at_risk"
+
+
+def test_a_target_without_any_value_is_refused(tmp_path: Path) -> None:
+    from ingest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="annual, quarters or months"):
+        pipeline(
+            tmp_path,
+            "2026年3月,zone_a,projects_started,ytd,40",
+            '[[targets]]\nindicator = "projects_started"\nregion = "zone_a"\nyear = 2026\n',
+        )
