@@ -10,12 +10,14 @@ import gzip
 import hmac
 import logging
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from exporters.deadlines import Deadlines
 from exporters.health import HANDLERS, ServiceHealth, openmetrics_format, text_format
 from exporters.listen import Listen
 from exporters.snapshot import Exposition, Snapshot, expose
@@ -100,9 +102,19 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.settimeout(self.server.timeouts.idle)
 
+    def handle_one_request(self) -> None:
+        # the request line and headers must arrive within the idle timeout, however slowly
+        self.server.deadlines.set(self.connection, self.server.timeouts.idle)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.deadlines.clear(self.connection)
+
     def parse_request(self) -> bool:
         self.handler = "other"
-        if not super().parse_request():
+        ok = super().parse_request()
+        self.server.deadlines.clear(self.connection)
+        if not ok:
             return False
         # Route on the target as sent: http.server turns //metrics into /metrics.
         self.target = self.requestline.split()[1].split("?", 1)[0]
@@ -134,6 +146,8 @@ class Handler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self) -> None:
+        if self.headers.get("Content-Length", "0") != "0" or "Transfer-Encoding" in self.headers:
+            self.close_connection = True  # a body is never read: the next bytes are not a request
         if not self._authorised():
             return
         if self.target not in ("/-/refresh", "/-/reload"):
@@ -238,6 +252,7 @@ class MetricsServer(ThreadingHTTPServer):
         self.health = health
         self.hooks = hooks
         self.timeouts = timeouts or Timeouts()
+        self.deadlines = Deadlines()
         self.set_web(web or WebConfig())
 
     def set_web(self, web: WebConfig) -> None:
@@ -256,15 +271,31 @@ class MetricsServer(ThreadingHTTPServer):
             return
         request.settimeout(self.timeouts.handshake)
         try:
-            conn = tls.get().wrap_socket(request, server_side=True)
-        except OSError as exc:  # ssl.SSLError and timeouts are OSErrors
-            self.health.tls_failures.inc()
-            log.debug("TLS handshake with %s failed: %s", client_address, exc)
+            conn = tls.get().wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        except OSError as exc:
+            self._handshake_failed(client_address, exc)
             return
         try:
-            super().finish_request(conn, client_address)
+            if self._handshake(conn, client_address):
+                super().finish_request(conn, client_address)
         finally:
             self.shutdown_request(conn)
+
+    def _handshake(self, conn: ssl.SSLSocket, client_address: object) -> bool:
+        """The TLS handshake, within the handshake timeout however slow the client."""
+        self.deadlines.set(conn, self.timeouts.handshake)
+        try:
+            conn.do_handshake()
+        except OSError as exc:  # ssl.SSLError and timeouts are OSErrors
+            self._handshake_failed(client_address, exc)
+            return False
+        finally:
+            self.deadlines.clear(conn)
+        return True
+
+    def _handshake_failed(self, client_address: object, exc: OSError) -> None:
+        self.health.tls_failures.inc()
+        log.debug("TLS handshake with %s failed: %s", client_address, exc)
 
     def handle_error(self, request: object, client_address: object) -> None:
         exc = sys.exc_info()[1]
@@ -272,6 +303,10 @@ class MetricsServer(ThreadingHTTPServer):
             log.debug("connection from %s: %s", client_address, exc)
         else:
             log.exception("request from %s failed", client_address)
+
+    def server_close(self) -> None:
+        self.deadlines.close()
+        super().server_close()
 
     def serve_in_thread(self) -> threading.Thread:
         """Serve until shutdown() in a daemon thread."""

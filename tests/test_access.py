@@ -175,13 +175,17 @@ def tls_workdir(tmp_path: Path, server_toml: str = "") -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(tmp_path / "server.crt"))
 
 
-def dribble(conn: socket.socket, data: bytes, stop: threading.Event) -> None:
-    """Send a byte at a time, slower than any client should."""
-    with contextlib.suppress(OSError):
+def dribble(
+    conn: socket.socket, data: bytes, stop: threading.Event, closed: list[socket.socket]
+) -> None:
+    """Send a byte every 0.3 s, slower than any client should; note when the server hangs up."""
+    try:
         for byte in data:
             if stop.wait(0.3):
                 return
             conn.send(bytes([byte]))
+    except OSError:
+        closed.append(conn)
 
 
 def test_idle_and_slow_connections_do_not_stop_scrapes(tmp_path: Path) -> None:
@@ -194,10 +198,12 @@ def test_idle_and_slow_connections_do_not_stop_scrapes(tmp_path: Path) -> None:
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
         plain = [socket.create_connection(("127.0.0.1", port)) for _ in range(5)]
         slow = [ctx.wrap_socket(c, server_hostname="127.0.0.1") for c in plain[:3]] + plain[3:]
-        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(100)
+        hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(300)
+        request = b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"x" * 300
+        closed: list[socket.socket] = []
         for i, conn in enumerate(slow):
-            data = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" if i < 3 else hello
-            threading.Thread(target=dribble, args=(conn, data, stop), daemon=True).start()
+            data = request if i < 3 else hello
+            threading.Thread(target=dribble, args=(conn, data, stop, closed), daemon=True).start()
         try:
             for _ in range(20):
                 code, body = https(f"{base}/metrics", ctx)
@@ -206,9 +212,11 @@ def test_idle_and_slow_connections_do_not_stop_scrapes(tmp_path: Path) -> None:
                 conn.settimeout(30)
                 with contextlib.suppress(ConnectionResetError):
                     assert conn.recv(1) == b""
+            # and the slow ones once their handshake or request overran its timeout
+            wait_for(lambda: len(closed) == len(slow), 30, "slow connections closed")
             text = https(f"{base}/metrics", ctx)[1].decode()
             failed = next(ln for ln in text.splitlines() if ln.startswith("kpiwatch_tls_hand"))
-            assert float(failed.split()[1]) >= 5
+            assert float(failed.split()[1]) >= 7  # five idle, two slow hellos
         finally:
             stop.set()
             for conn in idle + slow:
