@@ -20,7 +20,7 @@ from ingest.files import write_atomic
 ITEM = "job, indicator, region, horizon, year"
 CHECKED = 'horizon=~"year|quarter"'  # months feed their quarter; they page nobody
 DASHBOARD_UID = "kpiwatch-indicator"
-OVERVIEW_UID = "kpiwatch-overview"
+HEALTH_UID = "kpiwatch-health"  # the service-health dashboard
 
 
 @dataclass(frozen=True)
@@ -262,7 +262,7 @@ def _alert(
     service: bool = False,
 ) -> dict[str, Any]:
     if service:
-        dashboard = f"{s.grafana_url}/d/{OVERVIEW_UID}"
+        dashboard = f"{s.grafana_url}/d/{HEALTH_UID}"
     else:
         dashboard = (
             f"{s.grafana_url}/d/{DASHBOARD_UID}"

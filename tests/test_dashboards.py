@@ -297,3 +297,22 @@ def time_now(prom: int) -> float:
     got = query(prom, "time()")["result"]
     assert isinstance(got, list)
     return float(got[1])
+
+
+def test_alert_links_open_a_dashboard_with_its_variables(demo: Path) -> None:
+    cli(demo, "rules", "-o", "rules")
+    groups = yaml.safe_load((demo / "rules" / "kpiwatch-rules.yml").read_text())["groups"]
+    variables = {
+        name: {v["name"] for v in load(demo, name)["templating"]["list"]} for name in DASHBOARDS
+    }
+    for group in groups:
+        for rule in group["rules"]:
+            if "alert" not in rule:
+                continue
+            url = urllib.parse.urlsplit(rule["annotations"]["dashboard"])
+            uid = url.path.removeprefix("/d/")
+            assert uid in variables, (rule["alert"], uid)
+            for key in urllib.parse.parse_qs(url.query):
+                assert key.removeprefix("var-") in variables[uid], (rule["alert"], key)
+            if rule["alert"].startswith("Kpiwatch"):  # the service's own trouble
+                assert uid == "kpiwatch-health", rule["alert"]
