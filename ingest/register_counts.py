@@ -1,10 +1,12 @@
 """Project counts written as ordinary observations, so targets and checks need no case.
 
 Each configured count (say, projects started of ≥ 1 亿元) becomes a monthly flow series
-(measure `value`) in the project's region and every region above it, every month from
-January of its first event's year to the load's month, zeros included so that the year
-to date is complete. Only values that differ from the stored ones are written, as new
-vintages of the register's load: as-of queries see the counts as they were known.
+(measure `value`) in the project's region and every region above it, every complete
+month from January of its first event's year to the last month ended before the load
+(zeros included, so the year to date is complete; a month in progress would read as a
+month behind its pace; project_counts has it). Only values that differ from the stored
+ones are written, as new vintages of the register's load: as-of queries see the counts
+as they were known.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ regs AS (
 first AS (SELECT indicator, make_date(year(min(m)), 1, 1) AS m0 FROM monthly GROUP BY ALL),
 months AS (
     SELECT r.indicator, r.region,
-           unnest(generate_series(f.m0, date_trunc('month', CAST($d AS DATE))::DATE,
-                                  INTERVAL 1 MONTH))::DATE AS m
+           unnest(generate_series(
+               f.m0, CAST(date_trunc('month', CAST($d AS DATE)) - INTERVAL 1 MONTH AS DATE),
+               INTERVAL 1 MONTH))::DATE AS m
     FROM regs r JOIN first f USING (indicator)
 ),
 fresh AS (

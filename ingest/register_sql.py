@@ -6,6 +6,8 @@ date D" is the versions known by D. Views (documented in the README):
 
 - project_versions / project_node_versions: every version, with known_from/known_until
 - projects: latest state of each project, the node it waits at and for how long
+  (waiting_days: since the later of its planned date and the last node done; stuck
+  beyond the register's stuck_after_days)
 - project_nodes: planned vs actual date of every node of every project, days late
 - project_counts: projects counted per configured count, region (rolled up the tree),
   frequency (dekad = 旬, month, quarter, year) and period
@@ -143,7 +145,8 @@ first_seen AS (SELECT register, project, min(known_from) AS since
 n AS (SELECT * FROM project_nodes_at(d, today)),
 waits AS (  -- the first node, in order, planned and not done yet
     SELECT register, project, arg_min(node, position) AS node,
-           arg_min(node_name, position) AS node_name, min(position) AS position
+           arg_min(node_name, position) AS node_name, min(position) AS position,
+           arg_min(planned, position) AS planned
     FROM n WHERE actual IS NULL AND planned IS NOT NULL GROUP BY ALL
 ),
 agg AS (
@@ -163,12 +166,11 @@ last_load AS (
 SELECT p.register, p.project, p.name, p.region, p.unit, p.supporting, p.investment,
        p.category, p.funds, p.progress, a.nodes_done, a.nodes_overdue, a.nodes_unconfirmed,
        a.worst_days_late, w.node AS waiting_at, w.node_name AS waiting_at_name,
+       -- how long it waits: since the later of the node's plan and the last node done
        CASE WHEN w.node IS NOT NULL
-            THEN CAST(today AS DATE) - coalesce(a.last_done, CAST(s.since AS DATE)) END
+            THEN greatest(0, CAST(today AS DATE) - greatest(a.last_done, w.planned)) END
            AS waiting_days,
-       coalesce(w.node IS NOT NULL AND CAST(today AS DATE)
-                - coalesce(a.last_done, CAST(s.since AS DATE)) > r.stuck_after_days, false)
-           AS stuck,
+       coalesce(waiting_days > r.stuck_after_days, false) AS stuck,
        NOT EXISTS (SELECT 1 FROM project_absences x JOIN last_load ll USING (register, load_id)
                    WHERE x.register = p.register AND x.project = p.project) AS listed,
        p.known_from, r.illustrative

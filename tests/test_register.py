@@ -62,7 +62,7 @@ def test_counts_by_dekad_and_threshold(tmp_path: Path) -> None:
             project_line("P4", investment="0.5", signed=("2026-01-06", "46028")),
         ],
     )
-    load(config, path, "2026-03-20")
+    load(config, path, "2026-04-01")  # March has ended: the monthly counts include it
     dekads = query(
         config,
         "SELECT period, projects FROM project_counts WHERE indicator = 'projects_started' "
@@ -335,3 +335,21 @@ def test_dekad_counts_follow_the_calendar(
         grain = "dekad" if frequency == "dekad" else frequency
         span = span_of(day, grain)
         assert (period, start, end) == (span.label, span.start, span.end)
+
+
+def test_month_in_progress_is_not_an_observation(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    path = write_register(
+        tmp_path / "register.csv", [project_line("P1", started=("2026-03-10", "2026-03-10"))]
+    )
+    load(config, path, "2026-03-31")  # March not over: judged against its pace, 0 would lie
+    months = query(
+        config,
+        "SELECT period, value FROM observations_latest WHERE region = 'ecopark' "
+        "AND indicator = 'projects_started' ORDER BY 1",
+    )
+    assert months == [("2026-01", 0.0), ("2026-02", 0.0)]
+    # the month and 旬 in progress are counted in project_counts
+    assert query(config, "SELECT count(*) FROM project_counts WHERE period = '2026-03-D1'") == [
+        (2,)
+    ]

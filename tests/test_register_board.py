@@ -18,9 +18,9 @@ ARGS = ("--as-of", "2026-03-15", "--region", "西海岸新区")
 def _board_store(tmp_path: Path) -> Path:
     config = register_config(tmp_path)
     lines = [
-        # land planned 1 Feb, not done: 42 days late on 15 Mar; signed on 5 Jan, so it
-        # has waited at the land node 69 days (stuck: more than 60)
-        project_line("P1", signed=("2026-01-05", "2026-01-05"), land=("2026-02-01", "")),
+        # land planned 10 Jan, not done: 64 days late on 15 Mar, and stuck there (waiting
+        # more than 60 days since the later of its plan and the signing on 5 Jan)
+        project_line("P1", signed=("2026-01-05", "2026-01-05"), land=("2026-01-10", "")),
         # start planned 18 Mar (this 旬: 11–20 Mar), not started: due, not overdue yet
         project_line("P2", unit="工信局", started=("2026-03-18", "")),
         # start planned 5 Mar, not started: overdue 10 days; permit reported, unconfirmed;
@@ -55,13 +55,13 @@ def test_supervision_by_hand(tmp_path: Path) -> None:
         by_unit = supervise(con, date(2026, 3, 15), unit="住建局")
     finally:
         con.close()
-    assert [(r[1], r[4], r[6]) for r in board.overdue] == [("P1", "土地", 42), ("P3", "开工", 10)]
-    assert [(r[1], r[4], r[5]) for r in board.stuck] == [("P1", "土地", 69)]
+    assert [(r[1], r[4], r[6]) for r in board.overdue] == [("P1", "土地", 64), ("P3", "开工", 10)]
+    assert [(r[1], r[4], r[5]) for r in board.stuck] == [("P1", "土地", 64)]
     assert [r[1] for r in board.due_not_started] == ["P2"]
     assert board.dekad.name == "2026年3月中旬"
     # units worst first; a reported, unconfirmed permit is the node unit's (住建局)
     assert [(u[0], u[1], u[2], u[4]) for u in board.units] == [
-        ("发改局", 1, 42, 1),  # P1 signed, reported only
+        ("发改局", 1, 64, 1),  # P1 signed, reported only
         ("工信局", 1, 10, 0),
         ("住建局", 0, None, 1),
     ]

@@ -23,10 +23,10 @@ def _ago(days: int) -> str:
 
 
 def _lines() -> list[str]:
-    """Three projects judged on today: a land node 40 days late and stuck since its signing
-    70 days ago, a permit 5 days late, a start due later this year with funds and progress."""
+    """Three projects judged on today: a land node 65 days late (stuck: more than 60), a
+    permit 5 days late, a start reported and confirmed."""
     return [
-        project_line("P1", signed=(_ago(70), _ago(70)), land=(_ago(40), "")),
+        project_line("P1", signed=(_ago(70), _ago(70)), land=(_ago(65), "")),
         project_line("P2", region="董家口经济区", permit=(_ago(5), "")),
         project_line("P3", investment="50", started=(_ago(3), _ago(2), _ago(1))),
     ]
