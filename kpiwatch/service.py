@@ -151,17 +151,24 @@ class Service:
     def _open_with_retry(self, config: Config) -> duckdb.DuckDBPyConnection | None:
         """Open the store for writing, waiting with back-off while another process holds it."""
         delay = config.server.store_retry_seconds
+        waited = False
         while not self.triggers.stop.is_set():
             try:
-                return open_store(config.store_path, False, config.store.memory_limit)
+                con = open_store(config.store_path, False, config.store.memory_limit)
             except StoreError as exc:
                 if self._reason(exc, config) != "locked":
                     raise self._failed("store", exc, config) from exc
+                waited = True
                 self.health.store_failed("locked")
                 self.holder.health_changed()
                 log.warning("store busy, retrying in %.0fs: %s", delay, str(exc).splitlines()[0])
                 self.triggers.stop.wait(delay)
                 delay = min(delay * 2, config.server.store_retry_max_seconds)
+                continue
+            if waited:  # the lock is gone, whatever the rest of the refresh brings
+                self.health.store_worked()
+                self.holder.health_changed()
+            return con
         return None
 
     def _render(self, data: SnapshotData, config: Config) -> Snapshot:
@@ -223,6 +230,7 @@ class Service:
         except StoreError as exc:
             reason = self._reason(exc, config)
             self.health.store_failed(reason)
+            self.holder.health_changed()
             log.warning("cannot read the last snapshot (%s): %s", reason, first_line(exc))
             return
         try:

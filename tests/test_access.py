@@ -221,3 +221,24 @@ def test_idle_and_slow_connections_do_not_stop_scrapes(tmp_path: Path) -> None:
             stop.set()
             for conn in idle + slow:
                 conn.close()
+
+
+def test_a_certificate_that_does_not_load_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "server.crt").write_text("not a certificate\n")
+    (tmp_path / "web.yml").write_text(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: missing.key\n"
+    )
+    (tmp_path / "config.toml").write_text(
+        CONFIG + '\n[server]\nweb_config_file = "web.yml"\n', encoding="utf-8"
+    )
+    from tests.service_helpers import KPIWATCH
+
+    done = subprocess.run(
+        [KPIWATCH, "serve", "--listen", f"127.0.0.1:{free_port()}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "server.crt" in done.stderr and "cannot load the certificate" in done.stderr
