@@ -19,6 +19,7 @@ from ingest.grids import stage_grid
 from ingest.mapping import build_period_map, build_region_map, build_series_map
 from ingest.readers import stage_long
 from ingest.schema import Indicator, Region, Source
+from ingest.series_checks import series_errors
 from ingest.store import sync_catalog, transaction
 from ingest.textfiles import check_readable
 from ingest.validate import (
@@ -33,7 +34,7 @@ from ingest.validate import (
 )
 
 ERRORS_KEPT = 1000
-TEMP_VIEWS = ("staged", "incoming")
+TEMP_VIEWS = ("staged", "incoming", "file_rows")
 TEMP_TABLES = (
     "raw_rows",
     "series_map",
@@ -79,6 +80,8 @@ class LoadReport:
     series: list[SeriesReport] = field(default_factory=list)
     # The load that already brought this exact content for this source (then skipped).
     already_loaded: int | None = None
+    # Rows loaded with a warning (a falling year-to-date where the source revises).
+    flagged: list[RowError] = field(default_factory=list)
 
     @property
     def new(self) -> int:
@@ -143,7 +146,9 @@ def _load_file(
         known = _file_series(con)
         if known:
             _prior_values(con)
-        report = LoadReport(str(path), source.name, rows_read, None, _series_reports(con, known))
+        flags = _refuse_contradictions(con, path, source, known, rejects)
+        series = _series_reports(con, known)
+        report = LoadReport(str(path), source.name, rows_read, None, series, flagged=flags)
         if report.new + report.revised == 0:
             with transaction(con):
                 sync_catalog(con, indicators.values(), regions)
@@ -151,7 +156,7 @@ def _load_file(
         load_id = _write(
             con, digest.result(), source, indicators, regions, known_from, report, known
         )
-        return LoadReport(report.file, report.source, rows_read, load_id, report.series)
+        return LoadReport(report.file, report.source, rows_read, load_id, series, flagged=flags)
     except duckdb.OutOfMemoryException as exc:
         limit = _setting(con, "memory_limit")
         raise StoreError(
@@ -207,10 +212,22 @@ def _validate(
     if dups:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE deduped AS "
-            "SELECT k, arg_min(value, line) AS value, min(line) AS line FROM checked GROUP BY k"
+            "SELECT k, arg_min(value, line) AS value, min(line) AS line, "
+            "arg_min(cell, line) AS cell FROM checked GROUP BY k"
         )
     rows = "deduped" if dups else "checked"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT k, value, line FROM {rows}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW incoming AS SELECT k, value, line, cell FROM {rows}")
+
+
+def _refuse_contradictions(
+    con: duckdb.DuckDBPyConnection, path: Path, source: Source, known: bool, rejects: Path | None
+) -> list[RowError]:
+    """Refuse rows that contradict others of their series; return the rows flagged."""
+    errors, flags = series_errors(con, source, known)
+    if errors:
+        extra = _rejects_written(rejects, errors)
+        raise IngestError(str(path), extra + errors)
+    return flags
 
 
 def _rejects_written(rejects: Path | None, errors: list[RowError]) -> list[RowError]:

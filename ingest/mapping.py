@@ -100,9 +100,17 @@ def build_series_map(
     frame["status"] = frame["status"].astype("Int8")
     register(con, "series_map", frame)
     key_frame = pd.DataFrame(
-        [(k, i, m, m in CUMULATIVE) for (i, m), k in keys.items()],
-        columns=["key_id", "indicator", "measure", "cumulative"],
-    ).astype({"key_id": "int32", "indicator": str, "measure": str, "cumulative": bool})
+        [(k, i, m, m in CUMULATIVE, indicators[i].refuses_negative) for (i, m), k in keys.items()],
+        columns=["key_id", "indicator", "measure", "cumulative", "non_negative"],
+    ).astype(
+        {
+            "key_id": "int32",
+            "indicator": str,
+            "measure": str,
+            "cumulative": bool,
+            "non_negative": bool,
+        }
+    )
     register(con, "key_map", key_frame)
 
 

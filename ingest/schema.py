@@ -132,6 +132,8 @@ class Source(Strict):
     # hidden rows and columns of a workbook: refuse the file, read them, or skip them
     hidden: Literal["error", "read", "skip"] = "error"
     limits: Limits = Limits()
+    # The source revises its year-to-date figures: a ytd that falls loads, flagged.
+    revises_ytd: bool = False
     _by_key: dict[str, SeriesMap] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: object) -> None:

@@ -160,6 +160,11 @@ def ingest(
                 f"{outcome.path}: already loaded (load {outcome.report.already_loaded}), skipped",
                 markup=False,
             )
+        flagged = [] if isinstance(outcome.report, RegisterReport) else outcome.report.flagged
+        for flag in flagged[:3]:
+            out.print(f"{outcome.path}: {flag}", markup=False)
+        if len(flagged) > 3:
+            out.print(f"{outcome.path}: … and {len(flagged) - 3} more flagged", markup=False)
         for s in outcome.report.series:
             add_row(
                 loaded,

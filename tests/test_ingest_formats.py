@@ -142,6 +142,7 @@ def test_gbk_wide_table_equals_the_utf8_long_copy(
         row_key = "region"
         indicator = "floor_space"
         measure = "ytd"
+        revises_ytd = true
         columns = {{ key = "地区" }}
 
         [[sources]]
@@ -150,6 +151,7 @@ def test_gbk_wide_table_equals_the_utf8_long_copy(
         layout = "long"
         indicator = "floor_space"
         measure = "ytd"
+        revises_ytd = true
         columns = {{ period = "period", value = "value", region = "province" }}
     """
     )

@@ -289,3 +289,161 @@ def test_noisy_series_and_region_names_match_configured_names(
     """)
     assert load(config, path).new == 1
     assert value(config, "fai", "west_coast", "2026-03", "value") == 5.0
+
+
+# --- periods of one series that cover the same month
+
+
+@pytest.mark.parametrize(
+    ("rows", "bad_lines", "named"),
+    [
+        # a Jan–Feb value beside separate Jan and Feb values
+        (
+            [
+                ("2026年1-2月", "投资:当月值", "10"),
+                ("2026-01", "投资:当月值", "4"),
+                ("2026-02", "投资:当月值", "6"),
+            ],
+            [3, 4],
+            "line 2",
+        ),
+        # monthly values beside the first quarter's, the same measure
+        (
+            [
+                ("2026-01", "投资:当月增长", "4"),
+                ("2026-02", "投资:当月增长", "5"),
+                ("2026年第一季度", "投资:当月增长", "6"),
+            ],
+            [4],
+            "2026-01 on line 2",
+        ),
+        # a year-to-date keyed by the quarter beside the same month's
+        (
+            [("2026年一季度", "投资:累计值", "300"), ("2026年1-3月", "投资:累计值", "300")],
+            [3],
+            "2026Q1 on line 2",
+        ),
+    ],
+)
+def test_overlapping_periods_in_a_file_are_refused_naming_both_rows(
+    make_config: Callable[[str], Config],
+    tmp_path: Path,
+    rows: list[tuple[str, str, str]],
+    bad_lines: list[int],
+    named: str,
+) -> None:
+    path = write(tmp_path, "o.csv", rows)
+    config = make_config(long_source(path))
+    errors = refusal(config, path)
+    assert [e[0] for e in errors] == bad_lines
+    assert all(field == "时间" and "overlaps" in reason for _, field, _, reason in errors)
+    assert named in errors[0][3]
+
+
+def test_a_jan_feb_ytd_and_a_february_ytd_are_one_key(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    rows = [("2026年1-2月", "投资:累计值", "120"), ("2026-02", "投资:累计值", "120")]
+    path = write(tmp_path, "o.csv", rows)
+    config = make_config(long_source(path))
+    assert load(config, path).new == 1
+    other = write(
+        tmp_path,
+        "p.csv",
+        [("2026年1-2月", "投资:累计值", "120"), ("2026-02", "投资:累计值", "125")],
+    )
+    ((line, _, _, reason),) = refusal(config, other)
+    assert line == 3 and "duplicate key" in reason
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "stored_period"),
+    [
+        ([("2026-01", "4"), ("2026-02", "6")], [("2026年1-2月", "10")], "2026-01"),
+        ([("2026年1-2月", "10")], [("2026-03", "3"), ("2026-02", "6")], "2026-01/02"),
+        ([("2026-02", "6")], [("2026Q1", "16")], "2026-02"),
+        ([("2026Q1", "16")], [("2026-03", "3")], "2026Q1"),
+    ],
+)
+def test_a_period_overlapping_a_stored_one_is_refused(
+    make_config: Callable[[str], Config],
+    tmp_path: Path,
+    first: list[tuple[str, str]],
+    second: list[tuple[str, str]],
+    stored_period: str,
+) -> None:
+    a = write(tmp_path, "a.csv", [(p, "投资:当月值", v) for p, v in first])
+    b = write(tmp_path, "b.csv", [(p, "投资:当月值", v) for p, v in second])
+    config = make_config(long_source(tmp_path / "*.csv"))
+    load(config, a)
+    before = stored(config)
+    errors = refusal(config, b)
+    assert errors[0][3].split(" overlaps ")[1].startswith(f"{stored_period} already stored")
+    assert f"{a} line 2" in errors[0][3]
+    assert stored(config) == before
+
+
+# --- a year-to-date that falls within a year
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "line", "says"),
+    [
+        (
+            [],
+            [("2026-01", "100"), ("2026-02", "90")],
+            3,
+            "falls from 100.0 (2026-01, line 2) to 90.0",
+        ),
+        (
+            [("2026-02", "100")],
+            [("2026-03", "90")],
+            2,
+            "falls from 100.0 (2026-02, already stored)",
+        ),
+        ([("2026-03", "90")], [("2026年1-2月", "100")], 2, "to 90.0 (2026-03, already stored)"),
+    ],
+)
+def test_a_falling_ytd_of_a_count_is_refused(
+    make_config: Callable[[str], Config],
+    tmp_path: Path,
+    first: list[tuple[str, str]],
+    second: list[tuple[str, str]],
+    line: int,
+    says: str,
+) -> None:
+    config = make_config(long_source(tmp_path / "*.csv"))
+    if first:
+        load(config, write(tmp_path, "a.csv", [(p, "投资:累计值", v) for p, v in first]))
+    b = write(tmp_path, "b.csv", [(p, "投资:累计值", v) for p, v in second])
+    ((at, field, _, reason),) = refusal(config, b)
+    assert (at, field) == (line, "时间")
+    assert reason.startswith("refused") and says in reason and "negative" in reason
+
+
+def test_a_falling_ytd_loads_where_the_indicator_may_fall(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    rows = [("2025-12", "投资:累计值", "1000"), ("2026-01", "投资:累计值", "100")]
+    rows += [("2026-02", "投资:累计值", "90")]
+    path = write(tmp_path, "y.csv", rows)
+    config = make_config(long_source(path))
+    ((line, _, _, _),) = refusal(config, path)  # December to January is no fall
+    assert line == 4
+    config = make_config(
+        long_source(path).replace('indicator = "fai"', 'indicator = "net"')
+        + '\n[[indicators]]\nid = "net"\nname = "净额"\nkind = "flow"\nnon_negative = false\n'
+    )
+    assert load(config, path).new == 3
+
+
+def test_a_falling_ytd_loads_flagged_where_the_source_revises(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    rows = [("2026-02", "投资:累计值", "100"), ("2026-03", "投资:累计值", "90")]
+    path = write(tmp_path, "r.csv", rows)
+    config = make_config(long_source(path, "revises_ytd = true"))
+    report = load(config, path)
+    assert report.new == 2
+    ((line, field, _, reason),) = [(e.line, e.field, e.value, e.reason) for e in report.flagged]
+    assert (line, field) == (3, "时间") and reason.startswith("flagged, loaded")
