@@ -18,6 +18,7 @@ from ingest.files import write_atomic
 from ingest.grids import stage_grid
 from ingest.mapping import build_period_map, build_region_map, build_series_map
 from ingest.readers import stage_long
+from ingest.revisions import prior_values, with_status
 from ingest.schema import Indicator, Region, Source
 from ingest.series_checks import series_errors
 from ingest.store import sync_catalog, transaction
@@ -67,6 +68,8 @@ class SeriesReport:
     new: int
     revised: int
     unchanged: int
+    # values older than a stored vintage of their key: kept as history, current unchanged
+    older: int
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,10 @@ class LoadReport:
     @property
     def unchanged(self) -> int:
         return sum(s.unchanged for s in self.series)
+
+    @property
+    def older(self) -> int:
+        return sum(s.older for s in self.series)
 
 
 def load_file(
@@ -145,11 +152,11 @@ def _load_file(
         _validate(con, path, source, regions, rejects)
         known = _file_series(con)
         if known:
-            _prior_values(con)
+            prior_values(con, known_from)
         flags = _refuse_contradictions(con, path, source, known, rejects)
         series = _series_reports(con, known)
         report = LoadReport(str(path), source.name, rows_read, None, series, flagged=flags)
-        if report.new + report.revised == 0:
+        if report.new + report.revised + report.older == 0:
             with transaction(con):
                 sync_catalog(con, indicators.values(), regions)
             return report
@@ -271,26 +278,6 @@ def _file_series(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(_scalar(con, "SELECT count(known_id) FROM file_series"))
 
 
-def _prior_values(con: duckdb.DuckDBPyConnection) -> None:
-    """prior(k, value): the latest stored vintage of each key of the file's series."""
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE prior AS
-        SELECT (f.kr << 25) | v.pkey AS k, arg_max(v.value, (l.known_from, v.load_id)) AS value
-        FROM vintages v JOIN file_series f ON f.known_id = v.series_id
-        JOIN loads l USING (load_id)
-        GROUP BY ALL
-        """
-    )
-
-
-def _with_prior(known: bool) -> str:
-    """incoming as `i`, with the prior value of each key (NULL when new)."""
-    if known:
-        return "(SELECT i.*, p.value AS prior FROM incoming i LEFT JOIN prior p USING (k)) i"
-    return "(SELECT *, NULL::DOUBLE AS prior FROM incoming) i"
-
-
 def _series_reports(con: duckdb.DuckDBPyConnection, known: bool) -> list[SeriesReport]:
     rows = con.execute(
         f"""
@@ -298,14 +285,15 @@ def _series_reports(con: duckdb.DuckDBPyConnection, known: bool) -> list[SeriesR
             SELECT k >> 25 AS kr, count(*) AS n,
                    arg_min(k & {PERIOD_BITS}, {END_ORDER}) AS first_p,
                    arg_max(k & {PERIOD_BITS}, {END_ORDER}) AS last_p,
-                   count(*) FILTER (i.prior IS NULL) AS new,
-                   count(*) FILTER (i.prior <> i.value) AS revised,
-                   count(*) FILTER (i.prior = i.value) AS unchanged
-            FROM {_with_prior(known)}
+                   count(*) FILTER (i.status = 'new') AS new,
+                   count(*) FILTER (i.status = 'revised') AS revised,
+                   count(*) FILTER (i.status = 'unchanged') AS unchanged,
+                   count(*) FILTER (i.status = 'older') AS older
+            FROM {with_status(known)}
             GROUP BY 1
         )
         SELECT f.indicator, f.region, f.measure, g.n, fp.period, lp.period,
-               g.new, g.revised, g.unchanged
+               g.new, g.revised, g.unchanged, g.older
         FROM g JOIN file_series f USING (kr)
         JOIN period_labels fp ON fp.pkey = g.first_p
         JOIN period_labels lp ON lp.pkey = g.last_p
@@ -330,7 +318,7 @@ def _write(
         sync_catalog(con, indicators.values(), regions)
         load_id = _scalar(con, "SELECT coalesce(max(load_id), 0) + 1 FROM loads")
         con.execute(
-            "INSERT INTO loads VALUES (?, ?, ?, ?, coalesce(?, now()), now(), ?, ?, ?, ?)",
+            "INSERT INTO loads VALUES (?, ?, ?, ?, coalesce(?, now()), now(), ?, ?, ?, ?, ?)",
             [
                 load_id,
                 source.name,
@@ -341,6 +329,7 @@ def _write(
                 report.new,
                 report.revised,
                 report.unchanged,
+                report.older,
             ],
         )
         con.execute(
@@ -356,8 +345,8 @@ def _write(
             f"""
             INSERT INTO vintages
             SELECT f.series_id, CAST(i.k & {PERIOD_BITS} AS INTEGER), i.value, $load_id, i.line
-            FROM {_with_prior(known)} JOIN file_series f ON f.kr = i.k >> 25
-            WHERE i.prior IS NULL OR i.prior <> i.value
+            FROM {with_status(known)} JOIN file_series f ON f.kr = i.k >> 25
+            WHERE i.status <> 'unchanged'
             """,
             {"load_id": load_id},
         )

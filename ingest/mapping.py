@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from typing import get_args
 
 import duckdb
@@ -59,7 +60,7 @@ def build_series_map(
         entry = source.series_entry(series) if source.series else None
         if source.series and entry is None:
             status = None if source.unmapped == "ignore" else UNMAPPED
-            rows.append((series, measure_text, None, None, 1.0, status, False, False))
+            rows.append((series, measure_text, None, None, 1.0, 0, status, False, False))
             continue
         indicator = (entry.indicator if entry else None) or source.indicator or name_key(series)
         measure = (entry.measure if entry else None) or name_key(measure_text)
@@ -82,7 +83,8 @@ def build_series_map(
             )
         )
         cumulative = measure in CUMULATIVE
-        rows.append((series, measure_text, key_id, rid, scale, status, refuses, cumulative))
+        row = (series, measure_text, key_id, rid, scale, _digits(scale), status, refuses)
+        rows.append((*row, cumulative))
     # status: NULL = ignored, 0 = fine, else the reason code.
     columns = [
         "series",
@@ -90,6 +92,7 @@ def build_series_map(
         "key_id",
         "rid",
         "scale",
+        "digits",
         "status",
         "non_negative",
         "cumulative",
@@ -112,6 +115,12 @@ def build_series_map(
         }
     )
     register(con, "key_map", key_frame)
+
+
+def _digits(scale: float) -> int:
+    """Decimal places of a scale as written (0.0001 → 4): what scaling adds to a figure."""
+    exponent = Decimal(repr(scale)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
 def build_region_map(con: duckdb.DuckDBPyConnection, regions: Sequence[Region]) -> None:

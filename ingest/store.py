@@ -230,6 +230,8 @@ MIGRATIONS: list[tuple[int, str]] = [
     # Units, tasks, progress reports and problems (ingest/task_tables.py).
     (8, TASK_TABLES),
     (9, register_sql.TABLES),  # the project register (ingest/register_sql.py)
+    # Values a load brought with a vintage older than the stored one: kept as history.
+    (10, "ALTER TABLE loads ADD COLUMN older_values BIGINT NOT NULL DEFAULT 0;"),
 ]
 
 VIEWS = """

@@ -36,6 +36,9 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
         else "p.period = s.period AND p.freq = s.freq AND p.jan_feb = s.jan_feb"
     )
     missing = ", ".join("'" + m.replace("'", "''") + "'" for m in MISSING)
+    fast = "isfinite(s.fast) AND strpos(s.value, '_') = 0"
+    number = f"CASE WHEN {fast} THEN s.fast ELSE {_number('s.value')} END"
+    value = _scaled(number)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE checked AS
@@ -44,9 +47,7 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
                    CASE WHEN m.cumulative THEN p.c_error ELSE p.error END AS error,
                    coalesce(m.rid, r.rid, CASE WHEN s.region = '' THEN $fixed END) AS rid,
                    CASE WHEN m.cumulative THEN p.c_key ELSE p.p_key END AS pkey,
-                   CASE WHEN isfinite(s.fast) AND strpos(s.value, '_') = 0 THEN s.fast
-                        ELSE {_number("s.value")}
-                   END * m.scale AS value,
+                   {value} AS value,
                    -- a missing value is no value, but the rest of its row must still be right
                    NOT coalesce(isfinite(s.fast), false)
                      AND trim(s.value, '{_BLANKS}') IN ({missing}) AS absent
@@ -76,6 +77,19 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
 # "1,5" (1.5 or 15?) and "1,23,4" are read two ways, and DuckDB would take "1_0" as 10.
 _GROUPED = r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?"
 _BLANKS = " \t\r\n\u00a0\u3000\u200b\ufeff"
+
+
+def _scaled(number: str) -> str:
+    """SQL: the number times its series' scale, rounded to the digits it can carry.
+
+    12345 万元 × 0.0001 is 1.2345 亿元, not 1.2345000000000002: the digits of the text
+    plus those of the scale are all a scaled figure has.
+    """
+    decimals = "length(regexp_extract(s.value, '\\.([0-9]+)', 1))"
+    return (
+        f"CASE WHEN m.scale = 1 OR regexp_matches(s.value, '[eE]') THEN {number} * m.scale "
+        f"ELSE round({number} * m.scale, CAST(m.digits + {decimals} AS INTEGER)) END"
+    )
 
 
 def _number(column: str) -> str:

@@ -146,6 +146,7 @@ def ingest(
         "new",
         "revised",
         "unchanged",
+        "older (kept as history)",
         title="loaded",
     )
     for outcome in outcomes:
@@ -177,6 +178,7 @@ def ingest(
                     s.new,
                     s.revised,
                     s.unchanged,
+                    s.older,
                 ),
             )
     if loaded.row_count:

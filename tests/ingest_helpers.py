@@ -41,7 +41,7 @@ def check_store_invariants(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()
     assert dup_latest == (0,)
     counted = con.execute(
-        "SELECT coalesce(sum(new_values + revised_values), 0) FROM loads"
+        "SELECT coalesce(sum(new_values + revised_values + older_values), 0) FROM loads"
     ).fetchone()
     stored = con.execute("SELECT count(*) FROM observation_vintages").fetchone()
     assert counted == stored

@@ -447,3 +447,86 @@ def test_a_falling_ytd_loads_flagged_where_the_source_revises(
     assert report.new == 2
     ((line, field, _, reason),) = [(e.line, e.field, e.value, e.reason) for e in report.flagged]
     assert (line, field) == (3, "时间") and reason.startswith("flagged, loaded")
+
+
+# --- vintages: an older vintage is history, never a revision of the current figure
+
+
+def test_an_older_vintage_is_kept_as_history_and_said_so(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    from datetime import datetime
+
+    config = make_config(long_source(tmp_path / "*.csv"))
+    first = write(tmp_path, "a.csv", [("2026-03", "投资:当月值", "10")])
+    load(config, first, known_from=datetime(2026, 4, 1))
+    later = write(tmp_path, "b.csv", [("2026-03", "投资:当月值", "11")])
+    load(config, later, known_from=datetime(2026, 4, 20))
+    between = write(tmp_path, "c.csv", [("2026-03", "投资:当月值", "12")])
+    report = load(config, between, known_from=datetime(2026, 4, 10))
+    assert (report.new, report.revised, report.unchanged, report.older) == (0, 0, 0, 1)
+    assert value(config, "fai", "west_coast", "2026-03", "value") == 11.0  # current unchanged
+    as_of = "SELECT value FROM observations_as_of('2026-04-15')"
+    assert stored(config, as_of) == [(12.0,)]
+    same_as_then = write(tmp_path, "d.csv", [("2026-03", "投资:当月值", "10.0")])
+    report = load(config, same_as_then, known_from=datetime(2026, 4, 5))
+    assert (report.revised, report.unchanged, report.older) == (0, 1, 0)
+    assert stored(config, "SELECT sum(older_values) FROM loads") == [(1,)]
+
+
+def test_the_cli_says_a_value_was_kept_as_history(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    config = make_config(long_source(tmp_path / "*.csv"))
+    load(config, write(tmp_path, "a.csv", [("2026-03", "投资:当月值", "10")]))
+    older = write(tmp_path, "b.csv", [("2026-03", "投资:当月值", "9")])
+    kpiwatch = str(Path(sys.executable).parent / "kpiwatch")
+    done = subprocess.run(
+        [
+            *(kpiwatch, "--config", str(tmp_path / "config.toml"), "ingest"),
+            *("--vintage", "2026-04-01", str(older)),
+        ],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "older (kept as history)" in done.stdout
+    row = next(line for line in done.stdout.splitlines() if "2026-03" in line)
+    assert [c.strip() for c in row.split("│")][6:10] == ["0", "0", "0", "1"]
+
+
+# --- floating-point noise: a scale conversion is no revision
+
+
+@pytest.mark.parametrize(
+    ("published", "scaled", "scale"),
+    [
+        ("1.2345", "12345", 0.0001),
+        ("1.23456", "12345.6", 0.0001),
+        ("0.3", "3", 0.1),
+        ("123456.789", "1234567890", 0.0001),
+        ("0.07", "7", 0.01),
+    ],
+)
+def test_a_value_converted_by_a_scale_equals_the_same_value_published(
+    make_config: Callable[[str], Config],
+    tmp_path: Path,
+    published: str,
+    scaled: str,
+    scale: float,
+) -> None:
+    yi = write(tmp_path, "yi.csv", [("2026-03", "投资:当月值", published)])
+    wan = tmp_path / "wan" / "wan.csv"
+    wan.parent.mkdir()
+    wan.write_text(f"时间,指标,数值\n2026-03,投资:当月值,{scaled}\n", encoding="utf-8")
+    config = make_config(
+        long_source(yi) + long_source(wan, f"scale = {scale}").replace('"nbs"', '"wan"', 1)
+    )
+    load(config, yi, "nbs")
+    report = load(config, wan, "wan")
+    assert (report.new, report.revised, report.unchanged) == (0, 0, 1)
+    assert value(config, "fai", "west_coast", "2026-03", "value") == float(published)
