@@ -12,7 +12,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from exporters import backfill, grafana, mixin, project_rules, rules, unit_rules
+from exporters import (
+    backfill,
+    grafana,
+    mixin,
+    project_dashboard,
+    project_rules,
+    rules,
+    unit_rules,
+)
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
 from forecasts.stage import ForecastReport, run_forecasts
@@ -378,9 +386,12 @@ def dashboard_settings(config: Config) -> DashboardSettings:
 def write_dashboards(config: Config, out: Path) -> list[Path]:
     """Grafana dashboards and provisioning files."""
     g = config.grafana
-    return grafana.write_dashboards(
+    written = grafana.write_dashboards(
         out, g.prometheus_url, g.dashboards_path, dashboard_settings(config)
     )
+    if config.registers:
+        written += project_dashboard.write_dashboard(out, dashboard_settings(config))
+    return written
 
 
 def write_mixin(config: Config, out: Path) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
@@ -111,3 +112,14 @@ def test_a_real_prometheus_fires_the_project_alerts(tmp_path: Path) -> None:
             wait_for(lambda: firing() == {"ProjectNodesOverdue", "ProjectsStuck"}, 60, "alerts")
             result = query(prom, 'ALERTS{alertname="ProjectNodesOverdue"}')["result"]
             assert [r["metric"]["node"] for r in result] == ["land"]  # type: ignore[index]
+            # every panel of the projects dashboard has data
+            for expr in _panel_queries(app.write_dashboards(config, tmp_path / "grafana")):
+                wait_for(lambda e=expr: bool(query(prom, e)["result"]), 30, expr)
+
+
+def _panel_queries(written: list[Path]) -> list[str]:
+    board = next(p for p in written if p.name == "kpiwatch-projects.json")
+    panels = json.loads(board.read_text(encoding="utf-8"))["panels"]
+    exprs = [t["expr"] for p in panels for t in p["targets"]]
+    assert len(exprs) == 7
+    return [e.replace("$job", "kpiwatch").replace("$instance", ".*") for e in exprs]
