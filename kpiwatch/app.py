@@ -24,14 +24,14 @@ from exporters import (
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
 from forecasts.stage import ForecastReport, run_forecasts
-from ingest.errors import IngestError, KpiwatchError, RowError, UsageError
+from ingest.errors import IngestError, KpiwatchError, RowError
 from ingest.loader import LoadReport, load_file
-from ingest.periods import Period, PeriodError, parse_period
 from ingest.register_store import RegisterReport
 from ingest.schema import Source
 from ingest.store import open_store, sync_catalog, transaction
 from ingest.textfiles import resolved
 from kpiwatch import projects, worklists
+from kpiwatch.board import read_store
 from kpiwatch.config import Config
 from metrics.actuals import actuals_table, derived_growth
 from metrics.progress import ChecksReport, run_checks
@@ -267,66 +267,9 @@ def with_catalog(con: duckdb.DuckDBPyConnection, config: Config) -> None:
         sync_catalog(con, config.indicators, config.regions)
 
 
-# The latest check of each target (at or before the as-of month when one is given: a
-# quarterly series is read at the quarter containing it). Without an as-of, every year
-# still open is shown (its final period not yet checked) and the latest year always.
-# A target without a year target appears on the year's board by its quarter.
-BOARD_SQL = """
-WITH years AS (SELECT DISTINCT indicator, region, year FROM progress WHERE horizon = 'year'),
-p AS (
-    SELECT pr.*, month(as_of_end) AS m FROM progress pr
-    LEFT JOIN years y USING (indicator, region, year)
-    -- a target the plan gives only quarters for shows its quarter on the year's board
-    WHERE (horizon = $horizon OR $horizon = 'year' AND horizon = 'quarter' AND y.year IS NULL)
-      AND ($region IS NULL OR region = $region)
-      AND ($year IS NULL OR year = $year AND month(as_of_end)
-           <= CASE WHEN as_of LIKE '%Q%' THEN ($month + 2) // 3 * 3 ELSE $month END)
-),
-latest AS (
-    SELECT indicator, region, year, max(as_of_end) AS as_of_end FROM p GROUP BY ALL
-)
-SELECT p.status, p.status_label, p.indicator_name, p.region_name, p.as_of, p.horizon,
-       p.attainment, p.reason, p.owner, p.kind, p.illustrative
-FROM p JOIN latest USING (indicator, region, year, as_of_end)
-WHERE $year IS NOT NULL OR p.m < 12 OR p.year = (SELECT max(year) FROM latest)
-ORDER BY CASE p.status WHEN 'behind' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'no_data' THEN 2
-         ELSE 3 END,
-         CASE WHEN p.kind = 'growth' THEN p.attainment ELSE p.attainment - 1 END NULLS FIRST,
-         p.indicator, p.region, p.year
-"""
-
-
-def as_of_period(text: str) -> Period:
-    """The period `--as-of` names, in any form a release uses (2026-03, 2026Q1, 2026年3月)."""
-    try:
-        return parse_period(text)
-    except PeriodError as exc:
-        raise UsageError(f"--as-of {text!r}: {exc}") from exc
-
-
-def board(
-    config: Config, region: str | None, as_of: Period | None, horizon: str
-) -> list[tuple[object, ...]]:
-    """The three-colour board: latest check per target, worst first."""
-    con = open_store(config.store_path, True, config.store.memory_limit)
-    try:
-        return con.execute(
-            BOARD_SQL,
-            {
-                "year": as_of.year if as_of else None,
-                "month": as_of.last_month if as_of else None,
-                "region": region,
-                "horizon": horizon,
-            },
-        ).fetchall()
-    finally:
-        con.close()
-
-
 def forecast_rows(config: Config, indicator: str, region: str) -> list[dict[str, object]]:
     """The stored forecasts of one series, latest data month, year first."""
-    con = open_store(config.store_path, True, config.store.memory_limit)
-    try:
+    with read_store(config) as con:
         cur = con.execute(
             """
             SELECT *, printf('%d-%02d', year, month) AS as_of,
@@ -341,8 +284,6 @@ def forecast_rows(config: Config, indicator: str, region: str) -> list[dict[str,
         )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-    finally:
-        con.close()
 
 
 def alert_settings(config: Config) -> AlertSettings:
@@ -402,8 +343,5 @@ def write_mixin(config: Config, out: Path) -> list[Path]:
 
 def write_backfill(config: Config, path: Path) -> int:
     """The stored history as OpenMetrics with timestamps."""
-    con = open_store(config.store_path, True, config.store.memory_limit)
-    try:
+    with read_store(config) as con:
         return backfill.write_backfill(con, path)
-    finally:
-        con.close()

@@ -17,7 +17,7 @@ from rich.text import Text
 from exporters.listen import parse_listen
 from ingest.errors import ConfigError, KpiwatchError
 from ingest.register_store import RegisterReport
-from kpiwatch import app, project_board, projects, service, unit_render, worklists
+from kpiwatch import app, board, project_board, projects, service, unit_render, worklists
 from kpiwatch.config import Config, find_indicator, find_region, load_config
 
 # Wide enough for the tables when output goes to a file or a pipe.
@@ -242,11 +242,11 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
     """Print the three-colour board (蓝/黄/红), worst first, with each responsible unit."""
     config = obj.config()
     region_id = find_region(config, region).id if region else None
-    rows = app.board(config, region_id, app.as_of_period(as_of) if as_of else None, horizon)
+    rows = board.board(config, region_id, board.as_of_period(as_of) if as_of else None, horizon)
     if not rows:
         where = f" for {region_id}" if region_id else ""
         fail(f"no checks{where}{f' as of {as_of}' if as_of else ''} (run kpiwatch refresh)")
-    board = table(
+    checks = table(
         "",
         "indicator",
         "region",
@@ -261,8 +261,8 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
         cell = Text(str(label), style=STYLE.get(str(st), ""))
         # figures made up for a demo must never pass for published ones
         named = Text.assemble(str(name), (" (illustrative)", "italic") if example else "")
-        add_row(board, (cell, named, region_name, period, shown, reason, owner))
-    out.print(board)
+        add_row(checks, (cell, named, region_name, period, shown, reason, owner))
+    out.print(checks)
 
 
 @cli.command("projects")

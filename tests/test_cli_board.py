@@ -220,3 +220,20 @@ def test_illustrative_figures_are_marked_on_the_board(tmp_path: Path) -> None:
     lines = board_lines(run(tmp_path, "status"))
     assert [("illustrative" in ln) for ln in lines if "A区" in ln] == [True]
     assert [("illustrative" in ln) for ln in lines if "全国" in ln] == [False]
+
+
+def test_a_store_of_an_older_kpiwatch_is_one_clear_message(tmp_path: Path) -> None:
+    refreshed(tmp_path, BOARD_CONFIG, BOARD_ROWS)
+    con = duckdb.connect(str(tmp_path / "kpiwatch.duckdb"))
+    try:  # as an older kpiwatch left it: the last migration not applied
+        con.execute(
+            "DELETE FROM schema_version WHERE version = (SELECT max(version) FROM schema_version)"
+        )
+    finally:
+        con.close()
+    for verb in (
+        ["status"],
+        ["forecast", "--indicator", "projects_started", "--region", "zone_a"],
+        ["backfill", "-o", "history.om"],
+    ):
+        assert_clear_failure(run(tmp_path, *verb), "older kpiwatch", "kpiwatch refresh")
