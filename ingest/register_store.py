@@ -139,7 +139,9 @@ def _store(
         )
         stats = _changed_stats(con)
         con.execute(
-            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
+            "INSERT INTO loads (load_id, source, file, sha256, known_from, loaded_at, rows_read, "
+            "new_values, revised_values, unchanged_values) "
+            "VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
             [
                 load_id,
                 register.name,
