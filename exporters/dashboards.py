@@ -24,6 +24,7 @@ from exporters.panels import (
     PERCENT,
     STATUS_TEXT,
     DashboardSettings,
+    Steps,
     cell_steps,
     custom_variable,
     datasource_variable,
@@ -101,50 +102,48 @@ def _table(title: str, expr: str, span: int, description: str, *maps: ValueMap) 
     )
 
 
+def _measure(title: str, expr: str, unit: str, steps: Steps, description: str) -> Any:
+    """A table of one measure in its unit, coloured by its thresholds, lowest first."""
+    return (
+        _table(title, expr, 8, description)
+        .unit(unit)
+        .thresholds(thresholds(cell_steps(steps)))
+        .sort_by([TableSortByFieldState().display_name("Value")])
+    )
+
+
 def _tables(s: DashboardSettings) -> list[Any]:
     """Status, attainment (ratio), gap (percentage points) and P(meet), each in its unit."""
     sel = f'{LIVE},horizon="$horizon"'
     ratio, pp, prob = ratio_steps(s), pp_steps(s), probability_steps(s)
     status = (
-        _table(
-            "Status",
-            status_code(sel),
-            24,
-            "The status of every check, worst first.",
-            status_mapping(s),
-        )
+        _table("Status", status_code(sel), 24, "Every check, worst first.", status_mapping(s))
         .thresholds(thresholds([(None, "transparent")]))
         .sort_by([TableSortByFieldState().display_name("Value").desc(True)])
     )
     return [
         status,
-        _table(
+        _measure(
             "Attainment: actual ÷ pace (flows and stocks)",
-            f"kpiwatch_kpi_attainment_ratio{{{sel}}}",
-            8,
+            f"{KPI}attainment_ratio{{{sel}}}",
+            "percentunit",
+            ratio,
             f"Red below {ratio[1][0]:.0%}, yellow below {ratio[2][0]:.0%} of pace.",
-        )
-        .unit("percentunit")
-        .thresholds(thresholds(cell_steps(ratio)))
-        .sort_by([TableSortByFieldState().display_name("Value")]),
-        _table(
+        ),
+        _measure(
             "Gap to target in percentage points (growth rates)",
-            f"{PERCENT} * kpiwatch_kpi_growth_gap_ratio{{{sel}}}",
-            8,
+            f"{PERCENT} * {KPI}growth_gap_ratio{{{sel}}}",
+            "suffix: pp",
+            pp,
             f"Red below {pp[1][0]:+g} pp, yellow below {pp[2][0]:+g} pp.",
-        )
-        .unit("suffix: pp")
-        .thresholds(thresholds(cell_steps(pp)))
-        .sort_by([TableSortByFieldState().display_name("Value")]),
-        _table(
+        ),
+        _measure(
             "Probability of meeting the target (forecast)",
-            f"kpiwatch_kpi_target_met_probability{{{sel}}}",
-            8,
+            f"{KPI}target_met_probability{{{sel}}}",
+            "percentunit",
+            prob,
             f"Red below {prob[1][0]:.0%}, yellow below {prob[2][0]:.0%}, as the alert rules.",
-        )
-        .unit("percentunit")
-        .thresholds(thresholds(cell_steps(prob)))
-        .sort_by([TableSortByFieldState().display_name("Value")]),
+        ),
     ]
 
 

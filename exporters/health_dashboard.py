@@ -87,97 +87,101 @@ def _words(zero: str, one: str, bad: str) -> ValueMap:
     )
 
 
+# The graphs: title, unit, and (query, legend) per line.
+GRAPHS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    (
+        "Refresh failures by stage",
+        "short",
+        [
+            (
+                "sum by (instance, stage) "
+                f"(increase(kpiwatch_refresh_failures_total{{{LIVE}}}[$__rate_interval]))",
+                "{{instance}} {{stage}}",
+            )
+        ],
+    ),
+    (
+        "Age of the served data and refresh duration",
+        "s",
+        [
+            (
+                f"time() - kpiwatch_refresh_last_success_timestamp_seconds{{{LIVE}}}",
+                "{{instance}} since last good refresh",
+            ),
+            (f"kpiwatch_refresh_duration_seconds{{{LIVE}}}", "{{instance}} refresh took"),
+        ],
+    ),
+    (
+        "Rejected input",
+        "short",
+        [
+            (_counter("kpiwatch_rejected_files_total"), "{{instance}} files refused"),
+            (_counter("kpiwatch_rejected_rows_total"), "{{instance}} bad rows"),
+            (_counter("kpiwatch_ingested_rows_total"), "{{instance}} rows ingested"),
+        ],
+    ),
+    (
+        "Store and snapshot",
+        "short",
+        [
+            (f"kpiwatch_store_locked{{{LIVE}}}", "{{instance}} store locked"),
+            (f"kpiwatch_snapshot_dropped_checks{{{LIVE}}}", "{{instance}} checks dropped"),
+            (_counter("kpiwatch_forecast_fallbacks_total"), "{{instance}} forecast fallbacks"),
+        ],
+    ),
+    (
+        "Store failures by reason",
+        "short",
+        [
+            (
+                "sum by (instance, reason) "
+                f"(increase(kpiwatch_store_failures_total{{{LIVE}}}[$__rate_interval]))",
+                "{{instance}} {{reason}}",
+            )
+        ],
+    ),
+    (
+        "HTTP requests by code",
+        "reqps",
+        [
+            (
+                "sum by (instance, code) "
+                f"(rate(kpiwatch_http_requests_total{{{LIVE}}}[$__rate_interval]))",
+                "{{instance}} {{code}}",
+            )
+        ],
+    ),
+    (
+        "Refused connections and requests",
+        "short",
+        [
+            (_counter("kpiwatch_tls_handshake_failures_total"), "{{instance}} TLS handshakes"),
+            (_counter("kpiwatch_http_auth_failures_total"), "{{instance}} authentication"),
+        ],
+    ),
+    (
+        "CPU",
+        "percentunit",
+        [(f"rate(process_cpu_seconds_total{{{LIVE}}}[$__rate_interval])", "{{instance}}")],
+    ),
+    (
+        "Scrape duration",
+        "s",
+        [(f"scrape_duration_seconds{{{LIVE}}}", "{{instance}}")],
+    ),
+    (
+        "Samples per scrape",
+        "short",
+        [
+            (f"scrape_samples_scraped{{{LIVE}}}", "{{instance}} scraped"),
+            (f"scrape_series_added{{{LIVE}}}", "{{instance}} new series"),
+        ],
+    ),
+]
+
+
 def _graphs() -> list[Any]:
-    return [
-        _lines(
-            "Refresh failures by stage",
-            "short",
-            [
-                (
-                    "sum by (instance, stage) "
-                    f"(increase(kpiwatch_refresh_failures_total{{{LIVE}}}[$__rate_interval]))",
-                    "{{instance}} {{stage}}",
-                )
-            ],
-        ),
-        _lines(
-            "Age of the served data and refresh duration",
-            "s",
-            [
-                (
-                    f"time() - kpiwatch_refresh_last_success_timestamp_seconds{{{LIVE}}}",
-                    "{{instance}} since last good refresh",
-                ),
-                (f"kpiwatch_refresh_duration_seconds{{{LIVE}}}", "{{instance}} refresh took"),
-            ],
-        ),
-        _lines(
-            "Rejected input",
-            "short",
-            [
-                (_counter("kpiwatch_rejected_files_total"), "{{instance}} files refused"),
-                (_counter("kpiwatch_rejected_rows_total"), "{{instance}} bad rows"),
-                (_counter("kpiwatch_ingested_rows_total"), "{{instance}} rows ingested"),
-            ],
-        ),
-        _lines(
-            "Store and snapshot",
-            "short",
-            [
-                (f"kpiwatch_store_locked{{{LIVE}}}", "{{instance}} store locked"),
-                (f"kpiwatch_snapshot_dropped_checks{{{LIVE}}}", "{{instance}} checks dropped"),
-                (_counter("kpiwatch_forecast_fallbacks_total"), "{{instance}} forecast fallbacks"),
-            ],
-        ),
-        _lines(
-            "Store failures by reason",
-            "short",
-            [
-                (
-                    "sum by (instance, reason) "
-                    f"(increase(kpiwatch_store_failures_total{{{LIVE}}}[$__rate_interval]))",
-                    "{{instance}} {{reason}}",
-                )
-            ],
-        ),
-        _lines(
-            "HTTP requests by code",
-            "reqps",
-            [
-                (
-                    "sum by (instance, code) "
-                    f"(rate(kpiwatch_http_requests_total{{{LIVE}}}[$__rate_interval]))",
-                    "{{instance}} {{code}}",
-                )
-            ],
-        ),
-        _lines(
-            "Refused connections and requests",
-            "short",
-            [
-                (_counter("kpiwatch_tls_handshake_failures_total"), "{{instance}} TLS handshakes"),
-                (_counter("kpiwatch_http_auth_failures_total"), "{{instance}} authentication"),
-            ],
-        ),
-        _lines(
-            "CPU",
-            "percentunit",
-            [(f"rate(process_cpu_seconds_total{{{LIVE}}}[$__rate_interval])", "{{instance}}")],
-        ),
-        _lines(
-            "Scrape duration",
-            "s",
-            [(f"scrape_duration_seconds{{{LIVE}}}", "{{instance}}")],
-        ),
-        _lines(
-            "Samples per scrape",
-            "short",
-            [
-                (f"scrape_samples_scraped{{{LIVE}}}", "{{instance}} scraped"),
-                (f"scrape_series_added{{{LIVE}}}", "{{instance}} new series"),
-            ],
-        ),
-    ]
+    return [_lines(title, unit, lines) for title, unit, lines in GRAPHS]
 
 
 def service_health(s: DashboardSettings | None = None) -> Dashboard:

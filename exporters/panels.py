@@ -52,6 +52,9 @@ STATUS_TEXT = {
 }
 
 
+Steps = list[tuple[float | None, str]]  # a base colour (None), then (from value, colour)
+
+
 @dataclass(frozen=True)
 class DashboardSettings:
     """What the dashboards take from config.toml: the thresholds the checks and rules use."""
@@ -142,17 +145,17 @@ def thresholds(steps: Iterable[tuple[float | None, str]]) -> ThresholdsConfig:
     )
 
 
-def cell_steps(steps: list[tuple[float | None, str]]) -> list[tuple[float | None, str]]:
+def cell_steps(steps: Steps) -> Steps:
     """Table thresholds: text cells take the base colour, so it is transparent and the
     lowest real colour starts below any value a check can have."""
     return [(None, "transparent"), (-1e12, steps[0][1]), *steps[1:]]
 
 
-def ratio_steps(s: DashboardSettings) -> list[tuple[float | None, str]]:
+def ratio_steps(s: DashboardSettings) -> Steps:
     return [(None, "red"), (s.behind_below, "yellow"), (s.at_risk_below, "blue")]
 
 
-def pp_steps(s: DashboardSettings) -> list[tuple[float | None, str]]:
+def pp_steps(s: DashboardSettings) -> Steps:
     return [
         (None, "red"),
         (s.growth_behind_below_pp, "yellow"),
@@ -160,7 +163,7 @@ def pp_steps(s: DashboardSettings) -> list[tuple[float | None, str]]:
     ]
 
 
-def probability_steps(s: DashboardSettings) -> list[tuple[float | None, str]]:
+def probability_steps(s: DashboardSettings) -> Steps:
     return [(None, "red"), (s.p_behind_below, "yellow"), (s.p_at_risk_below, "blue")]
 
 
