@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from grafana_foundation_sdk.builders import stat, table, timeseries
+from grafana_foundation_sdk.builders import stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.builders.common import ReduceDataOptions, TableSortByFieldState
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
@@ -276,7 +276,17 @@ def indicator(s: DashboardSettings | None = None) -> Dashboard:
             (level("target", hsel, past=True), "target {{year}}"),
         ],
     )
-    return numbered(d, [*_indicator_stats(s, hsel), progress, fan])
+    statuses = (
+        statetimeline.Panel()
+        .title("Status month by month (以月保季、以季保年)")
+        .datasource(DS)
+        .height(6)
+        .span(24)
+        .with_target(query(status_code(hsel, past=True), "{{year}}"))
+        .mappings([status_mapping(s)])
+        .thresholds(thresholds([(None, "transparent")]))
+    )
+    return numbered(d, [*_indicator_stats(s, hsel), statuses, progress, fan])
 
 
 def dashboard_json(d: Dashboard) -> str:

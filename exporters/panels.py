@@ -91,13 +91,17 @@ def level(name: str, sel: str, past: bool = False) -> str:
     return f"{pick(KPI + name, sel)} or {PERCENT} * {pick(KPI + 'growth_' + name + '_ratio', sel)}"
 
 
-def status_code(sel: str) -> str:
-    """One series per check whose value is its STATUS_CODES entry."""
-    parts = [
-        f'(kpiwatch_kpi_status{{{sel},status="{s}"}} == 1) * {code}'
-        for s, code in STATUS_CODES.items()
-    ]
-    return "max without (status) (" + " or ".join(parts) + ")"
+def status_code(sel: str, past: bool = False) -> str:
+    """One series per check whose value is its STATUS_CODES entry (`past`: with history)."""
+
+    def one(status: str) -> str:
+        series = f'{KPI}status{{{sel},status="{status}"}}'
+        if past:
+            series = f'last_over_time({KPI}status{{{ANY},{sel},status="{status}"}}[{LOOKBACK}])'
+        return f"({series} == 1) * {STATUS_CODES[status]}"
+
+    inner = " or ".join(one(s) for s in STATUS_CODES)
+    return f"max without ({'job, instance, ' if past else ''}status) ({inner})"
 
 
 def with_info(expr: str) -> str:

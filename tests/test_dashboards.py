@@ -270,9 +270,9 @@ def test_history_and_live_values_draw_as_lines(demo: Path, prom: int) -> None:
     history = [
         (panel, t)
         for panel, t in targets(load(demo, "kpiwatch-indicator"))
-        if panel["type"] == "timeseries"
+        if panel["type"] in {"timeseries", "state-timeline"}
     ]
-    assert len(history) >= 9
+    assert len(history) >= 10
     start, end = 1735689600, int(time_now(prom))  # 2025-01-01 .. now
     for panel, t in history:
         expr = filled(t["expr"], CHECKS["flow"])
