@@ -177,21 +177,21 @@ def records(path: Path, text: Path, delimiter: str) -> Iterator[tuple[int, list[
     """(first physical line, fields) of each record of a UTF-8 CSV; an empty line gives []."""
     with text.open(encoding="utf-8-sig", newline="") as fh:
         lines = _Lines(fh)
-        reader = csv.reader(lines, delimiter=delimiter)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         start = 1
         try:
             for fields in reader:
                 yield start, fields
                 start = lines.count + 1
         except csv.Error as exc:
-            raise refuse(path, start, "csv", f"line {start}", f"unreadable CSV: {exc}") from exc
+            raise refuse(path, start, "csv", f"line {start}", _csv_reason(exc)) from exc
 
 
 def first_fault(path: Path, text: Path, delimiter: str, header_row: int) -> RowError | None:
     """The first structural fault of a CSV by physical line: line endings or field counts."""
     with text.open(encoding="utf-8-sig", newline="") as fh:
         lines = _Lines(fh)
-        reader = csv.reader(lines, delimiter=delimiter)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         width, start = 0, 1
         try:
             for n, fields in enumerate(reader, 1):
@@ -206,5 +206,11 @@ def first_fault(path: Path, text: Path, delimiter: str, header_row: int) -> RowE
                     return RowError(start, "csv", shown, reason)
                 start = lines.count + 1
         except csv.Error as exc:
-            return RowError(start, "csv", f"line {start}", f"unreadable CSV: {exc}")
+            return RowError(start, "csv", f"line {start}", _csv_reason(exc))
     return None
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    if "unexpected end of data" in str(exc):
+        return "a quote opened in this row is never closed: the rest of the file would be one cell"
+    return f"unreadable CSV: {exc}"

@@ -250,6 +250,20 @@ HOSTILE = [
         "csv",
     ),
     Hostile(
+        "quote-never-closed-long-layout",
+        text_file(b'period,value\n2026-01,1\n2026-02,"2\n2026-03,3\n'),
+        LONG_SOURCE,
+        3,
+        "csv",
+    ),
+    Hostile(
+        "quote-never-closed-columns-layout",
+        text_file('月份,ytd\n2026年1-2月,150\n2026年3月,"257\n2026年4月,300\n'.encode()),
+        COLUMNS_SOURCE,
+        3,
+        "csv",
+    ),
+    Hostile(
         "invalid-utf8",
         text_file(b"period,value\n2026-01,1\n2026-02,\xff\n"),
         LONG_SOURCE + 'encoding = "utf-8"\n',
