@@ -65,6 +65,8 @@ def _row_error(source: Source, row: tuple[object, ...], reason: str) -> RowError
 
 
 def _overlaps_in_file(con: duckdb.DuckDBPyConnection, source: Source) -> list[RowError]:
+    if not _scalar(con, f"SELECT count(*) FROM ({PAIRS.format(other='period_labels')})"):
+        return []  # no two of the file's periods share a month: nothing to scan
     rows = con.execute(
         f"""
         WITH keys AS (SELECT a_key AS pkey FROM ({PAIRS.format(other="period_labels")})),
@@ -130,6 +132,8 @@ def _overlaps_with_store(con: duckdb.DuckDBPyConnection, source: Source) -> list
 
 def _falling_ytd(con: duckdb.DuckDBPyConnection, source: Source, known: bool) -> list[RowError]:
     """A year-to-date of a count or amount lower than the one before it in its year."""
+    if not _scalar(con, "SELECT count(*) FROM key_map WHERE measure = 'ytd' AND non_negative"):
+        return []
     stored = f"""
         UNION ALL
         SELECT p.k >> 25, pl.period, year(pl.period_end), month(pl.period_end), p.value,
