@@ -41,6 +41,7 @@ tools:
 run: $(RUN_STAMP)
 	$(BIN)/kpiwatch refresh
 	$(BIN)/kpiwatch status
+	$(BIN)/kpiwatch units
 	$(BIN)/kpiwatch serve
 
 lint: $(STAMP)

@@ -41,8 +41,11 @@ CREATE TABLE problem_vintages (
 _WEEK = sql_span_start("week", "r.report_date")
 
 VIEWS = f"""
+-- A region listed as a unit keeps its region's parent unless it names another.
 CREATE OR REPLACE VIEW units AS
-SELECT id, name, kind, parent, task_force, lead, people, supporting FROM unit_catalog
+SELECT u.id, u.name, u.kind, coalesce(u.parent, r.parent) AS parent, u.task_force, u.lead,
+       u.people, u.supporting
+FROM unit_catalog u LEFT JOIN regions r ON r.id = u.id
 UNION ALL
 SELECT id, name, 'region', parent, NULL, '', [], [] FROM regions
 WHERE id NOT IN (SELECT id FROM unit_catalog);

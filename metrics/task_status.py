@@ -26,6 +26,7 @@ from datetime import date
 import duckdb
 from pydantic import Field
 
+from ingest import task_tables
 from ingest.grains import sql_span_start
 from ingest.schema import Strict
 
@@ -38,7 +39,7 @@ class TaskScoring(Strict):
     due_soon_days: int = Field(default=3, ge=0)
     completion_weight: float = Field(default=0.5, ge=0)
     on_time_weight: float = Field(default=0.5, ge=0)
-    overdue_penalty: float = Field(default=5.0, ge=0)
+    overdue_penalty: float = Field(default=1.0, ge=0)
     problem_penalty: float = Field(default=2.0, ge=0)
     # the score of a unit with no task due yet (None: not scored, not ranked)
     no_due_score: float | None = Field(default=None, ge=0, le=100)
@@ -144,7 +145,9 @@ CREATE OR REPLACE VIEW unit_scores AS SELECT * FROM unit_scores_as_of(current_da
 
 
 def install(con: duckdb.DuckDBPyConnection, scoring: TaskScoring) -> None:
-    """Create (or replace) the status and score macros and views with these weights."""
+    """Create (or replace) the lists' views, then the status and score macros with these
+    weights (the views too: a store migrated by an earlier kpiwatch gets the current ones)."""
+    con.execute(task_tables.VIEWS)
     con.execute(macros(scoring))
 
 

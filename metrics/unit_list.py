@@ -37,7 +37,7 @@ class UnitList:
 
     unit: dict[str, object]
     tasks: list[dict[str, object]] = field(default_factory=list)
-    supporting: list[dict[str, object]] = field(default_factory=list)
+    supporting: list[dict[str, object]] = field(default_factory=list)  # unfinished
     problems: list[dict[str, object]] = field(default_factory=list)
     indicators: list[dict[str, object]] = field(default_factory=list)
     siblings: int = 0
@@ -55,11 +55,18 @@ def unit_list(con: duckdb.DuckDBPyConnection, unit: str, as_of: date) -> UnitLis
     return UnitList(
         unit=me,
         tasks=[t for t in statuses if t["unit"] == unit],
-        supporting=[t for t in statuses if unit in (t["supporting"] or [])],  # type: ignore[operator]
+        supporting=[t for t in statuses if _open_support(t, unit)],
         problems=_dicts(con, PROBLEMS_SQL, [as_of, unit]),
         indicators=_indicators(con, me, as_of),
         siblings=siblings,
     )
+
+
+def _open_support(task: dict[str, object], unit: str) -> bool:
+    """An unfinished task the unit supports (its finished ones would drown the list)."""
+    supporting = task["supporting"]
+    assert isinstance(supporting, list)
+    return unit in supporting and task["status"] not in ("done", "done_late")
 
 
 def _indicators(
@@ -72,8 +79,13 @@ def _indicators(
 
 
 def ranking(con: duckdb.DuckDBPyConnection, as_of: date) -> list[dict[str, object]]:
-    """Every unit's score and rank within its parent, as of a day."""
-    return unit_scores(con, as_of)
+    """Each unit's score and rank within its parent, as of a day: the configured units and
+    the regions that have tasks or problems (not every region of the tree)."""
+    return [
+        s
+        for s in unit_scores(con, as_of)
+        if s["kind"] != "region" or s["tasks"] or s["open_problems"] or s["overdue_problems"]
+    ]
 
 
 def _dicts(

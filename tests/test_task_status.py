@@ -75,12 +75,12 @@ def test_a_unit_with_no_tasks_is_not_ranked_first(listed: Callable[[str], Config
     )
     rows = query(listed(), sql)
     # renewal: 3 due (R_late, R_over, R_qty), 1 done late, 2 overdue, 1 overdue problem:
-    # 100 × (0.5 × 1/3 + 0.5 × 0) − 5 × 2 − 2 × 1 = 4.667.
+    # 100 × (0.5 × 1/3 + 0.5 × 0) − 1 × 2 − 2 × 1 = 12.667.
     assert rows == [
-        # housing: H1 done on time, Y1 overdue: 100 × (0.5 × 1/2 + 0.5 × 1/2) − 5 = 45.
-        ("housing", 2, 1, 1, 0, 45.0, 1),
+        # housing: H1 done on time, Y1 overdue: 100 × (0.5 × 1/2 + 0.5 × 1/2) − 1 = 49.
+        ("housing", 2, 1, 1, 0, 49.0, 1),
         ("idle_co", 0, 0, 0, 0, None, None),
-        ("renewal", 3, 1, 2, 1, 4.667, 2),
+        ("renewal", 3, 1, 2, 1, 12.667, 2),
     ]
     scored = query(listed("[task_scoring]\nno_due_score = 40\n"), sql)
     assert [(r[0], r[6]) for r in scored] == [("housing", 1), ("idle_co", 2), ("renewal", 3)]
@@ -156,7 +156,7 @@ def test_units_verb_prints_a_list_worst_first_and_the_ranking(
     done = run(tmp_path, "units", "--unit", "renewal", "--as-of", "2026-03-30")
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    assert "score 4.7, rank 2 of 2 under tf3" in text
+    assert "score 12.7, rank 2 of 2 under tf3" in text
     order = [text.index(t) for t in ("R_over", "R_qty", "R_late", "R_soon")]
     assert order == sorted(order)  # overdue (10, then 3 days), done late, due soon
     assert "10 days late" in text and "8/26 条" in text
