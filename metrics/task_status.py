@@ -57,12 +57,48 @@ def macros(scoring: TaskScoring) -> str:
     no_due = "NULL" if s.no_due_score is None else repr(float(s.no_due_score))
     return f"""
 CREATE OR REPLACE MACRO task_status_as_of(d) AS TABLE
-WITH p AS (
+WITH l AS (
+    SELECT load_id, known_from, revised_rows > 0 AS revises FROM task_loads
+    WHERE known_from < {d} + INTERVAL 1 DAY
+),
+a AS (
+    SELECT v.task, v.report_date, v.quantity, v.done, v.load_id, l.known_from, l.revises
+    FROM report_vintages v JOIN l USING (load_id) WHERE v.report_date <= {d}
+),
+-- Only keys that a load revised can have several versions: the rest skip the sort.
+k AS (SELECT DISTINCT task, report_date FROM a WHERE revises),
+r AS (
+    SELECT task, report_date, quantity, done FROM a ANTI JOIN k USING (task, report_date)
+    UNION ALL
+    SELECT task, report_date, quantity, done FROM (
+        SELECT a.*, row_number() OVER (PARTITION BY task, report_date
+                                       ORDER BY known_from DESC, load_id DESC) AS n
+        FROM a SEMI JOIN k USING (task, report_date)
+    ) WHERE n = 1
+),
+t AS (SELECT * FROM tasks_as_of(d)),
+tot AS (
     SELECT task, sum(coalesce(quantity, 0)) AS done_quantity,
-           least(min(report_date) FILTER (done),
-                 min(report_date) FILTER (cumulative >= quantity_target)) AS done_on,
-           max(report_date) AS last_report
-    FROM task_progress_as_of(d) GROUP BY task
+           min(report_date) FILTER (done) AS flagged, max(report_date) AS last_report
+    FROM r GROUP BY task
+),
+-- The running sum is needed only where the total reaches the target.
+need AS (
+    SELECT tot.task, t.quantity AS target FROM tot JOIN t USING (task)
+    WHERE tot.done_quantity >= t.quantity
+),
+reach AS (
+    SELECT task, min(report_date) AS reached FROM (
+        SELECT r.task, r.report_date, need.target,
+               sum(coalesce(r.quantity, 0)) OVER (PARTITION BY r.task ORDER BY r.report_date)
+                   AS running
+        FROM r JOIN need USING (task)
+    ) WHERE running >= target GROUP BY task
+),
+p AS (
+    SELECT tot.task, tot.done_quantity, tot.last_report,
+           least(tot.flagged, reach.reached) AS done_on
+    FROM tot LEFT JOIN reach USING (task)
 ),
 s AS (
     SELECT t.*, coalesce(p.done_quantity, 0) AS done_quantity, p.done_on, p.last_report,
@@ -75,7 +111,7 @@ s AS (
            ({_week(d)} - {_week("t.start_date")}) // 7 + 1 AS weeks_elapsed,
            CASE WHEN {d} >= t.deadline THEN 0
                 ELSE ({_week("t.deadline")} - {_week(d + " + 1")}) // 7 + 1 END AS weeks_left
-    FROM tasks_as_of(d) t LEFT JOIN p USING (task)
+    FROM t LEFT JOIN p USING (task)
 )
 SELECT task, title, unit, person, supporting, cadence, start_date, deadline, parent,
        status,

@@ -18,7 +18,7 @@ from ingest.grains import span_of, spans
 from ingest.store import open_store
 from kpiwatch.config import Config
 from metrics.task_status import TaskScoring, install
-from tests.units_helpers import load_lists, query
+from tests.units_helpers import ingest, load_lists, query, write
 
 
 @pytest.fixture
@@ -57,6 +57,23 @@ def test_weekly_pace_and_required_rate_per_remaining_week(listed: Callable[[], C
     # the fifth week elapsed.
     s = status(listed(), "2026-02-04")["R_qty"]
     assert s[3:] == (8.0, 8.0 / 5, 8, 2.25)
+
+
+def test_a_revised_report_counts_from_when_it_was_known(
+    listed: Callable[[], Config], tmp_path: Path
+) -> None:
+    config = listed()
+    # 2 roads reported for the week of 16 January become 20 on 10 February: the target
+    # of 26 is then reached by the report of 30 January (3 + 20 + 1 + 2), before the
+    # deadline; what was known on 9 February still says 8.
+    write(tmp_path / "progress.csv", "task,date,quantity,done,note\nR_qty,2026-01-16,20,,\n")
+    assert [o.error for o in ingest(config, when="2026-02-10T08:00:00")] == [None]
+    sql = "SELECT status, done_quantity, done_on FROM task_status_as_of(CAST(? AS DATE))"
+    sql += " WHERE task = 'R_qty'"
+    assert query(config, sql, ["2026-02-09"]) == [("on_time", 8.0, None)]
+    assert query(config, sql, ["2026-02-10"]) == [("done", 26.0, date(2026, 1, 30))]
+    cumulative = "SELECT cumulative FROM task_progress WHERE task = 'R_qty' ORDER BY report_date"
+    assert [r[0] for r in query(config, cumulative)] == [3.0, 23.0, 24.0, 26.0]
 
 
 def test_weeks_across_a_year_boundary(listed: Callable[[], Config]) -> None:
