@@ -15,6 +15,7 @@ import pytest
 from ingest import readers
 from ingest.errors import IngestError
 from kpiwatch.config import Config
+from tests.conftest import NBS
 from tests.ingest_helpers import LONG_SOURCE, load, value, workbook
 
 KPIWATCH = str(Path(sys.executable).parent / "kpiwatch")
@@ -298,3 +299,32 @@ def test_structural_refusals_write_the_rejects_file(
     with rejects.open(encoding="utf-8", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
     assert (row["line"], row["field"]) == ("4", "csv")
+
+
+IAV = NBS / "raw_xls"
+IAV_SOURCE = """
+layout = "columns"
+sheet = "Sheet3"
+data_start_row = 5
+region = "CN"
+indicator = "fai_growth"
+unmapped = "ignore"
+columns = { period = "指标" }
+series = { "规模以上工业增加值_累计同比实际增速" = { measure = "ytd_yoy_pct" } }
+"""
+
+
+def test_hidden_working_rows_of_a_real_xls_are_refused_or_skipped(
+    make_config: Callable[[str], Config],
+) -> None:
+    path = IAV / "GKDGKD_IAV_by_industry_monthly_2010_2020.xls"
+    config = make_config(source(path, IAV_SOURCE))
+    with pytest.raises(IngestError) as info:
+        load(config, path)
+    (error,) = info.value.errors
+    assert (error.line, error.field, error.value) == (19, "Sheet3!A19", "2019年增速平均值")
+    assert "hidden row" in error.reason
+    config = make_config(source(path, IAV_SOURCE + 'hidden = "skip"\n', "skip"))
+    report = load(config, path)
+    assert report.new > 0
+    assert value(config, "fai_growth", "CN", "2019-02", "ytd_yoy_pct") == 5.3
