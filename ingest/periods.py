@@ -27,6 +27,13 @@ _SPAN = re.compile(
     rf"^(\d{{4}})\s*(?:年|[/.])?\s*(\d{{1,2}})\s*月?\s*{_DASH}\s*(\d{{1,2}})\s*月份?$"
 )
 _QUARTER = re.compile(r"^(\d{4})\s*[-年]?\s*(?:Q([1-4])|第?([1-4一二三四])季度?)$", re.IGNORECASE)
+# Year-to-date spans named by quarters or halves: 上半年, 前三季度, 1-3季度, 全年.
+_Q = "[1-4一二三四]"
+_QUARTER_SPAN = re.compile(
+    rf"^(\d{{4}})\s*年?\s*(?:前\s*({_Q})\s*季度?|第?\s*[1一]\s*(?:季度?)?\s*{_DASH}\s*第?\s*({_Q})"
+    r"\s*季度|(上半年|全年))$"
+)
+_HALVES = {"上半年": 6, "全年": 12}
 # A number that lost its trailing zero: 2025.10 typed as a number reads 2025.1.
 _AMBIGUOUS = re.compile(r"^\d{4}\.1$")
 
@@ -131,6 +138,10 @@ def parse_published(text: str, freq: str = "M", jan_feb: bool = False) -> Publis
     code = freq_code(freq)
     if m := _SPAN.match(s):
         published = _span(s, int(m[1]), int(m[2]), int(m[3]), code)
+    elif m := _QUARTER_SPAN.match(s):
+        q = m[2] or m[3]
+        last = _HALVES[m[4]] if m[4] else 3 * (_CN_DIGITS.get(q) or int(q))
+        published = _span(s, int(m[1]), 1, last, code)
     else:
         period = _single(s, code)
         published = Published(period, period.cumulative())

@@ -111,6 +111,25 @@ def test_a_span_is_a_quarter_only_where_the_source_says_so(n: int) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "last"),
+    [
+        ("2025年上半年", 6),
+        ("2025年前三季度", 9),
+        ("2025年前3季度", 9),
+        ("2025年1-3季度", 9),
+        ("2025年一至三季度", 9),
+        ("2025年1季度-2季度", 6),
+        ("2025年全年", 12),
+    ],
+)
+def test_year_to_date_spans_named_by_quarters(text: str, last: int) -> None:
+    monthly, quarterly = parse_published(text, "M"), parse_published(text, "Q")
+    assert monthly.own is None and quarterly.own is None  # a half-year is no period of its own
+    assert monthly.cumulative is not None and monthly.cumulative.label == f"2025-{last:02d}"
+    assert quarterly.cumulative is not None and quarterly.cumulative.label == f"2025Q{last // 3}"
+
+
+@pytest.mark.parametrize(
     "text",
     ["2024年2-3月", "2024年4-6月", "2024年3-2月", "2024年1-13月", "2024年0-3月", "2024年5-5月"],
 )
@@ -119,22 +138,35 @@ def test_a_span_that_is_neither_year_to_date_nor_jan_feb_is_refused(text: str) -
         parse_published(text, "M")
 
 
+@pytest.mark.parametrize("freq", ["M", "Q"])
 @pytest.mark.parametrize("measure", ["ytd", "ytd_yoy_pct", "value", "yoy_pct"])
-def test_span_periods_load_with_every_measure(
-    make_config: Callable[[str], Config], tmp_path: Path, measure: str
+def test_every_span_loads_with_every_measure(
+    make_config: Callable[[str], Config], tmp_path: Path, measure: str, freq: str
 ) -> None:
     series = MEASURE_SERIES[measure]
-    rows = [("2026年1-2月", series, "120"), ("2026年1-3月", series, "200")]
-    path = write(tmp_path, "spans.csv", rows)
-    config = make_config(long_source(path))
-    if measure in ("ytd", "ytd_yoy_pct"):
+    rows = [
+        (fmt.format(y=2025, n=n, fn=full_width(n)), n)
+        for n in range(2, 13)
+        for fmt in [SPAN_FORMATS[n % len(SPAN_FORMATS)]]
+    ]
+    path = write(tmp_path, "spans.csv", [(text, series, str(10 * n)) for text, n in rows])
+    config = make_config(long_source(path, f'freq = "{freq}"'))
+    cumulative = measure.startswith("ytd")
+    # what each span is for the measure: year-to-date keys, or a period of its own
+    fits = {
+        ("M", True): {n: f"2025-{n:02d}" for n in range(2, 13)},
+        ("M", False): {2: "2025-01/02"},
+        ("Q", True): {n: f"2025Q{n // 3}" for n in (3, 6, 9, 12)},
+        ("Q", False): {3: "2025Q1"},
+    }[(freq, cumulative)]
+    if len(fits) == 11:
         load(config, path)
-        assert stored(config) == [("2026-02", measure, 120.0), ("2026-03", measure, 200.0)]
-    else:
-        ((line, field, text, reason),) = refusal(config, path)
-        assert (line, field, text) == (3, "时间", "2026年1-3月")
-        assert "year-to-date" in reason and "ytd" in reason
-        assert stored(config, "SELECT count(*) FROM loads") == [(0,)]
+        assert stored(config) == [(fits[n], measure, 10.0 * n) for n in range(2, 13)]
+        return
+    refused = refusal(config, path)
+    assert [line for line, *_ in refused] == [n for n in range(2, 13) if n not in fits]
+    assert all(field == "时间" and text == rows[line - 2][0] for line, field, text, _ in refused)
+    assert stored(config, "SELECT count(*) FROM loads") == [(0,)]
 
 
 def test_march_ytd_reaches_monthly_and_meets_a_2026_03_row(
