@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from ingest.errors import IngestError, RowError
@@ -160,7 +160,7 @@ class _Reader:
 
     def cell(self, row: list[str], name: str) -> str:
         i = self.col.get(name)
-        return row[i].strip() if i is not None and i < len(row) else ""
+        return row[i] if i is not None and i < len(row) else ""  # cells come stripped
 
     def read_row(self, line: int, row: list[str]) -> None:
         project = self._project(line, row)
@@ -241,9 +241,13 @@ class _Reader:
         return value
 
     def _node(self, line: int, row: list[str], pid: str, node: str) -> None:
-        c = self.register.columns
         names = self._fields(node)
-        planned, reported, confirmed = (self._date(line, row, n) for n in names[:3])
+        texts = [self.cell(row, n) for n in names]
+        if not any(texts):  # most nodes of most rows: nothing to read
+            return
+        planned, reported, confirmed = (
+            self._date(line, n, t) for n, t in zip(names[:3], texts[:3], strict=True)
+        )
         for name, day in ((names[1], reported), (names[2], confirmed)):
             if day is not None and day > self.today:
                 self._error(line, name, day.isoformat(), f"in the future (after {self.today})")
@@ -251,17 +255,16 @@ class _Reader:
             self._error(line, names[2], str(confirmed), "confirmed, but never reported")
         if (pid, node) in self.nodes:
             first = self.nodes[(pid, node)].line
-            self._error(line, c.node, node, f"node listed twice (first on line {first})")
+            reason = f"node listed twice (first on line {first})"
+            self._error(line, self.register.columns.node, node, reason)
             return
-        by = self.cell(row, names[3])
-        if planned or reported or confirmed or by:
-            self.nodes[(pid, node)] = NodeRow(pid, node, planned, reported, confirmed, by, line)
+        self.nodes[(pid, node)] = NodeRow(pid, node, planned, reported, confirmed, texts[3], line)
 
-    def _date(self, line: int, row: list[str], name: str) -> date | None:
+    def _date(self, line: int, name: str, text: str) -> date | None:
         try:
-            return parse_date(self.cell(row, name))
+            return parse_date(text)
         except ValueError as exc:
-            self._error(line, name, self.cell(row, name), str(exc))
+            self._error(line, name, text, str(exc))
             return None
 
     def check_orders(self) -> None:
@@ -277,6 +280,7 @@ class _Reader:
                         reason = f"{then} {kind} before {first} {kind} ({da})"
                         self._error(b.line, self._fields(then)[i], db.isoformat(), reason)
 
+    @cache  # noqa: B019 - one reader per file, a handful of nodes
     def _fields(self, node: str) -> tuple[str, str, str, str]:
         """Header texts of a node's planned, reported, confirmed and confirmed-by cells."""
         c = self.register.columns

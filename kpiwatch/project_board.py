@@ -24,6 +24,28 @@ def tables(board: Supervision) -> Iterator[Table | Text]:
     """The unit summary, overdue nodes, stuck projects and starts due this 旬."""
     day = board.as_of.isoformat()
     yield _table(
+        "targets by 旬 (旬调度): counted to each 旬's end, against the pace",
+        "indicator",
+        "region",
+        "旬",
+        "done",
+        "pace",
+        "attainment",
+        "status",
+        rows=(
+            (
+                c.indicator,
+                c.region,
+                c.dekad.name,
+                c.actual,
+                f"{c.pace:.1f}",
+                "" if c.attainment is None else f"{c.attainment:.1%}",
+                c.status,
+            )
+            for c in board.dekads
+        ),
+    )
+    yield _table(
         f"responsible units, as of {day}",
         "unit",
         "overdue nodes",

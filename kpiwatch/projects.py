@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from ingest.register_store import RegisterReport, load_register
 from ingest.store import open_store
 from ingest.textfiles import resolved
 from kpiwatch.config import Config, find_region
+from metrics.project_dekads import dekad_checks
 from metrics.projects import Supervision, supervise
 
 Outcome = tuple[Path, RegisterReport | None, KpiwatchError | None]
@@ -90,6 +92,12 @@ def board(config: Config, as_of: date | None, region: str | None, unit: str | No
     region_id = find_region(config, region).id if region else None
     con = open_store(config.store_path, True, config.store.memory_limit)
     try:
-        return supervise(con, as_of or date.today(), region_id, unit)
+        day = as_of or date.today()
+        dekads = dekad_checks(
+            con, config.targets, config.indicator_map(), config.thresholds_for, day
+        )
+        if region_id is not None:
+            dekads = [c for c in dekads if c.region == region_id]
+        return replace(supervise(con, day, region_id, unit), dekads=dekads)
     finally:
         con.close()

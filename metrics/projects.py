@@ -6,13 +6,14 @@ by then, lateness counted to that day, and the 旬 that holds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
 import duckdb
 
 from ingest.grains import Span, span_of
+from metrics.project_dekads import DekadCheck
 
 # Projects in the region or below it, responsible unit matching when given.
 _SCOPE = """
@@ -64,6 +65,8 @@ class Supervision:
     overdue: list[tuple[str, str, str, str, str, date, int, int | None]]
     stuck: list[tuple[str, str, str, str, str, int]]
     due_not_started: list[tuple[str, str, str, str, date]]
+    # targets of counted indicators, at the end of the last few 旬
+    dekads: list[DekadCheck] = field(default_factory=list)
 
 
 def supervise(

@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from ingest.store import open_store
+from metrics.project_dekads import dekad_checks
 from metrics.projects import supervise
 from tests.register_helpers import load, project_line, register_config, write_register
 
@@ -90,3 +91,33 @@ def test_projects_verb(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+TARGET = """
+[[targets]]
+indicator = "projects_started"
+region = "west_coast"
+year = 2026
+annual = 600
+quarters = { Q1 = 257 }
+"""
+
+
+def test_targets_are_checked_per_dekad(tmp_path: Path) -> None:
+    config = register_config(tmp_path, extra=TARGET)
+    lines = [project_line(f"P{i}", started=("2026-03-10", "2026-03-10")) for i in range(3)]
+    lines.append(project_line("P9", region="董家口经济区", started=("2026-03-11", "2026-03-11")))
+    load(config, write_register(tmp_path / "register.csv", lines), "2026-03-20")
+    con = open_store(config.store_path, read_only=True)
+    try:
+        checks = dekad_checks(
+            con, config.targets, config.indicator_map(), config.thresholds_for, date(2026, 3, 20)
+        )
+    finally:
+        con.close()
+    # Q1 = 257, linear: 171.33 by the end of February, then 85.67 over March's 31 days
+    assert [(c.dekad.label, c.actual, round(c.pace, 2), c.status) for c in checks] == [
+        ("2026-02-D3", 0, 171.33, "behind"),
+        ("2026-03-D1", 3, 198.97, "behind"),  # started on the 10th: the first 旬
+        ("2026-03-D2", 4, 226.6, "behind"),  # on the 11th: the second
+    ]
