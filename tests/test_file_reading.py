@@ -10,12 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ingest import readers
 from ingest.errors import IngestError
-from kpiwatch.config import Config
-from tests.conftest import NBS
+from kpiwatch.config import Config, load_config
+from tests.conftest import BASE_TOML, NBS
 from tests.ingest_helpers import LONG_SOURCE, load, value, workbook
 
 KPIWATCH = str(Path(sys.executable).parent / "kpiwatch")
@@ -91,8 +94,6 @@ def test_physical_lines_are_stored_for_every_value(
     path.write_bytes(b'period,value,note\n\n2026-01,1,"a\nb\nc"\n2026-02,2,\n\n2026-03,3,\n\n')
     config = make_config(source(path))
     load(config, path)
-    import duckdb
-
     con = duckdb.connect(str(config.store_path), read_only=True)
     lines = con.execute("SELECT period, line FROM observations ORDER BY period").fetchall()
     con.close()
@@ -259,8 +260,6 @@ def _cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _cli_config(tmp_path: Path, pattern: str) -> None:
-    from tests.conftest import BASE_TOML
-
     (tmp_path / "config.toml").write_text(BASE_TOML + source(tmp_path / pattern), encoding="utf-8")
 
 
@@ -328,3 +327,42 @@ def test_hidden_working_rows_of_a_real_xls_are_refused_or_skipped(
     report = load(config, path)
     assert report.new > 0
     assert value(config, "fai_growth", "CN", "2019-02", "ytd_yoy_pct") == 5.3
+
+
+@st.composite
+def laid_out(draw: st.DrawFn) -> tuple[str, list[int], str]:
+    """A CSV with empty lines and quoted line breaks anywhere, and each value's true line."""
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    layout = draw(st.sampled_from(["long", "columns"]))
+    header = "period,value,note" if layout == "long" else "月份,ytd,note"
+    out, lines, line = [header], [], 1
+    for month in range(1, draw(st.integers(1, 9)) + 1):
+        blanks = draw(st.integers(0, 2))
+        out += [""] * blanks
+        breaks = draw(st.integers(0, 2))
+        note = '"' + newline.join(["x"] * (breaks + 1)) + '"' if breaks else "n"
+        line += blanks + 1
+        period = f"2025-{month:02d}" if layout == "long" else f"2025年{month}月"
+        out.append(f"{period},{month},{note}")
+        lines.append(line)
+        line += breaks
+    return layout, lines, newline.join(out) + newline * draw(st.integers(0, 2))
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=laid_out())
+def test_every_value_keeps_the_line_an_editor_shows(
+    tmp_path_factory: pytest.TempPathFactory, case: tuple[str, list[int], str]
+) -> None:
+    layout, lines, data = case
+    folder = tmp_path_factory.mktemp("lines")
+    path = folder / "f.csv"
+    path.write_bytes(data.encode())
+    read = LONG_SOURCE if layout == "long" else COLUMNS + 'unmapped = "ignore"\n'
+    (folder / "config.toml").write_text(BASE_TOML + source(path, read), encoding="utf-8")
+    config = load_config(folder / "config.toml")
+    load(config, path)
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    stored = [r[0] for r in con.execute("SELECT line FROM observations ORDER BY period").fetchall()]
+    con.close()
+    assert stored == lines
