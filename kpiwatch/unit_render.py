@@ -132,7 +132,33 @@ def unit_tables(found: UnitList, as_of: date) -> list[Table | Text]:
                 ),
             )
         )
+    if found.projects:
+        parts.append(
+            _table(
+                ("project", "name", "region", "nodes done", "overdue", "days late", "waiting at"),
+                "projects",
+                (
+                    (
+                        p["project"],
+                        p["name"],
+                        p["region"],
+                        p["nodes_done"],
+                        p["nodes_overdue"],
+                        p["worst_days_late"],
+                        _waiting(p),
+                    )
+                    for p in found.projects
+                ),
+            )
+        )
     return parts
+
+
+def _waiting(p: dict[str, object]) -> str:
+    if p["waiting_at_name"] is None:
+        return ""
+    stuck = ", stuck" if p["stuck"] else ""
+    return f"{p['waiting_at_name']} for {p['waiting_days']} days{stuck}"
 
 
 def _task_rows(tasks: Sequence[dict[str, object]]) -> Iterable[Sequence[object]]:

@@ -1,4 +1,4 @@
-"""One unit's list (一单位一清单): its tasks, open problems and indicators, worst first."""
+"""One unit's list (一单位一清单): tasks, open problems, indicators, projects; worst first."""
 
 from __future__ import annotations
 
@@ -29,6 +29,16 @@ WHERE m.year = year(m.as_of_end)
 ORDER BY CASE m.status WHEN 'behind' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'no_data' THEN 2
          ELSE 3 END, m.attainment NULLS FIRST, m.indicator, m.region
 """
+# The unit's projects in the project registers (their `unit` is the unit's id or name),
+# those with overdue nodes and the longest waits first.
+PROJECTS_SQL = """
+SELECT register, project, name, region, nodes_done, nodes_overdue, worst_days_late,
+       waiting_at_name, waiting_days, stuck
+FROM projects_at(CAST(? AS DATE) + INTERVAL 1 DAY, ?)
+WHERE unit IN (?, ?) AND listed
+ORDER BY nodes_overdue DESC, worst_days_late DESC NULLS LAST, stuck DESC,
+         waiting_days DESC NULLS LAST, register, project
+"""
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class UnitList:
     supporting: list[dict[str, object]] = field(default_factory=list)  # unfinished
     problems: list[dict[str, object]] = field(default_factory=list)
     indicators: list[dict[str, object]] = field(default_factory=list)
+    projects: list[dict[str, object]] = field(default_factory=list)
     siblings: int = 0
 
 
@@ -57,7 +68,8 @@ def unit_list(con: duckdb.DuckDBPyConnection, unit: str, as_of: date) -> UnitLis
         tasks=[t for t in statuses if t["unit"] == unit],
         supporting=[t for t in statuses if _open_support(t, unit)],
         problems=_dicts(con, PROBLEMS_SQL, [as_of, unit]),
-        indicators=_indicators(con, me, as_of),
+        indicators=_guarded(con, INDICATORS_SQL, [me["unit"], me["name"], as_of]),
+        projects=_guarded(con, PROJECTS_SQL, [as_of, as_of, me["unit"], me["name"]]),
         siblings=siblings,
     )
 
@@ -69,12 +81,13 @@ def _open_support(task: dict[str, object], unit: str) -> bool:
     return unit in supporting and task["status"] not in ("done", "done_late")
 
 
-def _indicators(
-    con: duckdb.DuckDBPyConnection, me: dict[str, object], as_of: date
+def _guarded(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object]
 ) -> list[dict[str, object]]:
+    """Rows of a query on another stage's views; none while the store has not got them."""
     try:
-        return _dicts(con, INDICATORS_SQL, [me["unit"], me["name"], as_of])
-    except duckdb.CatalogException:  # a store without checks yet
+        return _dicts(con, sql, params)
+    except duckdb.CatalogException:
         return []
 
 

@@ -1,0 +1,44 @@
+"""A unit's list shows the projects it answers for in the project registers."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from ingest.store import open_store
+from kpiwatch import worklists
+from tests.register_helpers import load, project_line, register_config, write_register
+
+UNIT = """
+[[units]]
+id = "ndrc"
+name = "发改局"
+kind = "department"
+parent = "west_coast"
+"""
+
+
+def test_the_units_projects_are_on_its_list_worst_first(tmp_path: Path) -> None:
+    config = register_config(tmp_path, extra=UNIT)
+    path = write_register(
+        tmp_path / "register.csv",
+        [
+            project_line("P1", started=("2026-03-31", "")),
+            project_line("P2", started=("2026-02-28", "")),
+            project_line("P3", started=("2026-02-28", "2026-02-20")),
+            project_line("P9", unit="住建局", started=("2026-01-31", "")),
+        ],
+    )
+    load(config, path, "2026-03-01")
+    con = open_store(config.store_path)
+    try:
+        worklists.ingest_records(con, config)
+    finally:
+        con.close()
+    found = worklists.one_unit(config, "ndrc", date(2026, 4, 10))
+    assert found is not None
+    assert [(p["project"], p["nodes_overdue"], p["worst_days_late"]) for p in found.projects] == [
+        ("P2", 1, 41),
+        ("P1", 1, 10),
+        ("P3", 0, None),
+    ]
