@@ -19,6 +19,7 @@ from exporters import (
     project_dashboard,
     project_rules,
     rules,
+    unit_dashboard,
     unit_rules,
 )
 from exporters.panels import DashboardSettings
@@ -332,6 +333,8 @@ def write_dashboards(config: Config, out: Path) -> list[Path]:
     )
     if config.registers:
         written += project_dashboard.write_dashboard(out, dashboard_settings(config))
+    if config.units or config.tasks or config.task_files:
+        written += unit_dashboard.write_dashboard(out, dashboard_settings(config))
     return written
 
 

@@ -1,13 +1,15 @@
-"""Units' metrics (bounded labels), their alert rules under promtool, and both served to a
-real Prometheus by `kpiwatch serve`."""
+"""Units' metrics (bounded labels), their alert rules under promtool, and metrics, rules and
+the units dashboard's queries on a real Prometheus scraping `kpiwatch serve`."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+from grafana_foundation_sdk.models.dashboard import Dashboard
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
@@ -16,6 +18,7 @@ from ingest.store import open_store
 from kpiwatch.config import Config
 from tests.service_helpers import KPIWATCH, free_port, kpiwatch_serve, prometheus, query, ready
 from tests.service_helpers import wait_for as wait
+from tests.test_dashboards import as_promql
 from tests.units_helpers import load_lists
 
 ROW = UnitRow("renewal", "城市更新", "department", "tf3", "tf3", 3, 1, 1, 1 / 3, 0.0, 4.5, 2)
@@ -78,11 +81,17 @@ def test_rules_pass_promtool_check_and_unit_tests(
         assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_a_real_prometheus_fires_the_overdue_alert_from_the_service(
+def test_a_real_prometheus_fires_the_alerts_and_answers_the_dashboard(
     make_config: Callable[[str], Config], tmp_path: Path
 ) -> None:
     load_lists(make_config, tmp_path, '[unit_alerts]\noverdue_for = "0s"\n')
     subprocess.run([KPIWATCH, "rules", "-o", "rules"], cwd=tmp_path, check=True)
+    subprocess.run([KPIWATCH, "dashboards", "-o", "grafana"], cwd=tmp_path, check=True)
+    board = json.loads((tmp_path / "grafana" / "dashboards" / "kpiwatch-units.json").read_text())
+    assert Dashboard.from_json(board).uid == "kpiwatch-units"
+    exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+    exprs += [as_promql(v["query"]) for v in board["templating"]["list"] if v["type"] == "query"]
+    fill = {"$job": "kpiwatch", "$instance": ".*", "$unit": "renewal"}
     port = free_port()
     with kpiwatch_serve(tmp_path, port):
         wait(lambda: ready(port), what="/readyz")
@@ -92,5 +101,9 @@ def test_a_real_prometheus_fires_the_overdue_alert_from_the_service(
             wait(lambda: bool(query(prom, firing)["result"]), 90, "the overdue alert")
             units = {r["metric"]["unit"] for r in query(prom, firing)["result"]}  # type: ignore[index, union-attr]
             assert units == {"housing", "renewal"}
+            for expr in exprs:
+                for key, value in fill.items():
+                    expr = expr.replace(key, value)
+                assert query(prom, expr)["result"], expr
             low = query(prom, "kpiwatch_unit_completion_ratio < 0.8")["result"]
             assert {r["metric"]["unit"] for r in low} == {"housing", "renewal"}  # type: ignore[index, union-attr]
