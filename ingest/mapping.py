@@ -16,7 +16,7 @@ import pandas as pd
 
 from ingest.periods import Period, PeriodError, freq_code, parse_published
 from ingest.schema import Indicator, Measure, Region, Source
-from ingest.text import name_key
+from ingest.text import clean_text, name_key
 
 MEASURES: tuple[str, ...] = get_args(Measure)
 CUMULATIVE = ("ytd", "ytd_yoy_pct")
@@ -175,7 +175,7 @@ Parsed = tuple[tuple[str | None, str | None], tuple[Period | None, Period | None
 
 def _parse(text: str, freq: str, default: str, flag: str, today: date) -> Parsed:
     """(own error, year-to-date error), (own period, year-to-date key) of a period text."""
-    lowered = flag.strip().lower()
+    lowered = clean_text(flag).lower()
     if lowered not in _TRUE | _FALSE:
         error = f"jan_feb flag {flag!r} is not true/false"
         return (error, error), (None, None)
