@@ -142,13 +142,7 @@ def _load_file(
     digest: Future[str],
 ) -> LoadReport:
     try:
-        try:
-            rows_read = _stage(con, path, source, indicators, regions, today or date.today())
-        except IngestError as exc:  # a file refused as a whole has its rejects file too
-            extra = _rejects_written(rejects, exc.errors)
-            if not extra:
-                raise
-            raise IngestError(exc.file, extra + exc.errors, exc.total + len(extra)) from exc
+        rows_read = _stage(con, path, source, indicators, regions, today or date.today(), rejects)
         _validate(con, path, source, regions, rejects)
         known = _file_series(con)
         if known:
@@ -186,12 +180,16 @@ def _stage(
     indicators: Mapping[str, Indicator],
     regions: Sequence[Region],
     today: date,
+    rejects: Path | None,
 ) -> int:
     """Stage the file and build its lookup tables; return the number of data rows."""
-    if source.layout == "long":
-        rows = stage_long(con, path, source)
-    else:
-        rows = stage_grid(con, path, source)
+    try:
+        rows = (stage_long if source.layout == "long" else stage_grid)(con, path, source)
+    except IngestError as exc:  # a file refused as a whole has its rejects file too
+        extra = _rejects_written(rejects, exc.errors)
+        if not extra:
+            raise
+        raise IngestError(exc.file, extra + exc.errors, exc.total + len(extra)) from exc
     build_series_map(con, source, indicators, regions)
     build_region_map(con, regions)
     build_period_map(con, today, source.freq)
