@@ -562,3 +562,29 @@ def test_a_value_converted_by_a_scale_equals_the_same_value_published(
     report = load(config, wan, "wan")
     assert (report.new, report.revised, report.unchanged) == (0, 0, 1)
     assert value(config, "fai", "west_coast", "2026-03", "value") == float(published)
+
+
+def test_the_march_ytd_published_as_1_3_is_checked_once_as_march(tmp_path: Path) -> None:
+    from datetime import date
+
+    from tests.checks_helpers import pipeline, progress
+
+    rows = """
+        2026年1-2月,west_coast,projects_started,ytd,150
+        2026年1-3月,west_coast,projects_started,ytd,257
+        2026-03,west_coast,projects_started,ytd,257
+    """
+    target = """
+        [[targets]]
+        indicator = "projects_started"
+        region = "west_coast"
+        year = 2026
+        annual = 600
+        quarters = { Q1 = 257 }
+    """
+    config = pipeline(tmp_path, rows, target, today=date(2026, 4, 10))
+    march = progress(config, "as_of = '2026-03' AND horizon = 'month'")
+    assert len(march) == 1  # the 1-3月 row and the 2026-03 row are one key
+    assert march[0]["status"] != "no_data" and march[0]["actual"] == 107.0
+    quarter = progress(config, "as_of = '2026-03' AND horizon = 'quarter'")
+    assert [(q["actual"], q["status"]) for q in quarter] == [(257.0, "on_track")]
