@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import subprocess
 import sys
@@ -52,6 +53,9 @@ def assert_loaded(config: Config) -> None:
         ),
         ("tab-delimited UTF-8", text("\t", "\r\n").encode(), 'delimiter = "\\t"\n'),
         ("CRLF", text(newline="\r\n").encode(), ""),
+        ("CR alone (CSV for Macintosh)", text(newline="\r").encode(), ""),
+        ("UTF-16 big-endian with BOM", codecs.BOM_UTF16_BE + text().encode("utf-16-be"), ""),
+        ("GBK, tab-delimited (Text)", text("\t", "\r\n").encode("gbk"), 'delimiter = "\t"\n'),
     ],
 )
 def test_encodings_a_windows_office_saves_load_the_same(
