@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.errors import IngestError
 from ingest.periods import PeriodError, parse_published
@@ -588,3 +591,32 @@ def test_the_march_ytd_published_as_1_3_is_checked_once_as_march(tmp_path: Path)
     assert march[0]["status"] != "no_data" and march[0]["actual"] == 107.0
     quarter = progress(config, "as_of = '2026-03' AND horizon = 'quarter'")
     assert [(q["actual"], q["status"]) for q in quarter] == [(257.0, "on_track")]
+
+
+def _read_number(text: str) -> float | None:
+    """What ingest's number reading makes of a value text, run by DuckDB itself."""
+    from ingest.validate import _number
+
+    con = duckdb.connect()
+    try:
+        row = con.execute(f"SELECT {_number('$t')}", {"t": text}).fetchall()[0]
+    finally:
+        con.close()
+    return None if row[0] is None else float(row[0])
+
+
+@given(st.decimals(-(10**12), 10**12, places=3, allow_nan=False, allow_infinity=False))
+@settings(max_examples=100, deadline=None)
+def test_numbers_with_thousands_separators_read_as_written(number: Decimal) -> None:
+    assert _read_number(f"{number:,}") == float(number)
+
+
+@given(st.text("0123456789", min_size=2, max_size=9), st.data())
+@settings(max_examples=100, deadline=None)
+def test_a_comma_anywhere_but_between_groups_of_three_is_refused(
+    digits: str, data: st.DataObject
+) -> None:
+    at = data.draw(st.integers(1, len(digits) - 1))
+    one_group = len(digits) - at == 3 and at <= 3
+    got = _read_number(digits[:at] + "," + digits[at:])
+    assert got == (float(digits) if one_group else None)
