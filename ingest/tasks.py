@@ -21,7 +21,7 @@ import pandas as pd
 from ingest.errors import IngestError, RowError
 from ingest.store import transaction
 from ingest.task_records import Record, read_records
-from ingest.unit_schema import ProblemItem, RecordKind, Task, TaskFile, Unit
+from ingest.unit_schema import ProblemItem, RecordKind, Task, TaskFile, Unit, parent_cycles
 
 # Stored columns of each kind, key first; every table also has load_id and line.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -144,10 +144,24 @@ def _rows(
         errors += found
         if not found:
             rows.append((*_stored(r, kind), r.line))
+    if kind == "tasks":
+        errors += _cycles(con, records)
     if errors:
         errors.sort(key=lambda e: e.line)
         raise IngestError(str(path), errors[:1000], len(errors))
     return rows
+
+
+def _cycles(con: duckdb.DuckDBPyConnection, records: Sequence[Record]) -> list[RowError]:
+    """Key works that would contain themselves once the file's tasks are stored."""
+    parents: dict[str, str | None] = dict(con.execute("SELECT task, parent FROM tasks").fetchall())
+    parents |= {r.values["task"]: r.values.get("parent") for r in records}
+    cyclic = set(parent_cycles(parents))
+    return [
+        RowError(r.line, "parent", str(r.values.get("parent")), "key works form a cycle")
+        for r in records
+        if r.values["task"] in cyclic
+    ]
 
 
 def _duplicates(records: Sequence[Record], kind: RecordKind) -> list[RowError]:

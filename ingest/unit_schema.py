@@ -127,8 +127,8 @@ def cross_check_units(
         found += _refs(where, "supporting", t.supporting, known, "unit")
         if t.parent is not None and t.parent not in task_ids:
             found.append(Problem(f"{where}.parent", f"unknown task {t.parent!r}"))
-        if t.parent == t.id:
-            found.append(Problem(f"{where}.parent", "a task cannot be its own key work"))
+    for task in parent_cycles({t.id: t.parent for t in tasks}):
+        found.append(Problem(f"tasks[id={task}].parent", "key works form a cycle"))
     for p in problems:
         where = f"problems[id={p.id}]"
         found += _refs(where, "unit", [p.unit], known, "unit")
@@ -173,3 +173,19 @@ def _unit_cycles(by_id: Mapping[str, Unit]) -> list[Problem]:
             seen.add(node)
             node = by_id[node].parent
     return found
+
+
+def parent_cycles(parents: Mapping[str, str | None]) -> list[str]:
+    """The tasks whose chain of key works (parent, its parent, …) comes back to them."""
+    cyclic = []
+    for start in parents:
+        seen, node = {start}, parents[start]
+        while node is not None and node in parents:
+            if node == start:
+                cyclic.append(start)
+                break
+            if node in seen:
+                break
+            seen.add(node)
+            node = parents[node]
+    return sorted(cyclic)

@@ -90,8 +90,10 @@ need AS (
 reach AS (
     SELECT task, min(report_date) AS reached FROM (
         SELECT r.task, r.report_date, need.target,
-               sum(coalesce(r.quantity, 0)) OVER (PARTITION BY r.task ORDER BY r.report_date)
-                   AS running
+               -- one row per task and day: ROWS framing needs no peer search
+               sum(coalesce(r.quantity, 0)) OVER (
+                   PARTITION BY r.task ORDER BY r.report_date
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running
         FROM r JOIN need USING (task)
     ) WHERE running >= target GROUP BY task
 ),

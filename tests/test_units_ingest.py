@@ -188,6 +188,46 @@ def test_a_report_for_an_unknown_or_wrong_unit_refuses_the_file(
     ]
 
 
+def test_key_works_that_contain_themselves_are_refused(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    config = make_config(UNITS_TOML + FILES)
+    write(tmp_path / "tasks.csv", TASKS_CSV)
+    ingest(config)
+    # R1 is stored as R2's key work; making R1 part of R2 closes a loop across loads.
+    path = write(
+        tmp_path / "tasks.csv",
+        """
+        task,title,unit,deadline,parent
+        R1,示范道路整治,renewal,2026-03-27,R2
+        S1,自身,renewal,2026-03-27,S1
+        """,
+    )
+    [outcome] = ingest(config, path)
+    assert isinstance(outcome.error, IngestError)
+    assert [(e.line, e.field) for e in outcome.error.errors] == [(2, "parent"), (3, "parent")]
+    with pytest.raises(ConfigError) as info:
+        make_config(
+            UNITS_TOML
+            + """
+            [[tasks]]
+            id = "A"
+            title = "a"
+            unit = "renewal"
+            deadline = 2026-03-31
+            parent = "B"
+
+            [[tasks]]
+            id = "B"
+            title = "b"
+            unit = "renewal"
+            deadline = 2026-03-31
+            parent = "A"
+            """
+        )
+    assert [p.path for p in info.value.problems] == ["tasks[id=A].parent", "tasks[id=B].parent"]
+
+
 def test_unknown_and_missing_columns_are_refused(
     make_config: Callable[[str], Config], tmp_path: Path
 ) -> None:
