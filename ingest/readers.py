@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from ingest.errors import IngestError
@@ -24,6 +25,7 @@ from ingest.textfiles import (
     first_fault,
     first_invalid_byte,
     read_error,
+    record_starts,
     records,
     refuse,
     scan_lines,
@@ -137,11 +139,13 @@ def _number_lines(
     Only files with empty lines inside or quoted line breaks need it: elsewhere the
     n-th record after the header is the n-th line after it.
     """
-    starts = [line for line, fields in records(path, text, source.delimiter) if fields]
-    starts = starts[source.header_row :]
+    starts = record_starts(text)[source.header_row :]
+    if len(starts) != rows:  # a quote inside an unquoted cell, a lone CR: parse the cells
+        parsed = [line for line, fields in records(path, text, source.delimiter) if fields]
+        starts = np.array(parsed[source.header_row :], dtype=np.int64)
     if len(starts) != rows:  # the two readers disagree: no line number would be right
         raise refuse(path, 0, "csv", "", "records cannot be matched to lines")
-    frame = pd.DataFrame({"line": pd.Series(starts, dtype="int64")})
+    frame = pd.DataFrame({"line": starts})
     con.register("_lines", frame)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE line_numbers AS SELECT * FROM _lines")

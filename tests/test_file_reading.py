@@ -344,7 +344,8 @@ def laid_out(draw: st.DrawFn) -> tuple[str, list[int], str]:
         blanks = draw(st.integers(0, 2))
         out += [""] * blanks
         breaks = draw(st.integers(0, 2))
-        note = '"' + newline.join(["x"] * (breaks + 1)) + '"' if breaks else "n"
+        plain = draw(st.sampled_from(["n", 'a"b', '"q""uoted"""']))  # a quote inside a cell
+        note = '"' + newline.join(["x"] * (breaks + 1)) + '"' if breaks else plain
         line += blanks + 1
         period = f"2025-{month:02d}" if layout == "long" else f"2025年{month}月"
         out.append(f"{period},{month},{note}")
