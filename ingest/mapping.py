@@ -42,6 +42,10 @@ def period_key(p: Period) -> int:
     return p.year * 10000 + p.first_month * 100 + p.last_month
 
 
+SERIES_COLUMNS = ["series", "measure_text", "key_id", "rid", "scale", "digits", "status"]
+SERIES_COLUMNS += ["non_negative", "cumulative"]
+
+
 def build_series_map(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -54,50 +58,9 @@ def build_series_map(
     """
     rids = {r.id: n for n, r in enumerate(regions)}
     keys: dict[tuple[str, str], int] = {}
-    rows: list[tuple[object, ...]] = []
     pairs = con.execute("SELECT DISTINCT series, measure FROM staged").fetchall()
-    for series, measure_text in pairs:
-        entry = source.series_entry(series) if source.series else None
-        if source.series and entry is None:
-            status = None if source.unmapped == "ignore" else UNMAPPED
-            rows.append((series, measure_text, None, None, 1.0, 0, status, False, False))
-            continue
-        indicator = (entry.indicator if entry else None) or source.indicator or name_key(series)
-        measure = (entry.measure if entry else None) or name_key(measure_text)
-        measure = measure or source.measure or "value"
-        scale = entry.scale if entry and entry.scale is not None else source.scale
-        rid = rids.get(entry.region) if entry and entry.region else None
-        status = 0
-        if indicator not in indicators:
-            status = UNKNOWN_INDICATOR
-        elif measure not in MEASURES:
-            status = UNKNOWN_MEASURE
-        key_id = keys.setdefault((indicator, measure), len(keys)) if status == 0 else None
-        refuses = (
-            status == 0
-            and indicators[indicator].refuses_negative
-            and measure
-            in (
-                "value",
-                "ytd",
-            )
-        )
-        cumulative = measure in CUMULATIVE
-        row = (series, measure_text, key_id, rid, scale, _digits(scale), status, refuses)
-        rows.append((*row, cumulative))
-    # status: NULL = ignored, 0 = fine, else the reason code.
-    columns = [
-        "series",
-        "measure_text",
-        "key_id",
-        "rid",
-        "scale",
-        "digits",
-        "status",
-        "non_negative",
-        "cumulative",
-    ]
-    frame = pd.DataFrame(rows, columns=columns).astype(
+    rows = [_series_row(s, m, source, indicators, rids, keys) for s, m in pairs]
+    frame = pd.DataFrame(rows, columns=SERIES_COLUMNS).astype(
         {"series": str, "measure_text": str, "scale": float, "key_id": "Int32", "rid": "Int32"}
     )
     frame["status"] = frame["status"].astype("Int8")
@@ -105,16 +68,40 @@ def build_series_map(
     key_frame = pd.DataFrame(
         [(k, i, m, m in CUMULATIVE, indicators[i].refuses_negative) for (i, m), k in keys.items()],
         columns=["key_id", "indicator", "measure", "cumulative", "non_negative"],
-    ).astype(
-        {
-            "key_id": "int32",
-            "indicator": str,
-            "measure": str,
-            "cumulative": bool,
-            "non_negative": bool,
-        }
     )
-    register(con, "key_map", key_frame)
+    key_frame = key_frame.astype(
+        {"key_id": "int32", "indicator": str, "measure": str, "cumulative": bool}
+    )
+    register(con, "key_map", key_frame.astype({"non_negative": bool}))
+
+
+def _series_row(
+    series: str,
+    measure_text: str,
+    source: Source,
+    indicators: Mapping[str, Indicator],
+    rids: dict[str, int],
+    keys: dict[tuple[str, str], int],
+) -> tuple[object, ...]:
+    """One series_map row (SERIES_COLUMNS); status NULL = ignored, 0 = fine, else why not."""
+    entry = source.series_entry(series) if source.series else None
+    if source.series and entry is None:
+        status = None if source.unmapped == "ignore" else UNMAPPED
+        return (series, measure_text, None, None, 1.0, 0, status, False, False)
+    indicator = (entry.indicator if entry else None) or source.indicator or name_key(series)
+    measure = (entry.measure if entry else None) or name_key(measure_text)
+    measure = measure or source.measure or "value"
+    scale = entry.scale if entry and entry.scale is not None else source.scale
+    rid = rids.get(entry.region) if entry and entry.region else None
+    status = 0
+    if indicator not in indicators:
+        status = UNKNOWN_INDICATOR
+    elif measure not in MEASURES:
+        status = UNKNOWN_MEASURE
+    key_id = keys.setdefault((indicator, measure), len(keys)) if status == 0 else None
+    refuses = status == 0 and indicators[indicator].refuses_negative and measure in ("value", "ytd")
+    row = (series, measure_text, key_id, rid, scale, _digits(scale), status, refuses)
+    return (*row, measure in CUMULATIVE)
 
 
 def _digits(scale: float) -> int:
