@@ -20,6 +20,7 @@ from ingest.errors import IngestError, RowError
 from ingest.readers import read_grid
 from ingest.register_schema import Register
 from ingest.schema import Columns, Region, Source
+from ingest.text import clean_text
 
 # Excel's day 0 (serials count from 1899-12-30, after Lotus' 1900 leap-year bug).
 _EXCEL_EPOCH = date(1899, 12, 30)
@@ -99,7 +100,7 @@ def read_register(
     header = next((cells for line, cells in grid if line == register.header_row), None)
     if header is None:
         raise IngestError(str(path), [RowError(register.header_row, "header", "", "no header")])
-    reader = _Reader(register, header, _region_names(regions), today)
+    reader = _Reader(register, header, region_names(regions), today)
     rows = [(line, cells) for line, cells in grid if line > register.header_row and any(cells)]
     if not reader.errors:
         for line, cells in rows:
@@ -124,13 +125,21 @@ def _as_source(register: Register) -> Source:
     )
 
 
-def _region_names(regions: Sequence[Region]) -> dict[str, str]:
-    """Region id, name and aliases (normalised) → region id."""
+def region_names(regions: Sequence[Region]) -> dict[str, str]:
+    """Region id, name and aliases (as clean_text leaves them) → region id."""
     names: dict[str, str] = {}
     for r in regions:
         for text in (r.id, r.name, *r.aliases):
-            names[unicodedata.normalize("NFKC", text).strip()] = r.id
+            names[clean_text(text)] = r.id
     return names
+
+
+def read_number(text: str) -> float:
+    """A number as registers write it (thousands separators and full width allowed)."""
+    clean = unicodedata.normalize("NFKC", text.replace(",", "")).strip()
+    if not _NUMBER.match(clean):
+        raise ValueError("not a number")
+    return float(clean)
 
 
 class _Reader:
@@ -193,7 +202,7 @@ class _Reader:
             self._error(line, c.id, "", "a project needs an id")
             return None
         region_text = self.cell(row, c.region)
-        region = self.regions.get(unicodedata.normalize("NFKC", region_text))
+        region = self.regions.get(clean_text(region_text))
         if region is None:
             self._error(line, c.region, region_text, "unknown region (not in [[regions]])")
             return None
@@ -226,14 +235,14 @@ class _Reader:
         return None
 
     def _number(self, line: int, row: list[str], name: str, most: float | None) -> float | None:
-        text = self.cell(row, name).replace(",", "") if name in self.col else ""
+        text = self.cell(row, name)
         if not text:
             return None
-        clean = unicodedata.normalize("NFKC", text)
-        if not _NUMBER.match(clean):
-            self._error(line, name, text, "not a number")
+        try:
+            value = read_number(text)
+        except ValueError as exc:
+            self._error(line, name, text, str(exc))
             return None
-        value = float(clean)
         if value < 0 or (most is not None and value > most):
             bound = f"0 to {most:g}" if most is not None else "0 or more"
             self._error(line, name, text, f"out of range ({bound})")

@@ -61,7 +61,9 @@ _NEW_SERIES = """
 INSERT INTO series
 SELECT (SELECT coalesce(max(series_id), -1) FROM series)
        + row_number() OVER (ORDER BY indicator, region), indicator, region, 'value'
-FROM (SELECT DISTINCT indicator, region FROM count_values WHERE series_id IS NULL)
+FROM (SELECT DISTINCT indicator, region FROM count_values c
+      WHERE NOT EXISTS (SELECT 1 FROM series s WHERE s.indicator = c.indicator
+                        AND s.region = c.region AND s.measure = 'value'))
 """
 
 _PERIODS = """
@@ -81,14 +83,14 @@ FROM count_values c JOIN series s
 
 
 def write_counts(con: duckdb.DuckDBPyConnection, load_id: int, known_from: datetime) -> int:
-    """Write the counts that changed with this load (inside its transaction); return them."""
-    try:
-        con.execute(_COUNTS, {"d": known_from})
-        changed = con.execute("SELECT count(*) FROM count_values").fetchall()[0][0]
-        if changed:
-            con.execute(_NEW_SERIES)
-            con.execute(_PERIODS)
-            con.execute(_VINTAGES, {"load_id": load_id})
-        return int(changed)
-    finally:
-        con.execute("DROP TABLE IF EXISTS temp.count_values")
+    """Write the counts that changed with this load (inside its transaction); return them.
+
+    Leaves the temp table count_values for the caller to drop (after a rollback).
+    """
+    con.execute(_COUNTS, {"d": known_from})
+    changed = con.execute("SELECT count(*) FROM count_values").fetchall()[0][0]
+    if changed:
+        con.execute(_NEW_SERIES)
+        con.execute(_PERIODS)
+        con.execute(_VINTAGES, {"load_id": load_id})
+    return int(changed)

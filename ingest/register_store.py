@@ -15,9 +15,11 @@ from ingest.errors import IngestError, RowError, StoreError
 from ingest.loader import SeriesReport
 from ingest.register import RegisterRows, read_register
 from ingest.register_counts import write_counts
+from ingest.register_csv import stage_register
 from ingest.register_schema import Register
 from ingest.schema import Indicator, Region
 from ingest.store import sync_catalog, transaction
+from ingest.workbooks import WORKBOOK_SUFFIXES
 
 _PROJECT_COLUMNS = [
     "project",
@@ -37,7 +39,7 @@ _PROJECT_TYPES = dict(
     zip(_PROJECT_COLUMNS, [_TEXT] * 5 + [_NUM, _TEXT, _NUM, _NUM, _LINE], strict=True)
 )
 _NODE_TYPES = dict(zip(_NODE_COLUMNS, [_TEXT] * 2 + [_DATE] * 3 + [_TEXT, _LINE], strict=True))
-_TEMP = ("incoming_projects", "incoming_nodes", "changed_projects", "changed_nodes")
+_TEMP = ("incoming_projects", "incoming_nodes", "changed_projects", "changed_nodes", "count_values")
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ def load_register(
     if earlier is not None:
         return RegisterReport(str(path), register.name, 0, None, already_loaded=int(earlier))
     known = known_from or datetime.now().replace(microsecond=0)
-    rows = read_register(path, register, regions, known.date())
     try:
+        rows = _read(con, path, register, regions, known)
         return _store(con, path, register, rows, digest, known, indicators, regions, registers)
     except duckdb.Error as exc:
         raise StoreError(f"{path}: {exc}") from exc
@@ -118,19 +120,38 @@ def load_register(
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
+def _read(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    register: Register,
+    regions: Sequence[Region],
+    known: datetime,
+) -> int:
+    """Stage the file's checked projects and nodes (incoming_*); return its rows.
+
+    CSVs in the projects layout are read and checked by DuckDB (large registers);
+    workbooks and the events layout row by row in Python, to the same rules.
+    """
+    if register.layout == "projects" and path.suffix.lower() not in WORKBOOK_SUFFIXES:
+        return stage_register(con, path, register, list(regions), known.date())
+    rows = read_register(path, register, regions, known.date())
+    _stage(con, rows)
+    return rows.rows_read
+
+
 def _store(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     register: Register,
-    rows: RegisterRows,
+    rows_read: int,
     digest: str,
     known: datetime,
     indicators: Mapping[str, Indicator],
     regions: Sequence[Region],
     registers: Sequence[Register],
 ) -> RegisterReport:
-    _stage(con, rows)
     _changes(con, register.name)
+    projects = int(con.execute("SELECT count(*) FROM incoming_projects").fetchall()[0][0])
     with transaction(con):
         sync_catalog(con, indicators.values(), regions)
         sync_registers(con, registers)
@@ -148,10 +169,10 @@ def _store(
                 str(path),
                 digest,
                 known,
-                rows.rows_read,
+                rows_read,
                 stats[0],
                 stats[1],
-                len(rows.projects) - stats[0] - stats[1],
+                projects - stats[0] - stats[1],
             ],
         )
         params = {"reg": register.name, "load_id": load_id}
@@ -170,9 +191,9 @@ def _store(
     return RegisterReport(
         str(path),
         register.name,
-        rows.rows_read,
+        rows_read,
         load_id,
-        len(rows.projects),
+        projects,
         stats[0],
         stats[1],
         stats[2],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 
@@ -353,3 +354,59 @@ def test_month_in_progress_is_not_an_observation(tmp_path: Path) -> None:
     assert query(config, "SELECT count(*) FROM project_counts WHERE period = '2026-03-D1'") == [
         (2,)
     ]
+
+
+def test_a_later_register_adds_months_to_the_counts(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    lines = [project_line("P1", started=("2026-01-10", "2026-01-10"))]
+    load(config, write_register(tmp_path / "register_1.csv", lines), "2026-02-15")
+    lines.append(project_line("P2", started=("2026-02-20", "2026-02-20")))
+    load(config, write_register(tmp_path / "register_2.csv", lines), "2026-03-15")
+    months = query(
+        config,
+        "SELECT period, value FROM observations_latest WHERE region = 'west_coast' "
+        "AND indicator = 'projects_started' ORDER BY 1",
+    )
+    assert months == [("2026-01", 1.0), ("2026-02", 1.0)]
+
+
+PARITY_LINES = [
+    project_line("P1", investment="50", signed=("2026-01-05", "2026年1月5日", "2026-01-08")),
+    project_line("P2", region="董家口经济区", investment='"1,200"', land=("2026-02-01", "")),
+    project_line("P3", started=("2026-03-10", "2026/3/12"), completed=("2027-01-01", "")),
+    project_line("P4", region="west_coast", permit=("2026-03-01", "46082")),
+]
+
+
+def _stored(config_dir: Path, suffix: str) -> dict[str, list[tuple[object, ...]]]:
+    """A register loaded from a CSV (read by DuckDB) or a workbook (read row by row)."""
+    config_dir.mkdir()
+    config = register_config(config_dir)
+    path = config_dir / f"register{suffix}"
+    if suffix == ".csv":
+        write_register(path, PARITY_LINES)
+    else:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        assert sheet is not None
+        for line in [HEADER, *PARITY_LINES]:
+            sheet.append(next(csv.reader([line])))
+        book.save(path)
+    load(config, path, "2026-03-20")
+    views = ("project_nodes", "projects", "project_counts", "observations_latest")
+    return {
+        v: query(
+            config,
+            f"SELECT * EXCLUDE (file) FROM {v} ORDER BY ALL"
+            if v == "observations_latest"
+            else f"SELECT * FROM {v} ORDER BY ALL",
+        )
+        for v in views
+    }
+
+
+def test_csv_and_workbook_registers_read_alike(tmp_path: Path) -> None:
+    csv_store = _stored(tmp_path / "csv", ".csv")
+    book_store = _stored(tmp_path / "xlsx", ".xlsx")
+    assert csv_store["project_nodes"] and csv_store["observations_latest"]
+    assert csv_store == book_store

@@ -1,0 +1,297 @@
+"""A `projects` layout register CSV read by DuckDB and checked in SQL, for large files.
+
+The shared long reader (ingest.readers.stage_long) stages the file's cells as text with
+their physical lines; the checks are those of ingest.register, as set operations: every
+distinct date text is parsed once in Python (parse_date), everything else is SQL. It
+leaves incoming_projects and incoming_nodes as ingest.register_store expects them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import pandas as pd
+
+from ingest.errors import IngestError, RowError
+from ingest.readers import quote_ident, quote_text, stage_long
+from ingest.register import parse_date, read_number, region_names
+from ingest.register_schema import Register
+from ingest.schema import Columns, Region, Source
+from ingest.text import clean_text, name_key
+
+T = TypeVar("T")
+
+ERRORS_KEPT = 1000
+TEMP = (
+    "raw_rows",
+    "line_numbers",
+    "reg",
+    "reg_nodes",
+    "reg_dates",
+    "date_map",
+    "number_map",
+    "region_map",
+    "reg_errors",
+)
+
+
+def stage_register(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    register: Register,
+    regions: list[Region],
+    today: date,
+) -> int:
+    """Stage and check the file; refuse it naming every bad cell; return its rows."""
+    try:
+        stage_long(con, path, _as_source(register))
+        names = [r[0] for r in con.execute("DESCRIBE raw_rows").fetchall()]
+        _check_header(path, register, names)
+        rows = _rows(con, register, names)
+        _nodes(con, register, names)
+        _maps(con, regions)
+        _errors(con, register, today)
+        total = int(con.execute("SELECT count(*) FROM reg_errors").fetchall()[0][0])
+        if total:
+            found = con.execute(
+                f"SELECT line, field, value, reason FROM reg_errors ORDER BY line, seq "
+                f"LIMIT {ERRORS_KEPT}"
+            ).fetchall()
+            raise IngestError(str(path), [RowError(*r) for r in found], total)
+        _incoming(con)
+        return rows
+    finally:
+        con.execute("DROP VIEW IF EXISTS temp.staged")
+        for name in TEMP:
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def _as_source(register: Register) -> Source:
+    """The long reader's view of a register: its id column stands for period and value."""
+    return Source(
+        name=register.name,
+        path=register.path,
+        layout="long",
+        encoding=register.encoding,
+        delimiter=register.delimiter,
+        header_row=register.header_row,
+        columns=Columns(period=register.columns.id, value=register.columns.id),
+        limits=register.limits,
+    )
+
+
+def _col(names: list[str], header: str) -> str:
+    """The trimmed text of a column ('' when the file has no such column)."""
+    key = name_key(header)
+    return f"trim(coalesce({quote_ident(key)}, ''))" if key in names else "''"
+
+
+def _check_header(path: Path, register: Register, names: list[str]) -> None:
+    c = register.columns
+    need = [c.id, c.region] + [n.name + s for n in register.nodes for s in (c.planned_suffix,)]
+    need += [n.name + c.reported_suffix for n in register.nodes]
+    shown = ", ".join(names)
+    errors = [
+        RowError(register.header_row, n, shown, f"no column named {n!r} in the header")
+        for n in need
+        if name_key(n) not in names
+    ]
+    if errors:
+        raise IngestError(str(path), errors)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) -> int:
+    """reg: one row per non-empty record with its line and the project columns' texts."""
+    c = register.columns
+    fields = {
+        "project": c.id,
+        "name": c.name,
+        "region_text": c.region,
+        "unit": c.unit,
+        "supporting": c.supporting,
+        "investment": c.investment,
+        "category": c.category,
+        "funds": c.funds,
+        "progress": c.progress,
+    }
+    picked = ", ".join(f"{_col(names, h)} AS {k}" for k, h in fields.items())
+    every = " || ".join(f"coalesce({quote_ident(n)}, '')" for n in names)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE reg AS
+        SELECT s.line, {picked}
+        FROM raw_rows r JOIN staged s ON s.cell = r.rowid
+        WHERE trim({every}) <> ''
+        """
+    )
+    return int(con.execute("SELECT count(*) FROM reg").fetchall()[0][0])
+
+
+def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) -> None:
+    """reg_nodes: the four texts of each node of each record, nodes with any text only."""
+    c = register.columns
+    suffixes = (c.planned_suffix, c.reported_suffix, c.confirmed_suffix, c.confirmed_by_suffix)
+    parts = []
+    for n in register.nodes:
+        heads = [n.name + s for s in suffixes]
+        texts = ", ".join(
+            f"{_col(names, h)} AS {k}, {quote_text(h)} AS {k}_field"
+            for k, h in zip(("planned", "reported", "confirmed", "confirmer"), heads, strict=True)
+        )
+        parts.append(
+            f"SELECT s.line, trim(coalesce({quote_ident(name_key(c.id))}, '')) AS project, "
+            f"{quote_text(n.id)} AS node, {texts} "
+            f"FROM raw_rows r JOIN staged s ON s.cell = r.rowid"
+        )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE reg_nodes AS
+        SELECT * FROM ({" UNION ALL ".join(parts)})
+        WHERE planned <> '' OR reported <> '' OR confirmed <> '' OR confirmer <> ''
+        """
+    )
+
+
+def _maps(con: duckdb.DuckDBPyConnection, regions: list[Region]) -> None:
+    """Each distinct date, number and region text read once, as ingest.register reads it;
+    reg_dates: reg_nodes with the dates (NULL when empty or bad) and their errors."""
+    dates = _distinct(con, "SELECT unnest([planned, reported, confirmed]) FROM reg_nodes")
+    numbers = _distinct(con, "SELECT unnest([investment, funds, progress]) FROM reg")
+    places = _distinct(con, "SELECT region_text FROM reg")
+    known = region_names(regions)
+    _register(con, "date_map", [(t, *_read(parse_date, t)) for t in dates], "DATE")
+    _register(con, "number_map", [(t, *_read(read_number, t)) for t in numbers], "DOUBLE")
+    regions_found = [(t, known.get(clean_text(t)), None) for t in places]
+    _register(con, "region_map", regions_found, "VARCHAR")
+    picks = ", ".join(
+        f"{k[0]}.value AS {k}_day, {k[0]}.error AS {k}_error"
+        for k in ("planned", "reported", "confirmed")
+    )
+    joins = " ".join(
+        f"LEFT JOIN date_map {k[0]} ON {k[0]}.text = n.{k}"
+        for k in ("planned", "reported", "confirmed")
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE reg_dates AS SELECT n.*, {picks} FROM reg_nodes n {joins}"
+    )
+
+
+def _distinct(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
+    rows = con.execute(f"SELECT DISTINCT t FROM ({sql}) x(t) WHERE t <> ''").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def _read(parse: Callable[[str], T], text: str) -> tuple[T | None, str | None]:
+    try:
+        return parse(text), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _register(
+    con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]], kind: str
+) -> None:
+    """A temp table (text, value, error) of parsed texts."""
+    frame = pd.DataFrame(rows, columns=["text", "value", "error"], dtype=object)
+    con.register("_frame", frame)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT CAST(text AS VARCHAR) AS text, "
+            f"CAST(value AS {kind}) AS value, CAST(error AS VARCHAR) AS error FROM _frame"
+        )
+    finally:
+        con.unregister("_frame")
+
+
+def _errors(con: duckdb.DuckDBPyConnection, register: Register, today: date) -> None:
+    """reg_errors(line, seq, field, value, reason): every problem of the file."""
+    c = register.columns
+    parts = [
+        f"SELECT line, 0, {quote_text(c.id)}, '', 'a project needs an id' FROM reg "
+        "WHERE project = ''",
+        f"SELECT r.line, 1, {quote_text(c.region)}, r.region_text, "
+        "'unknown region (not in [[regions]])' FROM reg r "
+        "LEFT JOIN region_map m ON m.text = r.region_text WHERE m.value IS NULL",
+        f"SELECT line, 2, {quote_text(c.id)}, project, "
+        "printf('project listed twice (first on line %d)', first) FROM "
+        "(SELECT *, min(line) OVER (PARTITION BY project) AS first FROM reg WHERE project <> '') "
+        "WHERE line > first",
+    ]
+    for i, (column, header, most) in enumerate(
+        (
+            ("investment", c.investment, None),
+            ("funds", c.funds, None),
+            ("progress", c.progress, 100.0),
+        )
+    ):
+        bound = "0 to 100" if most else "0 or more"
+        parts.append(
+            f"SELECT r.line, {3 + i}, {quote_text(header)}, r.{column}, "
+            f"coalesce(m.error, 'out of range ({bound})') FROM reg r "
+            f"JOIN number_map m ON m.text = r.{column} "
+            f"WHERE m.error IS NOT NULL OR m.value < 0" + (f" OR m.value > {most}" if most else "")
+        )
+    parts += _date_errors(today)
+    parts += _order_errors(register)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE reg_errors AS SELECT * FROM ("
+        + " UNION ALL ".join(parts)
+        + ") e(line, seq, field, value, reason)"
+    )
+
+
+def _date_errors(today: date) -> list[str]:
+    day = f"DATE '{today.isoformat()}'"
+    parts = [
+        f"SELECT line, 10, {k}_field, {k}, {k}_error FROM reg_dates WHERE {k}_error IS NOT NULL"
+        for k in ("planned", "reported", "confirmed")
+    ]
+    parts += [
+        f"SELECT line, 11, {k}_field, CAST({k}_day AS VARCHAR), "
+        f"'in the future (after {today.isoformat()})' FROM reg_dates WHERE {k}_day > {day}"
+        for k in ("reported", "confirmed")
+    ]
+    parts.append(
+        "SELECT line, 12, confirmed_field, CAST(confirmed_day AS VARCHAR), "
+        "'confirmed, but never reported' FROM reg_dates "
+        "WHERE confirmed_day IS NOT NULL AND reported_day IS NULL"
+    )
+    return parts
+
+
+def _order_errors(register: Register) -> list[str]:
+    """A later node of a strict pair dated before the earlier one (planned or reported)."""
+    parts = []
+    for first, then in register.ordered_pairs():
+        for kind in ("planned", "reported"):
+            parts.append(
+                f"SELECT b.line, 13, b.{kind}_field, CAST(b.{kind}_day AS VARCHAR), "
+                f"printf('{then} {kind} before {first} {kind} (%s)', a.{kind}_day) "
+                f"FROM reg_dates a JOIN reg_dates b USING (project) "
+                f"WHERE a.node = {quote_text(first)} AND b.node = {quote_text(then)} "
+                f"AND b.{kind}_day < a.{kind}_day"
+            )
+    return parts
+
+
+def _incoming(con: duckdb.DuckDBPyConnection) -> None:
+    """incoming_projects and incoming_nodes, as ingest.register_store stages them."""
+    number = "(SELECT value FROM number_map WHERE text = r.{0})"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE incoming_projects AS
+        SELECT r.project, r.name, m.value AS region, r.unit, r.supporting,
+               {number.format("investment")} AS investment, r.category,
+               {number.format("funds")} AS funds, {number.format("progress")} AS progress,
+               CAST(r.line AS BIGINT) AS line
+        FROM reg r JOIN region_map m ON m.text = r.region_text;
+        CREATE OR REPLACE TEMP TABLE incoming_nodes AS
+        SELECT project, node, planned_day AS planned, reported_day AS reported,
+               confirmed_day AS confirmed, confirmer AS confirmed_by, CAST(line AS BIGINT) AS line
+        FROM reg_dates;
+        """
+    )
