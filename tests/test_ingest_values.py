@@ -620,3 +620,28 @@ def test_a_comma_anywhere_but_between_groups_of_three_is_refused(
     one_group = len(digits) - at == 3 and at <= 3
     got = _read_number(digits[:at] + "," + digits[at:])
     assert got == (float(digits) if one_group else None)
+
+
+@pytest.mark.parametrize("measure", ["ytd", "value"])
+def test_spans_as_the_headers_of_a_wide_table(
+    make_config: Callable[[str], Config], tmp_path: Path, measure: str
+) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("地区,2026年1-2月,2026年1-3月\n西海岸新区,120,200\n", encoding="utf-8")
+    config = make_config(f"""
+        [[sources]]
+        name = "wide"
+        path = "{path}"
+        layout = "wide"
+        row_key = "region"
+        indicator = "fai"
+        measure = "{measure}"
+        columns = {{ key = "地区" }}
+    """)
+    if measure == "ytd":
+        load(config, path)
+        assert stored(config) == [("2026-02", "ytd", 120.0), ("2026-03", "ytd", 200.0)]
+    else:
+        ((line, field, text, reason),) = refusal(config, path)
+        assert (line, field, text) == (2, "2026年1-3月", "2026年1-3月")
+        assert "year-to-date" in reason
