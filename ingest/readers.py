@@ -139,8 +139,9 @@ def _number_lines(
     Only files with empty lines inside or quoted line breaks need it: elsewhere the
     n-th record after the header is the n-th line after it.
     """
-    starts = record_starts(text)[source.header_row :]
-    if len(starts) != rows:  # a quote inside an unquoted cell, a lone CR: parse the cells
+    fast = record_starts(text, source.delimiter)
+    starts = fast[source.header_row :] if fast is not None else np.zeros(0, dtype=np.int64)
+    if fast is None or len(starts) != rows:  # a stray quote, a lone CR: parse the cells
         parsed = [line for line, fields in records(path, text, source.delimiter) if fields]
         starts = np.array(parsed[source.header_row :], dtype=np.int64)
     if len(starts) != rows:  # the two readers disagree: no line number would be right

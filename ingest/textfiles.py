@@ -189,14 +189,16 @@ def records(path: Path, text: Path, delimiter: str) -> Iterator[tuple[int, list[
             raise refuse(path, start, "csv", f"line {start}", _csv_reason(exc)) from exc
 
 
-def record_starts(text: Path) -> np.ndarray:
+def record_starts(text: Path, delimiter: str) -> np.ndarray | None:
     """The first physical line of each non-empty record of a UTF-8 CSV, by quote parity.
 
     A record goes on while an odd number of quotes is open (a doubled quote inside a
     quoted cell adds two); empty lines between records are skipped, as DuckDB does.
-    Vectorised over blocks of whole lines; a quote inside an unquoted cell breaks the
-    parity, which the caller sees as a count that does not match.
+    Vectorised over blocks of whole lines. None when a quote stands where quoting
+    does not explain it (inside an unquoted cell): then only parsing the cells can tell.
     """
+    if len(delimiter.encode()) != 1:
+        return None
     found: list[np.ndarray] = []
     line, parity, rest = 1, 0, b""
     with text.open("rb") as fh:
@@ -206,7 +208,10 @@ def record_starts(text: Path) -> np.ndarray:
             cut = len(block) if not chunk else block.rfind(b"\n") + 1
             block, rest = block[:cut], block[cut:]
             if block:
-                starts, lines, quotes = _block_starts(block, parity)
+                done = _block_starts(block, parity, delimiter.encode()[0])
+                if done is None:
+                    return None
+                starts, lines, quotes = done
                 found.append(starts + line)
                 line, parity = line + lines, (parity + quotes) % 2
             if not chunk:
@@ -214,14 +219,21 @@ def record_starts(text: Path) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
 
-def _block_starts(block: bytes, parity: int) -> tuple[np.ndarray, int, int]:
+def _block_starts(block: bytes, parity: int, delimiter: int) -> tuple[np.ndarray, int, int] | None:
     """Record-starting line offsets in a block of whole lines, its line and quote counts."""
     data = np.frombuffer(block, dtype=np.uint8)
+    quotes = np.flatnonzero(data == 34)
+    opening = (parity + np.arange(len(quotes))) % 2 == 0
+    before = np.where(quotes > 0, data[np.maximum(quotes - 1, 0)], 10)
+    after = np.where(quotes + 1 < len(data), data[np.minimum(quotes + 1, len(data) - 1)], 10)
+    if np.any(opening & ~np.isin(before, [delimiter, 10, 34])) or np.any(
+        ~opening & ~np.isin(after, [delimiter, 13, 10, 34])
+    ):
+        return None
     ends = np.flatnonzero(data == 10)
     if not block.endswith(b"\n"):
         ends = np.append(ends, len(data))
     begins = np.concatenate(([0], ends[:-1] + 1))
-    quotes = np.flatnonzero(data == 34)
     open_at = (parity + np.searchsorted(quotes, begins)) % 2
     length = ends - begins
     ends_cr = (length > 0) & (data[np.maximum(ends - 1, 0)] == 13)
