@@ -28,6 +28,7 @@ T = TypeVar("T")
 ERRORS_KEPT = 1000
 TEMP = (
     "raw_rows",
+    "reg_cells",
     "line_numbers",
     "reg",
     "reg_nodes",
@@ -36,6 +37,7 @@ TEMP = (
     "number_map",
     "region_map",
     "reg_errors",
+    "node_fields",
 )
 
 
@@ -120,12 +122,14 @@ def _rows(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) 
     }
     picked = ", ".join(f"{_col(names, h)} AS {k}" for k, h in fields.items())
     every = " || ".join(f"coalesce({quote_ident(n)}, '')" for n in names)
+    # The records with their lines, joined once; rows with no text at all are not records.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE reg AS
-        SELECT s.line, {picked}
-        FROM raw_rows r JOIN staged s ON s.cell = r.rowid
-        WHERE trim({every}) <> ''
+        CREATE OR REPLACE TEMP TABLE reg_cells AS
+        SELECT s.line, r.* FROM raw_rows r JOIN staged s ON s.cell = r.rowid
+        WHERE trim({every}) <> '';
+        DROP TABLE raw_rows;
+        CREATE OR REPLACE TEMP TABLE reg AS SELECT line, {picked} FROM reg_cells;
         """
     )
     return int(con.execute("SELECT count(*) FROM reg").fetchall()[0][0])
@@ -139,14 +143,20 @@ def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str])
     for n in register.nodes:
         heads = [n.name + s for s in suffixes]
         texts = ", ".join(
-            f"{_col(names, h)} AS {k}, {quote_text(h)} AS {k}_field"
+            f"{_col(names, h)} AS {k}"
             for k, h in zip(("planned", "reported", "confirmed", "confirmer"), heads, strict=True)
         )
         parts.append(
-            f"SELECT s.line, trim(coalesce({quote_ident(name_key(c.id))}, '')) AS project, "
-            f"{quote_text(n.id)} AS node, {texts} "
-            f"FROM raw_rows r JOIN staged s ON s.cell = r.rowid"
+            f"SELECT line, trim(coalesce({quote_ident(name_key(c.id))}, '')) AS project, "
+            f"{quote_text(n.id)} AS node, {texts} FROM reg_cells"
         )
+    fields = [(n.id, *(n.name + x for x in suffixes[:3])) for n in register.nodes]
+    frame = pd.DataFrame(fields, columns=["node", "planned", "reported", "confirmed"])
+    con.register("_frame", frame)
+    try:  # the header texts of each node's cells, joined only to name a bad one
+        con.execute("CREATE OR REPLACE TEMP TABLE node_fields AS SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE reg_nodes AS
@@ -247,18 +257,20 @@ def _errors(con: duckdb.DuckDBPyConnection, register: Register, today: date) -> 
 def _date_errors(today: date) -> list[str]:
     day = f"DATE '{today.isoformat()}'"
     parts = [
-        f"SELECT line, 10, {k}_field, {k}, {k}_error FROM reg_dates WHERE {k}_error IS NOT NULL"
+        f"SELECT line, 10, f.{k}, d.{k}, d.{k}_error FROM reg_dates d JOIN node_fields f "
+        f"USING (node) WHERE d.{k}_error IS NOT NULL"
         for k in ("planned", "reported", "confirmed")
     ]
     parts += [
-        f"SELECT line, 11, {k}_field, CAST({k}_day AS VARCHAR), "
-        f"'in the future (after {today.isoformat()})' FROM reg_dates WHERE {k}_day > {day}"
+        f"SELECT line, 11, f.{k}, CAST(d.{k}_day AS VARCHAR), "
+        f"'in the future (after {today.isoformat()})' FROM reg_dates d "
+        f"JOIN node_fields f USING (node) WHERE d.{k}_day > {day}"
         for k in ("reported", "confirmed")
     ]
     parts.append(
-        "SELECT line, 12, confirmed_field, CAST(confirmed_day AS VARCHAR), "
-        "'confirmed, but never reported' FROM reg_dates "
-        "WHERE confirmed_day IS NOT NULL AND reported_day IS NULL"
+        "SELECT line, 12, f.confirmed, CAST(d.confirmed_day AS VARCHAR), "
+        "'confirmed, but never reported' FROM reg_dates d JOIN node_fields f USING (node) "
+        "WHERE d.confirmed_day IS NOT NULL AND d.reported_day IS NULL"
     )
     return parts
 
@@ -269,9 +281,10 @@ def _order_errors(register: Register) -> list[str]:
     for first, then in register.ordered_pairs():
         for kind in ("planned", "reported"):
             parts.append(
-                f"SELECT b.line, 13, b.{kind}_field, CAST(b.{kind}_day AS VARCHAR), "
+                f"SELECT b.line, 13, f.{kind}, CAST(b.{kind}_day AS VARCHAR), "
                 f"printf('{then} {kind} before {first} {kind} (%s)', a.{kind}_day) "
                 f"FROM reg_dates a JOIN reg_dates b USING (project) "
+                f"JOIN node_fields f ON f.node = b.node "
                 f"WHERE a.node = {quote_text(first)} AND b.node = {quote_text(then)} "
                 f"AND b.{kind}_day < a.{kind}_day"
             )

@@ -181,14 +181,42 @@ LEFT JOIN register_settings r ON r.register = p.register;
 CREATE OR REPLACE VIEW projects AS
 SELECT * FROM projects_at('infinity', current_date);
 
+-- The latest version of each project and node known at d, without the windows of the
+-- views above: what loads and counts compare and count.
+CREATE OR REPLACE MACRO project_latest_at(d) AS TABLE
+SELECT register, project, unnest(v) FROM (
+    SELECT p.register, p.project,
+           arg_max(struct_pack(name := p.name, region := p.region, unit := p.unit,
+                               supporting := p.supporting, investment := p.investment,
+                               category := p.category, funds := p.funds,
+                               progress := p.progress),
+                   (l.known_from, p.load_id)) AS v
+    FROM project_rows p JOIN loads l USING (load_id)
+    WHERE l.known_from <= CAST(d AS TIMESTAMP) GROUP BY ALL
+);
+
+CREATE OR REPLACE MACRO project_node_latest_at(d) AS TABLE
+SELECT register, project, node, unnest(v) FROM (
+    SELECT n.register, n.project, n.node,
+           arg_max(struct_pack(planned := n.planned, reported := n.reported,
+                               confirmed := n.confirmed, confirmed_by := n.confirmed_by),
+                   (l.known_from, n.load_id)) AS v
+    FROM node_rows n JOIN loads l USING (load_id)
+    WHERE l.known_from <= CAST(d AS TIMESTAMP) GROUP BY ALL
+);
+
 -- the dated events each configured count counts (one per project at most)
 CREATE OR REPLACE MACRO project_count_events_at(d) AS TABLE
-SELECT c.indicator, n.region, n.project,
-       CASE WHEN c.confirmed_only THEN n.confirmed ELSE n.actual END AS day
-FROM register_counts c
-JOIN project_nodes_at(d, current_date) n ON n.register = c.register AND n.node = c.node
-WHERE (c.min_investment IS NULL OR n.investment >= c.min_investment)
-  AND (CASE WHEN c.confirmed_only THEN n.confirmed ELSE n.actual END) IS NOT NULL;
+WITH e AS (
+    SELECT c.indicator, p.region, p.project,
+           CASE WHEN c.confirmed_only THEN n.confirmed
+                ELSE coalesce(n.confirmed, n.reported) END AS day
+    FROM register_counts c
+    JOIN project_node_latest_at(d) n ON n.register = c.register AND n.node = c.node
+    JOIN project_latest_at(d) p ON p.register = n.register AND p.project = n.project
+    WHERE c.min_investment IS NULL OR p.investment >= c.min_investment
+)
+SELECT * FROM e WHERE day IS NOT NULL;
 
 CREATE OR REPLACE MACRO project_counts_at(d) AS TABLE
 WITH e AS (SELECT * FROM project_count_events_at(d)),

@@ -233,8 +233,8 @@ def _changes(con: duckdb.DuckDBPyConnection, name: str) -> None:
         SELECT i.project, i.name, i.region, i.unit, i.supporting, i.investment, i.category,
                i.funds, i.progress, i.line, p.project IS NOT NULL AS known
         FROM incoming_projects i
-        LEFT JOIN (SELECT * FROM project_versions WHERE register = $reg
-                   AND known_until IS NULL) p USING (project)
+        LEFT JOIN (SELECT * FROM project_latest_at('infinity') WHERE register = $reg) p
+          USING (project)
         WHERE p.project IS NULL
            OR (i.name, i.region, i.unit, i.supporting, i.investment, i.category, i.funds,
                i.progress) IS DISTINCT FROM
@@ -246,8 +246,8 @@ def _changes(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE changed_nodes AS
-        WITH prior AS (SELECT * FROM project_node_versions WHERE register = $reg
-                       AND known_until IS NULL),
+        WITH prior AS (SELECT * FROM project_node_latest_at('infinity')
+                       WHERE register = $reg),
         cleared AS (
             SELECT p.project, p.node, NULL::DATE, NULL::DATE, NULL::DATE, NULL::VARCHAR,
                    ip.line

@@ -232,6 +232,9 @@ MIGRATIONS: list[tuple[int, str]] = [
     (9, register_sql.TABLES),  # the project register (ingest/register_sql.py)
     # Values a load brought with a vintage older than the stored one: kept as history.
     (10, "ALTER TABLE loads ADD COLUMN older_values BIGINT NOT NULL DEFAULT 0;"),
+    # No table changes: the register's views gain project_latest_at and friends, and the
+    # views are re-created with every migration.
+    (11, "SELECT 1;"),
 ]
 
 VIEWS = """
