@@ -55,54 +55,61 @@ def generate(path: Path, projects: int, version: int) -> None:
     )
 
 
+COUNTS = [
+    Count(indicator="signed_1", node="signed", min_investment=1),
+    Count(indicator="signed_50", node="signed", min_investment=50),
+    Count(indicator="started", node="started"),
+    Count(indicator="completed", node="completed"),
+]
+
+
+def ingest(tmp: Path, files: list[Path]) -> tuple[float, float, duckdb.DuckDBPyConnection]:
+    """Seconds of bare read_csv and of kpiwatch for every file in order; the store."""
+    register = Register(name="bench", path="*.csv", counts=COUNTS)
+    bare = duckdb.connect(str(tmp / "bare.duckdb"))
+    con = open_store(tmp / "kpiwatch.duckdb")
+    t_bare = t_ours = 0.0
+    for v, f in enumerate(files):
+        t = time.perf_counter()
+        bare.execute(f"CREATE OR REPLACE TABLE raw AS SELECT * FROM read_csv('{f}', header = true)")
+        t_bare += time.perf_counter() - t
+        t = time.perf_counter()
+        known = datetime(2026, 1, 1, 12) + timedelta(days=30 * v)
+        load_register(con, f, register, {}, REGIONS, [register], known_from=known)
+        t_ours += time.perf_counter() - t
+    return t_bare, t_ours, con
+
+
+def counts(con: duckdb.DuckDBPyConnection) -> tuple[float, float, int]:
+    """Seconds of all derived counts and of a bare GROUP BY of the same events; rows."""
+    t = time.perf_counter()
+    n = con.execute("SELECT count(*) FROM project_counts_at('infinity')").fetchall()[0][0]
+    t_counts = time.perf_counter() - t
+    con.execute(  # the same events, flat: what a bare GROUP BY would be handed
+        "CREATE TEMP TABLE flat AS SELECT p.region, n.node, n.reported AS day "
+        "FROM project_node_versions n JOIN project_versions p USING (register, project) "
+        "WHERE n.known_until IS NULL AND p.known_until IS NULL AND n.reported IS NOT NULL"
+    )
+    t = time.perf_counter()
+    con.execute(
+        "SELECT region, node, date_trunc('month', day), count(*) FROM flat GROUP BY ALL"
+    ).fetchall()
+    return t_counts, time.perf_counter() - t, int(n)
+
+
 def main() -> None:
     projects = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     versions = int(sys.argv[2]) if len(sys.argv) > 2 else 12
-    counts = [
-        Count(indicator="signed_1", node="signed", min_investment=1),
-        Count(indicator="signed_50", node="signed", min_investment=50),
-        Count(indicator="started", node="started"),
-        Count(indicator="completed", node="completed"),
-    ]
-    register = Register(name="bench", path="*.csv", counts=counts)
     with tempfile.TemporaryDirectory(prefix="kpiwatch-bench-") as tmp:
         files = [Path(tmp) / f"register_{v:02d}.csv" for v in range(versions)]
         for v, f in enumerate(files):
             generate(f, projects, v)
-        bare = duckdb.connect(str(Path(tmp) / "bare.duckdb"))
-        con = open_store(Path(tmp) / "kpiwatch.duckdb")
-        t_bare = t_ours = 0.0
-        for v, f in enumerate(files):
-            t = time.perf_counter()
-            bare.execute(
-                f"CREATE OR REPLACE TABLE raw AS SELECT * FROM read_csv('{f}', header = true)"
-            )
-            t_bare += time.perf_counter() - t
-            t = time.perf_counter()
-            known = datetime(2026, 1, 1, 12) + timedelta(days=30 * v)
-            load_register(con, f, register, {}, REGIONS, [register], known_from=known)
-            t_ours += time.perf_counter() - t
+        t_bare, t_ours, con = ingest(Path(tmp), files)
         print(f"ingest: {versions} registers of {projects:,} projects × 10 nodes")
+        print(f"  bare read_csv {t_bare:.2f} s, kpiwatch {t_ours:.2f} s: {t_bare / t_ours:.3f}")
+        t_counts, t_group, n = counts(con)
         print(
-            f"  bare read_csv {t_bare:.2f} s, kpiwatch {t_ours:.2f} s: ratio {t_bare / t_ours:.3f}"
-        )
-        t = time.perf_counter()
-        n = con.execute(
-            "SELECT count(*), sum(projects) FROM project_counts_at('infinity')"
-        ).fetchall()
-        t_counts = time.perf_counter() - t
-        con.execute(  # the same events, flat: what a bare GROUP BY would be handed
-            "CREATE TEMP TABLE flat AS SELECT p.region, n.node, n.reported AS day "
-            "FROM project_node_versions n JOIN project_versions p USING (register, project) "
-            "WHERE n.known_until IS NULL AND p.known_until IS NULL AND n.reported IS NOT NULL"
-        )
-        t = time.perf_counter()
-        con.execute(
-            "SELECT region, node, date_trunc('month', day), count(*) FROM flat GROUP BY ALL"
-        ).fetchall()
-        t_group = time.perf_counter() - t
-        print(
-            f"counts: project_counts {t_counts:.2f} s ({n[0][0]:,} rows) vs bare GROUP BY "
+            f"counts: project_counts {t_counts:.2f} s ({n:,} rows) vs bare GROUP BY "
             f"{t_group:.2f} s: {t_counts / t_group:.1f}×"
         )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

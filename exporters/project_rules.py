@@ -81,61 +81,42 @@ def unit_tests(s: ProjectAlertSettings) -> dict[str, Any]:
     labels = 'register="major",region="ecopark"'
     metric = "kpiwatch_project_overdue_nodes"
     series = [
-        {
-            "series": f'{metric}{{{labels},node="land",days_late="{late}"}}',
-            "values": "2x180",
-        },
-        {
-            "series": f'{metric}{{{labels},node="permit",days_late="{early}"}}',
-            "values": "5x180",
-        },
+        {"series": f'{metric}{{{labels},node="land",days_late="{late}"}}', "values": "2x180"},
+        {"series": f'{metric}{{{labels},node="permit",days_late="{early}"}}', "values": "5x180"},
         {"series": f"kpiwatch_project_stuck{{{labels}}}", "values": "0x60 3x120"},
     ]
-    base = {"severity": "warning", "register": "major", "region": "ecopark"}
     return {
         "rule_files": [RULES_FILE],
         "evaluation_interval": "1m",
-        "tests": [
-            {
-                "interval": "1m",
-                "input_series": series,
-                "alert_rule_test": [
-                    {"eval_time": "30m", "alertname": "ProjectNodesOverdue", "exp_alerts": []},
-                    {
-                        "eval_time": "90m",
-                        "alertname": "ProjectNodesOverdue",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": {**base, "node": "land"},
-                                "exp_annotations": {
-                                    "summary": f"land nodes overdue by more than "
-                                    f"{s.overdue_days} days in ecopark (major)",
-                                    "description": "2 node(s); `kpiwatch projects --region "
-                                    "ecopark` lists them by responsible unit.",
-                                },
-                            }
-                        ],
-                    },
-                    {"eval_time": "90m", "alertname": "ProjectsStuck", "exp_alerts": []},
-                    {
-                        "eval_time": "150m",
-                        "alertname": "ProjectsStuck",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": base,
-                                "exp_annotations": {
-                                    "summary": "projects stuck at one node in ecopark (major)",
-                                    "description": "3 project(s) waiting longer than the "
-                                    "register's stuck_after_days; `kpiwatch projects` lists "
-                                    "them.",
-                                },
-                            }
-                        ],
-                    },
-                ],
-            }
-        ],
+        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": _expected(s)}],
     }
+
+
+def _expected(s: ProjectAlertSettings) -> list[dict[str, Any]]:
+    """Nothing in the first hour; then the late land node, and later the stuck projects."""
+    base = {"severity": "warning", "register": "major", "region": "ecopark"}
+    overdue = {
+        "exp_labels": {**base, "node": "land"},
+        "exp_annotations": {
+            "summary": f"land nodes overdue by more than {s.overdue_days} days in ecopark (major)",
+            "description": "2 node(s); `kpiwatch projects --region ecopark` lists them by "
+            "responsible unit.",
+        },
+    }
+    stuck = {
+        "exp_labels": base,
+        "exp_annotations": {
+            "summary": "projects stuck at one node in ecopark (major)",
+            "description": "3 project(s) waiting longer than the register's stuck_after_days; "
+            "`kpiwatch projects` lists them.",
+        },
+    }
+    return [
+        {"eval_time": "30m", "alertname": "ProjectNodesOverdue", "exp_alerts": []},
+        {"eval_time": "90m", "alertname": "ProjectNodesOverdue", "exp_alerts": [overdue]},
+        {"eval_time": "90m", "alertname": "ProjectsStuck", "exp_alerts": []},
+        {"eval_time": "150m", "alertname": "ProjectsStuck", "exp_alerts": [stuck]},
+    ]
 
 
 def write_rules(out: Path, s: ProjectAlertSettings | None = None) -> list[Path]:

@@ -155,26 +155,9 @@ def _store(
     with transaction(con):
         sync_catalog(con, indicators.values(), regions)
         sync_registers(con, registers)
-        load_id = int(
-            con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
-        )
         stats = _changed_stats(con)
-        con.execute(
-            "INSERT INTO loads (load_id, source, file, sha256, known_from, loaded_at, rows_read, "
-            "new_values, revised_values, unchanged_values) "
-            "VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
-            [
-                load_id,
-                register.name,
-                str(path),
-                digest,
-                known,
-                rows_read,
-                stats[0],
-                stats[1],
-                projects - stats[0] - stats[1],
-            ],
-        )
+        unchanged = projects - stats[0] - stats[1]
+        load_id = _record_load(con, register.name, path, digest, known, rows_read, stats, unchanged)
         params = {"reg": register.name, "load_id": load_id}
         con.execute(
             "INSERT INTO project_rows SELECT $reg, * EXCLUDE (line, known), $load_id, line "
@@ -243,8 +226,10 @@ def _changes(con: duckdb.DuckDBPyConnection, name: str) -> None:
         """,
         {"reg": name},
     )
-    con.execute(
-        """
+    con.execute(_CHANGED_NODES, {"reg": name})
+
+
+_CHANGED_NODES = """
         CREATE OR REPLACE TEMP TABLE changed_nodes AS
         WITH prior AS (SELECT * FROM project_node_latest_at('infinity')
                        WHERE register = $reg),
@@ -267,9 +252,28 @@ def _changes(con: duckdb.DuckDBPyConnection, name: str) -> None:
         FROM rows r LEFT JOIN prior p USING (project, node)
         WHERE (r.planned, r.reported, r.confirmed, r.confirmed_by) IS DISTINCT FROM
               (p.planned, p.reported, p.confirmed, p.confirmed_by)
-        """,
-        {"reg": name},
+"""
+
+
+def _record_load(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    path: Path,
+    digest: str,
+    known: datetime,
+    rows_read: int,
+    stats: tuple[int, int, int, int],
+    unchanged: int,
+) -> int:
+    """Add the load to `loads` (new, changed and unchanged projects); return its id."""
+    load_id = int(con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0])
+    con.execute(
+        "INSERT INTO loads (load_id, source, file, sha256, known_from, loaded_at, rows_read, "
+        "new_values, revised_values, unchanged_values) "
+        "VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
+        [load_id, name, str(path), digest, known, rows_read, stats[0], stats[1], unchanged],
     )
+    return load_id
 
 
 def _changed_stats(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:

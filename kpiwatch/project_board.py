@@ -21,32 +21,10 @@ def _table(title: str, *columns: str, rows: Iterable[Iterable[object]]) -> Table
 
 
 def tables(board: Supervision) -> Iterator[Table | Text]:
-    """The unit summary, overdue nodes, stuck projects and starts due this 旬."""
-    day = board.as_of.isoformat()
+    """Targets by 旬, the unit summary, overdue nodes, stuck projects, starts due this 旬."""
+    yield _dekads(board)
     yield _table(
-        "targets by 旬 (旬调度): counted to each 旬's end, against the pace",
-        "indicator",
-        "region",
-        "旬",
-        "done",
-        "pace",
-        "attainment",
-        "status",
-        rows=(
-            (
-                c.indicator,
-                c.region,
-                c.dekad.name,
-                c.actual,
-                f"{c.pace:.1f}",
-                "" if c.attainment is None else f"{c.attainment:.1%}",
-                c.status,
-            )
-            for c in board.dekads
-        ),
-    )
-    yield _table(
-        f"responsible units, as of {day}",
+        f"responsible units, as of {board.as_of.isoformat()}",
         "unit",
         "overdue nodes",
         "worst (days)",
@@ -56,35 +34,39 @@ def tables(board: Supervision) -> Iterator[Table | Text]:
     )
     yield _table(
         f"overdue nodes, worst first ({len(board.overdue)})",
-        "unit",
-        "project",
-        "name",
-        "region",
-        "node",
-        "planned",
-        "days late",
-        "slipped (days)",
+        *("unit", "project", "name", "region", "node", "planned", "days late", "slipped (days)"),
         rows=board.overdue[:SHOWN],
     )
     yield _table(
         f"stuck projects ({len(board.stuck)})",
-        "unit",
-        "project",
-        "name",
-        "region",
-        "waiting at",
-        "for (days)",
+        *("unit", "project", "name", "region", "waiting at", "for (days)"),
         rows=board.stuck[:SHOWN],
     )
     yield _table(
         f"due to start in {board.dekad.name} ({board.dekad.start} … {board.dekad.end}), "
         f"not started ({len(board.due_not_started)})",
-        "unit",
-        "project",
-        "name",
-        "region",
-        "planned",
+        *("unit", "project", "name", "region", "planned"),
         rows=board.due_not_started[:SHOWN],
     )
     if not (board.units or board.overdue or board.stuck or board.due_not_started):
         yield Text("nothing overdue, stuck or due (is a register loaded? kpiwatch ingest)")
+
+
+def _dekads(board: Supervision) -> Table:
+    rows = (
+        (
+            c.indicator,
+            c.region,
+            c.dekad.name,
+            c.actual,
+            f"{c.pace:.1f}",
+            "" if c.attainment is None else f"{c.attainment:.1%}",
+            c.status,
+        )
+        for c in board.dekads
+    )
+    return _table(
+        "targets by 旬 (旬调度): counted to each 旬's end, against the pace",
+        *("indicator", "region", "旬", "done", "pace", "attainment", "status"),
+        rows=rows,
+    )
