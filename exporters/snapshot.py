@@ -128,11 +128,14 @@ def render(data: SnapshotData, built_at: float, max_series: int) -> Snapshot:
 def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int]:
     """Keep whole targets (indicator × region), in order, while all their series fit.
 
-    Every series counts: checks, forecasts, data ends and indicator info. Returns the
+    Every series counts: checks, forecasts, data ends, indicator info, and the units'
+    and projects' series (bounded by config, so counted but never left out). Returns the
     data kept and the number of checks left out.
     """
+    others = [UnitCollector(data.units), ProjectCollector(data.projects)]
+    fixed = len(data.info) + sum(len(m.samples) for c in others for m in c.collect())
     most = 17 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
-    if most + len(data.info) <= max_series:  # the cheap bound: no need to count
+    if most + fixed <= max_series:  # the cheap bound: no need to count
         return data, 0
     size: dict[tuple[str, str], int] = {}
     for row in data.checks:
@@ -144,7 +147,7 @@ def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int
     for indicator, region, _ in data.data_end:
         size[(indicator, region)] = size.get((indicator, region), 0) + 1
     info = data.info[:max_series]
-    budget, keep = max_series - len(info), set()
+    budget, keep = max_series - fixed, set()
     for key, n in size.items():
         if n > budget:
             break

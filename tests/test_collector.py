@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
 from exporters.collector import CheckRow, ForecastRow, IndicatorInfo, KpiCollector, SnapshotData
+from exporters.project_collector import ProjectData
 from exporters.snapshot import render
 
 GROWTH = CheckRow(
@@ -125,3 +128,11 @@ def test_series_limit_drops_whole_targets_and_says_how_many() -> None:
     snap = render(_many(10), 0.0, max_series=100)
     assert snap.dropped == 2 * 8 and snap.series == 1 + 2 * 41
     assert snap.text.count(b"kpiwatch_kpi_forecast{") == 2
+
+
+def test_the_units_and_projects_series_count_too() -> None:
+    nodes = [("register", f"zone_{i}", "start", "done", 1) for i in range(50)]
+    data = dataclasses.replace(_many(10), projects=ProjectData(nodes=nodes))
+    snap = render(data, 0.0, max_series=200)
+    assert snap.series <= 200 and snap.text.count(b'region="zone_') == 50
+    assert snap.series == 1 + 50 + 41 * ((200 - 51) // 41)
