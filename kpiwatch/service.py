@@ -117,7 +117,7 @@ class Service:
                 self.health.rejected_files.inc()
                 bad = o.error.total if isinstance(o.error, IngestError) else 0
                 self.health.rejected.inc(bad)
-                log.warning("refused %s", str(o.error).splitlines()[0])
+                log.warning("refused %s", first_line(o.error))
         stage = "checks"
 
         def entering(name: str) -> None:
@@ -146,7 +146,7 @@ class Service:
             self.health.store_failed(reason)
         self.health.failures.labels(stage).inc()
         what = f"store ({reason.replace('_', ' ')})" if stage == "store" else stage
-        return StageError(f"{what}: {str(exc).splitlines()[0]}")
+        return StageError(f"{what}: {first_line(exc)}")
 
     def _open_with_retry(self, config: Config) -> duckdb.DuckDBPyConnection | None:
         """Open the store for writing, waiting with back-off while another process holds it."""
@@ -161,7 +161,7 @@ class Service:
                 waited = True
                 self.health.store_failed("locked")
                 self.holder.health_changed()
-                log.warning("store busy, retrying in %.0fs: %s", delay, str(exc).splitlines()[0])
+                log.warning("store busy, retrying in %.0fs: %s", delay, first_line(exc))
                 self.triggers.stop.wait(delay)
                 delay = min(delay * 2, config.server.store_retry_max_seconds)
                 continue
@@ -374,7 +374,9 @@ def timeouts(config: Config) -> Timeouts:
 
 
 def first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    """The first line of an error's message, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from ingest.errors import StageError, StoreError
+from kpiwatch.service import first_line
+from kpiwatch.storefaults import classify
 from tests.checks_helpers import CONFIG
 from tests.service_helpers import free_port, get, kpiwatch_serve, ready, wait_for
 from tests.test_service import BEHIND, DATA, _analyst
@@ -178,3 +181,32 @@ def test_a_full_disk_fails_the_refresh_and_refuses_no_file(workdir: Path) -> Non
             assert metric(port, 'kpiwatch_store_error{reason="no_space"}') == 0
             assert metric(port, "kpiwatch_rejected_files_total") == 0
         assert (folder / "kpiwatch.duckdb.snapshot").is_file()
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "no_space"),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), "no_space"),
+        (OSError(errno.EFBIG, "File too large"), "no_space"),
+        (OSError(errno.EROFS, "Read-only file system"), "read_only"),
+        (OSError(errno.EIO, "Input/output error"), "unreadable"),
+        (StoreError('Could not set lock on file "x": Conflicting lock is held'), "locked"),
+        (StoreError("Could not write file: No space left on device"), "no_space"),
+        (StoreError('The file "x" exists, but it is not a valid DuckDB database file!'), "corrupt"),
+        (StoreError("Corrupt database file: computed checksum 1 does not match"), "corrupt"),
+        (StoreError('Cannot open file "x": Permission denied'), "read_only"),
+        (StoreError("Binder Error: column q not found"), "other"),
+    ],
+)
+def test_store_faults_are_named_by_errno_or_by_duckdbs_words(
+    tmp_path: Path, error: Exception, reason: str
+) -> None:
+    wrapped = StageError("checks failed")
+    wrapped.__cause__ = error  # as `raise … from exc` leaves it
+    assert classify(wrapped, tmp_path / "kpiwatch.duckdb") == reason
+
+
+def test_an_error_without_words_is_still_named() -> None:
+    assert first_line(OSError()) == "OSError"
+    assert first_line(StoreError("first\nsecond")) == "first"
