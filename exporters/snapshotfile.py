@@ -25,6 +25,14 @@ def snapshot_path(store: Path) -> Path:
     return store.with_name(store.name + ".snapshot")
 
 
+def remove_leftovers(path: Path) -> list[Path]:
+    """Delete temp files of saves a kill interrupted (write_atomic's `.<name>.*`)."""
+    leftovers = sorted(path.parent.glob(f".{path.name}.*"))
+    for leftover in leftovers:
+        leftover.unlink(missing_ok=True)
+    return leftovers
+
+
 def save_snapshot(path: Path, snapshot: Snapshot) -> None:
     """Write the snapshot atomically; OSError when the disk refuses."""
     body = gzip.compress(snapshot.text + snapshot.openmetrics, 1)

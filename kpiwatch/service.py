@@ -28,7 +28,12 @@ from exporters.health import ServiceHealth
 from exporters.http import Hooks, MetricsServer, SnapshotHolder, Timeouts
 from exporters.listen import parse_listen
 from exporters.snapshot import Snapshot, read_snapshot_data, render
-from exporters.snapshotfile import load_snapshot, save_snapshot, snapshot_path
+from exporters.snapshotfile import (
+    load_snapshot,
+    remove_leftovers,
+    save_snapshot,
+    snapshot_path,
+)
 from exporters.webconfig import WebConfig, load_web_config
 from forecasts.pool import process_pool
 from ingest.errors import IngestError, KpiwatchError, StageError, StoreError
@@ -211,8 +216,11 @@ class Service:
     def load_last_snapshot(self) -> None:
         """Serve the saved snapshot, else what the store holds, before the first refresh."""
         config = self.config
+        path = snapshot_path(config.store_path)
+        with contextlib.suppress(OSError):  # only this service writes them: a kill left them
+            remove_leftovers(path)
         try:
-            saved = load_snapshot(snapshot_path(config.store_path))
+            saved = load_snapshot(path)
         except (ValueError, OSError) as exc:
             log.warning("not serving the saved snapshot: %s", exc)
             saved = None
