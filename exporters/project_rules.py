@@ -40,9 +40,10 @@ class ProjectAlertSettings:
 
 def _overdue_expr(s: ProjectAlertSettings) -> str:
     bands = "|".join(b.replace("+", "\\\\+") for b in s.late_bands())
+    # two kpiwatch instances export the same counts: take one before summing the bands
     return (
-        "sum by (register, region, node) "
-        f'(kpiwatch_project_overdue_nodes{{days_late=~"{bands}"}}) > 0'
+        "sum by (job, register, region, node) (max without (instance) "
+        f'(kpiwatch_project_overdue_nodes{{days_late=~"{bands}"}})) > 0'
     )
 
 
@@ -62,7 +63,8 @@ def rule_groups(s: ProjectAlertSettings) -> dict[str, Any]:
     }
     stuck = {
         "alert": "ProjectsStuck",
-        "expr": "sum by (register, region) (kpiwatch_project_stuck) > 0",
+        "expr": "sum by (job, register, region) "
+        "(max without (instance) (kpiwatch_project_stuck)) > 0",
         "for": s.stuck_for,
         "labels": {"severity": "warning"},
         "annotations": {
@@ -78,13 +80,18 @@ def rule_groups(s: ProjectAlertSettings) -> dict[str, Any]:
 def unit_tests(s: ProjectAlertSettings) -> dict[str, Any]:
     """promtool unit tests: a late band fires, an early band and a short spell do not."""
     late, early = s.late_bands()[0], BANDS[0][0]
-    labels = 'register="major",region="ecopark"'
     metric = "kpiwatch_project_overdue_nodes"
-    series = [
-        {"series": f'{metric}{{{labels},node="land",days_late="{late}"}}', "values": "2x180"},
-        {"series": f'{metric}{{{labels},node="permit",days_late="{early}"}}', "values": "5x180"},
-        {"series": f"kpiwatch_project_stuck{{{labels}}}", "values": "0x60 3x120"},
-    ]
+    series = []
+    for instance in ("a", "b"):  # an HA pair: the counts are not doubled
+        labels = f'job="kpiwatch",instance="{instance}",register="major",region="ecopark"'
+        series += [
+            {"series": f'{metric}{{{labels},node="land",days_late="{late}"}}', "values": "2x180"},
+            {
+                "series": f'{metric}{{{labels},node="permit",days_late="{early}"}}',
+                "values": "5x180",
+            },
+            {"series": f"kpiwatch_project_stuck{{{labels}}}", "values": "0x60 3x120"},
+        ]
     return {
         "rule_files": [RULES_FILE],
         "evaluation_interval": "1m",
@@ -94,7 +101,7 @@ def unit_tests(s: ProjectAlertSettings) -> dict[str, Any]:
 
 def _expected(s: ProjectAlertSettings) -> list[dict[str, Any]]:
     """Nothing in the first hour; then the late land node, and later the stuck projects."""
-    base = {"severity": "warning", "register": "major", "region": "ecopark"}
+    base = {"severity": "warning", "job": "kpiwatch", "register": "major", "region": "ecopark"}
     overdue = {
         "exp_labels": {**base, "node": "land"},
         "exp_annotations": {
