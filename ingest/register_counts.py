@@ -61,7 +61,7 @@ _NEW_SERIES = """
 INSERT INTO series
 SELECT (SELECT coalesce(max(series_id), -1) FROM series)
        + row_number() OVER (ORDER BY indicator, region), indicator, region, 'value'
-FROM (SELECT DISTINCT indicator, region FROM count_values c
+FROM (SELECT DISTINCT indicator, region FROM {table} c
       WHERE NOT EXISTS (SELECT 1 FROM series s WHERE s.indicator = c.indicator
                         AND s.region = c.region AND s.measure = 'value'))
 """
@@ -71,13 +71,13 @@ INSERT INTO periods (period, period_start, period_end, months, freq, pkey)
 SELECT DISTINCT printf('%d-%02d', pkey // 10000, pkey % 100),
        make_date(pkey // 10000, pkey % 100, 1), last_day(make_date(pkey // 10000, pkey % 100, 1)),
        1, 'M', pkey
-FROM count_values ON CONFLICT DO NOTHING
+FROM {table} ON CONFLICT DO NOTHING
 """
 
 _VINTAGES = """
 INSERT INTO vintages
 SELECT s.series_id, c.pkey, c.value, $load_id, NULL
-FROM count_values c JOIN series s
+FROM {table} c JOIN series s
   ON s.indicator = c.indicator AND s.region = c.region AND s.measure = 'value'
 """
 
@@ -88,9 +88,53 @@ def write_counts(con: duckdb.DuckDBPyConnection, load_id: int, known_from: datet
     Leaves the temp table count_values for the caller to drop (after a rollback).
     """
     con.execute(_COUNTS, {"d": known_from})
-    changed = con.execute("SELECT count(*) FROM count_values").fetchall()[0][0]
+    return _write(con, "count_values", load_id)
+
+
+# Each sum's value in the load's month for each region with projects of the register
+# (the projects this load lists), where it differs from the stored one.
+_SUMS = """
+CREATE OR REPLACE TEMP TABLE sum_values AS
+WITH p AS (
+    SELECT p.* FROM project_latest_at($d) p
+    WHERE p.register = $reg AND NOT EXISTS (
+        SELECT 1 FROM project_absences a
+        WHERE a.register = p.register AND a.project = p.project AND a.load_id = $load_id)
+),
+fresh AS (
+    SELECT s.indicator, t.ancestor AS region,
+           year(CAST($d AS DATE)) * 10000 + month(CAST($d AS DATE)) * 101 AS pkey,
+           coalesce(sum(CASE s.field WHEN 'funds' THEN p.funds ELSE p.investment END), 0)
+               AS value
+    FROM register_sums s JOIN p ON p.register = s.register
+    JOIN region_tree t ON t.region = p.region
+    WHERE s.register = $reg GROUP BY ALL
+),
+prior AS (
+    SELECT s.indicator, s.region, v.pkey, arg_max(v.value, (l.known_from, v.load_id)) AS value
+    FROM vintages v JOIN series s USING (series_id) JOIN loads l USING (load_id)
+    WHERE s.measure = 'value' AND s.indicator IN (SELECT indicator FROM register_sums)
+    GROUP BY ALL
+)
+SELECT f.* FROM fresh f LEFT JOIN prior p USING (indicator, region, pkey)
+WHERE p.value IS NULL OR p.value <> f.value
+"""
+
+
+def write_sums(con: duckdb.DuckDBPyConnection, name: str, load_id: int, known: datetime) -> int:
+    """Write the register's sums for the load's month where they changed; return them.
+
+    Leaves the temp table sum_values for the caller to drop.
+    """
+    con.execute(_SUMS, {"d": known, "reg": name, "load_id": load_id})
+    return _write(con, "sum_values", load_id)
+
+
+def _write(con: duckdb.DuckDBPyConnection, table: str, load_id: int) -> int:
+    """Add the series, periods and vintages of a temp table of changed values."""
+    changed = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     if changed:
-        con.execute(_NEW_SERIES)
-        con.execute(_PERIODS)
-        con.execute(_VINTAGES, {"load_id": load_id})
+        con.execute(_NEW_SERIES.format(table=table))
+        con.execute(_PERIODS.format(table=table))
+        con.execute(_VINTAGES.format(table=table), {"load_id": load_id})
     return int(changed)

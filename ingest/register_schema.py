@@ -79,6 +79,17 @@ class Count(Strict):
     confirmed_only: bool = False
 
 
+class Sum(Strict):
+    """[[registers.sums]]: a monthly stock indicator summed over the listed projects.
+
+    Each load writes the month it is known in: the funds in place (到位资金) or the
+    planned investment of the register's projects in each region and every one above.
+    """
+
+    indicator: Id
+    field: Literal["funds", "investment"]
+
+
 class Register(Strict):
     """[[registers]]: a file (or glob of files) of major projects and their node dates."""
 
@@ -97,6 +108,7 @@ class Register(Strict):
     # any other node done out of order is accepted and flagged in project_nodes
     strict_order: tuple[tuple[Id, Id], ...] = ()
     counts: tuple[Count, ...] = ()
+    sums: tuple[Sum, ...] = ()
     # a project waiting at the same node longer than this is stuck
     stuck_after_days: int = Field(default=60, ge=1)
     illustrative: bool = False
@@ -134,21 +146,28 @@ class Register(Strict):
 def check_registers(
     registers: tuple[Register, ...], indicators: dict[str, Indicator], sources: set[str]
 ) -> list[Problem]:
-    """References of the registers: counted indicators, and names unique among sources."""
+    """References of the registers: derived indicators, and names unique among sources."""
     problems: list[Problem] = []
     names = [r.name for r in registers]
-    counted = [c.indicator for r in registers for c in r.counts]
+    derived = [c.indicator for r in registers for c in r.counts]
+    derived += [m.indicator for r in registers for m in r.sums]
     for r in registers:
         where = f"registers[name={r.name}]"
         if r.name in sources or names.count(r.name) > 1:
             problems.append(Problem(where, "name used more than once (registers and sources)"))
-        for c in r.counts:
-            at = f"{where}.counts[indicator={c.indicator}]"
-            ind = indicators.get(c.indicator)
-            if ind is None:
-                problems.append(Problem(at, f"unknown indicator {c.indicator!r}"))
-            elif ind.kind != "flow" or ind.frequency != "monthly":
-                problems.append(Problem(at, "a count is a monthly flow indicator"))
-            if counted.count(c.indicator) > 1:
-                problems.append(Problem(at, "indicator counted more than once"))
+        wanted = [(f"{where}.counts", c.indicator, "flow") for c in r.counts]
+        wanted += [(f"{where}.sums", m.indicator, "stock") for m in r.sums]
+        for table, indicator, kind in wanted:
+            at = f"{table}[indicator={indicator}]"
+            problems += _check_derived(at, indicators.get(indicator), indicator, kind)
+            if derived.count(indicator) > 1:
+                problems.append(Problem(at, "indicator derived more than once"))
     return problems
+
+
+def _check_derived(at: str, ind: Indicator | None, name: str, kind: str) -> list[Problem]:
+    if ind is None:
+        return [Problem(at, f"unknown indicator {name!r}")]
+    if ind.kind != kind or ind.frequency != "monthly":
+        return [Problem(at, f"must be a monthly {kind} indicator")]
+    return []

@@ -14,7 +14,7 @@ import pandas as pd
 from ingest.errors import IngestError, RowError, StoreError
 from ingest.loader import SeriesReport
 from ingest.register import RegisterRows, read_register
-from ingest.register_counts import write_counts
+from ingest.register_counts import write_counts, write_sums
 from ingest.register_csv import stage_register
 from ingest.register_schema import Register
 from ingest.schema import Indicator, Region
@@ -39,7 +39,14 @@ _PROJECT_TYPES = dict(
     zip(_PROJECT_COLUMNS, [_TEXT] * 5 + [_NUM, _TEXT, _NUM, _NUM, _LINE], strict=True)
 )
 _NODE_TYPES = dict(zip(_NODE_COLUMNS, [_TEXT] * 2 + [_DATE] * 3 + [_TEXT, _LINE], strict=True))
-_TEMP = ("incoming_projects", "incoming_nodes", "changed_projects", "changed_nodes", "count_values")
+_TEMP = (
+    "incoming_projects",
+    "incoming_nodes",
+    "changed_projects",
+    "changed_nodes",
+    "count_values",
+    "sum_values",
+)
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,7 @@ def _store(
         )
         missing = _record_absences(con, register.name, load_id)
         counts = write_counts(con, load_id, known)
+        counts += write_sums(con, register.name, load_id, known)
     return RegisterReport(
         str(path),
         register.name,
@@ -311,6 +319,7 @@ def sync_registers(con: duckdb.DuckDBPyConnection, registers: Sequence[Register]
     con.execute("DELETE FROM register_nodes")
     con.execute("DELETE FROM register_settings")
     con.execute("DELETE FROM register_counts")
+    con.execute("DELETE FROM register_sums")
     for r in registers:
         con.executemany(
             "INSERT INTO register_nodes VALUES (?, ?, ?, ?, ?)",
@@ -324,6 +333,10 @@ def sync_registers(con: duckdb.DuckDBPyConnection, registers: Sequence[Register]
             con.execute(
                 "INSERT INTO register_counts VALUES (?, ?, ?, ?, ?)",
                 [c.indicator, r.name, c.node, c.min_investment, c.confirmed_only],
+            )
+        for m in r.sums:
+            con.execute(
+                "INSERT INTO register_sums VALUES (?, ?, ?)", [m.indicator, r.name, m.field]
             )
 
 

@@ -235,6 +235,12 @@ MIGRATIONS: list[tuple[int, str]] = [
     # No table changes: the register's views gain project_latest_at and friends, and the
     # views are re-created with every migration.
     (11, "SELECT 1;"),
+    # Stock indicators summed over a register's projects ([[registers.sums]]).
+    (
+        12,
+        "CREATE TABLE register_sums "
+        "(indicator VARCHAR PRIMARY KEY, register VARCHAR, field VARCHAR);",
+    ),
 ]
 
 VIEWS = """

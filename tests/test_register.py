@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.errors import IngestError
+from ingest.errors import ConfigError, IngestError
 from ingest.grains import span_of
 from ingest.register import parse_date
 from tests.conftest import dump
@@ -410,3 +410,63 @@ def test_csv_and_workbook_registers_read_alike(tmp_path: Path) -> None:
     book_store = _stored(tmp_path / "xlsx", ".xlsx")
     assert csv_store["project_nodes"] and csv_store["observations_latest"]
     assert csv_store == book_store
+
+
+SUMS = """
+[[indicators]]
+id = "funds_in_place"
+name = "到位资金"
+unit = "亿元"
+kind = "stock"
+
+[[registers.sums]]
+indicator = "funds_in_place"
+field = "funds"
+"""
+
+
+def test_funds_in_place_are_a_stock_indicator(tmp_path: Path) -> None:
+    config = register_config(tmp_path, extra=SUMS)
+    head = HEADER + ",到位资金(亿元)"
+    first = [head, project_line("P1") + ",2.5", project_line("P2", region="董家口经济区") + ",1"]
+    (tmp_path / "register_1.csv").write_text("\n".join(first) + "\n", encoding="utf-8")
+    load(config, tmp_path / "register_1.csv", "2026-03-10")
+    # P2 is no longer listed in April: its funds no longer count
+    second = [head, project_line("P1") + ",4"]
+    (tmp_path / "register_2.csv").write_text("\n".join(second) + "\n", encoding="utf-8")
+    load(config, tmp_path / "register_2.csv", "2026-04-05")
+    rows = query(
+        config,
+        "SELECT region, period, value FROM observations_latest "
+        "WHERE indicator = 'funds_in_place' ORDER BY 1, 2",
+    )
+    assert rows == [
+        ("dongjiakou", "2026-03", 1.0),
+        ("ecopark", "2026-03", 2.5),
+        ("ecopark", "2026-04", 4.0),
+        ("west_coast", "2026-03", 3.5),
+        ("west_coast", "2026-04", 4.0),
+    ]
+
+
+OTHER = """
+[[registers]]
+name = "other"
+path = "other.csv"
+{}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[[registers.sums]]\nindicator = "projects_started"\nfield = "funds"\n', "stock"),
+        (OTHER.format('counts = [{indicator = "projects_started", node = "started"}]'), "once"),
+        (OTHER.format('counts = [{indicator = "nothing", node = "started"}]'), "unknown"),
+        (OTHER.format('counts = [{indicator = "signed_1", node = "nothing"}]'), "unknown node"),
+        (OTHER.format("").replace('"other"', '"major"'), "used more than once"),
+    ],
+)
+def test_derived_indicators_are_checked(tmp_path: Path, extra: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        register_config(tmp_path, extra="\n" + extra)
