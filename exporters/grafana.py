@@ -61,10 +61,10 @@ def dashboard_provider(dashboards_path: str) -> dict[str, Any]:
 
 
 def write_dashboards(
-    out: Path, prometheus_url: str, dashboards_path: str, s: DashboardSettings
+    out: Path, prometheus_url: str, dashboards_path: str, dashboards: dict[str, str]
 ) -> list[Path]:
-    """Write every dashboard and a provisioning folder a stock Grafana loads, atomically."""
-    files = {out / "dashboards" / name: text for name, text in dashboard_files(s).items()}
+    """Write the dashboards and a provisioning folder a stock Grafana loads, atomically."""
+    files = {out / "dashboards" / name: text for name, text in dashboards.items()}
     prov = out / "provisioning"
     files[prov / "datasources" / "kpiwatch.yml"] = yaml.safe_dump(datasource(prometheus_url))
     files[prov / "dashboards" / "kpiwatch.yml"] = yaml.safe_dump(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from grafana_foundation_sdk.builders import bargauge, stat, table, timeseries
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from exporters.dashboards import dashboard_json
 from exporters.panels import (
     DS,
     LIVE,
@@ -18,7 +16,6 @@ from exporters.panels import (
     numbered,
     query,
 )
-from ingest.files import write_atomic
 
 UID = "kpiwatch-projects"
 P = "kpiwatch_project_"
@@ -85,10 +82,3 @@ def projects_dashboard(s: DashboardSettings | None = None) -> Dashboard:
     for v in job_variables(s):
         d = d.with_variable(v)
     return numbered(d, panels())
-
-
-def write_dashboard(out: Path, s: DashboardSettings) -> list[Path]:
-    """Write the dashboard beside the others (the provisioning loads the whole folder)."""
-    path = out / "dashboards" / f"{UID}.json"
-    write_atomic(path, dashboard_json(projects_dashboard(s)))
-    return [path]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from grafana_foundation_sdk.builders import stat, table, timeseries
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from exporters.dashboards import dashboard_json
 from exporters.panels import (
     DS,
     LIVE,
@@ -19,7 +17,6 @@ from exporters.panels import (
     query,
     query_variable,
 )
-from ingest.files import write_atomic
 
 UID = "kpiwatch-units"
 P = "kpiwatch_unit_"
@@ -82,10 +79,3 @@ def units_dashboard(s: DashboardSettings | None = None) -> Dashboard:
         d = d.with_variable(v)
     units = query_variable("unit", "Unit", f"label_values({P}info, unit)", all_value=".*")
     return numbered(d.with_variable(units), panels())
-
-
-def write_dashboard(out: Path, s: DashboardSettings) -> list[Path]:
-    """Write the dashboard beside the others (the provisioning loads the whole folder)."""
-    path = out / "dashboards" / f"{UID}.json"
-    write_atomic(path, dashboard_json(units_dashboard(s)))
-    return [path]

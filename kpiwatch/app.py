@@ -8,12 +8,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 from exporters import (
     backfill,
+    dashboards,
     grafana,
     mixin,
     project_dashboard,
@@ -325,23 +327,40 @@ def dashboard_settings(config: Config) -> DashboardSettings:
     )
 
 
+def dashboard_files(config: Config) -> dict[str, str]:
+    """Every dashboard this config gets, by file name (for Grafana and for the mixin)."""
+    s = dashboard_settings(config)
+    files = grafana.dashboard_files(s)
+    if config.registers:
+        board = project_dashboard.projects_dashboard(s)
+        files[f"{project_dashboard.UID}.json"] = dashboards.dashboard_json(board)
+    if config.units or config.tasks or config.task_files:
+        board = unit_dashboard.units_dashboard(s)
+        files[f"{unit_dashboard.UID}.json"] = dashboards.dashboard_json(board)
+    return files
+
+
+def all_rule_groups(config: Config) -> dict[str, Any]:
+    """Every rule group `kpiwatch rules` writes, in one rule file's content."""
+    groups = list(rules.rule_groups(alert_settings(config))["groups"])
+    if config.units or config.tasks or config.task_files:
+        groups += unit_rules.rule_groups(config.unit_alerts)["groups"]
+    if config.registers:
+        groups += project_rules.rule_groups(project_rules.ProjectAlertSettings())["groups"]
+    return {"groups": groups}
+
+
 def write_dashboards(config: Config, out: Path) -> list[Path]:
     """Grafana dashboards and provisioning files."""
     g = config.grafana
-    written = grafana.write_dashboards(
-        out, g.prometheus_url, g.dashboards_path, dashboard_settings(config)
+    return grafana.write_dashboards(
+        out, g.prometheus_url, g.dashboards_path, dashboard_files(config)
     )
-    if config.registers:
-        written += project_dashboard.write_dashboard(out, dashboard_settings(config))
-    if config.units or config.tasks or config.task_files:
-        written += unit_dashboard.write_dashboard(out, dashboard_settings(config))
-    return written
 
 
 def write_mixin(config: Config, out: Path) -> list[Path]:
     """The alert rules and dashboards as a monitoring mixin (the same generated content)."""
-    groups = rules.rule_groups(alert_settings(config))
-    return mixin.write_mixin(out, groups, grafana.dashboard_files(dashboard_settings(config)))
+    return mixin.write_mixin(out, all_rule_groups(config), dashboard_files(config))
 
 
 def write_backfill(config: Config, path: Path) -> int:

@@ -112,28 +112,32 @@ def targets(d: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]
             yield panel, t
 
 
+def assert_loads_in_grafana(name: str, raw: dict[str, Any]) -> None:
+    """What Grafana and its dashboard schema ask of every generated dashboard."""
+    assert Dashboard.from_json(raw).uid == name
+    assert "style" not in raw
+    ids = [p["id"] for p in raw["panels"]]
+    assert len(ids) == len(set(ids)) and all(isinstance(i, int) for i in ids), name
+    for panel in raw["panels"]:
+        assert isinstance(panel.get("options", {}), dict), (name, panel["title"])
+        assert panel["datasource"]["uid"] == "${datasource}"
+        assert panel["targets"]
+        assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
+        fields = panel.get("fieldConfig", {})
+        for step in fields.get("defaults", {}).get("thresholds", {}).get("steps", []):
+            assert isinstance(step["value"], int | float), (name, panel["title"])
+        assert not fields.get("overrides"), "overrides the schema cannot hold"
+    for v in raw["templating"]["list"]:
+        assert "id" not in v
+        if v["type"] == "query":
+            assert v["refresh"] == 2 and v["datasource"]["uid"] == "${datasource}", v["name"]
+    names = [v["name"] for v in raw["templating"]["list"]]
+    assert names[:3] == ["datasource", "job", "instance"], name
+
+
 def test_dashboards_load_as_grafana_models(demo: Path) -> None:
     for name in DASHBOARDS:
-        raw = load(demo, name)
-        assert Dashboard.from_json(raw).uid == name
-        assert "style" not in raw
-        ids = [p["id"] for p in raw["panels"]]
-        assert len(ids) == len(set(ids)) and all(isinstance(i, int) for i in ids), name
-        for panel in raw["panels"]:
-            assert isinstance(panel.get("options", {}), dict), (name, panel["title"])
-            assert panel["datasource"]["uid"] == "${datasource}"
-            assert panel["targets"]
-            assert all(t["datasource"]["uid"] == "${datasource}" for t in panel["targets"])
-            fields = panel.get("fieldConfig", {})
-            for step in fields.get("defaults", {}).get("thresholds", {}).get("steps", []):
-                assert isinstance(step["value"], int | float), (name, panel["title"])
-            assert not fields.get("overrides"), "overrides the schema cannot hold"
-        for v in raw["templating"]["list"]:
-            assert "id" not in v
-            if v["type"] == "query":
-                assert v["refresh"] == 2 and v["datasource"]["uid"] == "${datasource}", v["name"]
-        names = [v["name"] for v in raw["templating"]["list"]]
-        assert names[:3] == ["datasource", "job", "instance"], name
+        assert_loads_in_grafana(name, load(demo, name))
 
 
 def test_provisioned_datasource_is_not_a_second_default(demo: Path) -> None:

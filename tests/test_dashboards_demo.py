@@ -12,13 +12,21 @@ from typing import Any
 
 import duckdb
 import pytest
+import yaml
 
 from exporters.collector import SnapshotData
 from exporters.snapshot import read_snapshot_data
 from kpiwatch.config import load_config
 from tests.conftest import ROOT
 from tests.service_helpers import free_port, kpiwatch_serve, prometheus, query, ready, wait_for
-from tests.test_dashboards import as_promql, cli, filled, grafana_text, results
+from tests.test_dashboards import (
+    as_promql,
+    assert_loads_in_grafana,
+    cli,
+    filled,
+    grafana_text,
+    results,
+)
 
 TODAY = "2026-11-01"
 
@@ -190,3 +198,32 @@ def test_the_colour_counts_are_the_stores(demo: Path, snapshot: SnapshotData, pr
             if want:
                 seen.add(status)
     assert seen == set(labels.values())  # the demo shows every colour somewhere
+
+
+def test_every_generated_file_is_in_the_mixin(demo: Path) -> None:
+    """Whatever `kpiwatch dashboards` and `kpiwatch rules` write for the demo, the mixin has."""
+    cli(demo, "rules", "-o", "rules")
+    cli(demo, "mixin", "-o", "mixin")
+    written = sorted((demo / "grafana" / "dashboards").iterdir())
+    assert len(written) > 3  # the demo's registers and units add dashboards of their own
+    for path in written:
+        assert_loads_in_grafana(path.stem, json.loads(path.read_text()))
+        assert (demo / "mixin" / "dashboards_out" / path.name).read_bytes() == path.read_bytes()
+    assert len(list((demo / "mixin" / "dashboards_out").iterdir())) == len(written)
+    alerts = [
+        r
+        for f in sorted((demo / "rules").glob("*rules.yml"))
+        for g in yaml.safe_load(f.read_text())["groups"]
+        for r in g["rules"]
+    ]
+    assert len({f.name for f in (demo / "rules").glob("*rules.yml")}) > 1
+    mixed = yaml.safe_load((demo / "mixin" / "prometheus_alerts.yaml").read_text())
+    got = [r for g in mixed["groups"] for r in g["rules"]]
+    assert sorted(r["alert"] for r in got) == sorted(r["alert"] for r in alerts if "alert" in r)
+    check = subprocess.run(
+        ["promtool", "check", "rules", "prometheus_alerts.yaml"],
+        cwd=demo / "mixin",
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
