@@ -90,6 +90,37 @@ def _facts(item: Item, f: dict[str, Any]) -> str:
     )
 
 
+def _texts(alert: str, item: Item, f: dict[str, Any], owner: str) -> tuple[str, str]:
+    """The summary and description Prometheus must render for the alert."""
+    indicator, region, horizon, year = item
+    who = f"{INFO[indicator][0]} ({indicator}) in {region}"
+    unit_of = f"Responsible unit: {owner}."
+    p_meet = _pct(f["target_met_probability"])
+    on_pace = "Progress is not below the red line, but the forecast gives"
+    texts = {
+        "KpiBehindPace": (
+            f"{who} is behind pace (红) for the {year} {horizon}",
+            "Actual progress is below the red line of the pace target. "
+            f"{_facts(item, f)} P(meet target): {p_meet}. {unit_of}",
+        ),
+        "KpiForecastShortfall": (
+            f"{who} will likely miss its {year} {horizon} target",
+            f"{on_pace} only {p_meet} chance of meeting the target. {_facts(item, f)} {unit_of}",
+        ),
+        "KpiForecastAtRisk": (
+            f"{who} may miss its {year} {horizon} target",
+            f"{on_pace} {p_meet} chance of meeting the target. {_facts(item, f)} {unit_of}",
+        ),
+        "KpiDataStale": (
+            f"{who}: the latest release has not arrived",
+            "The next period's figures are later than the release calendar allows; "
+            "forecast alerts for it are held back until they arrive. Data runs to "
+            f"{f.get('data_end_day', 'n/a')}. {unit_of}",
+        ),
+    }
+    return texts[alert]
+
+
 def expected(s: AlertSettings, alert: str, item: Item, f: dict[str, Any]) -> dict[str, Any]:
     """The alert as promtool must see it: labels and rendered annotations."""
     indicator, region, horizon, year = item
@@ -99,34 +130,7 @@ def expected(s: AlertSettings, alert: str, item: Item, f: dict[str, Any]) -> dic
     labels = {"job": "kpiwatch", "indicator": indicator, "region": region, "horizon": horizon}
     labels |= {"year": year, "name": name, "unit": unit, "kind": kind, "owner": owner}
     labels["illustrative"] = flag
-    who = f"{name} ({indicator}) in {region}"
-    unit_of = f"Responsible unit: {owner}."
-    texts = {
-        "KpiBehindPace": (
-            f"{who} is behind pace (红) for the {year} {horizon}",
-            "Actual progress is below the red line of the pace target. "
-            f"{_facts(item, f)} P(meet target): {_pct(f['target_met_probability'])}. {unit_of}",
-        ),
-        "KpiForecastShortfall": (
-            f"{who} will likely miss its {year} {horizon} target",
-            "Progress is not below the red line, but the forecast gives only "
-            f"{_pct(f['target_met_probability'])} chance of meeting the target. "
-            f"{_facts(item, f)} {unit_of}",
-        ),
-        "KpiForecastAtRisk": (
-            f"{who} may miss its {year} {horizon} target",
-            "Progress is not below the red line, but the forecast gives "
-            f"{_pct(f['target_met_probability'])} chance of meeting the target. "
-            f"{_facts(item, f)} {unit_of}",
-        ),
-        "KpiDataStale": (
-            f"{who}: the latest release has not arrived",
-            "The next period's figures are later than the release calendar allows; "
-            "forecast alerts for it are held back until they arrive. Data runs to "
-            f"{f.get('data_end_day', 'n/a')}. {unit_of}",
-        ),
-    }
-    summary, description = texts[alert]
+    summary, description = _texts(alert, item, f, owner)
     if flag == "true":
         description = "Illustrative figures, not published data. " + description
     link = f"{s.grafana_url}/d/kpiwatch-indicator?var-indicator={indicator}"
@@ -239,16 +243,11 @@ def _instance(name: str, **values: str) -> list[dict[str, str]]:
     return out
 
 
-def service_test(s: AlertSettings, service_rules: list[dict[str, Any]]) -> dict[str, Any]:
-    """Refresh age, not failure counts, through restarts; store, config; a missing target."""
-    age = int(s.refresh_max_age_hours * 60)
-    firing = 10 + age + 20  # a: last success at minute 10; old after `age`, for 15m
-    recovered = firing + 5
-    restart = recovered + 5  # c: refreshing every minute, restarted here
-    end = max(restart + 40, 130)
+def _service_series(recovered: int, restart: int, end: int) -> list[dict[str, str]]:
+    """a: stuck, then recovered; b: scraped; c: restarted; d: never refreshed until
+    `recovered`; and an item on track."""
     last, start = "kpiwatch_refresh_last_success_timestamp_seconds", "process_start_time_seconds"
-    svc = {r["alert"]: r for r in service_rules}
-    series = [
+    return [
         *_instance(
             "a",
             **{last: f"0+60x10 600x{recovered - 12} {recovered * 60}+60x{end - recovered}"},
@@ -266,13 +265,23 @@ def service_test(s: AlertSettings, service_rules: list[dict[str, Any]]) -> dict[
             **{start: f"0x{restart - 1} {restart * 60}x{end - restart}"},
             kpiwatch_store_error__reason__locked=f"1x{end}",
         ),
-        *_instance(  # never refreshed since it started, until minute `recovered`
+        *_instance(
             "d",
             **{last: f"0x{recovered - 1} {recovered * 60}+60x{end - recovered}"},
             **{start: f"0x{end}"},
         ),
         *item_series(PS, ON_TRACK, f"Vx{end}"),
     ]
+
+
+def service_test(s: AlertSettings, service_rules: list[dict[str, Any]]) -> dict[str, Any]:
+    """Refresh age, not failure counts, through restarts; store, config; a missing target."""
+    age = int(s.refresh_max_age_hours * 60)
+    firing = 10 + age + 20  # a: last success at minute 10; old after `age`, for 15m
+    recovered = firing + 5
+    restart = recovered + 5  # c: refreshing every minute, restarted here
+    end = max(restart + 40, 130)
+    svc = {r["alert"]: r for r in service_rules}
     failing = [_service(svc, "KpiwatchRefreshFailing", i) for i in ("a", "d")]
     cases = [
         _case("KpiwatchRefreshFailing", 9, []),
@@ -289,6 +298,7 @@ def service_test(s: AlertSettings, service_rules: list[dict[str, Any]]) -> dict[
     ]
     if age > 17:  # a restart with a recent success is no reason to alert
         cases.append(_case("KpiwatchRefreshFailing", restart + 16, []))
+    series = _service_series(recovered, restart, end)
     return {"interval": "1m", "input_series": series, "alert_rule_test": cases}
 
 

@@ -124,57 +124,84 @@ DATA_END = _number(  # the metric holds the first second after the period: show 
 ).replace("{{ . | first | value | toTime", "{{ (. | first | value | toTime")
 
 
+# alert: severity, summary, description
+TARGET_TEXTS = {
+    "KpiBehindPace": (
+        "critical",
+        f"{ITEM_NAME} is behind pace (红) for the {HORIZON}",
+        f"Actual progress is below the red line of the pace target. {FACTS} "
+        f"P(meet target): {P_MEET}. {OWNER}",
+    ),
+    "KpiForecastShortfall": (
+        "critical",
+        f"{ITEM_NAME} will likely miss its {HORIZON} target",
+        "Progress is not below the red line, but the forecast gives only "
+        f"{{{{ $value | humanizePercentage }}}} chance of meeting the target. {FACTS} {OWNER}",
+    ),
+    "KpiForecastAtRisk": (
+        "warning",
+        f"{ITEM_NAME} may miss its {HORIZON} target",
+        "Progress is not below the red line, but the forecast gives "
+        f"{{{{ $value | humanizePercentage }}}} chance of meeting the target. {FACTS} {OWNER}",
+    ),
+    "KpiDataStale": (
+        "warning",
+        f"{ITEM_NAME}: the latest release has not arrived",
+        "The next period's figures are later than the release calendar allows; "
+        f"forecast alerts for it are held back until they arrive. Data runs to {DATA_END}. "
+        f"{OWNER}",
+    ),
+}
+SERVICE_TEXTS = {
+    "KpiwatchRefreshFailing": (
+        "warning",
+        "kpiwatch has not refreshed successfully for {hours} hours",
+        "The dashboards and KPI alerts show the last good data. "
+        "`kpiwatch_refresh_failures_total` says at which stage refreshes fail; "
+        "the kpiwatch log says why.",
+    ),
+    "KpiwatchStoreFailing": (
+        "critical",
+        "kpiwatch cannot use its DuckDB file: {{ $labels.reason }}",
+        "The store is {{ $labels.reason }} (corrupt, unreadable, read-only, no space left "
+        "or other). kpiwatch serves the last good snapshot; no refresh can succeed until "
+        "the file or its disk is repaired. A lock is waited for, not alerted on here.",
+    ),
+    "KpiwatchConfigReloadFailed": (
+        "warning",
+        "kpiwatch could not reload its configuration",
+        "config.toml or the web config has an error; kpiwatch keeps running with the "
+        "previous one. `kpiwatch check-config` names the problem.",
+    ),
+    "KpiwatchScrapeMissing": (
+        "critical",
+        "Prometheus cannot scrape kpiwatch",
+        "No KPI figures are arriving: the service is down or unreachable.",
+    ),
+}
+
+
 def target_rules(s: AlertSettings) -> list[dict[str, Any]]:
     """One alert per cause for each item: behind pace, or on pace but forecast to miss."""
     live, behind, p = _live(s), _behind(s), _p_meet(s)
     forecast = f"and on({ITEM}) ({live})\nunless on({ITEM}) ({behind})"
-    return [
-        _alert(
-            s,
-            "KpiBehindPace",
-            _with_info(s, f"({behind})\nand on({ITEM}) ({live})"),
-            s.behind_for,
-            "critical",
-            f"{ITEM_NAME} is behind pace (红) for the {HORIZON}",
-            f"Actual progress is below the red line of the pace target. {FACTS} "
-            f"P(meet target): {P_MEET}. {OWNER}",
-        ),
-        _alert(
-            s,
-            "KpiForecastShortfall",
-            _with_info(s, f"({p} < {s.behind_below})\n{forecast}"),
+    end = _latest(s, "kpiwatch_kpi_horizon_end_timestamp_seconds")
+    exprs = {
+        "KpiBehindPace": (f"({behind})\nand on({ITEM}) ({live})", s.behind_for),
+        "KpiForecastShortfall": (f"({p} < {s.behind_below})\n{forecast}", s.forecast_for),
+        "KpiForecastAtRisk": (
+            f"({p} >= {s.behind_below} < {s.at_risk_below})\n{forecast}",
             s.forecast_for,
-            "critical",
-            f"{ITEM_NAME} will likely miss its {HORIZON} target",
-            "Progress is not below the red line, but the forecast gives only "
-            f"{{{{ $value | humanizePercentage }}}} chance of meeting the target. {FACTS} {OWNER}",
         ),
-        _alert(
-            s,
-            "KpiForecastAtRisk",
-            _with_info(s, f"({p} >= {s.behind_below} < {s.at_risk_below})\n{forecast}"),
-            s.forecast_for,
-            "warning",
-            f"{ITEM_NAME} may miss its {HORIZON} target",
-            "Progress is not below the red line, but the forecast gives "
-            f"{{{{ $value | humanizePercentage }}}} chance of meeting the target. {FACTS} {OWNER}",
-        ),
-        _alert(
-            s,
-            "KpiDataStale",
-            _with_info(
-                s,
-                f"({_latest(s, STALE)} == 1)\n"
-                f"and on({ITEM}) ({_latest(s, 'kpiwatch_kpi_horizon_end_timestamp_seconds')}"
-                f" > time() - {s.stale_days_after_end * 86400})",
-            ),
+        "KpiDataStale": (
+            f"({_latest(s, STALE)} == 1)\n"
+            f"and on({ITEM}) ({end} > time() - {s.stale_days_after_end * 86400})",
             s.stale_for,
-            "warning",
-            f"{ITEM_NAME}: the latest release has not arrived",
-            "The next period's figures are later than the release calendar allows; "
-            "forecast alerts for it are held back until they arrive. "
-            f"Data runs to {DATA_END}. {OWNER}",
         ),
+    }
+    return [
+        _alert(s, name, _with_info(s, expr), for_, *TARGET_TEXTS[name])
+        for name, (expr, for_) in exprs.items()
     ]
 
 
@@ -192,53 +219,21 @@ def service_rules(s: AlertSettings) -> list[dict[str, Any]]:
     """The service's own trouble: no recent refresh, a bad store or config, no scrape."""
     age = int(s.refresh_max_age_hours * 3600)
     job = f'job="{s.job}"'
-    return [
-        _alert(
-            s,
-            "KpiwatchRefreshFailing",
-            f"time() - {_last_success(s, age)} > {age}",
-            "15m",
-            "warning",
-            f"kpiwatch has not refreshed successfully for {s.refresh_max_age_hours:g} hours",
-            "The dashboards and KPI alerts show the last good data. "
-            "`kpiwatch_refresh_failures_total` says at which stage refreshes fail; "
-            "the kpiwatch log says why.",
-            service=True,
-        ),
-        _alert(
-            s,
-            "KpiwatchStoreFailing",
-            f'kpiwatch_store_error{{{job},reason!="locked"}} == 1',
-            "5m",
-            "critical",
-            "kpiwatch cannot use its DuckDB file: {{ $labels.reason }}",
-            "The store is {{ $labels.reason }} (corrupt, unreadable, read-only, no space left "
-            "or other). kpiwatch serves the last good snapshot; no refresh can succeed until "
-            "the file or its disk is repaired. A lock is waited for, not alerted on here.",
-            service=True,
-        ),
-        _alert(
-            s,
-            "KpiwatchConfigReloadFailed",
+    exprs = {
+        "KpiwatchRefreshFailing": (f"time() - {_last_success(s, age)} > {age}", "15m"),
+        "KpiwatchStoreFailing": (f'kpiwatch_store_error{{{job},reason!="locked"}} == 1', "5m"),
+        "KpiwatchConfigReloadFailed": (
             f"kpiwatch_config_last_reload_successful{{{job}}} == 0",
             "10m",
-            "warning",
-            "kpiwatch could not reload its configuration",
-            "config.toml or the web config has an error; kpiwatch keeps running with the "
-            "previous one. `kpiwatch check-config` names the problem.",
-            service=True,
         ),
-        _alert(
-            s,
-            "KpiwatchScrapeMissing",
-            f"up{{{job}}} == 0 or absent(up{{{job}}})",
-            "5m",
-            "critical",
-            "Prometheus cannot scrape kpiwatch",
-            "No KPI figures are arriving: the service is down or unreachable.",
-            service=True,
-        ),
-    ]
+        "KpiwatchScrapeMissing": (f"up{{{job}}} == 0 or absent(up{{{job}}})", "5m"),
+    }
+    rules = []
+    for name, (expr, for_) in exprs.items():
+        severity, summary, desc = SERVICE_TEXTS[name]
+        summary = summary.replace("{hours}", f"{s.refresh_max_age_hours:g}")
+        rules.append(_alert(s, name, expr, for_, severity, summary, desc, service=True))
+    return rules
 
 
 def rule_groups(s: AlertSettings) -> dict[str, Any]:

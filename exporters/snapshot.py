@@ -125,6 +125,20 @@ def render(data: SnapshotData, built_at: float, max_series: int) -> Snapshot:
     return Snapshot(text, om, series, built_at, dropped, data)
 
 
+def _target_sizes(data: SnapshotData) -> dict[tuple[str, str], int]:
+    """Series per target (indicator × region), targets in the checks' order."""
+    size: dict[tuple[str, str], int] = {}
+    for row in data.checks:
+        key = (row.indicator, row.region)
+        size[key] = size.get(key, 0) + sum(1 for _ in check_samples(row))
+    for f in data.forecasts:
+        key = (f.indicator, f.region)
+        size[key] = size.get(key, 0) + sum(1 for _ in forecast_samples(f))
+    for indicator, region, _ in data.data_end:
+        size[(indicator, region)] = size.get((indicator, region), 0) + 1
+    return size
+
+
 def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int]:
     """Keep whole targets (indicator × region), in order, while all their series fit.
 
@@ -137,15 +151,7 @@ def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int
     most = 17 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
     if most + fixed <= max_series:  # the cheap bound: no need to count
         return data, 0
-    size: dict[tuple[str, str], int] = {}
-    for row in data.checks:
-        key = (row.indicator, row.region)
-        size[key] = size.get(key, 0) + sum(1 for _ in check_samples(row))
-    for f in data.forecasts:
-        key = (f.indicator, f.region)
-        size[key] = size.get(key, 0) + sum(1 for _ in forecast_samples(f))
-    for indicator, region, _ in data.data_end:
-        size[(indicator, region)] = size.get((indicator, region), 0) + 1
+    size = _target_sizes(data)
     info = data.info[:max_series]
     budget, keep = max_series - fixed, set()
     for key, n in size.items():
