@@ -15,12 +15,14 @@ FROM problems_as_of(?)
 WHERE unit = ? AND status IN ('overdue', 'open')
 ORDER BY status = 'open', days_overdue DESC, due, problem
 """
-# The unit's indicators: those whose responsible unit (owner) is the unit, by id or name;
-# the latest as-of month of each indicator × region for the year horizon.
+# The unit's indicators: those whose responsible unit (owner) is the unit, by id or name,
+# and for a region its own checks; the latest as-of month of each indicator × region for
+# the year horizon.
 INDICATORS_SQL = """
 WITH mine AS (
     SELECT * FROM progress
-    WHERE horizon = 'year' AND owner IN (?, ?) AND as_of_end <= ?
+    WHERE horizon = 'year' AND as_of_end <= $as_of
+      AND (owner IN ($unit, $name) OR ($kind = 'region' AND region = $unit))
 ),
 latest AS (SELECT indicator, region, max(as_of_end) AS as_of_end FROM mine GROUP BY ALL)
 SELECT m.status, m.indicator_name, m.region_name, m.as_of, m.attainment, m.kind, m.reason
@@ -68,7 +70,11 @@ def unit_list(con: duckdb.DuckDBPyConnection, unit: str, as_of: date) -> UnitLis
         tasks=[t for t in statuses if t["unit"] == unit],
         supporting=[t for t in statuses if _open_support(t, unit)],
         problems=_dicts(con, PROBLEMS_SQL, [as_of, unit]),
-        indicators=_guarded(con, INDICATORS_SQL, [me["unit"], me["name"], as_of]),
+        indicators=_guarded(
+            con,
+            INDICATORS_SQL,
+            {"as_of": as_of, "unit": me["unit"], "name": me["name"], "kind": me["kind"]},
+        ),
         projects=_guarded(con, PROJECTS_SQL, [as_of, as_of, me["unit"], me["name"]]),
         siblings=siblings,
     )
@@ -82,7 +88,7 @@ def _open_support(task: dict[str, object], unit: str) -> bool:
 
 
 def _guarded(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[object]
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | dict[str, object]
 ) -> list[dict[str, object]]:
     """Rows of a query on another stage's views; none while the store has not got them."""
     try:
@@ -102,7 +108,7 @@ def ranking(con: duckdb.DuckDBPyConnection, as_of: date) -> list[dict[str, objec
 
 
 def _dicts(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[object]
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | dict[str, object]
 ) -> list[dict[str, object]]:
     cur = con.execute(sql, params)
     names = [c[0] for c in cur.description]
