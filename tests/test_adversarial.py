@@ -345,10 +345,16 @@ def test_killed_ingest_leaves_all_or_nothing(tmp_path: Path) -> None:
         proc.wait()
         proc.stdout.close()
         con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+        # Killed before the schema's migration committed: the store holds nothing yet.
+        migrated = con.execute(
+            "SELECT count(*) FROM duckdb_views() WHERE view_name = 'observation_vintages'"
+        ).fetchall()[0][0]
         counts = dict(
             con.execute(
                 "SELECT indicator, count(*) FROM observation_vintages GROUP BY ALL"
             ).fetchall()
+            if migrated
+            else []
         )
         con.close()
         assert all(n == expected for n in counts.values()), (attempt, counts)
