@@ -48,6 +48,7 @@ TEMP_TABLES = (
     "deduped",
     "file_series",
     "prior",
+    "line_runs",
 )
 # In the packed key k (see ingest.validate.check) k >> 25 names the series and
 # k & PERIOD_BITS is the period key yyyy·10⁴ + first month·100 + last month.

@@ -13,8 +13,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from ingest.errors import IngestError
 from ingest.schema import Source
@@ -25,7 +23,7 @@ from ingest.textfiles import (
     first_fault,
     first_invalid_byte,
     read_error,
-    record_starts,
+    record_runs,
     records,
     refuse,
     scan_lines,
@@ -96,7 +94,11 @@ def _stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source, enco
         numbered = rows != lines - source.header_row
         if numbered:
             _number_lines(con, path, text, source, rows)
-    line = "line_numbers.line AS line" if numbered else f"rowid + {source.header_row + 1} AS line"
+    line = (
+        "line_runs.line + (raw_rows.rowid - line_runs.first) AS line"
+        if numbered
+        else f"rowid + {source.header_row + 1} AS line"
+    )
     _create_staged(con, path, source, names, line)
     _refuse_headless_values(con, path, names)
     return rows
@@ -134,24 +136,19 @@ def _read_csv(
 def _number_lines(
     con: duckdb.DuckDBPyConnection, path: Path, text: Path, source: Source, rows: int
 ) -> None:
-    """line_numbers(line): the physical first line of each data record, in file order.
+    """line_runs(first, line): where each run of records on consecutive lines begins.
 
     Only files with empty lines inside or quoted line breaks need it: elsewhere the
     n-th record after the header is the n-th line after it.
     """
-    fast = record_starts(text, source.delimiter)
-    starts = fast[source.header_row :] if fast is not None else np.zeros(0, dtype=np.int64)
-    if fast is None or len(starts) != rows:  # a stray quote, a lone CR: parse the cells
-        parsed = [line for line, fields in records(path, text, source.delimiter) if fields]
-        starts = np.array(parsed[source.header_row :], dtype=np.int64)
-    if len(starts) != rows:  # the two readers disagree: no line number would be right
+    runs = record_runs(path, text, source.delimiter, source.header_row, rows)
+    if runs.count != rows:  # the two readers disagree: no line number would be right
         raise refuse(path, 0, "csv", "", "records cannot be matched to lines")
-    frame = pd.DataFrame({"line": starts})
-    con.register("_lines", frame)
+    con.register("_runs", runs.frame())
     try:
-        con.execute("CREATE OR REPLACE TEMP TABLE line_numbers AS SELECT * FROM _lines")
+        con.execute("CREATE OR REPLACE TEMP TABLE line_runs AS SELECT * FROM _runs")
     finally:
-        con.unregister("_lines")
+        con.unregister("_runs")
 
 
 def _create_staged(
@@ -170,7 +167,11 @@ def _create_staged(
 
     field = quote_text(cols.value or "value")
     freq = col(cols.freq, quote_text(source.freq))
-    joined = "raw_rows" if line.startswith("rowid") else "raw_rows POSITIONAL JOIN line_numbers"
+    joined = (
+        "raw_rows"
+        if line.startswith("rowid")
+        else "raw_rows ASOF JOIN line_runs ON raw_rows.rowid >= line_runs.first"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP VIEW staged AS

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+import pandas as pd
 
 from ingest.errors import IngestError, RowError
 
@@ -189,17 +190,64 @@ def records(path: Path, text: Path, delimiter: str) -> Iterator[tuple[int, list[
             raise refuse(path, start, "csv", f"line {start}", _csv_reason(exc)) from exc
 
 
-def record_starts(text: Path, delimiter: str) -> np.ndarray | None:
+class LineRuns:
+    """The first lines of records, in order, kept as runs of consecutive lines.
+
+    Memory grows with the file's irregularities (empty lines, quoted line breaks),
+    not with its rows: record r of a run starting at record f on line l is on line
+    l + r - f.
+    """
+
+    def __init__(self, skip: int) -> None:
+        self.skip, self.count, self.last = skip, 0, -2
+        self.firsts: list[np.ndarray] = []
+        self.lines: list[np.ndarray] = []
+
+    def add(self, lines: np.ndarray) -> None:
+        """Append the first lines of the next records (the first `skip` ever are dropped)."""
+        dropped = min(self.skip, len(lines))
+        lines, self.skip = lines[dropped:], self.skip - dropped
+        if not len(lines):
+            return
+        breaks = np.flatnonzero(lines != np.concatenate(([self.last], lines[:-1])) + 1)
+        self.firsts.append(breaks + self.count)
+        self.lines.append(lines[breaks])
+        self.count, self.last = self.count + len(lines), int(lines[-1])
+
+    def frame(self) -> pd.DataFrame:
+        """The runs as (first record, its line)."""
+        first = np.concatenate(self.firsts) if self.firsts else np.zeros(0, np.int64)
+        line = np.concatenate(self.lines) if self.lines else np.zeros(0, np.int64)
+        return pd.DataFrame({"first": first.astype(np.int64), "line": line.astype(np.int64)})
+
+
+def record_runs(path: Path, text: Path, delimiter: str, skip: int, rows: int) -> LineRuns:
+    """The first line of each of the `rows` non-empty records after the first `skip`."""
+    runs = LineRuns(skip)
+    if record_starts(text, delimiter, runs) and runs.count == rows:
+        return runs
+    runs = LineRuns(skip)  # a stray quote, a lone CR: only parsing the cells can tell
+    batch: list[int] = []
+    for line, fields in records(path, text, delimiter):
+        if fields:
+            batch.append(line)
+        if len(batch) >= 1 << 16:
+            runs.add(np.array(batch, dtype=np.int64))
+            batch = []
+    runs.add(np.array(batch, dtype=np.int64))
+    return runs
+
+
+def record_starts(text: Path, delimiter: str, runs: LineRuns) -> bool:
     """The first physical line of each non-empty record of a UTF-8 CSV, by quote parity.
 
     A record goes on while an odd number of quotes is open (a doubled quote inside a
     quoted cell adds two); empty lines between records are skipped, as DuckDB does.
-    Vectorised over blocks of whole lines. None when a quote stands where quoting
+    Vectorised over blocks of whole lines. False when a quote stands where quoting
     does not explain it (inside an unquoted cell): then only parsing the cells can tell.
     """
     if len(delimiter.encode()) != 1:
-        return None
-    found: list[np.ndarray] = []
+        return False
     line, parity, rest = 1, 0, b""
     with text.open("rb") as fh:
         while True:
@@ -210,13 +258,13 @@ def record_starts(text: Path, delimiter: str) -> np.ndarray | None:
             if block:
                 done = _block_starts(block, parity, delimiter.encode()[0])
                 if done is None:
-                    return None
+                    return False
                 starts, lines, quotes = done
-                found.append(starts + line)
+                runs.add(starts + line)
                 line, parity = line + lines, (parity + quotes) % 2
             if not chunk:
                 break
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    return True
 
 
 def _block_starts(block: bytes, parity: int, delimiter: int) -> tuple[np.ndarray, int, int] | None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest import readers
+from ingest import readers, textfiles
 from ingest.errors import IngestError
 from kpiwatch.config import Config, load_config
 from tests.conftest import BASE_TOML, NBS
@@ -371,3 +371,13 @@ def test_every_value_keeps_the_line_an_editor_shows(
     stored = [r[0] for r in con.execute("SELECT line FROM observations ORDER BY period").fetchall()]
     con.close()
     assert stored == lines
+
+
+def test_line_numbers_are_kept_as_runs_not_one_per_row(tmp_path: Path) -> None:
+    rows = 200_000
+    path = tmp_path / "f.csv"
+    body = "".join(f"2025-01,{i}\n" for i in range(rows))
+    path.write_text("period,value\n\n" + body + "\n\n", encoding="utf-8")
+    runs = textfiles.record_runs(path, path, ",", 1, rows)
+    assert runs.count == rows
+    assert runs.frame().values.tolist() == [[0, 3]]  # one run: row r is on line 3 + r
