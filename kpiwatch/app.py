@@ -36,6 +36,7 @@ from ingest.textfiles import resolved
 from kpiwatch import projects, worklists
 from kpiwatch.board import read_store
 from kpiwatch.config import Config
+from metrics import ladder
 from metrics.actuals import actuals_table, derived_growth
 from metrics.progress import ChecksReport, run_checks
 
@@ -189,7 +190,7 @@ def checks_with(
     """Recompute every progress check in an open store (see run_checks for mismatches)."""
     if mismatches is None:  # else shared_actuals synced the catalog
         with_catalog(con, config)
-    return run_checks(
+    report = run_checks(
         con,
         config.targets,
         config.indicator_map(),
@@ -199,6 +200,8 @@ def checks_with(
         today,
         mismatches=mismatches,
     )
+    ladder.install(con, config.escalation, config.task_scoring)
+    return report
 
 
 def forecasts_with(

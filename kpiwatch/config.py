@@ -19,6 +19,7 @@ from ingest.register_schema import Register, check_registers
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from ingest.text import name_key
 from ingest.unit_schema import ProblemItem, Task, TaskFile, Unit, cross_check_units
+from metrics.ladder import Escalation
 from metrics.schema import Checks, Target, Thresholds, contradictions
 from metrics.task_status import TaskScoring
 
@@ -47,6 +48,7 @@ class Config(Strict):
     task_files: tuple[TaskFile, ...] = ()
     task_scoring: TaskScoring = TaskScoring()
     unit_alerts: UnitAlerts = UnitAlerts()
+    escalation: Escalation = Escalation()
     _base: Path = PrivateAttr(default=Path("."))
 
     @property

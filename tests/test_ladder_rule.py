@@ -1,0 +1,87 @@
+"""The ladder's rule on DuckDB itself, against a plain reading of it, for any history."""
+
+from __future__ import annotations
+
+import duckdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from metrics.ladder import Escalation, history_sql
+
+STATUSES = ("behind", "on_track", "at_risk", "no_data")
+
+
+def levels(esc: Escalation, statuses: list[str]) -> list[int]:
+    """The ladder of one item with these monthly statuses, computed by DuckDB."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE escalation_talk_units (talk_date DATE, unit_key VARCHAR)")
+        con.execute(
+            "CREATE TABLE items AS SELECT 'check' AS item_kind, 'x' AS item, 'u' AS unit, "
+            "'i' AS indicator, 'r' AS region, CAST(n AS VARCHAR) AS period, "
+            "last_day(make_date(2000 + n // 12, n % 12 + 1, 1)) AS period_end, s AS status "
+            "FROM (SELECT unnest(range(len($s))) AS n, unnest($s) AS s)",
+            {"s": statuses},
+        )
+        got = con.execute(
+            f"SELECT level FROM ({history_sql(esc, 'SELECT * FROM items')}) ORDER BY period_end"
+        ).fetchall()
+    finally:
+        con.close()
+    return [int(r[0]) for r in got]
+
+
+def reference(esc: Escalation, statuses: list[str]) -> list[int]:
+    """The rule as the README states it, one period at a time."""
+    level, behind, on_track, out = 0, 0, 0, []
+    for status in statuses:
+        if status == "no_data":
+            continue
+        behind = behind + 1 if status == "behind" else 0
+        on_track = on_track + 1 if status == "on_track" else 0
+        if behind:
+            level = max(level, sum(behind >= n for n in esc.periods))
+        elif on_track and on_track % esc.recover_periods == 0:
+            level = max(0, level - esc.step_down)
+        out.append(level)
+    return out
+
+
+histories = st.lists(st.sampled_from(STATUSES), max_size=40)
+rules = st.builds(
+    Escalation,
+    periods=st.sampled_from([(1, 2, 3), (2, 4, 6), (1, 3), (3,), (1, 2, 12)]),
+    recover_periods=st.integers(1, 4),
+    step_down=st.integers(1, 3),
+    after_talk=st.booleans(),
+)
+
+
+@settings(deadline=None, max_examples=60)
+@given(rules, histories)
+def test_the_ladder_is_the_stated_rule(esc: Escalation, statuses: list[str]) -> None:
+    assert levels(esc, statuses) == reference(esc, statuses)
+
+
+@settings(deadline=None, max_examples=40)
+@given(st.integers(1, 4), histories)
+def test_monotone_in_the_run_and_one_level_at_a_time_down(
+    recover: int, statuses: list[str]
+) -> None:
+    esc = Escalation(recover_periods=recover)
+    got = levels(esc, statuses)
+    shown = [s for s in statuses if s != "no_data"]
+    run = 0
+    for i, (status, level) in enumerate(zip(shown, got, strict=True)):
+        before = got[i - 1] if i else 0
+        run = run + 1 if status == "behind" else 0
+        if run:
+            assert level >= before and level >= min(run, 3)
+        else:
+            assert before - 1 <= level <= before
+
+
+def test_a_configured_step_down_clears_at_once() -> None:
+    esc = Escalation(step_down=3)
+    assert levels(esc, ["behind"] * 3 + ["on_track"]) == [1, 2, 3, 0]
+    assert levels(Escalation(), ["behind"] * 3 + ["on_track"] * 3) == [1, 2, 3, 2, 1, 0]
