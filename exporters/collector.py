@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from exporters.escalation_metrics import EscalationData
 from exporters.project_collector import NO_PROJECTS, ProjectData
 from exporters.unit_metrics import UnitData
 
@@ -135,6 +136,9 @@ class SnapshotData:
     forecasts: Sequence[ForecastRow] = ()
     units: UnitData = dataclasses.field(default_factory=UnitData)  # unit_metrics.py
     projects: ProjectData = NO_PROJECTS  # the project registers (project_collector)
+    escalations: EscalationData = dataclasses.field(
+        default_factory=EscalationData
+    )  # escalation_metrics
 
 
 def check_samples(row: CheckRow) -> Iterator[tuple[str, list[str], float]]:

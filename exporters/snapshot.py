@@ -16,6 +16,7 @@ import duckdb
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.registry import Collector
 
 from exporters.collector import (
     CheckRow,
@@ -26,6 +27,7 @@ from exporters.collector import (
     check_samples,
     forecast_samples,
 )
+from exporters.escalation_metrics import EscalationCollector, read_escalation_data
 from exporters.project_collector import ProjectCollector, read_project_data
 from exporters.unit_metrics import UnitCollector, read_unit_data
 
@@ -92,7 +94,8 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection) -> SnapshotData:
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
     forecasts = _forecasts(con)
-    return SnapshotData(checks, info, ends, forecasts, read_unit_data(con), read_project_data(con))
+    units, projects = read_unit_data(con), read_project_data(con)
+    return SnapshotData(checks, info, ends, forecasts, units, projects, read_escalation_data(con))
 
 
 def _forecasts(con: duckdb.DuckDBPyConnection) -> list[ForecastRow]:
@@ -119,6 +122,7 @@ def render(data: SnapshotData, built_at: float, max_series: int) -> Snapshot:
     registry.register(KpiCollector(data))
     registry.register(UnitCollector(data.units))
     registry.register(ProjectCollector(data.projects))
+    registry.register(EscalationCollector(data.escalations))
     text = generate_latest(registry)
     om = generate_openmetrics(registry).removesuffix(OM_EOF)
     series = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
@@ -146,7 +150,11 @@ def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int
     and projects' series (bounded by config, so counted but never left out). Returns the
     data kept and the number of checks left out.
     """
-    others = [UnitCollector(data.units), ProjectCollector(data.projects)]
+    others: list[Collector] = [
+        UnitCollector(data.units),
+        ProjectCollector(data.projects),
+        EscalationCollector(data.escalations),
+    ]
     fixed = len(data.info) + sum(len(m.samples) for c in others for m in c.collect())
     most = 17 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
     if most + fixed <= max_series:  # the cheap bound: no need to count
@@ -175,5 +183,6 @@ def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int
         [f for f in data.forecasts if (f.indicator, f.region) in keep],
         data.units,
         data.projects,
+        data.escalations,
     )
     return kept, dropped

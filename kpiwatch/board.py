@@ -36,7 +36,7 @@ def read_store(config: Config) -> Iterator[duckdb.DuckDBPyConnection]:
 BOARD_SQL = """
 WITH years AS (SELECT DISTINCT indicator, region, year FROM progress WHERE horizon = 'year'),
 p AS (
-    SELECT pr.*, month(as_of_end) AS m FROM progress pr
+    SELECT pr.*, month(as_of_end) AS m FROM {source} pr
     LEFT JOIN years y USING (indicator, region, year)
     -- a target the plan gives only quarters for shows its quarter on the year's board
     WHERE (horizon = $horizon OR $horizon = 'year' AND horizon = 'quarter' AND y.year IS NULL)
@@ -48,7 +48,8 @@ latest AS (
     SELECT indicator, region, year, max(as_of_end) AS as_of_end FROM p GROUP BY ALL
 )
 SELECT p.status, p.status_label, p.indicator_name, p.region_name, p.as_of, p.horizon,
-       p.attainment, p.reason, p.owner, p.kind, p.illustrative
+       p.attainment, p.reason, p.owner, p.kind, p.illustrative,
+       CASE WHEN p.escalation_level > 0 THEN p.escalation ELSE '' END
 FROM p JOIN latest USING (indicator, region, year, as_of_end)
 WHERE $year IS NOT NULL OR p.m < 12 OR p.year = (SELECT max(year) FROM latest)
 ORDER BY CASE p.status WHEN 'behind' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'no_data' THEN 2
@@ -72,7 +73,7 @@ def board(
     """The three-colour board: latest check per target, worst first."""
     with read_store(config) as con:
         return con.execute(
-            BOARD_SQL,
+            BOARD_SQL.format(source=_with_levels(con)),
             {
                 "year": as_of.year if as_of else None,
                 "month": as_of.last_month if as_of else None,
@@ -80,3 +81,13 @@ def board(
                 "horizon": horizon,
             },
         ).fetchall()
+
+
+def _with_levels(con: duckdb.DuckDBPyConnection) -> str:
+    """progress with the escalation level; a store last refreshed without the ladder has 0."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'progress_escalation'"
+    ).fetchall()
+    if found and found[0][0]:
+        return "progress_escalation"
+    return "(SELECT *, 0 AS escalation_level, '' AS escalation FROM progress)"

@@ -254,14 +254,15 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
         "attainment",
         "why",
         "owner",
+        "ladder",
         title=f"progress, {horizon} horizon",
     )
-    for st, label, name, region_name, period, _h, att, reason, owner, kind, example in rows:
+    for st, label, name, region_name, period, _h, att, reason, owner, kind, example, lv in rows:
         shown = "" if att is None else (f"{att:+.2f} pp" if kind == "growth" else f"{att:.1%}")
         cell = Text(str(label), style=STYLE.get(str(st), ""))
         # figures made up for a demo must never pass for published ones
         named = Text.assemble(str(name), (" (illustrative)", "italic") if example else "")
-        add_row(checks, (cell, named, region_name, period, shown, reason, owner))
+        add_row(checks, (cell, named, region_name, period, shown, reason, owner, lv))
     out.print(checks)
 
 

@@ -11,6 +11,7 @@ import pytest
 from kpiwatch import app
 from kpiwatch.config import Config, load_config
 from tests.checks_helpers import CONFIG, one, pipeline
+from tests.test_cli_board import run
 
 TARGET = """
 [[targets]]
@@ -169,3 +170,16 @@ def test_tasks_climb_by_days_overdue(tmp_path: Path) -> None:
         ("T1", 1, date(2026, 4, 12), date(2026, 4, 22), False),
         ("T1", 2, date(2026, 4, 22), None, True),
     ]
+
+
+def test_status_shows_the_level(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG + TARGET, encoding="utf-8")
+    (tmp_path / "data.csv").write_text(
+        "period,region,indicator,measure,value\n" + rows([150, 70, 70, 70]), encoding="utf-8"
+    )
+    done = run(tmp_path, "refresh", "--today", "2026-05-10")
+    assert done.returncode == 0, done.stderr
+    for horizon, shown in (("year", "问责"), ("month", "问责")):
+        board = run(tmp_path, "status", "--horizon", horizon)
+        assert board.returncode == 0, board.stderr
+        assert "ladder" in board.stdout and shown in board.stdout, board.stdout

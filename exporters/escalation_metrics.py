@@ -1,0 +1,93 @@
+"""The escalation ladder as Prometheus metrics, with labels bounded by the config.
+
+Families:
+  kpiwatch_escalation_level{indicator, region, unit}   a check's current level, 0–3
+  kpiwatch_escalation_unit_level{unit}                 the highest current level of the
+                                                       unit's items (checks, tasks, nodes)
+  kpiwatch_escalation_items{unit, level}               the unit's items at each level 1–3
+Units are those the config names (units, regions, the checks' owners): a unit that only
+a register file names is not a label, and no label is ever per task or project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import duckdb
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+CHECKS_SQL = """
+SELECT indicator, region, coalesce(unit, ''), level FROM escalation_history
+WHERE item_kind = 'check'
+QUALIFY row_number() OVER (PARTITION BY item ORDER BY period_end DESC) = 1
+ORDER BY ALL
+"""
+# Items of configured units (by id or name) or of a check's owner, current stretches only.
+UNITS_SQL = """
+WITH known AS (
+    SELECT id AS unit FROM units UNION SELECT name FROM units WHERE name IS NOT NULL
+    UNION SELECT DISTINCT unit FROM escalation_history WHERE unit IS NOT NULL
+)
+SELECT e.unit, e.level, count(*) FROM escalations e SEMI JOIN known k ON k.unit = e.unit
+WHERE e.current GROUP BY ALL ORDER BY ALL
+"""
+LEVELS = (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class EscalationData:
+    """The ladder's current levels, read once per refresh."""
+
+    checks: Sequence[tuple[str, str, str, int]] = ()  # indicator, region, unit, level
+    units: Sequence[tuple[str, int, int]] = ()  # unit, level, items at that level
+
+
+def read_escalation_data(con: duckdb.DuckDBPyConnection) -> EscalationData:
+    """The current levels; empty for a store whose ladder views are not there yet."""
+    try:
+        checks = [
+            (str(i), str(r), str(u), int(v)) for i, r, u, v in con.execute(CHECKS_SQL).fetchall()
+        ]
+        units = [(str(u), int(v), int(n)) for u, v, n in con.execute(UNITS_SQL).fetchall()]
+    except duckdb.CatalogException:
+        return EscalationData()
+    return EscalationData(checks, units)
+
+
+class EscalationCollector(Collector):
+    """Metric families built from one immutable EscalationData."""
+
+    def __init__(self, data: EscalationData) -> None:
+        self.data = data
+
+    def collect(self) -> Iterator[Metric]:
+        checks = GaugeMetricFamily(
+            "kpiwatch_escalation_level",
+            "Escalation level of a check: 0 none, 1 通报, 2 约谈, 3 问责.",
+            labels=["indicator", "region", "unit"],
+        )
+        for indicator, region, unit, level in self.data.checks:
+            checks.add_metric([indicator, region, unit], level)
+        yield checks
+        top = {unit: 0 for _, _, unit, _ in self.data.checks}  # a check's owner shows 0 too
+        counts = {(u, v): n for u, v, n in self.data.units}
+        for unit, level, _ in self.data.units:
+            top[unit] = max(top.get(unit, 0), level)
+        highest = GaugeMetricFamily(
+            "kpiwatch_escalation_unit_level",
+            "Highest escalation level of the unit's items: 0 none, 1 通报, 2 约谈, 3 问责.",
+            labels=["unit"],
+        )
+        items = GaugeMetricFamily(
+            "kpiwatch_escalation_items",
+            "Items of the unit (checks, tasks, project nodes) at each escalation level.",
+            labels=["unit", "level"],
+        )
+        for unit in sorted(u for u in top if u):
+            highest.add_metric([unit], top[unit])
+            for level in LEVELS:
+                items.add_metric([unit, str(level)], counts.get((unit, level), 0))
+        yield highest
+        yield items
