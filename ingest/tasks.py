@@ -304,64 +304,61 @@ def _write(
     frame: pd.DataFrame,
 ) -> tuple[int | None, int, int]:
     """Insert the rows that differ from the latest version of their key; one load row."""
-    cols, keys, table = COLUMNS[kind], KEYS[kind], TABLES[kind]
-    scope = f"WHERE l.kind = '{load_kind}'" if load_kind.startswith("config_") else ""
-    part = ", ".join(f"v.{k}" for k in keys)
-    on = " AND ".join(f"p.{k} = i.{k}" for k in keys)
     if not len(frame):
         return None, 0, 0
     con.register("incoming_frame", frame)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE incoming_records AS "
-            f"SELECT {_typed_select(kind)} FROM incoming_frame"
-        )
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE changed_records AS
-            WITH p AS (
-                SELECT * FROM (
-                    SELECT v.*, row_number() OVER (PARTITION BY {part}
-                                                   ORDER BY l.known_from DESC, v.load_id DESC) n
-                    FROM {table} v JOIN task_loads l USING (load_id) {scope}
-                ) WHERE n = 1
-            )
-            SELECT i.*, p.{keys[0]} IS NOT NULL AS revised
-            FROM incoming_records i LEFT JOIN p ON {on}
-            WHERE p.{keys[0]} IS NULL
-               OR row({", ".join(f"i.{c}" for c in cols)})
-                  IS DISTINCT FROM row({", ".join(f"p.{c}" for c in cols)})
-            """
-        )
-        new, revised = con.execute(
-            "SELECT count(*) FILTER (NOT revised), count(*) FILTER (revised) FROM changed_records"
-        ).fetchall()[0]
+        new, revised = _changed(con, kind, load_kind)
         if new + revised == 0 and load_kind.startswith("config_"):
             return None, 0, 0
-        load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM task_loads").fetchall()
-        lid = int(load_id[0][0])
+        row = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM task_loads").fetchall()
+        load_id = int(row[0][0])
+        counts = [len(frame), new, revised, len(frame) - new - revised]
         con.execute(
             "INSERT INTO task_loads VALUES (?, ?, ?, ?, coalesce(?, now()), now(), ?, ?, ?, ?)",
-            [
-                lid,
-                load_kind,
-                file,
-                digest,
-                known_from,
-                len(frame),
-                new,
-                revised,
-                len(frame) - new - revised,
-            ],
+            [load_id, load_kind, file, digest, known_from, *counts],
         )
+        cols = ", ".join(COLUMNS[kind])
         con.execute(
-            f"INSERT INTO {table} ({', '.join(cols)}, load_id, line) "
-            f"SELECT {', '.join(cols)}, ?, line FROM changed_records",
-            [lid],
+            f"INSERT INTO {TABLES[kind]} ({cols}, load_id, line) "
+            f"SELECT {cols}, ?, line FROM changed_records",
+            [load_id],
         )
     finally:
         con.unregister("incoming_frame")
-    return lid, int(new), int(revised)
+    return load_id, new, revised
+
+
+def _changed(con: duckdb.DuckDBPyConnection, kind: str, load_kind: str) -> tuple[int, int]:
+    """Stage the registered frame's rows that are new or differ from their key's latest
+    version (config entries compare with the config's own versions); count both."""
+    cols, keys, table = COLUMNS[kind], KEYS[kind], TABLES[kind]
+    scope = f"WHERE l.kind = '{load_kind}'" if load_kind.startswith("config_") else ""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE incoming_records AS "
+        f"SELECT {_typed_select(kind)} FROM incoming_frame"
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE changed_records AS
+        WITH p AS (
+            SELECT * FROM (
+                SELECT v.*, row_number() OVER (PARTITION BY {", ".join(f"v.{k}" for k in keys)}
+                                               ORDER BY l.known_from DESC, v.load_id DESC) n
+                FROM {table} v JOIN task_loads l USING (load_id) {scope}
+            ) WHERE n = 1
+        )
+        SELECT i.*, p.{keys[0]} IS NOT NULL AS revised
+        FROM incoming_records i LEFT JOIN p ON {" AND ".join(f"p.{k} = i.{k}" for k in keys)}
+        WHERE p.{keys[0]} IS NULL
+           OR row({", ".join(f"i.{c}" for c in cols)})
+              IS DISTINCT FROM row({", ".join(f"p.{c}" for c in cols)})
+        """
+    )
+    new, revised = con.execute(
+        "SELECT count(*) FILTER (NOT revised), count(*) FILTER (revised) FROM changed_records"
+    ).fetchall()[0]
+    return int(new), int(revised)
 
 
 TYPES = {
