@@ -9,6 +9,9 @@ Per task, as of a day d (reports dated and known by then):
 - Quantity tasks, by ISO week (ingest.grains): `weeks_elapsed` from the start's week to
   d's week, `weekly_pace` = done ÷ weeks elapsed, `weeks_left` = weeks that still have
   days after d up to the deadline, `required_per_week` = (target − done) ÷ weeks left.
+- At the task's cadence (周、旬、月): `checked_through` is the end of its last period that
+  has ended, `due_at_check` the target prorated by days from start to deadline up to
+  then, `behind_pace` an unfinished quantity task whose done so far is below it.
 Per unit: tasks due by d, completion rate (done ÷ due), on-time rate (done by the
 deadline ÷ due), overdue tasks, overdue problems, and the score
 
@@ -47,6 +50,11 @@ class TaskScoring(Strict):
 
 def _week(expr: str) -> str:
     return sql_span_start("week", expr)
+
+
+def _checks(day: str) -> str:
+    """CASE branches: the first day of the cadence's period holding `day`."""
+    return " ".join(f"WHEN '{g}' THEN {sql_span_start(g, day)}" for g in ("week", "dekad", "month"))
 
 
 def macros(scoring: TaskScoring) -> str:
@@ -112,7 +120,9 @@ s AS (
                 ELSE 'on_time' END AS status,
            ({_week(d)} - {_week("t.start_date")}) // 7 + 1 AS weeks_elapsed,
            CASE WHEN {d} >= t.deadline THEN 0
-                ELSE ({_week("t.deadline")} - {_week(d + " + 1")}) // 7 + 1 END AS weeks_left
+                ELSE ({_week("t.deadline")} - {_week(d + " + 1")}) // 7 + 1 END AS weeks_left,
+           -- the end of the last week / 旬 / month of the task's cadence that has ended
+           CASE t.cadence {_checks(d + " + 1")} END - 1 AS checked_through
     FROM t LEFT JOIN p USING (task)
 )
 SELECT task, title, unit, person, supporting, cadence, start_date, deadline, parent,
@@ -127,6 +137,10 @@ SELECT task, title, unit, person, supporting, cadence, start_date, deadline, par
        CAST(weeks_left AS INTEGER) AS weeks_left,
        CASE WHEN quantity IS NOT NULL AND done_on IS NULL AND weeks_left > 0
             THEN (quantity - done_quantity) / weeks_left END AS required_per_week,
+       checked_through,
+       quantity * least(1, greatest(0, (checked_through - start_date + 1)
+                                       / (deadline - start_date + 1))) AS due_at_check,
+       coalesce(done_on IS NULL AND done_quantity < due_at_check, false) AS behind_pace,
        as_of
 FROM s;
 

@@ -76,6 +76,26 @@ def test_a_revised_report_counts_from_when_it_was_known(
     assert [r[0] for r in query(config, cumulative)] == [3.0, 23.0, 24.0, 26.0]
 
 
+def test_behind_pace_at_the_end_of_the_last_week_or_dekad(listed: Callable[[], Config]) -> None:
+    config = listed()
+    sql = (
+        "SELECT checked_through, round(due_at_check, 3), behind_pace "
+        "FROM task_status_as_of(CAST(? AS DATE)) WHERE task = ?"
+    )
+    # Weekly R_qty (26 from Mon 5 January to Fri 27 March, 82 days): on Sunday 1 February
+    # the week just ended, 28 days in: 26 × 28/82 = 8.878 due, 8 done.
+    assert query(config, sql, ["2026-02-01", "R_qty"]) == [(date(2026, 2, 1), 8.878, True)]
+    # Wednesday 4 February: the current week has not ended; the check is still Sunday's.
+    assert query(config, sql, ["2026-02-04", "R_qty"]) == [(date(2026, 2, 1), 8.878, True)]
+    # Y1 by 旬 (10 from 29 December 2025 to 16 January, 19 days, 2 done): on 4 January the
+    # last ended 旬 is 下旬 of December (3 days in, 1.579 due); on 12 January 上旬 (13 days,
+    # 6.842 due).
+    assert query(config, sql, ["2026-01-04", "Y1"]) == [(date(2025, 12, 31), 1.579, False)]
+    assert query(config, sql, ["2026-01-12", "Y1"]) == [(date(2026, 1, 10), 6.842, True)]
+    # Non-quantity tasks are never behind pace.
+    assert query(config, sql, ["2026-03-30", "R_over"])[0][1:] == (None, False)
+
+
 def test_weeks_across_a_year_boundary(listed: Callable[[], Config]) -> None:
     config = listed()
     # 2025-12-29 is the Monday of ISO week 2026-W01 (the Thursday is 1 January 2026).

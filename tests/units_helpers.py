@@ -110,6 +110,7 @@ deadline = 2026-03-27
 id = "Y1"
 title = "跨年周任务"
 unit = "housing"
+cadence = "dekad"
 start = 2025-12-29
 deadline = 2026-01-16
 quantity = 10
