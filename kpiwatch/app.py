@@ -16,6 +16,7 @@ import pandas as pd
 from exporters import (
     backfill,
     dashboards,
+    escalation_rules,
     grafana,
     mixin,
     project_dashboard,
@@ -311,6 +312,7 @@ def write_rules(config: Config, out: Path) -> list[Path]:
         written += unit_rules.write_rules(out, config.unit_alerts)
     if config.registers:
         written += project_rules.write_rules(out)
+    written += escalation_rules.write_rules(out, config.escalation.labels)
     return written
 
 
@@ -350,6 +352,7 @@ def all_rule_groups(config: Config) -> dict[str, Any]:
         groups += unit_rules.rule_groups(config.unit_alerts)["groups"]
     if config.registers:
         groups += project_rules.rule_groups(project_rules.ProjectAlertSettings())["groups"]
+    groups += escalation_rules.rule_groups(config.escalation.labels)["groups"]
     return {"groups": groups}
 
 

@@ -25,10 +25,13 @@ def test_mixin_holds_the_generated_rules_and_dashboards(tmp_path: Path) -> None:
         )
         assert check.returncode == 0, check.stdout + check.stderr
     alerts = yaml.safe_load((mixin / "prometheus_alerts.yaml").read_text())
-    generated = yaml.safe_load((tmp_path / "rules" / "kpiwatch-rules.yml").read_text())
+    generated = [
+        yaml.safe_load((tmp_path / "rules" / name).read_text())
+        for name in ("kpiwatch-rules.yml", "kpiwatch-escalation-rules.yml")
+    ]
     assert alerts["groups"] and all("alert" in r for g in alerts["groups"] for r in g["rules"])
     assert [r for g in alerts["groups"] for r in g["rules"]] == [
-        r for g in generated["groups"] for r in g["rules"] if "alert" in r
+        r for f in generated for g in f["groups"] for r in g["rules"] if "alert" in r
     ]
     dashboards = sorted(p.name for p in (mixin / "dashboards_out").iterdir())
     assert dashboards == sorted(p.name for p in (tmp_path / "grafana" / "dashboards").iterdir())

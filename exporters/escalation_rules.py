@@ -1,0 +1,99 @@
+"""Alert rules on the escalation ladder, and their `promtool test rules` unit tests.
+
+One alert per unit and level, with the level's severity: KpiEscalationNotice (通报,
+info), KpiEscalationTalk (约谈, warning), KpiEscalationAccountability (问责, critical).
+Each carries the unit as `owner`, the label the Alertmanager example routes by; two
+kpiwatch instances scraped side by side give one alert (the highest level of any).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingest.files import write_atomic
+
+RULES_FILE = "kpiwatch-escalation-rules.yml"
+TESTS_FILE = "kpiwatch-escalation-rules.test.yml"
+ALERTS = (
+    (1, "KpiEscalationNotice", "info"),
+    (2, "KpiEscalationTalk", "warning"),
+    (3, "KpiEscalationAccountability", "critical"),
+)
+DESCRIPTION = (
+    "The unit's checks, tasks or project nodes have been behind long enough for {name}: "
+    "`SELECT * FROM escalations WHERE current AND unit = '{{{{ $labels.owner }}}}'` "
+    "lists them with the date each level was reached."
+)
+
+
+def rule_groups(labels: tuple[str, ...], for_: str = "1h") -> dict[str, Any]:
+    """The rule file's content; `labels` names the levels 0..3."""
+    rules = []
+    for level, alert, severity in ALERTS:
+        by_unit = "max by (job, unit) (kpiwatch_escalation_unit_level)"
+        rules.append(
+            {
+                "alert": alert,
+                "expr": f'label_replace({by_unit} == {level}, "owner", "$1", "unit", "(.+)")',
+                "for": for_,
+                "labels": {"severity": severity, "level": str(level)},
+                "annotations": {
+                    "summary": f"{{{{ $labels.owner }}}} stands at {labels[level]} "
+                    f"(escalation level {level})",
+                    "description": DESCRIPTION.format(name=labels[level]),
+                },
+            }
+        )
+    return {"groups": [{"name": "kpiwatch-escalation", "rules": rules}]}
+
+
+def unit_tests(labels: tuple[str, ...]) -> dict[str, Any]:
+    """promtool tests: each level fires its own alert, level 0 none; an HA pair one alert
+    (evaluated after 4h: a `for` of up to 4h is tested)."""
+    units = ("dev", "finance", "housing", "calm")
+    series = [
+        {
+            "series": f'kpiwatch_escalation_unit_level{{job="kpiwatch",instance="{i}",unit="{u}"}}',
+            "values": f"{level}x300",
+        }
+        for i in ("a:1", "b:1")
+        for u, level in zip(units, (1, 2, 3, 0), strict=True)
+    ]
+    cases = []
+    for level, alert, severity in ALERTS:
+        unit = units[level - 1]
+        expected = {
+            "exp_labels": {
+                "severity": severity,
+                "level": str(level),
+                "owner": unit,
+                "unit": unit,
+                "job": "kpiwatch",
+            },
+            "exp_annotations": {
+                "summary": f"{unit} stands at {labels[level]} (escalation level {level})",
+                "description": DESCRIPTION.format(name=labels[level]).replace(
+                    "{{ $labels.owner }}", unit
+                ),
+            },
+        }
+        cases.append({"eval_time": "4h", "alertname": alert, "exp_alerts": [expected]})
+    return {
+        "rule_files": [RULES_FILE],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": cases}],
+    }
+
+
+def write_rules(out: Path, labels: tuple[str, ...], for_: str = "1h") -> list[Path]:
+    """Write the ladder's rule file and its unit tests into `out`."""
+    files = {
+        out / RULES_FILE: rule_groups(labels, for_),
+        out / TESTS_FILE: unit_tests(labels),
+    }
+    for path, content in files.items():
+        write_atomic(path, yaml.safe_dump(content, allow_unicode=True, sort_keys=False))
+    return list(files)

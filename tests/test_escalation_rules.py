@@ -1,0 +1,49 @@
+"""The ladder's alert rules under promtool, and fired by a real Prometheus scraping kpiwatch."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from exporters.escalation_rules import RULES_FILE, TESTS_FILE, write_rules
+from metrics.ladder import LEVELS
+from tests.checks_helpers import pipeline
+from tests.service_helpers import free_port, kpiwatch_serve, prometheus, query, ready, wait_for
+from tests.test_ladder import TARGET, rows
+
+
+def promtool(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["promtool", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path) -> None:
+    write_rules(tmp_path, LEVELS)
+    check = promtool(tmp_path, "check", "rules", RULES_FILE)
+    assert check.returncode == 0 and "SUCCESS: 3 rules found" in check.stdout, check
+    test = promtool(tmp_path, "test", "rules", TESTS_FILE)
+    assert test.returncode == 0, test.stdout + test.stderr
+
+
+def test_a_real_prometheus_fires_the_level_of_each_unit(tmp_path: Path) -> None:
+    extra = TARGET + '[[targets]]\nindicator = "energy"\nregion = "zone_b"\nyear = 2026\n'
+    extra += "annual = 1200\n"
+    data = rows([150, 70, 70, 70]) + "\n" + "2026-01,zone_b,energy,value,130"
+    pipeline(
+        tmp_path, data, extra.replace('region = "zone_b"', 'region = "zone_b"\nowner = "财政局"')
+    )
+    write_rules(tmp_path / "rules", LEVELS, for_="0s")
+    port = free_port()
+    with kpiwatch_serve(tmp_path, port, today="2026-05-10"):
+        wait_for(lambda: ready(port), what="/readyz")
+        rules = [tmp_path / "rules" / RULES_FILE]
+        with prometheus(tmp_path, [f"127.0.0.1:{port}"], rule_files=rules) as prom:
+            firing = 'ALERTS{alertstate="firing"}'
+            wait_for(lambda: len(query(prom, firing)["result"]) == 2, 90, "two alerts")  # type: ignore[arg-type]
+            got = {
+                (r["metric"]["alertname"], r["metric"]["owner"], r["metric"]["severity"])
+                for r in query(prom, firing)["result"]  # type: ignore[union-attr]
+            }
+    assert got == {
+        ("KpiEscalationAccountability", "发展改革局", "critical"),
+        ("KpiEscalationNotice", "财政局", "info"),
+    }
