@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 FORECAST_ALERTS = "KpiForecastShortfall|KpiForecastAtRisk"
+ESCALATED = "KpiEscalationTalk|KpiEscalationAccountability"
 
 
 def example(owners: list[str]) -> dict[str, Any]:
     """The example config: routes by owner, inhibit rules, placeholder e-mail addresses."""
-    receivers: list[dict[str, Any]] = [_email("kpi-office")]
+    receivers: list[dict[str, Any]] = [_email("kpi-office"), _email("supervision")]
     routes: list[dict[str, Any]] = [
         {
             "matchers": ['alertname=~"Kpiwatch.*"'],
@@ -23,6 +24,9 @@ def example(owners: list[str]) -> dict[str, Any]:
         },
         # example figures are the KPI office's business, never a responsible unit's page
         {"matchers": ['illustrative="true"'], "receiver": "kpi-office"},
+        # a unit summoned (约谈) or held to account (问责) concerns the supervision office
+        # too; the route goes on to the unit's own receiver
+        {"matchers": [f'alertname=~"{ESCALATED}"'], "receiver": "supervision", "continue": True},
     ]
     for n, owner in enumerate(sorted({o for o in owners if o})):
         name = f"owner-{n + 1}"

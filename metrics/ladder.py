@@ -116,12 +116,11 @@ a AS (
                ROWS UNBOUNDED PRECEDING) AS summoned
     FROM e
 ),
+-- the unit's latest talk before the period ended (one ASOF match, not a search per row)
 t AS (
-    SELECT a.*, cls = 2 AND EXISTS (
-               SELECT 1 FROM escalation_talk_units k
-               WHERE k.unit_key = a.unit AND k.talk_date >= a.summoned
-                 AND k.talk_date < a.period_end) AS after_talk
-    FROM a
+    SELECT a.*, coalesce(a.cls = 2 AND k.talk_date >= a.summoned, false) AS after_talk
+    FROM a ASOF LEFT JOIN escalation_talk_units k
+      ON k.unit_key = a.unit AND k.talk_date < a.period_end
 ),
 g AS (
     SELECT *, greatest(f, CASE WHEN after_talk THEN 3 ELSE 0 END) AS f2 FROM t
@@ -190,7 +189,7 @@ def history_sql(esc: Escalation, source: str) -> str:
     levels = LEVELS_SQL.format(
         source=source, count=count, recover=esc.recover_periods, step=esc.step_down
     )
-    if esc.after_talk:
+    if esc.after_talk and esc.talks:  # without a talk the rule cannot apply
         return TALK_SQL.format(levels=levels)
     return f"SELECT *, false AS after_talk, level0 AS level FROM ({levels})"
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+import yaml
+
+from exporters.alertmanager import example
 from exporters.escalation_rules import RULES_FILE, TESTS_FILE, write_rules
 from metrics.ladder import LEVELS
 from tests.checks_helpers import pipeline
@@ -47,3 +51,33 @@ def test_a_real_prometheus_fires_the_level_of_each_unit(tmp_path: Path) -> None:
         ("KpiEscalationAccountability", "发展改革局", "critical"),
         ("KpiEscalationNotice", "财政局", "info"),
     }
+
+
+@pytest.mark.parametrize(
+    ("alert", "receivers"),
+    [
+        ("KpiEscalationNotice", "owner-1"),
+        ("KpiEscalationTalk", "supervision,owner-1"),
+        ("KpiEscalationAccountability", "supervision,owner-1"),
+    ],
+)
+def test_the_alertmanager_example_routes_talks_and_accountability_apart(
+    tmp_path: Path, alert: str, receivers: str
+) -> None:
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(example(["发展改革局"]), allow_unicode=True), encoding="utf-8")
+    done = subprocess.run(
+        [
+            "amtool",
+            "config",
+            "routes",
+            "test",
+            f"--config.file={path}",
+            f"alertname={alert}",
+            "owner=发展改革局",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == receivers

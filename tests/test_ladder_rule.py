@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.ladder import Escalation, history_sql
+from metrics.ladder import Escalation, Talk, history_sql
 
 STATUSES = ("behind", "on_track", "at_risk", "no_data")
 
@@ -54,6 +56,8 @@ rules = st.builds(
     recover_periods=st.integers(1, 4),
     step_down=st.integers(1, 3),
     after_talk=st.booleans(),
+    # another unit's talk: the talk rule's SQL runs and must change nothing
+    talks=st.sampled_from([(), (Talk(date=date(2000, 3, 1), unit="another"),)]),
 )
 
 
