@@ -85,24 +85,31 @@ r AS (
     ) WHERE n = 1
 ),
 t AS (SELECT * FROM tasks_as_of(d)),
+rt AS (SELECT r.*, t.deadline, t.quantity AS target FROM r JOIN t USING (task)),
 tot AS (
     SELECT task, sum(coalesce(quantity, 0)) AS done_quantity,
+           sum(coalesce(quantity, 0)) FILTER (report_date <= deadline) AS by_deadline,
            min(report_date) FILTER (done) AS flagged, max(report_date) AS last_report
-    FROM r GROUP BY task
+    FROM rt GROUP BY task
 ),
--- The running sum is needed only where the total reaches the target.
+-- The running sum only where the total reaches the target, and only on the side of the
+-- deadline where it is reached (after it, starting from what was done by then).
 need AS (
-    SELECT tot.task, t.quantity AS target FROM tot JOIN t USING (task)
+    SELECT tot.task, t.quantity AS target, t.deadline,
+           coalesce(tot.by_deadline, 0) >= t.quantity AS in_time,
+           coalesce(tot.by_deadline, 0) AS by_deadline
+    FROM tot JOIN t USING (task)
     WHERE tot.done_quantity >= t.quantity
 ),
 reach AS (
     SELECT task, min(report_date) AS reached FROM (
-        SELECT r.task, r.report_date, need.target,
-               -- one row per task and day: ROWS framing needs no peer search
-               sum(coalesce(r.quantity, 0)) OVER (
-                   PARTITION BY r.task ORDER BY r.report_date
+        SELECT rt.task, rt.report_date, need.target,
+               CASE WHEN need.in_time THEN 0 ELSE need.by_deadline END
+               + sum(coalesce(rt.quantity, 0)) OVER (
+                   PARTITION BY rt.task ORDER BY rt.report_date
                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running
-        FROM r JOIN need USING (task)
+        FROM rt JOIN need USING (task)
+        WHERE (rt.report_date <= need.deadline) = need.in_time
     ) WHERE running >= target GROUP BY task
 ),
 p AS (

@@ -76,6 +76,20 @@ def test_a_revised_report_counts_from_when_it_was_known(
     assert [r[0] for r in query(config, cumulative)] == [3.0, 23.0, 24.0, 26.0]
 
 
+def test_a_quantity_reached_after_the_deadline_is_done_late_by_its_days(
+    listed: Callable[[], Config], tmp_path: Path
+) -> None:
+    config = listed()
+    rows = "R_qty,2026-03-20,10,,\nR_qty,2026-03-31,5,,\nR_qty,2026-04-03,3,,\nR_qty,2026-04-10,9,,"
+    write(tmp_path / "progress.csv", "task,date,quantity,done,note\n" + rows + "\n")
+    assert [o.error for o in ingest(config, when="2026-01-01T00:00:00")] == [None]
+    sql = "SELECT status, days_late, done_quantity, done_on FROM task_status_as_of(?)"
+    sql += " WHERE task = 'R_qty'"
+    # 8 by 30 January + 10 = 18 by the deadline (27 March); 23 on 31 March; 26 on 3 April.
+    assert query(config, sql, [date(2026, 4, 30)]) == [("done_late", 7, 35.0, date(2026, 4, 3))]
+    assert query(config, sql, [date(2026, 4, 1)]) == [("overdue", 5, 23.0, None)]
+
+
 def test_behind_pace_at_the_end_of_the_last_week_or_dekad(listed: Callable[[], Config]) -> None:
     config = listed()
     sql = (
