@@ -5,8 +5,8 @@ drawn at random (behind 35 %, at risk 15 %, on track 45 %, no data 5 %), then ti
 the same process and on the same rows,
   1. the floor: each item's consecutive-behind run length (the islands of one status,
      numbered by the row-number difference, and the row number inside each), and
-  2. every item-period's level (metrics.ladder.history_sql), with the talk rule on and
-     one recorded talk per 50 units.
+  2. every item-period's level (metrics.ladder.history_sql), without talks recorded, and
+  3. the same with the talk rule's pass (one recorded talk per 50 units).
 Usage: python -m bench.ladder [ITEMS [PERIODS]]   (from the repository root)
 """
 
@@ -16,10 +16,11 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from datetime import date
 
 import duckdb
 
-from metrics.ladder import Escalation, history_sql
+from metrics.ladder import Escalation, Talk, history_sql
 
 FLOOR = """
 SELECT item, seq, CASE WHEN status = 'behind'
@@ -68,14 +69,18 @@ def main(items: int, periods: int) -> dict[str, object]:
     con = duckdb.connect()
     build(con, items, periods)
     levels = history_sql(Escalation(), SOURCE)
+    talked = history_sql(Escalation(talks=(Talk(date=date(2001, 6, 15), unit="u0"),)), SOURCE)
     floor = timed(lambda: con.execute(f"SELECT count(*), sum(run) FROM ({FLOOR})").fetchall())
-    ladder = timed(lambda: con.execute(f"SELECT count(*), sum(level) FROM ({levels})").fetchall())
-    top = con.execute(f"SELECT level, count(*) FROM ({levels}) GROUP BY 1 ORDER BY 1").fetchall()
+    plain = timed(lambda: con.execute(f"SELECT count(*), sum(level) FROM ({levels})").fetchall())
+    talks = timed(lambda: con.execute(f"SELECT count(*), sum(level) FROM ({talked})").fetchall())
+    top = con.execute(f"SELECT level, count(*) FROM ({talked}) GROUP BY 1 ORDER BY 1").fetchall()
     return {
         "item_periods": items * periods,
         "floor_s": round(floor, 3),
-        "levels_s": round(ladder, 3),
-        "ratio": round(ladder / floor, 2),
+        "levels_s": round(plain, 3),
+        "levels_with_talks_s": round(talks, 3),
+        "ratio": round(plain / floor, 2),
+        "ratio_with_talks": round(talks / floor, 2),
         "levels": {int(k): int(n) for k, n in top},
     }
 

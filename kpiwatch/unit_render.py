@@ -132,6 +132,8 @@ def unit_tables(found: UnitList, as_of: date) -> list[Table | Text]:
                 ),
             )
         )
+    if found.escalations:
+        parts.append(_escalation_table(found.escalations))
     if found.projects:
         parts.append(
             _table(
@@ -179,3 +181,21 @@ def _attainment(i: dict[str, object]) -> str:
     if att is None:
         return ""
     return f"{float(att):+.2f} pp" if i["kind"] == "growth" else f"{float(att):.1%}"  # type: ignore[arg-type]
+
+
+def _escalation_table(rows: Sequence[dict[str, object]]) -> Table:
+    """The unit's items on the ladder (通报 → 约谈 → 问责), highest level first."""
+    return _table(
+        ("level", "item", "kind", "since", "how"),
+        "escalation",
+        (
+            (
+                e["level_name"],
+                e["item"],
+                e["item_kind"],
+                e["reached_period"],
+                "behind after a talk" if e["by_talk"] else "",
+            )
+            for e in rows
+        ),
+    )

@@ -42,6 +42,13 @@ ORDER BY nodes_overdue DESC, worst_days_late DESC NULLS LAST, stuck DESC,
          waiting_days DESC NULLS LAST, register, project
 """
 
+# The unit's items on the escalation ladder now (its checks by owner, tasks, nodes).
+ESCALATIONS_SQL = """
+SELECT level, level_name, item_kind, item, reached_period, by_talk
+FROM escalations_as_of(?) WHERE current AND unit IN (?, ?)
+ORDER BY level DESC, reached, item_kind, item
+"""
+
 
 @dataclass(frozen=True)
 class UnitList:
@@ -54,6 +61,7 @@ class UnitList:
     indicators: list[dict[str, object]] = field(default_factory=list)
     projects: list[dict[str, object]] = field(default_factory=list)
     siblings: int = 0
+    escalations: list[dict[str, object]] = field(default_factory=list)
 
 
 def unit_list(con: duckdb.DuckDBPyConnection, unit: str, as_of: date) -> UnitList | None:
@@ -77,6 +85,7 @@ def unit_list(con: duckdb.DuckDBPyConnection, unit: str, as_of: date) -> UnitLis
         ),
         projects=_guarded(con, PROJECTS_SQL, [as_of, as_of, me["unit"], me["name"]]),
         siblings=siblings,
+        escalations=_guarded(con, ESCALATIONS_SQL, [as_of, me["unit"], me["name"]]),
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from kpiwatch import app
+from kpiwatch import app, worklists
 from kpiwatch.config import Config, load_config
 from tests.checks_helpers import CONFIG, one, pipeline
 from tests.test_cli_board import run
@@ -183,3 +183,20 @@ def test_status_shows_the_level(tmp_path: Path) -> None:
         board = run(tmp_path, "status", "--horizon", horizon)
         assert board.returncode == 0, board.stderr
         assert "ladder" in board.stdout and shown in board.stdout, board.stdout
+
+
+def test_the_unit_list_shows_its_items_on_the_ladder(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG + TARGET + TASKS, encoding="utf-8")
+    (tmp_path / "data.csv").write_text(
+        "period,region,indicator,measure,value\n" + rows([70, 70]), encoding="utf-8"
+    )
+    config = load_config(tmp_path / "config.toml")
+    app.ingest(config, known_from=datetime(2026, 1, 1))
+    app.refresh_checks(config, date(2026, 4, 26))
+    found = worklists.one_unit(config, "dev", date(2026, 4, 26))
+    assert found is not None
+    got = [(e["level_name"], e["item"], e["reached_period"]) for e in found.escalations]
+    assert got == [("约谈", "projects_started/zone_a", "2026-02"), ("约谈", "T1", "2026-04-22")]
+    shown = run(tmp_path, "units", "--unit", "dev", "--as-of", "2026-04-26")
+    assert shown.returncode == 0, shown.stderr
+    assert "escalation" in shown.stdout and "约谈" in shown.stdout, shown.stdout
