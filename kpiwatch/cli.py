@@ -22,7 +22,14 @@ from kpiwatch.config import Config, find_indicator, find_region, load_config
 
 # Wide enough for the tables when output goes to a file or a pipe.
 out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 140)
-err = Console(stderr=True, highlight=False, emoji=False, width=None if sys.stderr.isatty() else 140)
+# Errors are never wrapped: a user copies the file name and line from them.
+err = Console(
+    stderr=True,
+    highlight=False,
+    emoji=False,
+    soft_wrap=True,
+    width=None if sys.stderr.isatty() else 140,
+)
 
 
 def fail(message: str) -> NoReturn:

@@ -237,3 +237,15 @@ def test_a_store_of_an_older_kpiwatch_is_one_clear_message(tmp_path: Path) -> No
         ["backfill", "-o", "history.om"],
     ):
         assert_clear_failure(run(tmp_path, *verb), "older kpiwatch", "kpiwatch refresh")
+
+
+def test_an_error_keeps_a_long_file_name_on_one_line(tmp_path: Path) -> None:
+    # A user copies the file name and line out of the message: it is never wrapped.
+    refreshed(tmp_path, CONFIG, "2026年3月,zone_a,projects_started,ytd,310\n")
+    deep = tmp_path / ("月报" * 30) / ("releases_of_the_statistics_bureau_" * 3)
+    deep.mkdir(parents=True)
+    bad = deep / "data.csv"
+    bad.write_text("period,region,indicator,measure,value\n2026年3月,nowhere,x,ytd,1\n", "utf-8")
+    done = run(tmp_path, "ingest", "--source", "data", str(bad))
+    assert done.returncode == 1, done.stderr
+    assert any(str(bad) in line for line in done.stderr.splitlines()), done.stderr
