@@ -106,8 +106,11 @@ FROM c
 # The talk rule: a talk counts for an item when it took place after the item first stood
 # at 约谈 in its current episode (since it last stood at 0) and before the period ended.
 TALK_SQL = """
-WITH e AS (
-    SELECT *, sum(CAST(level0 = 0 AS INTEGER)) OVER w AS episode FROM ({levels})
+WITH l AS MATERIALIZED ({levels}),
+-- only the items of units with a recorded talk take the talk pass: talks are rare
+talked AS (SELECT l.* FROM l SEMI JOIN escalation_talk_units k ON k.unit_key = l.unit),
+e AS (
+    SELECT *, sum(CAST(level0 = 0 AS INTEGER)) OVER w AS episode FROM talked
     WINDOW w AS (PARTITION BY item_kind, item ORDER BY seq ROWS UNBOUNDED PRECEDING)
 ),
 a AS (
@@ -125,10 +128,14 @@ t AS (
 g AS (
     SELECT *, greatest(f, CASE WHEN after_talk THEN 3 ELSE 0 END) AS f2 FROM t
 )
-SELECT *, CAST(greatest(0, max(f2 + decay) OVER (PARTITION BY item_kind, item ORDER BY seq
-                                                 ROWS UNBOUNDED PRECEDING) - decay)
-               AS INTEGER) AS level
+SELECT * EXCLUDE (episode, summoned, f2),
+       CAST(greatest(0, max(f2 + decay) OVER (PARTITION BY item_kind, item ORDER BY seq
+                                              ROWS UNBOUNDED PRECEDING) - decay)
+            AS INTEGER) AS level
 FROM g
+UNION ALL BY NAME
+SELECT l.*, false AS after_talk, level0 AS level
+FROM l ANTI JOIN escalation_talk_units k ON k.unit_key = l.unit
 """
 
 # A talk names a unit by id or name: both keys match an item's unit.
