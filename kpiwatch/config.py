@@ -19,7 +19,7 @@ from ingest.register_schema import Register, check_registers
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from ingest.text import name_key
 from ingest.unit_schema import ProblemItem, Task, TaskFile, Unit, cross_check_units
-from metrics.ladder import Escalation
+from metrics.ladder import Escalation, check_talks
 from metrics.schema import Checks, Target, Thresholds, contradictions
 from metrics.task_status import TaskScoring
 
@@ -215,6 +215,9 @@ def cross_check(config: Config) -> list[Problem]:
         if ind not in indicators:
             problems.append(Problem(f"indicator_thresholds.{ind}", "unknown indicator"))
     problems += cross_check_units(config.units, config.regions, config.tasks, config.problems)
+    named = {u.id for u in config.units} | {u.name for u in config.units} | set(regions)
+    named |= {i.owner for i in config.indicators} | {r.owner or "" for r in config.regions}
+    problems += check_talks(config.escalation, named | {t.owner or "" for t in config.targets})
     return problems
 
 

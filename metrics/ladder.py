@@ -27,6 +27,7 @@ from typing import Annotated
 import duckdb
 from pydantic import Field, model_validator
 
+from ingest.errors import Problem
 from ingest.schema import Strict
 from ingest.store import transaction
 from metrics import task_status
@@ -64,6 +65,16 @@ class Escalation(Strict):
             if any(b <= a for a, b in pairwise(values)):
                 raise ValueError(f"{name} must increase: {list(values)}")
         return self
+
+
+def check_talks(esc: Escalation, units: set[str]) -> list[Problem]:
+    """A talk must name a unit the config knows (by id, name or as an owner): a typo
+    would silently never count."""
+    return [
+        Problem(f"escalation.talks[#{n}].unit", f"unknown unit {t.unit!r}")
+        for n, t in enumerate(esc.talks, 1)
+        if t.unit not in units
+    ]
 
 
 # Each item's status per period at its own cadence, from the stored checks.

@@ -76,6 +76,10 @@ def test_red_red_green_red_follows_the_recovery_rule(
 
 
 TALK = """
+[[units]]
+id = "finance"
+name = "财政局"
+kind = "department"
 [escalation]
 recover_periods = 2
 [[escalation.talks]]
@@ -200,3 +204,11 @@ def test_the_unit_list_shows_its_items_on_the_ladder(tmp_path: Path) -> None:
     shown = run(tmp_path, "units", "--unit", "dev", "--as-of", "2026-04-26")
     assert shown.returncode == 0, shown.stderr
     assert "escalation" in shown.stdout and "约谈" in shown.stdout, shown.stdout
+
+
+def test_a_talk_with_an_unknown_unit_is_refused_by_check_config(tmp_path: Path) -> None:
+    extra = TALK.format(date="2026-03-05", unit="发展改革")  # a typo of 发展改革局
+    (tmp_path / "config.toml").write_text(CONFIG + TARGET + extra, encoding="utf-8")
+    done = run(tmp_path, "check-config")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "escalation.talks[#1].unit: unknown unit '发展改革'" in done.stderr, done.stderr
