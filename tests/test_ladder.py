@@ -11,6 +11,7 @@ import pytest
 from kpiwatch import app, worklists
 from kpiwatch.config import Config, load_config
 from tests.checks_helpers import CONFIG, one, pipeline
+from tests.register_helpers import load, project_line, register_config, write_register
 from tests.test_cli_board import run
 
 TARGET = """
@@ -212,3 +213,25 @@ def test_a_talk_with_an_unknown_unit_is_refused_by_check_config(tmp_path: Path) 
     done = run(tmp_path, "check-config")
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "escalation.talks[#1].unit: unknown unit '发展改革'" in done.stderr, done.stderr
+
+
+def test_project_nodes_climb_by_days_overdue_and_clear_when_done(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    path = write_register(
+        tmp_path / "register1.csv",
+        [
+            project_line("P1", land=("2026-03-01", "")),  # 35 days late on 5 April
+            project_line("P2", started=("2026-03-01", "2026-03-15")),  # 14 days late, done
+        ],
+    )
+    load(config, path, "2026-03-20")
+    app.refresh_checks(config, date(2026, 4, 5))
+    found = [e for e in escalations(config, date(2026, 4, 5)) if e["item_kind"] == "project_node"]
+    got = [(e["item"], e["level"], e["reached"], e["cleared"], e["current"]) for e in found]
+    assert got == [
+        ("major/P1/land", 1, date(2026, 3, 12), date(2026, 3, 22), False),
+        ("major/P1/land", 2, date(2026, 3, 22), date(2026, 4, 1), False),
+        ("major/P1/land", 3, date(2026, 4, 1), None, True),
+        ("major/P2/started", 1, date(2026, 3, 12), date(2026, 3, 15), False),
+    ]
+    assert {e["unit"] for e in found} == {"发改局"}
