@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import duckdb
@@ -18,6 +19,8 @@ def levels(esc: Escalation, statuses: list[str]) -> list[int]:
     con = duckdb.connect()
     try:
         con.execute("CREATE TABLE escalation_talk_units (talk_date DATE, unit_key VARCHAR)")
+        for t in esc.talks:
+            con.execute("INSERT INTO escalation_talk_units VALUES (?, ?)", [t.date, t.unit])
         con.execute(
             "CREATE TABLE items AS SELECT 'check' AS item_kind, 'x' AS item, 'u' AS unit, "
             "'i' AS indicator, 'r' AS region, CAST(n AS VARCHAR) AS period, "
@@ -89,3 +92,20 @@ def test_a_configured_step_down_clears_at_once() -> None:
     esc = Escalation(step_down=3)
     assert levels(esc, ["behind"] * 3 + ["on_track"]) == [1, 2, 3, 0]
     assert levels(Escalation(), ["behind"] * 3 + ["on_track"] * 3) == [1, 2, 3, 2, 1, 0]
+
+
+@settings(deadline=None, max_examples=40)
+@given(histories, st.integers(0, 40), st.integers(1, 28))
+def test_a_talk_only_raises_and_the_way_down_stays_one_level_at_a_time(
+    statuses: list[str], month: int, day: int
+) -> None:
+    talk = Talk(date=date(2000 + month // 12, month % 12 + 1, day), unit="u")
+    plain = levels(Escalation(), statuses)
+    talked = levels(Escalation(talks=(talk,)), statuses)
+    assert all(b >= a for a, b in zip(plain, talked, strict=True))
+    assert all(b >= a - 1 for a, b in itertools.pairwise(talked))
+    # the talk raises only periods behind, and only to 问责
+    shown = [s for s in statuses if s != "no_data"]
+    for status, a, b, before in zip(shown, plain, talked, [0, *talked], strict=False):
+        if b != a and status == "behind":
+            assert b == 3 or b == before
