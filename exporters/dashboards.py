@@ -27,10 +27,9 @@ from exporters.panels import (
     Steps,
     cell_steps,
     custom_variable,
-    datasource_variable,
     figures_mapping,
     fixed_colour,
-    job_variables,
+    kpiwatch_dashboard,
     level,
     numbered,
     pp_steps,
@@ -150,17 +149,10 @@ def _tables(s: DashboardSettings) -> list[Any]:
 def overview(s: DashboardSettings | None = None) -> Dashboard:
     """The three-colour board of every indicator × region, worst first, with owner."""
     s = s or DashboardSettings()
-    d = (
-        Dashboard("kpiwatch overview · 三色图")
-        .uid("kpiwatch-overview")
-        .tags(["kpiwatch"])
-        .refresh("5m")
-        .time("now-1y", "now")
-        .with_variable(datasource_variable())
+    horizon = custom_variable("horizon", "Horizon", ["year", "quarter", "month"])
+    d = kpiwatch_dashboard(
+        "kpiwatch overview · 三色图", "kpiwatch-overview", s, since="now-1y", variables=[horizon]
     )
-    for v in job_variables(s):
-        d = d.with_variable(v)
-    d = d.with_variable(custom_variable("horizon", "Horizon", ["year", "quarter", "month"]))
     return numbered(d, [*_status_counts(s), *_tables(s)])
 
 
@@ -244,16 +236,13 @@ def _lines(title: str, span: int, targets: list[tuple[str, str]]) -> Any:
 def indicator(s: DashboardSettings | None = None) -> Dashboard:
     """One indicator in one region: status, actual vs pace vs target, forecast fan."""
     s = s or DashboardSettings()
-    d = (
-        Dashboard("kpiwatch indicator · 挂图作战")
-        .uid("kpiwatch-indicator")
-        .tags(["kpiwatch"])
-        .refresh("5m")
-        .time("now-2y", "now")
-        .with_variable(datasource_variable())
+    d = kpiwatch_dashboard(
+        "kpiwatch indicator · 挂图作战",
+        "kpiwatch-indicator",
+        s,
+        since="now-2y",
+        variables=_indicator_variables(),
     )
-    for v in [*job_variables(s), *_indicator_variables()]:
-        d = d.with_variable(v)
     hsel = 'indicator="$indicator",region="$region",horizon="$horizon"'
     progress = _lines(
         "Actual vs pace vs target (growth rates in %)",

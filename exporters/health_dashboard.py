@@ -14,8 +14,7 @@ from exporters.panels import (
     DS,
     LIVE,
     DashboardSettings,
-    datasource_variable,
-    job_variables,
+    kpiwatch_dashboard,
     numbered,
     query,
     thresholds,
@@ -187,14 +186,7 @@ def _graphs() -> list[Any]:
 def service_health(s: DashboardSettings | None = None) -> Dashboard:
     """Is kpiwatch refreshing, what did it refuse, and does Prometheus reach it."""
     s = s or DashboardSettings()
-    d = (
-        Dashboard("kpiwatch service health")
-        .uid("kpiwatch-health")
-        .tags(["kpiwatch"])
-        .refresh("1m")
-        .time("now-24h", "now")
-        .with_variable(datasource_variable())
+    d = kpiwatch_dashboard(
+        "kpiwatch service health", "kpiwatch-health", s, since="now-24h", refresh="1m"
     )
-    for v in job_variables(s):
-        d = d.with_variable(v)
     return numbered(d, [*_stats(s), *_graphs()])

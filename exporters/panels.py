@@ -219,6 +219,29 @@ def custom_variable(name: str, label: str, values: list[str]) -> CustomVariable:
     return CustomVariable(name).label(label).values(",".join(values)).current(first)
 
 
+def kpiwatch_dashboard(
+    title: str,
+    uid: str,
+    s: DashboardSettings,
+    *,
+    since: str = "now-30d",
+    refresh: str = "5m",
+    variables: Iterable[cogbuilder.Builder[Any]] = (),
+) -> Dashboard:
+    """A dashboard with kpiwatch's tag, the data source, job and instance variables first."""
+    d = (
+        Dashboard(title)
+        .uid(uid)
+        .tags(["kpiwatch"])
+        .refresh(refresh)
+        .time(since, "now")
+        .with_variable(datasource_variable())
+    )
+    for v in [*job_variables(s), *variables]:
+        d = d.with_variable(v)
+    return d
+
+
 def numbered(d: Dashboard, panels: Iterable[cogbuilder.Builder[Any]]) -> Dashboard:
     """Add panels with ids 1, 2, … in order (Grafana links and alerts refer to them)."""
     for i, p in enumerate(panels, start=1):

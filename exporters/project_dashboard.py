@@ -11,8 +11,7 @@ from exporters.panels import (
     DS,
     LIVE,
     DashboardSettings,
-    datasource_variable,
-    job_variables,
+    kpiwatch_dashboard,
     numbered,
     query,
 )
@@ -71,14 +70,5 @@ def panels() -> list[Any]:
 def projects_dashboard(s: DashboardSettings | None = None) -> Dashboard:
     """Where the registers' projects are late or stuck, by region and node."""
     s = s or DashboardSettings()
-    d = (
-        Dashboard("kpiwatch major projects")
-        .uid(UID)
-        .tags(["kpiwatch"])
-        .refresh("5m")
-        .time("now-30d", "now")
-        .with_variable(datasource_variable())
-    )
-    for v in job_variables(s):
-        d = d.with_variable(v)
+    d = kpiwatch_dashboard("kpiwatch major projects", UID, s)
     return numbered(d, panels())

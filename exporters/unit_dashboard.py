@@ -11,8 +11,7 @@ from exporters.panels import (
     DS,
     LIVE,
     DashboardSettings,
-    datasource_variable,
-    job_variables,
+    kpiwatch_dashboard,
     numbered,
     query,
     query_variable,
@@ -67,15 +66,5 @@ def panels() -> list[Any]:
 def units_dashboard(s: DashboardSettings | None = None) -> Dashboard:
     """Which units are behind on their lists, and each unit's tasks by status."""
     s = s or DashboardSettings()
-    d = (
-        Dashboard("kpiwatch units")
-        .uid(UID)
-        .tags(["kpiwatch"])
-        .refresh("5m")
-        .time("now-30d", "now")
-        .with_variable(datasource_variable())
-    )
-    for v in job_variables(s):
-        d = d.with_variable(v)
     units = query_variable("unit", "Unit", f"label_values({P}info, unit)", all_value=".*")
-    return numbered(d.with_variable(units), panels())
+    return numbered(kpiwatch_dashboard("kpiwatch units", UID, s, variables=[units]), panels())
