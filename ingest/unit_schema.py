@@ -163,20 +163,12 @@ def _refs(where: str, key: str, values: Iterable[str], known: set[str], what: st
 
 
 def _unit_cycles(by_id: Mapping[str, Unit]) -> list[Problem]:
-    found = []
-    for start in by_id:
-        seen, node = {start}, by_id[start].parent
-        while node is not None and node in by_id:
-            if node in seen:
-                found.append(Problem(f"units[id={start}].parent", "unit tree has a cycle"))
-                break
-            seen.add(node)
-            node = by_id[node].parent
-    return found
+    cyclic = parent_cycles({u.id: u.parent for u in by_id.values()})
+    return [Problem(f"units[id={u}].parent", "unit tree has a cycle") for u in cyclic]
 
 
 def parent_cycles(parents: Mapping[str, str | None]) -> list[str]:
-    """The tasks whose chain of key works (parent, its parent, …) comes back to them."""
+    """The items (regions, units, tasks) whose chain of parents comes back to them."""
     cyclic = []
     for start in parents:
         seen, node = {start}, parents[start]

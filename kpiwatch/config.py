@@ -18,7 +18,14 @@ from ingest.errors import ConfigError, Problem, UsageError
 from ingest.register_schema import Register, check_registers
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
 from ingest.text import name_key
-from ingest.unit_schema import ProblemItem, Task, TaskFile, Unit, cross_check_units
+from ingest.unit_schema import (
+    ProblemItem,
+    Task,
+    TaskFile,
+    Unit,
+    cross_check_units,
+    parent_cycles,
+)
 from metrics.ladder import Escalation, check_talks
 from metrics.schema import Checks, Target, Thresholds, contradictions
 from metrics.task_status import TaskScoring
@@ -222,16 +229,8 @@ def cross_check(config: Config) -> list[Problem]:
 
 
 def _cycles(regions: dict[str, Region]) -> list[Problem]:
-    problems = []
-    for start in regions:
-        seen, node = {start}, regions[start].parent
-        while node is not None and node in regions:
-            if node in seen:
-                problems.append(Problem(f"regions[id={start}].parent", "region tree has a cycle"))
-                break
-            seen.add(node)
-            node = regions[node].parent
-    return problems
+    cyclic = parent_cycles({r.id: r.parent for r in regions.values()})
+    return [Problem(f"regions[id={r}].parent", "region tree has a cycle") for r in cyclic]
 
 
 def _region_names(regions: tuple[Region, ...]) -> list[Problem]:
