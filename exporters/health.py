@@ -12,7 +12,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-STAGES = ("store", "ingest", "checks", "forecasts", "snapshot")
+STAGES = ("store", "ingest", "checks", "forecasts", "escalation", "snapshot")
 # Why the DuckDB file could not be used; "other" for what none of these explains.
 STORE_REASONS = ("locked", "unreadable", "corrupt", "no_space", "read_only", "other")
 HANDLERS = ("/metrics", "/healthz", "/readyz", "/", "/-/refresh", "/-/reload", "other")

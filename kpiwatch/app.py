@@ -176,7 +176,9 @@ def refresh_checks(config: Config, today: date | None = None) -> ChecksReport:
     """Recompute every progress check into the store."""
     con = open_store(config.store_path, False, config.store.memory_limit)
     try:
-        return checks_with(con, config, today)
+        report = checks_with(con, config, today)
+        escalations_with(con, config)
+        return report
     finally:
         con.close()
 
@@ -201,8 +203,12 @@ def checks_with(
         today,
         mismatches=mismatches,
     )
-    ladder.install(con, config.escalation, config.task_scoring)
     return report
+
+
+def escalations_with(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """(Re)build the escalation ladder over the checks, forecasts, tasks and nodes."""
+    ladder.install(con, config.escalation, config.task_scoring)
 
 
 def forecasts_with(
@@ -240,13 +246,16 @@ def refresh_with(
     """Checks, then forecasts, in an open store, on one computation of the actuals.
 
     `on_stage` hears "checks" (building the actuals counts as the checks), then
-    "forecasts", so that a caller can say which stage a failure belongs to.
+    "forecasts", then "escalation" (the ladder reads the checks with their forecasts),
+    so that a caller can say which stage a failure belongs to.
     """
     on_stage("checks")
     with shared_actuals(con, config) as mismatches:
         checks = checks_with(con, config, today, mismatches=mismatches)
         on_stage("forecasts")
         forecasts = forecasts_with(con, config, shared_actuals=True)
+    on_stage("escalation")
+    escalations_with(con, config)
     return checks, forecasts
 
 
