@@ -55,9 +55,9 @@ test: $(STAMP) tools lint typecheck
 	$(BIN)/pytest -q
 
 # The load and crash tests at full length: 60 s of 8 scraping clients, over HTTP and over
-# TLS, while five idle and five slow connections are held open.
+# TLS, while five idle and five slow connections are held open; 50 ingests killed at random.
 stress: $(STAMP) tools
-	KPIWATCH_STRESS_SECONDS=60 $(BIN)/pytest -q tests/test_concurrency.py tests/test_adversarial.py
+	KPIWATCH_STRESS_SECONDS=60 KPIWATCH_STRESS_KILLS=50 $(BIN)/pytest -q tests/test_concurrency.py tests/test_adversarial.py
 
 clean:
 	rm -rf $(VENV) kpiwatch.duckdb

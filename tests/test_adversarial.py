@@ -312,6 +312,10 @@ print("done", flush=True)
 """
 
 
+# `make stress` kills many more times than the everyday run.
+KILLS = int(os.environ.get("KPIWATCH_STRESS_KILLS", "10"))
+
+
 def test_killed_ingest_leaves_all_or_nothing(tmp_path: Path) -> None:
     rows = ["period,region,indicator,measure,value"]
     rows += [
@@ -335,7 +339,7 @@ def test_killed_ingest_leaves_all_or_nothing(tmp_path: Path) -> None:
     )
     expected = len(rows) - 1
     rng = random.Random(3)
-    for attempt in range(20):
+    for attempt in range(KILLS):
         proc = subprocess.Popen(
             [sys.executable, "-c", KILL_SCRIPT, str(cfg)], stdout=subprocess.PIPE, text=True
         )
