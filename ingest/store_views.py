@@ -1,0 +1,205 @@
+"""The analysts' views of the store, (re)created with every migration: the public SQL API."""
+
+from __future__ import annotations
+
+VIEWS = """
+-- A check's severity (0..3) in words.
+CREATE OR REPLACE MACRO check_status_name(severity) AS
+['no_data', 'on_track', 'at_risk', 'behind'][severity + 1];
+
+-- How far a check is from its pace: percentage points for growth rates, the ratio
+-- actual ÷ pace otherwise, mirrored for indicators where lower is better.
+CREATE OR REPLACE MACRO check_gap(direction, actual, pace) AS
+CASE WHEN direction = 'lower' THEN pace - actual ELSE actual - pace END;
+
+CREATE OR REPLACE MACRO check_attainment(kind, direction, actual, pace) AS
+CASE WHEN kind = 'growth' THEN check_gap(direction, actual, pace)
+     WHEN pace IS NULL OR pace <= 0 THEN NULL
+     WHEN direction = 'lower' THEN 2 - actual / pace
+     ELSE actual / pace END;
+
+-- What a check has delivered, in words that read right for a target and a ceiling.
+CREATE OR REPLACE MACRO progress_done(kind, direction, actual, pace, gap, as_of) AS
+CASE WHEN kind = 'growth' THEN printf('%.2f%% against %.2f%% (%+.2f pp)', actual, pace, gap)
+     WHEN direction = 'lower' AND pace > 0
+     THEN printf('%.2f used of %.2f allowed by %s (%.1f%% of the allowance)',
+                 actual, pace, as_of, actual / pace * 100)
+     WHEN direction = 'lower' AND round(actual, 2) > round(pace, 2)
+     THEN printf('%.2f used, %.2f allowed by %s', actual, pace, as_of)
+     WHEN direction = 'lower' THEN printf('%.2f used, within %.2f allowed by %s',
+                                          actual, pace, as_of)
+     WHEN pace <= 0 THEN printf('%.2f done, nothing due by %s', actual, as_of)
+     ELSE printf('%.2f done of %.2f due by %s (%.1f%% of pace)',
+                 actual, pace, as_of, actual / pace * 100) END;
+
+-- What the remaining periods must deliver (a target) or may still use (a ceiling).
+CREATE OR REPLACE MACRO progress_needed(direction, rate, horizon, target, actual, per,
+                                        label) AS
+CASE WHEN rate IS NULL THEN NULL
+     WHEN direction = 'higher' AND rate > 0
+     THEN printf('%.2f a %s needed to reach %.2f by %s', rate, per, target, label)
+     WHEN direction = 'higher' THEN printf('%s target of %.2f already reached', horizon, target)
+     WHEN rate > 0
+     THEN printf('at most %.2f a %s more to stay within %.2f by %s', rate, per, target, label)
+     WHEN rate = 0 THEN printf('%s ceiling of %.2f reached: nothing more allowed', horizon, target)
+     ELSE printf('%s ceiling of %.2f already exceeded by %.2f', horizon, target, actual - target)
+     END;
+
+CREATE OR REPLACE VIEW observation_vintages AS
+SELECT s.indicator, s.region, p.period, s.measure, v.value, v.load_id, v.line
+FROM vintages v JOIN series s USING (series_id) JOIN periods p USING (pkey);
+
+CREATE OR REPLACE VIEW observations AS
+SELECT s.indicator, s.region, p.period, s.measure, v.value,
+       p.period_start, p.period_end, p.months, p.freq,
+       l.known_from,
+       lead(l.known_from) OVER w AS known_until,
+       l.source, l.file, v.line, v.load_id
+FROM vintages v JOIN series s USING (series_id) JOIN periods p USING (pkey)
+JOIN loads l USING (load_id)
+WINDOW w AS (PARTITION BY v.series_id, v.pkey ORDER BY l.known_from, v.load_id);
+
+CREATE OR REPLACE VIEW observations_latest AS
+SELECT * EXCLUDE (known_until) FROM observations WHERE known_until IS NULL;
+
+CREATE OR REPLACE MACRO observations_as_of(d) AS TABLE
+SELECT * EXCLUDE (known_until) FROM observations
+WHERE known_from <= CAST(d AS TIMESTAMP)
+  AND (known_until IS NULL OR known_until > CAST(d AS TIMESTAMP));
+
+CREATE OR REPLACE VIEW progress_checks AS
+WITH h AS (
+    SELECT target_id, month, 'year' AS horizon, 12 AS horizon_month, y_actual AS actual,
+           y_pace AS pace_target, NULL AS horizon_target, y_code AS code, rolled_up,
+           y_rank AS rank_in_parent
+    FROM check_results WHERE y_code IS NOT NULL
+    UNION ALL
+    SELECT target_id, month, 'quarter', (month + 2) // 3 * 3, q_actual, q_pace, q_target,
+           q_code, rolled_up, q_rank
+    FROM check_results WHERE q_code IS NOT NULL
+    UNION ALL  -- a month's target is its pace
+    SELECT target_id, month, 'month', month, m_actual, m_pace, m_pace, m_code, rolled_up,
+           m_rank
+    FROM check_results WHERE m_code IS NOT NULL
+),
+r AS (
+    SELECT h.* EXCLUDE (horizon_target), t.indicator, t.region, t.year, t.pacing, t.kind,
+           t.direction, t.stale_month, t.computed_at, t.owner, t.data_month,
+           CASE h.horizon WHEN 'year' THEN t.annual ELSE h.horizon_target END
+               AS horizon_target,
+           (h.horizon_month - h.month) // t.step AS remaining
+    FROM h JOIN check_targets t USING (target_id)
+)
+SELECT indicator, region, year, CAST(month AS INTEGER) AS month, horizon,
+       CAST(horizon_month AS INTEGER) AS horizon_month, actual, pace_target, horizon_target,
+       check_attainment(kind, direction, actual, pace_target) AS attainment,
+       check_gap(direction, actual, pace_target) AS gap,
+       CASE WHEN remaining > 0 AND kind <> 'growth'
+            THEN (horizon_target - actual) / remaining END AS required_rate,
+       CAST(remaining AS INTEGER) AS remaining_periods,
+       check_status_name(code % 4) AS raw_status,
+       check_status_name(code // 4 % 4) AS status,
+       CASE WHEN code >= 16 AND horizon = 'quarter' THEN 'this month is behind its own target'
+            WHEN code >= 16 THEN 'the current quarter is behind' END AS cascade_note,
+       pacing, rolled_up, coalesce(stale_month = month, false) AS stale, rank_in_parent,
+       computed_at, owner, data_month
+FROM r;
+
+CREATE OR REPLACE VIEW progress AS
+WITH p AS (
+    SELECT p.* EXCLUDE (status, cascade_note, owner),
+           CASE WHEN f.forecast_status = 'behind' AND p.status IN ('on_track', 'at_risk')
+                  THEN 'behind'
+                WHEN f.forecast_status = 'at_risk' AND p.status = 'on_track' THEN 'at_risk'
+                ELSE p.status END AS status,
+           concat_ws('; ', p.cascade_note,
+                     CASE WHEN f.forecast_status IN ('at_risk', 'behind')
+                          THEN printf('forecast: %.0f%% likely to meet the %s target',
+                                      f.p_meet * 100, p.horizon) END) AS cascade_note,
+           i.name AS indicator_name, i.unit, i.kind, i.direction,
+           coalesce(nullif(p.owner, ''), i.owner) AS owner,
+           coalesce(i.illustrative, false) AS illustrative,
+           r.name AS region_name,
+           CASE i.frequency WHEN 'quarterly' THEN 3 ELSE 1 END AS step
+    FROM progress_checks p
+    LEFT JOIN indicators i ON i.id = p.indicator
+    LEFT JOIN regions r ON r.id = p.region
+    LEFT JOIN forecast_results f
+      ON f.indicator = p.indicator AND f.region = p.region AND f.year = p.year
+     AND f.month = p.month AND f.horizon = p.horizon
+),
+q AS (
+    SELECT *,
+           CASE step WHEN 3 THEN printf('%dQ%d', year, month // 3)
+                ELSE printf('%d-%02d', year, month) END AS as_of,
+           CASE step WHEN 3 THEN printf('%dQ%d', year, horizon_month // 3)
+                ELSE printf('%d-%02d', year, horizon_month) END AS horizon_label
+    FROM p
+)
+SELECT q.indicator, q.indicator_name, q.unit, q.kind, q.owner, q.region, q.region_name,
+       q.year, q.as_of, last_day(make_date(q.year, q.month, 1)) AS as_of_end, q.horizon,
+       last_day(make_date(q.year, q.horizon_month, 1)) AS horizon_end,
+       q.actual, q.pace_target, q.horizon_target, q.attainment, q.gap, q.required_rate,
+       q.remaining_periods, q.status, coalesce(l.label, q.status) AS status_label,
+       q.raw_status,
+       CASE WHEN q.status = 'no_data' AND q.data_month IS NULL
+            THEN printf('no data for %d', q.year)
+            WHEN q.status = 'no_data' THEN 'no data for ' || q.as_of
+       ELSE concat_ws('; ', progress_done(q.kind, q.direction, q.actual, q.pace_target,
+                                          q.gap, q.as_of),
+           progress_needed(q.direction, round(q.required_rate, 2), q.horizon,
+                           q.horizon_target, q.actual,
+                           CASE q.step WHEN 3 THEN 'quarter' ELSE 'month' END,
+                           q.horizon_label),
+           nullif(q.cascade_note, ''),
+           CASE WHEN q.stale THEN 'the next release is late' END,
+           CASE WHEN q.rolled_up THEN 'summed from sub-regions' END)
+       END AS reason,
+       q.pacing, q.rolled_up, q.stale, q.rank_in_parent, q.computed_at, q.illustrative
+FROM q LEFT JOIN status_labels l ON l.status = q.status;
+
+CREATE OR REPLACE VIEW monthly AS
+WITH latest AS (
+    SELECT o.*, i.kind FROM observations_latest o JOIN indicators i ON i.id = o.indicator
+    WHERE o.freq = 'M'
+),
+published AS (
+    SELECT indicator, region, period, period_start, period_end, months, value,
+           'published' AS basis
+    FROM latest
+    WHERE measure = CASE kind WHEN 'growth' THEN 'yoy_pct' ELSE 'value' END
+),
+ytd AS (
+    SELECT indicator, region, year(period_end) AS year, month(period_end) AS m, value
+    FROM latest WHERE kind = 'flow' AND measure = 'ytd'
+),
+derived AS (
+    SELECT a.indicator, a.region, a.year, a.m,
+           CASE WHEN a.m = 1 OR p.value IS NOT NULL THEN a.m
+                WHEN a.m = 2 THEN 1 END AS first_month,
+           CASE WHEN a.m = 1 THEN a.value
+                WHEN p.value IS NOT NULL THEN a.value - p.value
+                WHEN a.m = 2 THEN a.value END AS value
+    FROM ytd a LEFT JOIN ytd p
+      ON p.indicator = a.indicator AND p.region = a.region
+     AND p.year = a.year AND p.m = a.m - 1
+),
+from_ytd AS (
+    SELECT indicator, region,
+           CASE WHEN first_month = 1 AND m = 2
+                THEN printf('%d-01/02', year) ELSE printf('%d-%02d', year, m) END AS period,
+           make_date(year, coalesce(first_month, m), 1) AS period_start,
+           last_day(make_date(year, m, 1)) AS period_end,
+           CAST(m - coalesce(first_month, m) + 1 AS TINYINT) AS months,
+           value,
+           CASE WHEN value IS NULL THEN 'gap' ELSE 'from_ytd' END AS basis
+    FROM derived
+)
+SELECT * FROM published
+UNION ALL
+SELECT f.* FROM from_ytd f
+WHERE NOT EXISTS (
+    SELECT 1 FROM published p
+    WHERE p.indicator = f.indicator AND p.region = f.region AND p.period_end = f.period_end
+);
+"""
