@@ -43,6 +43,12 @@ def table(*columns: str, title: str) -> Table:
     return Table(*columns, title=Text(title))
 
 
+def wrote(paths: Iterable[Path]) -> None:
+    """Name each file written, one a line."""
+    for path in paths:
+        out.print(f"wrote {path}", markup=False)
+
+
 def add_row(into: Table, cells: Iterable[object]) -> None:
     """Add a row, each cell as plain text: config and file texts are never markup."""
     into.add_row(*(c if isinstance(c, Text) else Text(str(c)) for c in cells))
@@ -373,9 +379,7 @@ def forecast(obj: Context, indicator: str, region: str) -> None:
 @click.pass_obj
 def rules(obj: Context, out_dir: Path) -> None:
     """Write Prometheus alert rules, their promtool tests and an Alertmanager example."""
-    config = obj.config()
-    for path in app.write_rules(config, out_dir):
-        out.print(f"wrote {path}", markup=False)
+    wrote(app.write_rules(obj.config(), out_dir))
 
 
 @cli.command()
@@ -383,9 +387,7 @@ def rules(obj: Context, out_dir: Path) -> None:
 @click.pass_obj
 def dashboards(obj: Context, out_dir: Path) -> None:
     """Write Grafana dashboards and the provisioning files a stock Grafana loads."""
-    config = obj.config()
-    for path in app.write_dashboards(config, out_dir):
-        out.print(f"wrote {path}", markup=False)
+    wrote(app.write_dashboards(obj.config(), out_dir))
 
 
 @cli.command()
@@ -393,9 +395,7 @@ def dashboards(obj: Context, out_dir: Path) -> None:
 @click.pass_obj
 def mixin(obj: Context, out_dir: Path) -> None:
     """Write the alert rules and dashboards as a monitoring mixin (no jsonnet needed)."""
-    config = obj.config()
-    for path in app.write_mixin(config, out_dir):
-        out.print(f"wrote {path}", markup=False)
+    wrote(app.write_mixin(obj.config(), out_dir))
 
 
 @cli.command()
