@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from tests.service_helpers import free_port, get, wait_for
+from tests.service_helpers import free_port, until_ready
 
 
 class Webhook:
@@ -79,29 +78,15 @@ def alertmanager(workdir: Path, config: dict[str, Any]) -> Iterator[int]:
     port = free_port()
     path = workdir / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
-    log = (workdir / "alertmanager.log").open("w")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={path}",
-            f"--storage.path={workdir / 'alertmanager-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(lambda: get(f"http://127.0.0.1:{port}/-/ready")[0] == 200, 60, "alertmanager")
+    args = [
+        binary,
+        f"--config.file={path}",
+        f"--storage.path={workdir / 'alertmanager-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    with until_ready(args, workdir / "alertmanager.log", port, "alertmanager"):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def post_alerts(port: int, alerts: list[dict[str, Any]]) -> None:

@@ -115,21 +115,25 @@ def prometheus(
               - targets: {json.dumps(targets)}
     """)
     )
-    log = (workdir / "prometheus.log").open("w")
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={cfg}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            f"--storage.tsdb.path={tsdb or workdir / 'tsdb'}",
-            *(extra_args or []),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(lambda: get(f"http://127.0.0.1:{port}/-/ready")[0] == 200, 60, "prometheus")
+    args = [
+        binary,
+        f"--config.file={cfg}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--storage.tsdb.path={tsdb or workdir / 'tsdb'}",
+        *(extra_args or []),
+    ]
+    with until_ready(args, workdir / "prometheus.log", port, "prometheus"):
         yield port
+
+
+@contextlib.contextmanager
+def until_ready(args: list[str], log_path: Path, port: int, what: str) -> Iterator[None]:
+    """Run a Prometheus-family server until its /-/ready answers; stop it afterwards."""
+    log = log_path.open("w")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/-/ready")[0] == 200, 60, what)
+        yield
     finally:
         proc.terminate()
         try:
