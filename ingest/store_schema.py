@@ -232,4 +232,6 @@ MIGRATIONS: list[tuple[int, str]] = [
         "CREATE TABLE register_sums "
         "(indicator VARCHAR PRIMARY KEY, register VARCHAR, field VARCHAR);",
     ),
+    # No table changes: the views progress_latest, forecasts and forecasts_latest.
+    (13, "SELECT 1;"),
 ]

@@ -158,6 +158,45 @@ SELECT q.indicator, q.indicator_name, q.unit, q.kind, q.owner, q.region, q.regio
        q.pacing, q.rolled_up, q.stale, q.rank_in_parent, q.computed_at, q.illustrative
 FROM q LEFT JOIN status_labels l ON l.status = q.status;
 
+-- Each target's latest check (indicator × region × year), every horizon: where it stands
+-- now, without a window function.
+CREATE OR REPLACE VIEW progress_latest AS
+SELECT p.* FROM progress p
+JOIN (SELECT t.indicator, t.region, t.year,
+             last_day(make_date(t.year, max(c.month), 1)) AS as_of_end
+      FROM check_results c JOIN check_targets t USING (target_id)
+      GROUP BY t.indicator, t.region, t.year) l
+  ON l.indicator = p.indicator AND l.region = p.region AND l.year = p.year
+ AND l.as_of_end = p.as_of_end;
+
+-- The forecasts with names, units and the unit answering for the target, as progress
+-- serves the checks; as_of is the last period with data the forecast starts from.
+CREATE OR REPLACE VIEW forecasts AS
+SELECT f.indicator, i.name AS indicator_name, i.unit, i.kind,
+       coalesce(nullif(t.owner, ''), i.owner) AS owner, f.region, r.name AS region_name,
+       f.year,
+       CASE i.frequency WHEN 'quarterly' THEN printf('%dQ%d', f.year, (f.month + 2) // 3)
+            ELSE printf('%d-%02d', f.year, f.month) END AS as_of,
+       last_day(make_date(f.year, f.month, 1)) AS as_of_end, f.horizon,
+       last_day(make_date(f.year, f.horizon_month, 1)) AS horizon_end,
+       f.target AS horizon_target, f.point, f.lower80, f.upper80, f.lower95, f.upper95,
+       f.p_meet, f.expected_shortfall, f.forecast_status, f.model, f.backtest_mase,
+       f.note AS why, f.computed_at, coalesce(i.illustrative, false) AS illustrative
+FROM forecast_results f
+LEFT JOIN indicators i ON i.id = f.indicator
+LEFT JOIN regions r ON r.id = f.region
+LEFT JOIN check_targets t ON t.indicator = f.indicator AND t.region = f.region
+ AND t.year = f.year;
+
+-- Each target's forecast from its latest data month (earlier ones stay in forecasts).
+CREATE OR REPLACE VIEW forecasts_latest AS
+SELECT f.* FROM forecasts f
+JOIN (SELECT indicator, region, year,
+             last_day(make_date(year, max(month), 1)) AS as_of_end
+      FROM forecast_results GROUP BY indicator, region, year) l
+  ON l.indicator = f.indicator AND l.region = f.region AND l.year = f.year
+ AND l.as_of_end = f.as_of_end;
+
 CREATE OR REPLACE VIEW monthly AS
 WITH latest AS (
     SELECT o.*, i.kind FROM observations_latest o JOIN indicators i ON i.id = o.indicator
