@@ -160,7 +160,8 @@ def build_jobs(
         if rows is None:
             continue
         upto = [r for r in rows if r[0] <= t.year]
-        job = _job(t, indicators[t.indicator], upto, curves[i], q_targets[i], settings)
+        ref = None if t.relative_to is None else by_series.get((t.indicator, t.relative_to), [])
+        job = _job(t, indicators[t.indicator], upto, curves[i], q_targets[i], settings, ref)
         if job is not None:
             jobs.append(job)
     return jobs
@@ -173,21 +174,29 @@ def _job(
     curve: npt.NDArray[np.float64],
     q_target: npt.NDArray[np.float64],
     settings: ForecastSettings,
+    reference: list[Row] | None = None,
 ) -> Job | None:
-    if t.annual is None:  # a plan's quarter or month targets only: no year to forecast to
-        return None
-    to_date = {
-        m: float(v) for y, m, v, _, _ in rows if y == t.year and v is not None and np.isfinite(v)
-    }
+    to_date = _to_date(rows, t.year)
     if not to_date or max(to_date) >= 12:
         return None
     month = max(to_date)
+    # A relative target's year and quarter end at the other region's latest rate to date
+    # (as of this series' month) plus the margin: the curves hold only the margin.
+    offset = 0.0
+    if reference is not None:
+        known = [v for m, v in _to_date(reference, t.year).items() if m <= month]
+        if not known:
+            return None
+        offset = known[-1]
+    annual = t.annual if reference is None else t.margin_pp + offset
+    if annual is None:  # a plan's quarter or month targets only: no year to forecast to
+        return None
     step = 3 if ind.frequency == "quarterly" else 1
     q_end = int(Q_END[month + 1])  # the quarter of the next month still to come
     q_start = q_end - 3
     quarter_target = {
         "flow": curve[q_end] - curve[q_start],
-        "growth": q_target[q_end],
+        "growth": q_target[q_end] + offset,
         "stock": curve[q_end],
     }[ind.kind]
     done = to_date[month] - (to_date.get(q_start, np.nan) if q_start else 0.0)
@@ -204,12 +213,17 @@ def _job(
         to_date[month],
         0.0 if month == q_start else float(done),
         q_end,
-        t.annual,
+        annual,
         float(quarter_target),
         settings.paths,
         settings.at_risk_below,
         settings.behind_below,
     )
+
+
+def _to_date(rows: list[Row], year: int) -> dict[int, float]:
+    """A series' finite values to date in one year, by month (in month order)."""
+    return {m: float(v) for y, m, v, _, _ in rows if y == year and v is not None and np.isfinite(v)}
 
 
 def _history(rows: list[Row], kind: str, step: int) -> list[float]:

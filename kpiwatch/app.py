@@ -37,7 +37,7 @@ from ingest.textfiles import resolved
 from kpiwatch import projects, worklists
 from kpiwatch.board import read_store
 from kpiwatch.config import Config
-from metrics import ladder
+from metrics import ladder, splits
 from metrics.actuals import actuals_table, derived_growth
 from metrics.progress import ChecksReport, run_checks
 
@@ -209,6 +209,7 @@ def checks_with(
 def escalations_with(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """(Re)build the escalation ladder over the checks, forecasts, tasks and nodes."""
     ladder.install(con, config.escalation, config.task_scoring)
+    splits.install(con)
 
 
 def forecasts_with(

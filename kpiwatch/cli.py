@@ -18,7 +18,7 @@ from exporters.listen import parse_listen
 from ingest.errors import ConfigError, KpiwatchError
 from ingest.register_store import RegisterReport
 from kpiwatch import app, board, project_board, projects, service, unit_render, worklists
-from kpiwatch.config import Config, find_indicator, find_region, load_config
+from kpiwatch.config import Config, find_indicator, find_region, load_config, split_gaps
 
 # Wide enough for the tables when output goes to a file or a pipe.
 out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 140)
@@ -117,6 +117,8 @@ def check_config(obj: Context, path: Path | None) -> None:
         f"{len(config.sources)} sources, {len(config.targets)} targets)",
         markup=False,
     )
+    for gap in split_gaps(config):  # reported, not refused: a plan may split with a margin
+        out.print(f"split: {gap}", markup=False)
 
 
 @cli.command()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ from ingest.unit_schema import (
 )
 from metrics.ladder import Escalation, check_talks
 from metrics.schema import Checks, Target, Thresholds, contradictions
+from metrics.splits import SplitGap, target_split_gaps, task_split_gaps
 from metrics.task_status import TaskScoring
 
 _Named = TypeVar("_Named", Indicator, Region)
@@ -211,6 +212,7 @@ def cross_check(config: Config) -> list[Problem]:
         if t.indicator in kinds:
             for key, why in contradictions(t, kinds[t.indicator]):
                 problems.append(Problem(f"{where}.{key}", why))
+        problems += relative_problems(t, where, kinds, regions)
     keys = [(t.indicator, t.region, t.year) for t in config.targets]
     for ind, reg, year in sorted(k for k, n in Counter(keys).items() if n > 1):
         where = f"targets[indicator={ind}, region={reg}, year={year}]"
@@ -226,6 +228,26 @@ def cross_check(config: Config) -> list[Problem]:
     named |= {i.owner for i in config.indicators} | {r.owner or "" for r in config.regions}
     problems += check_talks(config.escalation, named | {t.owner or "" for t in config.targets})
     return problems
+
+
+def split_gaps(config: Config) -> list[SplitGap]:
+    """Targets and key works whose children's values do not add up to theirs."""
+    kinds = {i.id: i.kind for i in config.indicators}
+    return target_split_gaps(config.targets, config.regions, kinds) + task_split_gaps(config.tasks)
+
+
+def relative_problems(
+    t: Target, where: str, kinds: Mapping[str, str], regions: Mapping[str, Region]
+) -> list[Problem]:
+    """A relative target compares growth rates with a region the config knows."""
+    if t.relative_to is None:
+        return []
+    if t.relative_to not in regions:
+        return [Problem(f"{where}.relative_to", f"unknown region {t.relative_to!r}")]
+    if kinds.get(t.indicator, "growth") != "growth":
+        why = "only a growth rate is compared with another region's (增速高于…)"
+        return [Problem(f"{where}.relative_to", why)]
+    return []
 
 
 def _cycles(regions: dict[str, Region]) -> list[Problem]:

@@ -40,6 +40,7 @@ b AS (
     SELECT x.target_id, x.kind, x.direction, x.frequency, x.annual, x.behind_below,
            x.at_risk_below, x.growth_behind_pp, x.growth_at_risk_pp, x.recover_after,
            x.m, a.to_date, a.own, coalesce(a.rolled_up, false) AS rolled_up, x.rank_group,
+           x.relative_to, {ref_cols},
            x.pace[x.m + 1] AS pace_m, x.q_targets[x.m + 1] AS q_target,
            x.pace[x.m + 1 - coalesce(a.own_months,
                                     CASE x.frequency WHEN 'quarterly' THEN 3 ELSE 1 END)]
@@ -53,21 +54,40 @@ b AS (
     LEFT JOIN actuals aq
       ON aq.indicator = x.indicator AND aq.region = x.region AND aq.year = x.year
      AND aq.month = (x.m + 2) // 3 * 3 - 3
+    {ref_join}
 )
 SELECT target_id, m, kind, direction, behind_below, at_risk_below, growth_behind_pp,
        growth_at_risk_pp, recover_after, rolled_up, rank_group,
-       to_date AS y_actual, CASE kind WHEN 'growth' THEN annual ELSE pace_m END AS y_pace,
+       to_date AS y_actual,
+       CASE WHEN relative_to IS NOT NULL THEN pace_m + ref_to_date
+            WHEN kind = 'growth' THEN annual ELSE pace_m END AS y_pace,
        CASE WHEN kind = 'flow' THEN to_date - to_date_qs
             WHEN kind = 'growth' AND frequency = 'quarterly' THEN own
             ELSE to_date END AS q_actual,
-       CASE kind WHEN 'growth' THEN q_target WHEN 'flow' THEN pace_m - pace_qs
-                 ELSE pace_m END AS q_pace,
-       CASE kind WHEN 'flow' THEN q_target - pace_qs ELSE q_target END AS q_target,
-       frequency = 'monthly' AS has_month, annual IS NOT NULL AS has_year,
+       CASE WHEN relative_to IS NOT NULL THEN ref_q
+            WHEN kind = 'growth' THEN q_target WHEN kind = 'flow' THEN pace_m - pace_qs
+            ELSE pace_m END AS q_pace,
+       CASE WHEN relative_to IS NOT NULL THEN ref_q
+            WHEN kind = 'flow' THEN q_target - pace_qs ELSE q_target END AS q_target,
+       frequency = 'monthly' AS has_month,
+       annual IS NOT NULL OR relative_to IS NOT NULL AS has_year,
        CASE WHEN frequency = 'monthly' THEN own END AS m_actual,
-       CASE kind WHEN 'flow' THEN pace_m - pace_prev ELSE pace_m END AS m_pace
-FROM b
+       CASE WHEN relative_to IS NOT NULL THEN pace_m + ref_own
+            WHEN kind = 'flow' THEN pace_m - pace_prev ELSE pace_m END AS m_pace
+FROM (SELECT *, pace_m + CASE frequency WHEN 'quarterly' THEN ref_own ELSE ref_to_date END
+                AS ref_q FROM b)
 """
+
+# A target relative to another region (growth only) is paced by that region's published
+# rate for the same period plus the margin (the curve holds the margin): the year and
+# quarter by its rate to date (a quarterly series' quarter by its own), the month by its own.
+REFERENCE = (
+    "ar.to_date AS ref_to_date, ar.own AS ref_own",
+    """LEFT JOIN actuals ar
+      ON ar.indicator = x.indicator AND ar.region = x.relative_to AND ar.year = x.year
+     AND ar.month = x.m""",
+)
+NO_REFERENCE = ("NULL::DOUBLE AS ref_to_date, NULL::DOUBLE AS ref_own", "")
 
 # Figures are compared at the precision they are shown in (attainment to 0.1 %, gaps to
 # 0.01 pp or 0.01 units), so that the last bit of a division never changes a colour.
@@ -163,15 +183,16 @@ def prepare_checks(
     con.execute(FACTS, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
     # Windows cost a sort of all rows: run them only when some target needs them.
     row = con.execute(
-        "SELECT bool_or(recover_after > 0), bool_or(f.rank_group IS NOT NULL) "
-        "FROM targets_t JOIN facts f USING (target_id)"
+        "SELECT bool_or(recover_after > 0), bool_or(f.rank_group IS NOT NULL), "
+        "bool_or(relative_to IS NOT NULL) FROM targets_t JOIN facts f USING (target_id)"
     ).fetchall()[0]
     hysteresis, ranked = bool(row[0]), bool(row[1])
+    ref_cols, ref_join = REFERENCE if row[2] else NO_REFERENCE
     fields = {f"{h}_rank": RANK.format(h=h) if ranked else "NULL" for h in HORIZONS}
     fields.update({f"{h}_code": CODE.format(h=h) for h in ("y", "q")})
     fields["m_code"] = "m_raw + 4 * m_own"  # nothing raises a month
     store = STORE.format(
-        base=BASE,
+        base=BASE.format(ref_cols=ref_cols, ref_join=ref_join),
         gaps=", ".join(
             f"check_gap(direction, {h}_actual, {h}_pace) AS {h}_gap, "
             f"check_attainment(kind, direction, {h}_actual, {h}_pace) AS {h}_attainment"

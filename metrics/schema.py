@@ -72,9 +72,17 @@ class Target(Strict):
     # a floor on year-on-year growth (%) beside the level target (195 亿元 and ≥ 20 %),
     # checked on the growth derived from the levels
     growth: float | None = None
+    # a growth rate at least `margin_pp` above another region's published rate
+    # (增速高于全省、全市增速): checked each period against that region's figure
+    relative_to: Id | None = None
+    margin_pp: float = Field(default=0.0, ge=-50, le=50)
 
     @model_validator(mode="after")
     def _profile(self) -> Target:
+        if self.relative_to is not None:
+            return self._relative()
+        if self.margin_pp:
+            raise ValueError("margin_pp is only used with relative_to")
         if self.annual is None and not (self.quarters or self.months):
             raise ValueError("a target needs annual, quarters or months")
         if self.pacing == "profile" and len(self.profile) != 12:
@@ -86,6 +94,18 @@ class Target(Strict):
         bad = [k for k in self.months if not k.isdigit() or not 1 <= int(k) <= 12]
         if bad:
             raise ValueError(f"months keys must be 1..12, not {bad}")
+        return self
+
+    def _relative(self) -> Target:
+        # the other region's figures are the target: a value of its own would contradict them
+        given = [k for k in ("annual", "growth") if getattr(self, k) is not None]
+        given += [k for k in ("quarters", "months", "profile") if getattr(self, k)]
+        if given:
+            raise ValueError(f"a target relative_to a region takes no {', '.join(given)}")
+        if self.pacing != "linear":
+            raise ValueError("a target relative_to a region has no pacing")
+        if self.relative_to == self.region:
+            raise ValueError("a region cannot be its own reference (relative_to)")
         return self
 
 

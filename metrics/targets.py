@@ -156,7 +156,10 @@ def pace_curves(
     flows = {i for i, ind in indicators.items() if ind.kind == "flow"}
     inner: tuple[int, ...]
     for tid, t in enumerate(targets):
-        if t.indicator in flows and t.pacing == "linear" and t.annual is not None:
+        if t.relative_to is not None:  # the margin; the checks add the other region's rate
+            curves[tid] = q_targets[tid] = t.margin_pp
+            used.append(f"relative to {t.relative_to} ({t.margin_pp:+g} pp)")
+        elif t.indicator in flows and t.pacing == "linear" and t.annual is not None:
             if t.months:  # explicit cumulative values; a month's wins over its quarter's
                 given = {QUARTER_END[q]: v for q, v in t.quarters.items() if q != "Q4"}
                 given.update({int(m): v for m, v in t.months.items()})
@@ -216,6 +219,7 @@ def _targets_table(
             "pacing": pd.Categorical(used),
             # the most specific owner below the indicator's (joined in the views)
             "owner": pd.Categorical(list(owners) if owners else [None] * n),
+            "relative_to": pd.Categorical([t.relative_to for t in targets]),
         }
     )
     per_indicator = pd.DataFrame(
@@ -258,7 +262,7 @@ def _targets_table(
             "SELECT t.target_id, i.indicator, r.region, t.year, i.kind, i.direction, "
             "i.frequency, t.annual, CAST(t.pacing AS VARCHAR) AS pacing, i.behind_below, "
             "i.at_risk_below, i.growth_behind_pp, i.growth_at_risk_pp, i.recover_after, "
-            "CAST(t.owner AS VARCHAR) AS owner "
+            "CAST(t.owner AS VARCHAR) AS owner, CAST(t.relative_to AS VARCHAR) AS relative_to "
             "FROM _per_target t JOIN _per_indicator i USING (ind) JOIN _per_region r USING (reg)"
         )
     finally:

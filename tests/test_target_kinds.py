@@ -1,0 +1,261 @@
+"""The plan's other kinds of target: relative to another region (增速高于全省、全市增速),
+split top-down (区 → 功能区 → 镇街 → 部门)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forecasts.stage import build_jobs
+from ingest.errors import ConfigError
+from ingest.schema import Region
+from kpiwatch import app
+from kpiwatch.config import Config, load_config, split_gaps
+from metrics.actuals import actuals_table
+from metrics.schema import Target
+from metrics.splits import target_split_gaps
+from tests.checks_helpers import CONFIG, one, pipeline
+
+KPIWATCH = str(Path(sys.executable).parent / "kpiwatch")
+
+# West Coast against the reference region CN, quarterly GDP growth: Q1 beats CN by
+# 0.1 pp, Q2 falls 0.1 pp short of it, Q3 has no reference figure yet.
+RELATIVE_ROWS = """
+2026Q1,CN,gdp_growth,yoy_pct,5.3
+2026Q1,CN,gdp_growth,ytd_yoy_pct,5.3
+2026Q2,CN,gdp_growth,yoy_pct,5.3
+2026Q2,CN,gdp_growth,ytd_yoy_pct,5.3
+2026Q1,west_coast,gdp_growth,yoy_pct,5.4
+2026Q1,west_coast,gdp_growth,ytd_yoy_pct,5.4
+2026Q2,west_coast,gdp_growth,yoy_pct,5.0
+2026Q2,west_coast,gdp_growth,ytd_yoy_pct,5.2
+2026Q3,west_coast,gdp_growth,yoy_pct,5.0
+2026Q3,west_coast,gdp_growth,ytd_yoy_pct,5.1
+2026Q1,zone_a,gdp_growth,ytd_yoy_pct,5.6
+2026Q2,zone_a,gdp_growth,ytd_yoy_pct,5.6
+"""
+
+RELATIVE = """
+[[targets]]
+indicator = "gdp_growth"
+region = "west_coast"
+year = 2026
+relative_to = "CN"
+
+[[targets]]
+indicator = "gdp_growth"
+region = "zone_a"
+year = 2026
+relative_to = "west_coast"
+margin_pp = 0.5
+"""
+
+
+@pytest.fixture(scope="module")
+def relative(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    return pipeline(tmp_path_factory.mktemp("relative"), RELATIVE_ROWS, RELATIVE)
+
+
+def test_a_relative_target_met_by_a_tenth_of_a_point_is_on_track(relative: Config) -> None:
+    q1 = one(relative, "west_coast", "2026Q1", "year", "gdp_growth")
+    assert q1["pace_target"] == pytest.approx(5.3)  # CN's published rate to date
+    assert round(q1["gap"], 2) == 0.10
+    assert q1["status"] == "on_track"
+    assert q1["pacing"] == "relative to CN (+0 pp)"
+    quarter = one(relative, "west_coast", "2026Q1", "quarter", "gdp_growth")
+    assert (round(quarter["gap"], 2), quarter["status"]) == (0.10, "on_track")
+
+
+def test_a_relative_target_missed_by_a_tenth_of_a_point_is_at_risk(relative: Config) -> None:
+    q2 = one(relative, "west_coast", "2026Q2", "year", "gdp_growth")
+    assert (round(q2["gap"], 2), q2["status"]) == (-0.10, "at_risk")  # yellow within 0.5 pp
+    quarter = one(relative, "west_coast", "2026Q2", "quarter", "gdp_growth")
+    assert round(quarter["gap"], 2) == -0.30  # the quarter's own 5.0 % against CN's 5.3 %
+    assert quarter["status"] == "at_risk"
+
+
+def test_a_period_the_reference_has_not_published_is_no_data(relative: Config) -> None:
+    assert one(relative, "west_coast", "2026Q3", "year", "gdp_growth")["status"] == "no_data"
+
+
+def test_a_margin_is_added_to_the_reference_which_may_be_any_region(relative: Config) -> None:
+    q1 = one(relative, "zone_a", "2026Q1", "year", "gdp_growth")
+    assert q1["pace_target"] == pytest.approx(5.9)  # West Coast's 5.4 % + 0.5 pp
+    assert (round(q1["gap"], 2), q1["status"]) == (-0.30, "at_risk")
+    q2 = one(relative, "zone_a", "2026Q2", "year", "gdp_growth")
+    assert (round(q2["gap"], 2), q2["status"]) == (-0.10, "at_risk")  # 5.6 against 5.7
+
+
+def test_the_forecast_aims_at_the_references_latest_rate(relative: Config) -> None:
+    con = duckdb.connect(str(relative.store_path))
+    try:
+        with actuals_table(con, relative.regions):
+            jobs = build_jobs(con, relative.targets, relative.indicator_map(), relative.forecasts)
+    finally:
+        con.close()
+    by_region = {j.region: j for j in jobs}
+    # West Coast's data reach Q3; CN's latest rate to date by then is Q2's 5.3 %
+    assert by_region["west_coast"].year_target == pytest.approx(5.3)
+    assert by_region["west_coast"].quarter_target == pytest.approx(5.3)
+    assert by_region["zone_a"].year_target == pytest.approx(5.7)  # 5.2 + 0.5 as of Q2
+
+
+@pytest.mark.parametrize(
+    ("target", "where", "why"),
+    [
+        ('relative_to = "nowhere"', ", region=west_coast, year=2026].relative_to", "unknown"),
+        ('relative_to = "CN"\nannual = 5.0', "", "takes no annual"),
+        ('relative_to = "west_coast"', "", "its own reference"),
+        ("margin_pp = 0.5\nannual = 5.0", "", "only used with relative_to"),
+    ],
+)
+def test_relative_targets_that_cannot_be_checked_are_refused(
+    tmp_path: Path, target: str, where: str, why: str
+) -> None:
+    text = '[[targets]]\nindicator = "gdp_growth"\nregion = "west_coast"\nyear = 2026\n'
+    (tmp_path / "config.toml").write_text(CONFIG + text + target + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "config.toml")
+    assert why in str(err.value)
+    assert f"targets[indicator=gdp_growth{where}" in str(err.value)
+
+
+def test_only_a_growth_rate_is_compared_with_another_region(tmp_path: Path) -> None:
+    text = '[[targets]]\nindicator = "projects_started"\nregion = "west_coast"\nyear = 2026\n'
+    (tmp_path / "config.toml").write_text(CONFIG + text + 'relative_to = "CN"\n', "utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "config.toml")
+    where = "targets[indicator=projects_started, region=west_coast, year=2026].relative_to"
+    assert where in str(err.value)
+    assert "only a growth rate" in str(err.value)
+
+
+# A district's 600 projects split over its two zones: the year sums to 594 (99 %), Q1
+# adds up; a key work of 627 split to units' tasks sums to 620.
+SPLIT = """
+[[targets]]
+indicator = "projects_started"
+region = "west_coast"
+year = 2026
+annual = 600
+quarters = { Q1 = 257 }
+[[targets]]
+indicator = "projects_started"
+region = "zone_a"
+year = 2026
+annual = 300
+quarters = { Q1 = 130 }
+[[targets]]
+indicator = "projects_started"
+region = "zone_b"
+year = 2026
+annual = 294
+quarters = { Q1 = 127 }
+[[targets]]
+indicator = "gdp_growth"
+region = "west_coast"
+year = 2026
+annual = 6.5
+[[targets]]
+indicator = "gdp_growth"
+region = "zone_a"
+year = 2026
+annual = 7.0
+
+[[tasks]]
+id = "renewal"
+title = "城市更新项目开工"
+unit = "west_coast"
+deadline = 2026-12-31
+quantity = 627
+[[tasks]]
+id = "renewal.a"
+title = "A区城市更新"
+unit = "zone_a"
+deadline = 2026-12-31
+quantity = 400
+parent = "renewal"
+[[tasks]]
+id = "renewal.b"
+title = "B区城市更新"
+unit = "zone_b"
+deadline = 2026-12-31
+quantity = 220
+parent = "renewal"
+[[tasks]]
+id = "roads"
+title = "示范道路"
+unit = "west_coast"
+deadline = 2026-12-31
+quantity = 26
+[[tasks]]
+id = "roads.a"
+title = "A区示范道路"
+unit = "zone_a"
+deadline = 2026-12-31
+quantity = 26
+parent = "roads"
+"""
+
+
+def test_children_summing_to_99_percent_of_the_parent_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG + SPLIT, encoding="utf-8")
+    res = subprocess.run(
+        [KPIWATCH, "check-config", str(tmp_path / "config.toml")], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr  # reported, not refused: the plan decides
+    lines = [line for line in res.stdout.splitlines() if line.startswith("split:")]
+    assert lines == [
+        "split: targets[indicator=projects_started, region=west_coast, year=2026].annual: "
+        "the children's 594 (zone_a, zone_b) are 99.0% of 600",
+        "split: tasks[id=renewal].quantity: the children's 620 (renewal.a, renewal.b) are "
+        "98.9% of 627",
+    ]  # Q1 adds up (130 + 127), growth rates never add up, roads' one child carries all
+
+
+def test_a_child_without_a_value_is_named(tmp_path: Path) -> None:
+    extra = '\n[[regions]]\nid = "zone_c"\nname = "C区"\nparent = "west_coast"\n'
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(CONFIG + extra + SPLIT, encoding="utf-8")
+    gaps = split_gaps(load_config(config_file))
+    assert gaps[0].missing == ("zone_c",)
+    assert str(gaps[0]).endswith("; nothing split to zone_c")
+
+
+def test_the_store_lists_the_key_works_whose_tasks_do_not_add_up(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(CONFIG + SPLIT, encoding="utf-8")
+    config = load_config(tmp_path / "config.toml")
+    (tmp_path / "data.csv").write_text("period,region,indicator,measure,value\n", "utf-8")
+    assert all(o.error is None for o in app.ingest(config))  # the config's tasks too
+    app.refresh_checks(config, date(2026, 11, 1))
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT parent, parent_quantity, children_quantity, children, round(share, 4) "
+            "FROM task_splits"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [("renewal", 627.0, 620.0, 2, 0.9888)]
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.integers(0, 10_000), min_size=1, max_size=6), st.integers(-3, 3))
+def test_a_split_is_reported_exactly_when_it_does_not_add_up(parts: list[int], off: int) -> None:
+    regions = [Region(id="top", name="top")] + [
+        Region(id=f"r{i}", name=f"r{i}", parent="top") for i in range(len(parts))
+    ]
+    targets = [Target(indicator="x", region="top", year=2026, annual=sum(parts) + off)] + [
+        Target(indicator="x", region=f"r{i}", year=2026, annual=v) for i, v in enumerate(parts)
+    ]
+    gaps = target_split_gaps(targets, regions, {"x": "flow"})
+    assert len(gaps) == (off != 0)
+    if gaps:
+        assert gaps[0].children == sum(parts) and gaps[0].parent == sum(parts) + off
