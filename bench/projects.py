@@ -5,8 +5,10 @@ layout, planned/reported/confirmed per node; each month more nodes are reported 
 some plans slip), then, for each file in order:
   1. DuckDB's bare read_csv of the file into a table (the ingest baseline), and
   2. kpiwatch's load_register (checks, versions, derived counts, one transaction).
-Then all derived counts (project_counts: regions rolled up, 旬, month, quarter, year)
-against a bare GROUP BY of the same events by region and month. Peak RSS of the run.
+Then all derived counts (the project_counts view: regions rolled up, 旬, month, quarter,
+year) against a bare GROUP BY of the same events by region, node and month, and
+project_counts_at(d) for a d before the last load (every stored version resolved).
+Peak RSS of the run.
 Usage: python -m bench.projects [PROJECTS [VERSIONS]]   (defaults 100000, 12)
 """
 
@@ -80,21 +82,25 @@ def ingest(tmp: Path, files: list[Path]) -> tuple[float, float, duckdb.DuckDBPyC
     return t_bare, t_ours, con
 
 
-def counts(con: duckdb.DuckDBPyConnection) -> tuple[float, float, int]:
-    """Seconds of all derived counts and of a bare GROUP BY of the same events; rows."""
+def counts(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float, int]:
+    """Seconds of all derived counts, of a bare GROUP BY of the same events and of the
+    counts as known on an earlier day; rows."""
     t = time.perf_counter()
-    n = con.execute("SELECT count(*) FROM project_counts_at('infinity')").fetchall()[0][0]
+    n = con.execute("SELECT count(*) FROM project_counts").fetchall()[0][0]
     t_counts = time.perf_counter() - t
     con.execute(  # the same events, flat: what a bare GROUP BY would be handed
         "CREATE TEMP TABLE flat AS SELECT p.region, n.node, n.reported AS day "
-        "FROM project_node_versions n JOIN project_versions p USING (register, project) "
-        "WHERE n.known_until IS NULL AND p.known_until IS NULL AND n.reported IS NOT NULL"
+        "FROM node_rows_current n JOIN project_rows_current p USING (register, project) "
+        "WHERE n.reported IS NOT NULL"
     )
     t = time.perf_counter()
     con.execute(
         "SELECT region, node, date_trunc('month', day), count(*) FROM flat GROUP BY ALL"
     ).fetchall()
-    return t_counts, time.perf_counter() - t, int(n)
+    t_group = time.perf_counter() - t
+    t = time.perf_counter()
+    con.execute("SELECT count(*) FROM project_counts_at(TIMESTAMP '2026-06-01')").fetchall()
+    return t_counts, t_group, time.perf_counter() - t, int(n)
 
 
 def main() -> None:
@@ -107,10 +113,10 @@ def main() -> None:
         t_bare, t_ours, con = ingest(Path(tmp), files)
         print(f"ingest: {versions} registers of {projects:,} projects × 10 nodes")
         print(f"  bare read_csv {t_bare:.2f} s, kpiwatch {t_ours:.2f} s: {t_bare / t_ours:.3f}")
-        t_counts, t_group, n = counts(con)
+        t_counts, t_group, t_then, n = counts(con)
         print(
-            f"counts: project_counts {t_counts:.2f} s ({n:,} rows) vs bare GROUP BY "
-            f"{t_group:.2f} s: {t_counts / t_group:.1f}×"
+            f"counts: project_counts {t_counts:.3f} s ({n:,} rows) vs bare GROUP BY "
+            f"{t_group:.3f} s: {t_counts / t_group:.1f}×; as known on 2026-06-01 {t_then:.2f} s"
         )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS {rss:.0f} MB")

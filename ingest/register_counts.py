@@ -19,7 +19,7 @@ import duckdb
 # keys stored earlier that no longer have events (they become zero).
 _COUNTS = """
 CREATE OR REPLACE TEMP TABLE count_values AS
-WITH ev AS (SELECT indicator, region, day FROM project_count_events_at($d)),
+WITH ev AS (SELECT indicator, region, day FROM {events}),
 monthly AS (
     SELECT e.indicator, t.ancestor AS region, date_trunc('month', e.day)::DATE AS m,
            count(*) AS n
@@ -82,12 +82,28 @@ FROM {table} c JOIN series s
 """
 
 
+def count_events(con: duckdb.DuckDBPyConnection, known: datetime) -> str:
+    """The count events as known at `known` (parameter $d): the kept latest versions when
+    no version is known later, else resolved from every stored version."""
+    return "project_count_events" if _known_now(con, known) else "project_count_events_at($d)"
+
+
+def _known_now(con: duckdb.DuckDBPyConnection, known: datetime) -> bool:
+    """No project or node version is known after `known`: the latest ones are as of then."""
+    row = con.execute(
+        "SELECT NOT EXISTS (SELECT 1 FROM project_rows_current WHERE known_from > $d) "
+        "AND NOT EXISTS (SELECT 1 FROM node_rows_current WHERE known_from > $d)",
+        {"d": known},
+    ).fetchall()
+    return bool(row[0][0])
+
+
 def write_counts(con: duckdb.DuckDBPyConnection, load_id: int, known_from: datetime) -> int:
     """Write the counts that changed with this load (inside its transaction); return them.
 
     Leaves the temp table count_values for the caller to drop (after a rollback).
     """
-    con.execute(_COUNTS, {"d": known_from})
+    con.execute(_COUNTS.format(events=count_events(con, known_from)), {"d": known_from})
     return _write(con, "count_values", load_id)
 
 
@@ -96,7 +112,7 @@ def write_counts(con: duckdb.DuckDBPyConnection, load_id: int, known_from: datet
 _SUMS = """
 CREATE OR REPLACE TEMP TABLE sum_values AS
 WITH p AS (
-    SELECT p.* FROM project_latest_at($d) p
+    SELECT p.* FROM {projects} p
     WHERE p.register = $reg AND NOT EXISTS (
         SELECT 1 FROM project_absences a
         WHERE a.register = p.register AND a.project = p.project AND a.load_id = $load_id)
@@ -126,7 +142,8 @@ def write_sums(con: duckdb.DuckDBPyConnection, name: str, load_id: int, known: d
 
     Leaves the temp table sum_values for the caller to drop.
     """
-    con.execute(_SUMS, {"d": known, "reg": name, "load_id": load_id})
+    projects = "project_rows_current" if _known_now(con, known) else "project_latest_at($d)"
+    con.execute(_SUMS.format(projects=projects), {"d": known, "reg": name, "load_id": load_id})
     return _write(con, "sum_values", load_id)
 
 

@@ -46,6 +46,42 @@ CREATE TABLE project_absences (
 );
 """
 
+# The latest version of each project and node (what project_latest_at('infinity') and
+# project_node_latest_at('infinity') give), kept by every load so that loads compare and
+# counts read one row per key instead of resolving every stored version.
+CURRENT_TABLES = """
+CREATE TABLE project_rows_current (
+    register VARCHAR NOT NULL, project VARCHAR NOT NULL, name VARCHAR, region VARCHAR NOT NULL,
+    unit VARCHAR, supporting VARCHAR, investment DOUBLE, category VARCHAR, funds DOUBLE,
+    progress DOUBLE, known_from TIMESTAMP NOT NULL, load_id BIGINT NOT NULL
+);
+CREATE TABLE node_rows_current (
+    register VARCHAR NOT NULL, project VARCHAR NOT NULL, node VARCHAR NOT NULL,
+    planned DATE, reported DATE, confirmed DATE, confirmed_by VARCHAR,
+    known_from TIMESTAMP NOT NULL, load_id BIGINT NOT NULL
+);
+INSERT INTO project_rows_current
+SELECT register, project, unnest(v) FROM (
+    SELECT p.register, p.project,
+           arg_max(struct_pack(name := p.name, region := p.region, unit := p.unit,
+                               supporting := p.supporting, investment := p.investment,
+                               category := p.category, funds := p.funds,
+                               progress := p.progress, known_from := l.known_from,
+                               load_id := p.load_id),
+                   (l.known_from, p.load_id)) AS v
+    FROM project_rows p JOIN loads l USING (load_id) GROUP BY ALL
+);
+INSERT INTO node_rows_current
+SELECT register, project, node, unnest(v) FROM (
+    SELECT n.register, n.project, n.node,
+           arg_max(struct_pack(planned := n.planned, reported := n.reported,
+                               confirmed := n.confirmed, confirmed_by := n.confirmed_by,
+                               known_from := l.known_from, load_id := n.load_id),
+                   (l.known_from, n.load_id)) AS v
+    FROM node_rows n JOIN loads l USING (load_id) GROUP BY ALL
+);
+"""
+
 _PERIOD_LABEL: dict[Grain, str] = {
     "dekad": "printf('%d-%02d-D%d', year(s), month(s), (day(s) + 9) // 10)",
     "month": "strftime(s, '%Y-%m')",
@@ -64,13 +100,42 @@ def _counts_by(grain: Grain) -> str:
     """One frequency of project_counts_at, its spans from the calendar of grains."""
     return f"""
     SELECT indicator, ancestor AS region, '{grain}' AS frequency, s AS period_start,
-           count(*) AS projects
-    FROM (SELECT e.indicator, t.ancestor, {sql_span_start(grain, "e.day")} AS s
+           CAST(sum(n) AS BIGINT) AS projects
+    FROM (SELECT e.indicator, t.ancestor, e.n, {sql_span_start(grain, "e.day")} AS s
           FROM e JOIN region_tree t ON t.region = e.region)
     GROUP BY ALL"""
 
 
 _GRAINS: tuple[Grain, ...] = ("dekad", "month", "quarter", "year")
+
+
+def _events(nodes: str, projects: str) -> str:
+    """The events of every configured count, from the given node and project versions."""
+    return f"""
+WITH e AS (
+    SELECT c.indicator, p.region, p.project,
+           CASE WHEN c.confirmed_only THEN n.confirmed
+                ELSE coalesce(n.confirmed, n.reported) END AS day
+    FROM register_counts c
+    JOIN {nodes} n ON n.register = c.register AND n.node = c.node
+    JOIN {projects} p ON p.register = n.register AND p.project = n.project
+    WHERE c.min_investment IS NULL OR p.investment >= c.min_investment
+)
+SELECT * FROM e WHERE day IS NOT NULL"""
+
+
+def _counts(events: str) -> str:
+    """project_counts over the given events: summed by day first, then rolled up and
+    spanned, so the rollup and the four grains work on days, not on projects."""
+    labels = " ".join(f"WHEN '{g}' THEN {_PERIOD_LABEL[g]}" for g in _GRAINS)
+    ends = " ".join(f"WHEN '{g}' THEN {_SPAN_END[g]}" for g in _GRAINS)
+    return f"""
+WITH e AS (SELECT indicator, region, day, count(*) AS n FROM {events} GROUP BY ALL),
+g AS ({" UNION ALL ".join(_counts_by(g) for g in _GRAINS)})
+SELECT indicator, region, frequency, CASE frequency {labels} END AS period,
+       s AS period_start, CASE frequency {ends} END AS period_end, projects
+FROM (SELECT *, period_start AS s FROM g)"""
+
 
 VIEWS = f"""
 -- every region with itself and each region above it
@@ -205,31 +270,17 @@ SELECT register, project, node, unnest(v) FROM (
     WHERE l.known_from <= CAST(d AS TIMESTAMP) GROUP BY ALL
 );
 
--- the dated events each configured count counts (one per project at most)
+-- the dated events each configured count counts (one per project at most), as known at
+-- d and (project_count_events) as known now, from the latest versions kept by the loads
 CREATE OR REPLACE MACRO project_count_events_at(d) AS TABLE
-WITH e AS (
-    SELECT c.indicator, p.region, p.project,
-           CASE WHEN c.confirmed_only THEN n.confirmed
-                ELSE coalesce(n.confirmed, n.reported) END AS day
-    FROM register_counts c
-    JOIN project_node_latest_at(d) n ON n.register = c.register AND n.node = c.node
-    JOIN project_latest_at(d) p ON p.register = n.register AND p.project = n.project
-    WHERE c.min_investment IS NULL OR p.investment >= c.min_investment
-)
-SELECT * FROM e WHERE day IS NOT NULL;
+{_events("project_node_latest_at(d)", "project_latest_at(d)")};
+
+CREATE OR REPLACE VIEW project_count_events AS
+{_events("node_rows_current", "project_rows_current")};
 
 CREATE OR REPLACE MACRO project_counts_at(d) AS TABLE
-WITH e AS (SELECT * FROM project_count_events_at(d)),
-g AS ({" UNION ALL ".join(_counts_by(g) for g in _GRAINS)})
-SELECT indicator, region, frequency,
-       CASE frequency {" ".join(f"WHEN '{g}' THEN {_PERIOD_LABEL[g]}" for g in _GRAINS)}
-       END AS period,
-       s AS period_start,
-       CASE frequency {" ".join(f"WHEN '{g}' THEN {_SPAN_END[g]}" for g in _GRAINS)}
-       END AS period_end,
-       projects
-FROM (SELECT *, period_start AS s FROM g);
+{_counts("project_count_events_at(d)")};
 
 CREATE OR REPLACE VIEW project_counts AS
-SELECT * FROM project_counts_at('infinity');
+{_counts("project_count_events")};
 """

@@ -176,6 +176,7 @@ def _store(
             "FROM changed_nodes",
             params,
         )
+        _keep_current(con, params | {"known": known})
         missing = _record_absences(con, register.name, load_id)
         counts = write_counts(con, load_id, known)
         counts += write_sums(con, register.name, load_id, known)
@@ -224,7 +225,7 @@ def _changes(con: duckdb.DuckDBPyConnection, name: str) -> None:
         SELECT i.project, i.name, i.region, i.unit, i.supporting, i.investment, i.category,
                i.funds, i.progress, i.line, p.project IS NOT NULL AS known
         FROM incoming_projects i
-        LEFT JOIN (SELECT * FROM project_latest_at('infinity') WHERE register = $reg) p
+        LEFT JOIN (SELECT * FROM project_rows_current WHERE register = $reg) p
           USING (project)
         WHERE p.project IS NULL
            OR (i.name, i.region, i.unit, i.supporting, i.investment, i.category, i.funds,
@@ -239,8 +240,7 @@ def _changes(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 _CHANGED_NODES = """
         CREATE OR REPLACE TEMP TABLE changed_nodes AS
-        WITH prior AS (SELECT * FROM project_node_latest_at('infinity')
-                       WHERE register = $reg),
+        WITH prior AS (SELECT * FROM node_rows_current WHERE register = $reg),
         cleared AS (
             SELECT p.project, p.node, NULL::DATE, NULL::DATE, NULL::DATE, NULL::VARCHAR,
                    ip.line
@@ -284,6 +284,34 @@ def _record_load(
     return load_id
 
 
+# A load's changed rows replace the current ones unless those are known later (a load
+# dated before the latest keeps its versions as history only).
+_KEEP_CURRENT = """
+DELETE FROM project_rows_current o
+WHERE o.register = $reg AND o.known_from <= $known
+  AND o.project IN (SELECT project FROM changed_projects);
+INSERT INTO project_rows_current
+SELECT $reg, project, name, region, unit, supporting, investment, category, funds, progress,
+       $known, $load_id
+FROM changed_projects c WHERE NOT EXISTS (
+    SELECT 1 FROM project_rows_current o WHERE o.register = $reg AND o.project = c.project);
+DELETE FROM node_rows_current o
+WHERE o.register = $reg AND o.known_from <= $known AND EXISTS (
+    SELECT 1 FROM changed_nodes c WHERE c.project = o.project AND c.node = o.node);
+INSERT INTO node_rows_current
+SELECT $reg, project, node, planned, reported, confirmed, confirmed_by, $known, $load_id
+FROM changed_nodes c WHERE NOT EXISTS (
+    SELECT 1 FROM node_rows_current o
+    WHERE o.register = $reg AND o.project = c.project AND o.node = c.node);
+"""
+
+
+def _keep_current(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
+    """Bring the current versions (project_rows_current, node_rows_current) up to date."""
+    for statement in _KEEP_CURRENT.split(";")[:-1]:
+        con.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement})
+
+
 def _changed_stats(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
     """New projects, changed projects, changed nodes, nodes planned later than before."""
     row = con.execute(
@@ -302,9 +330,8 @@ def _record_absences(con: duckdb.DuckDBPyConnection, name: str, load_id: int) ->
     con.execute(
         """
         INSERT INTO project_absences
-        SELECT DISTINCT $reg, project, $load_id FROM project_rows
-        WHERE register = $reg AND load_id < $load_id
-          AND project NOT IN (SELECT project FROM incoming_projects)
+        SELECT $reg, project, $load_id FROM project_rows_current
+        WHERE register = $reg AND project NOT IN (SELECT project FROM incoming_projects)
         """,
         {"reg": name, "load_id": load_id},
     )

@@ -234,4 +234,6 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     # No table changes: the views progress_latest, forecasts and forecasts_latest.
     (13, "SELECT 1;"),
+    # The latest version of each project and node, kept by every register load.
+    (14, register_sql.CURRENT_TABLES),
 ]
