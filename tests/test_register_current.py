@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.store import open_store
+from ingest import register_sql
+from ingest.store import MIGRATIONS, open_store
 from kpiwatch.config import Config
 from tests.register_helpers import load, project_line, query, register_config, write_register
 
@@ -82,7 +83,8 @@ def test_an_older_store_gains_the_latest_versions(store: Config, tmp_path: Path)
     shutil.copy(store.store_path, older)
     con = duckdb.connect(str(older))
     con.execute("DROP TABLE project_rows_current; DROP TABLE node_rows_current")
-    con.execute("DELETE FROM schema_version WHERE version = 14")
+    version = next(v for v, sql in MIGRATIONS if sql == register_sql.CURRENT_TABLES)
+    con.execute("DELETE FROM schema_version WHERE version >= ?", [version])
     con.close()
     con = open_store(older)
     try:
