@@ -208,7 +208,7 @@ def checks_with(
 
 def escalations_with(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """(Re)build the escalation ladder over the checks, forecasts, tasks and nodes."""
-    ladder.install(con, config.escalation, config.task_scoring)
+    ladder.install(con, config.escalation, config.task_scoring, config.every_period)
     splits.install(con)
 
 

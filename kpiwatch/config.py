@@ -27,6 +27,7 @@ from ingest.unit_schema import (
     parent_cycles,
 )
 from metrics.ladder import Escalation, check_talks
+from metrics.per_period import EveryPeriod, check_rules
 from metrics.schema import Checks, Target, Thresholds, contradictions
 from metrics.splits import SplitGap, target_split_gaps, task_split_gaps
 from metrics.task_status import TaskScoring
@@ -57,6 +58,7 @@ class Config(Strict):
     task_scoring: TaskScoring = TaskScoring()
     unit_alerts: UnitAlerts = UnitAlerts()
     escalation: Escalation = Escalation()
+    every_period: tuple[EveryPeriod, ...] = ()
     _base: Path = PrivateAttr(default=Path("."))
 
     @property
@@ -227,6 +229,7 @@ def cross_check(config: Config) -> list[Problem]:
     named = {u.id for u in config.units} | {u.name for u in config.units} | set(regions)
     named |= {i.owner for i in config.indicators} | {r.owner or "" for r in config.regions}
     problems += check_talks(config.escalation, named | {t.owner or "" for t in config.targets})
+    problems += check_rules(config.every_period, config.registers, set(regions))
     return problems
 
 

@@ -2,8 +2,9 @@
 
 One rule for every item with a status over time. A progress check is judged at its
 own cadence (a monthly indicator by its month's status, a quarterly one by its
-quarter's): each run of consecutive periods behind raises the item's level to the
-number of `periods` thresholds the run has reached. Tasks and project nodes are judged
+quarter's), an at-least-one-per-period rule by each of its periods: each run of
+consecutive periods behind raises the item's level to the number of `periods`
+thresholds the run has reached. Tasks and project nodes are judged
 by days overdue against `overdue_days`. Levels: 0 none, 1 通报, 2 约谈, 3 问责.
 
 Recovery: every `recover_periods` consecutive periods on track step the level down by
@@ -20,6 +21,7 @@ count level of a period behind (0 otherwise), level(t) = max(0, max over s ≤ t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from itertools import pairwise
 from typing import Annotated
@@ -30,7 +32,7 @@ from pydantic import Field, model_validator
 from ingest.errors import Problem
 from ingest.schema import Strict
 from ingest.store import transaction
-from metrics import task_status
+from metrics import per_period, task_status
 
 LEVELS = ("none", "通报", "约谈", "问责")
 Count = Annotated[int, Field(ge=1, le=1000)]
@@ -214,7 +216,7 @@ def history_sql(esc: Escalation, source: str) -> str:
 
 def views(esc: Escalation) -> str:
     """The ladder's views and macros, with the configured thresholds."""
-    history = history_sql(esc, CHECK_ITEMS)
+    history = history_sql(esc, f"{CHECK_ITEMS} UNION ALL {per_period.LADDER_ITEMS}")
     late = LATE_SQL.format(n=len(esc.overdue_days), days=list(esc.overdue_days), late=LATE_ITEMS)
     labels = "[" + ", ".join(_quote(s) for s in esc.labels) + "]"
     return f"""
@@ -245,11 +247,16 @@ def _quote(text: str) -> str:
 
 
 def install(
-    con: duckdb.DuckDBPyConnection, esc: Escalation, scoring: task_status.TaskScoring
+    con: duckdb.DuckDBPyConnection,
+    esc: Escalation,
+    scoring: task_status.TaskScoring,
+    rules: Sequence[per_period.EveryPeriod] = (),
 ) -> None:
-    """Store the recorded talks and (re)create the ladder's views with these thresholds."""
+    """Store the recorded talks and the at-least-one-per-period rules, and (re)create
+    the ladder's views with these thresholds."""
     task_status.install(con, scoring)  # the ladder reads the tasks' statuses
     with transaction(con):
+        per_period.install(con, rules)
         con.execute(
             "CREATE OR REPLACE TABLE escalation_talks "
             "(talk_date DATE NOT NULL, unit VARCHAR NOT NULL, note VARCHAR)"
