@@ -36,8 +36,8 @@ from ingest.store import open_store, sync_catalog, transaction
 from ingest.textfiles import resolved
 from kpiwatch import projects, worklists
 from kpiwatch.board import read_store
-from kpiwatch.config import Config
-from metrics import ladder, splits
+from kpiwatch.config import Config, known_units
+from metrics import ladder, splits, talk_files
 from metrics.actuals import actuals_table, derived_growth
 from metrics.progress import ChecksReport, run_checks
 
@@ -208,8 +208,20 @@ def checks_with(
 
 def escalations_with(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     """(Re)build the escalation ladder over the checks, forecasts, tasks and nodes."""
-    ladder.install(con, config.escalation, config.task_scoring, config.every_period)
+    # the talk files are read before anything is written: a refused one changes nothing
+    esc = escalation_settings(config)
+    ladder.install(con, esc, config.task_scoring, config.every_period)
     splits.install(con)
+
+
+def escalation_settings(config: Config) -> ladder.Escalation:
+    """[escalation] with the talks of its talk files added (IngestError if one is bad)."""
+    esc = config.escalation
+    if not esc.talk_files:
+        return esc
+    paths = [config.resolve(p) for p in esc.talk_files]
+    talks = talk_files.read_all(paths, known_units(config))
+    return esc.model_copy(update={"talks": (*esc.talks, *talks)})
 
 
 def forecasts_with(

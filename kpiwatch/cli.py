@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from exporters.listen import parse_listen
-from ingest.errors import ConfigError, KpiwatchError
+from ingest.errors import ConfigError, IngestError, KpiwatchError
 from ingest.register_store import RegisterReport
 from kpiwatch import app, board, project_board, projects, service, unit_render, worklists
 from kpiwatch.config import Config, find_indicator, find_region, load_config, split_gaps
@@ -109,7 +109,8 @@ def check_config(obj: Context, path: Path | None) -> None:
     target = path or obj.config_path
     try:
         config = load_config(target)
-    except ConfigError as exc:
+        app.escalation_settings(config)  # the talk files, read whole or refused
+    except (ConfigError, IngestError) as exc:
         err.print(str(exc), markup=False)
         sys.exit(1)
     out.print(

@@ -226,11 +226,17 @@ def cross_check(config: Config) -> list[Problem]:
         if ind not in indicators:
             problems.append(Problem(f"indicator_thresholds.{ind}", "unknown indicator"))
     problems += cross_check_units(config.units, config.regions, config.tasks, config.problems)
-    named = {u.id for u in config.units} | {u.name for u in config.units} | set(regions)
-    named |= {i.owner for i in config.indicators} | {r.owner or "" for r in config.regions}
-    problems += check_talks(config.escalation, named | {t.owner or "" for t in config.targets})
+    problems += check_talks(config.escalation, known_units(config))
     problems += check_rules(config.every_period, config.registers, set(regions))
     return problems
+
+
+def known_units(config: Config) -> set[str]:
+    """Every name a talk may give its unit by: a unit's id or name, a region, an owner."""
+    named = {u.id for u in config.units} | {u.name for u in config.units}
+    named |= {r.id for r in config.regions} | {r.owner or "" for r in config.regions}
+    named |= {i.owner for i in config.indicators} | {t.owner or "" for t in config.targets}
+    return named - {""}
 
 
 def split_gaps(config: Config) -> list[SplitGap]:

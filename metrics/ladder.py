@@ -58,6 +58,9 @@ class Escalation(Strict):
     after_talk: bool = True
     labels: tuple[str, str, str, str] = LEVELS
     talks: tuple[Talk, ...] = ()
+    # CSV or workbook files of talks (date, unit, note; 日期, 被约谈单位, 约谈事由), beside
+    # the ones above: each read whole or refused (metrics.talk_files)
+    talk_files: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _ordered(self) -> Escalation:
