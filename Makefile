@@ -6,8 +6,8 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-dev
 
-# The tests run a real Prometheus, promtool and Alertmanager: Debian's prometheus and
-# prometheus-alertmanager packages.
+# The tests run a real Prometheus, promtool and Alertmanager (Debian's prometheus and
+# prometheus-alertmanager packages) and open the bulletin in Debian's chromium.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test lint typecheck clean tools stress
@@ -36,6 +36,12 @@ tools:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 	    prometheus-alertmanager; }
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null && \
+	  fc-list :lang=zh family | grep -q 'Noto Sans CJK' || { \
+	  echo "installing Debian's chromium, fonts-noto-cjk and poppler-utils (bulletin tests)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-noto-cjk poppler-utils; }
 	@# The tests start their own Prometheus and Alertmanager on free ports; system ones are left alone.
 
 run: $(RUN_STAMP)

@@ -19,6 +19,7 @@ from ingest.errors import ConfigError, IngestError, KpiwatchError
 from ingest.register_store import RegisterReport
 from kpiwatch import app, board, project_board, projects, service, unit_render, worklists
 from kpiwatch.config import Config, find_indicator, find_region, load_config, split_gaps
+from kpiwatch.report import report as report_verb
 
 # Wide enough for the tables when output goes to a file or a pipe.
 out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 140)
@@ -440,6 +441,9 @@ def summary(obj: Context) -> None:
     for row in app.store_summary(config):
         add_row(held, row)
     out.print(held)
+
+
+cli.add_command(report_verb)
 
 
 def main() -> None:

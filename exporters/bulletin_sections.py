@@ -1,0 +1,260 @@
+"""The bulletin's later sections: changes, ranking, named units, ladder, projects, notes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+if TYPE_CHECKING:
+    from exporters.bulletin import Scope
+
+Row = dict[str, Any]
+
+# Each item's previous check at the same horizon within its year (the month before for a
+# monthly series, the quarter before for a quarterly one).
+PREVIOUS_SQL = """
+SELECT indicator, region, arg_max(status, as_of_end) AS status
+FROM progress
+WHERE year = $year AND as_of_end < $month_start
+  AND (indicator, region, horizon) IN (SELECT (i, r, h) FROM _prev)
+GROUP BY ALL
+"""
+
+# The ladder's items standing at a level at the month's end.
+ESCALATIONS_SQL = """
+SELECT unit, level, level_name, item_kind, item, reached_period, by_talk
+FROM escalations_as_of($day)
+WHERE current AND level > 0
+  AND ($regions IS NULL OR list_contains($regions, region))
+  AND ($units IS NULL OR list_contains($units, unit))
+ORDER BY level DESC, unit, reached, item_kind, item
+"""
+
+# Projects counted per 旬 and per month in the month, with the month's target (its pace).
+PROJECT_COUNTS_SQL = """
+SELECT c.indicator, c.region, c.frequency, c.period, c.projects, i.name AS indicator_name,
+       r.name AS region_name
+FROM project_counts c
+LEFT JOIN indicators i ON i.id = c.indicator LEFT JOIN regions r ON r.id = c.region
+WHERE c.frequency IN ('dekad', 'month') AND year(c.period_end) = $year
+  AND month(c.period_end) <= $month
+  AND ($regions IS NULL OR list_contains($regions, c.region))
+ORDER BY c.indicator, c.region, c.period_start, c.frequency
+"""
+
+PROJECT_TARGETS_SQL = """
+SELECT indicator, region, month(as_of_end) AS m, actual, pace_target FROM progress
+WHERE horizon = 'month' AND year = $year AND month(as_of_end) <= $month
+  AND indicator IN (SELECT DISTINCT indicator FROM project_counts)
+"""
+
+# Nodes overdue at the month's end, by what is known now: a register loaded after the
+# month ended still says which nodes were late at its end (done later or not yet).
+OVERDUE_NODES_SQL = """
+SELECT unit, count(*) AS nodes, count(DISTINCT project) AS projects,
+       max(CAST($day AS DATE) - planned) AS worst_days_late
+FROM project_nodes_at('infinity', $day)
+WHERE planned < CAST($day AS DATE) AND (actual IS NULL OR actual > CAST($day AS DATE))
+  AND ($regions IS NULL OR list_contains($regions, region))
+  AND ($units IS NULL OR list_contains($units, unit))
+GROUP BY ALL ORDER BY nodes DESC, worst_days_late DESC, unit
+"""
+
+REVISED_SQL = """
+SELECT indicator, region, count(DISTINCT period) AS periods
+FROM observations
+WHERE known_until IS NOT NULL AND year(period_end) = $year AND period_end <= $day
+  AND (indicator, region) IN (SELECT (i, r) FROM _prev)
+GROUP BY ALL ORDER BY indicator, region
+"""
+
+# A Jan–Feb release (1–2月) is a two-month period in `monthly`, published or from a
+# year-to-date with no January figure before it.
+JAN_FEB_SQL = """
+SELECT DISTINCT indicator, region FROM monthly
+WHERE months = 2 AND month(period_start) = 1 AND year(period_end) = $year
+  AND (indicator, region) IN (SELECT (i, r) FROM _prev)
+ORDER BY indicator, region
+"""
+
+
+@dataclass(frozen=True)
+class Projects:
+    """The major projects' section: counts per 旬 and month against target, overdue nodes."""
+
+    counts: list[Row]  # one row per indicator × region: dekads and months of the year
+    overdue: list[Row]
+
+
+def changes(
+    con: duckdb.DuckDBPyConnection, scope: Scope, items: Sequence[Row]
+) -> tuple[list[Row], list[Row]]:
+    """Items red now and not at their previous check; items red then and not now."""
+    with _keys(con, items):
+        previous = {
+            (i, r): s
+            for i, r, s in con.execute(
+                PREVIOUS_SQL, {"year": scope.year, "month_start": scope.month_end.replace(day=1)}
+            ).fetchall()
+        }
+    new_reds, recovered = [], []
+    for row in items:
+        before = previous.get((row["indicator"], row["region"]))
+        if before is None:
+            continue
+        if row["status"] == "behind" and before != "behind":
+            new_reds.append(row)
+        elif before == "behind" and row["status"] != "behind":
+            recovered.append(row)
+    return new_reds, recovered
+
+
+def ranking(items: Sequence[Row]) -> list[Row]:
+    """Items ranked among their parent's regions, grouped by indicator and parent."""
+    ranked = [r for r in items if r["rank_in_parent"] is not None]
+    return sorted(ranked, key=lambda r: (r["indicator"], r["parent"] or "", r["rank_in_parent"]))
+
+
+def named(items: Sequence[Row]) -> list[Row]:
+    """The units answering for red items (通报), each with its red items."""
+    by_unit: dict[str, list[Row]] = {}
+    for row in items:
+        if row["status"] == "behind":
+            by_unit.setdefault(row["owner"] or "—", []).append(row)
+    return [{"unit": unit, "items": rows} for unit, rows in by_unit.items()]
+
+
+def escalations(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[Row]:
+    """Items on the escalation ladder at the month's end (none when no ladder is stored)."""
+    if not _has(con, "escalations_as_of", macro=True):
+        return []
+    return _rows(con, ESCALATIONS_SQL, {"day": scope.month_end, **_filters(scope)})
+
+
+def projects(con: duckdb.DuckDBPyConnection, scope: Scope) -> Projects | None:
+    """Counts per 旬 and month against each month's target; None without a register."""
+    if not _has(con, "project_counts"):
+        return None
+    params = {"year": scope.year, "month": scope.month, "regions": _filters(scope)["regions"]}
+    rows = _rows(con, PROJECT_COUNTS_SQL, params)
+    if not rows:
+        return None
+    targets = {
+        (i, r, m): (a, p)
+        for i, r, m, a, p in con.execute(
+            PROJECT_TARGETS_SQL, {"year": scope.year, "month": scope.month}
+        ).fetchall()
+    }
+    overdue = _rows(con, OVERDUE_NODES_SQL, {"day": scope.month_end, **_filters(scope)})
+    return Projects(_project_series(rows, targets, scope.month), overdue)
+
+
+def _project_series(
+    rows: Sequence[Row], targets: Mapping[tuple[str, str, int], tuple[float, float]], month: int
+) -> list[Row]:
+    """One entry per indicator × region: counts per 旬 and month, the months' targets."""
+    series: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        key = (row["indicator"], row["region"])
+        entry = series.setdefault(
+            key,
+            {
+                "indicator": key[0],
+                "region": key[1],
+                "indicator_name": row["indicator_name"] or key[0],
+                "region_name": row["region_name"] or key[1],
+                "dekads": {},
+                "months": dict.fromkeys(range(1, month + 1), 0),
+                "targets": {},
+            },
+        )
+        if row["frequency"] == "dekad":
+            entry["dekads"][row["period"]] = int(row["projects"])
+        else:
+            entry["months"][int(row["period"][5:7])] = int(row["projects"])
+    for (indicator, region), entry in series.items():
+        for m in range(1, month + 1):
+            found = targets.get((indicator, region, m))
+            if found is not None:
+                entry["targets"][m] = found[1]
+        this = [v for p, v in sorted(entry["dekads"].items()) if int(p[5:7]) == month]
+        entry["this_month_dekads"] = this
+    return list(series.values())
+
+
+def notes(
+    con: duckdb.DuckDBPyConnection,
+    scope: Scope,
+    items: Sequence[Row],
+    forecasts: Mapping[tuple[str, str], Row],
+) -> list[str]:
+    """What a reader must know about the figures: stale, revised, Jan–Feb, fallbacks."""
+    names = {(r["indicator"], r["region"]): _item_name(r) for r in items}
+    found = [f"{names[k]}: the next release is late (stale)" for k in names if _stale(items, k)]
+    with _keys(con, items):
+        params = {"year": scope.year, "day": scope.month_end}
+        for i, r, n in con.execute(REVISED_SQL, params).fetchall():
+            found.append(f"{names[(i, r)]}: {n} period(s) revised since first published")
+        for i, r in con.execute(JAN_FEB_SQL, {"year": scope.year}).fetchall():
+            found.append(f"{names[(i, r)]}: January and February published together (1–2月)")
+    for key, fc in forecasts.items():
+        if fc["point"] is None:
+            found.append(f"{names[key]}: no forecast ({fc['note']})")
+        elif "fallback" in (fc["note"] or ""):
+            found.append(f"{names[key]}: forecast fell back to {fc['model']} ({fc['note']})")
+    found += [f"{names[k]}: figures are illustrative" for k in names if _flag(items, k)]
+    return found
+
+
+def _item_name(row: Row) -> str:
+    return f"{row['indicator_name'] or row['indicator']} · {row['region_name'] or row['region']}"
+
+
+def _stale(items: Sequence[Row], key: tuple[str, str]) -> bool:
+    return any(r["stale"] for r in items if (r["indicator"], r["region"]) == key)
+
+
+def _flag(items: Sequence[Row], key: tuple[str, str]) -> bool:
+    return any(r["illustrative"] for r in items if (r["indicator"], r["region"]) == key)
+
+
+class _keys:
+    """The items' keys as the temp table _prev while a query reads them."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, items: Sequence[Row]) -> None:
+        self.con = con
+        self.keys = [(r["indicator"], r["region"], r["horizon"]) for r in items]
+
+    def __enter__(self) -> None:
+        self.con.execute("CREATE OR REPLACE TEMP TABLE _prev (i VARCHAR, r VARCHAR, h VARCHAR)")
+        if self.keys:
+            self.con.executemany("INSERT INTO _prev VALUES (?, ?, ?)", self.keys)
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.execute("DROP TABLE IF EXISTS temp._prev")
+
+
+def _filters(scope: Scope) -> dict[str, object]:
+    return {
+        "regions": list(scope.regions) if scope.regions is not None else None,
+        "units": list(scope.units) if scope.units is not None else None,
+    }
+
+
+def _has(con: duckdb.DuckDBPyConnection, name: str, *, macro: bool = False) -> bool:
+    sql = (
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?"
+        if macro
+        else "SELECT count(*) FROM duckdb_views() WHERE view_name = ?"
+    )
+    found = con.execute(sql, [name]).fetchall()
+    return bool(found and found[0][0])
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, object]) -> list[Row]:
+    cur = con.execute(sql, dict(params))
+    names = [d[0] for d in cur.description or ()]
+    return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]

@@ -1,0 +1,113 @@
+"""`kpiwatch report`: the monthly bulletin (月通报) for a month, a region or a unit."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import click
+import duckdb
+
+from exporters import bulletin_page
+from exporters.bulletin import Scope, gather
+from ingest.errors import UsageError
+from ingest.files import write_atomic
+from kpiwatch.board import read_store
+from kpiwatch.config import Config, find_region
+
+MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+# Chart workers: the bulletin is one job among others on the machine.
+WORKERS = max(1, min(os.cpu_count() or 1, 4))
+
+UNITS_SQL = """
+SELECT DISTINCT id, name FROM units WHERE ? IN (id, name)
+UNION SELECT DISTINCT owner, owner FROM progress WHERE owner = ?
+"""
+
+
+class HasConfig(Protocol):
+    def config(self) -> Config: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a user asked for: a month, optionally a region or a unit."""
+
+    month: str
+    region: str | None = None
+    unit: str | None = None
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    """`2026-03` as (2026, 3); anything else is a UsageError."""
+    found = MONTH.fullmatch(text.strip())
+    if not found or not 1 <= int(found.group(2)) <= 12:
+        raise UsageError(f"--month {text!r}: expected a month as YYYY-MM, e.g. 2026-03")
+    return int(found.group(1)), int(found.group(2))
+
+
+def below(config: Config, region: str) -> tuple[str, ...]:
+    """A region and every region under it in the configured tree."""
+    found, todo = [region], [region]
+    while todo:
+        parent = todo.pop()
+        children = [r.id for r in config.regions if r.parent == parent and r.id not in found]
+        found += children
+        todo += children
+    return tuple(found)
+
+
+def build(config: Config, request: Request, generated: str | None = None) -> str:
+    """The bulletin page; a month without checks or an unknown unit is a UsageError."""
+    year, month = parse_month(request.month)
+    regions, shown = None, []
+    if request.region is not None:
+        region = find_region(config, request.region)
+        regions, shown = below(config, region.id), [region.name or region.id]
+    with read_store(config) as con:
+        units = None
+        if request.unit is not None:
+            keys = con.execute(UNITS_SQL, [request.unit, request.unit]).fetchall()
+            if not keys:
+                raise UsageError(f"--unit {request.unit!r}: no such unit or responsible unit")
+            units = tuple(sorted({str(k) for pair in keys for k in pair}))
+            shown.append(request.unit)
+        scope = Scope(year, month, regions, units)
+        b = gather(con, scope)
+        if not b.items:
+            raise UsageError(f"no checks for {scope.label}{_where(request)}{_held(con)}")
+    return bulletin_page.render_html(b, bulletin_page.region_scope(shown), WORKERS, generated)
+
+
+def _where(request: Request) -> str:
+    parts = [f"region {request.region}" if request.region else "", request.unit or ""]
+    text = ", ".join(p for p in parts if p)
+    return f" in {text}" if text else ""
+
+
+def _held(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute(
+        "SELECT strftime(min(as_of_end), '%Y-%m'), strftime(max(as_of_end), '%Y-%m') FROM progress"
+    ).fetchall()
+    if not row or row[0][0] is None:
+        return " (the store holds no checks: run kpiwatch refresh)"
+    return f" (checks run from {row[0][0]} to {row[0][1]})"
+
+
+@click.command("report")
+@click.option("--month", required=True, help="The month, YYYY-MM.")
+@click.option("--region", help="Only this region and those below it (id, name or alias).")
+@click.option("--unit", help="Only the items this unit answers for (id or name).")
+@click.option("--format", "fmt", type=click.Choice(["html"]), default="html", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.pass_obj
+def report(
+    obj: HasConfig, month: str, region: str | None, unit: str | None, fmt: str, output: Path
+) -> None:
+    """Write the monthly bulletin (月通报) as one self-contained HTML page."""
+    page = build(obj.config(), Request(month, region, unit))
+    write_atomic(output, page)
+    click.echo(f"wrote {output}")

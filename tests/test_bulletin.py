@@ -1,0 +1,135 @@
+"""The monthly bulletin, laid out by headless Chromium: every section, from a real store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner, Result
+from matplotlib.image import imread
+
+from kpiwatch.cli import cli
+from kpiwatch.config import Config
+from kpiwatch.report import Request, build
+from tests.bulletin_helpers import MONTH, UNITS, build_store, probe, screenshot
+
+SECTIONS = ["headline", "board", "charts", "ranking", "named", "projects", "notes"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    return build_store(tmp_path_factory.mktemp("bulletin"))
+
+
+@pytest.fixture(scope="module")
+def page(store: Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The October bulletin written by the command a user runs."""
+    out = tmp_path_factory.mktemp("page") / "bulletin.html"
+    done = _run(store, "report", "--month", MONTH, "-o", str(out))
+    assert done.exit_code == 0, done.output
+    yield out
+
+
+@pytest.fixture(scope="module")
+def laid_out(page: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    return probe(page.read_text(encoding="utf-8"), tmp_path_factory.mktemp("probe"))
+
+
+def _run(config: Config, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), *args])
+
+
+def _items(config: Config, where: str = "true") -> set[tuple[str, str]]:
+    """The store's items checked in the month, read independently of the bulletin."""
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT indicator, region FROM progress "
+            f"WHERE strftime(as_of_end, '%Y-%m') = ? AND {where}",
+            [MONTH],
+        ).fetchall()
+    finally:
+        con.close()
+    return {(str(i), str(r)) for i, r in rows}
+
+
+def test_the_table_has_a_row_per_item_and_every_chart_is_laid_out(
+    store: Config, laid_out: dict[str, object]
+) -> None:
+    items = _items(store)
+    assert laid_out["rows"] == len(items) == 5
+    charts = laid_out["charts"]
+    assert isinstance(charts, list)
+    keys = {str(key) for key, _, _ in charts}
+    assert {f"c-{i}-{r}" for i, r in items} <= keys
+    assert any(key.startswith("p-signed-") for key in keys)  # the 进度图 of the register
+    assert all(w > 50 and h > 30 for _, w, h in charts), charts
+
+
+def test_sections_come_in_the_readers_order_with_chinese_text(
+    laid_out: dict[str, object],
+) -> None:
+    assert laid_out["sections"] == SECTIONS
+    units = laid_out["units"]
+    assert isinstance(units, list)
+    for unit in UNITS:
+        assert unit in units
+    text = str(laid_out["text"])
+    for expected in ("城市更新项目开工", "古镇口核心区", "挂图作战", "签约亿元以上项目"):
+        assert expected in text
+
+
+def test_headline_changes_ranking_ladder_projects_and_notes(laid_out: dict[str, object]) -> None:
+    text = str(laid_out["text"])
+    # guzhenkou started nothing in October: red now, on track in September
+    new_reds = text.split("New reds since the previous check:")[1].split("\n")[0]
+    assert "城市更新项目开工 · 古镇口核心区" in new_reds
+    assert "城市更新项目开工 · 董家口经济区" not in new_reds
+    ranking = text.split("Ranking within parent")[1].split("Named units")[0]
+    order = [ranking.index(z) for z in ("董家口经济区", "古镇口核心区", "中德生态园")]
+    assert order == sorted(order)
+    named = text.split("Named units and escalations")[1].split("Major projects")[0]
+    assert "中德生态园管委会" in named and "通报" in named
+    projects = text.split("Major projects")[1].split("Data notes")[0]
+    assert "against a month target of 2.00" in projects
+    # six starts planned for 15 September, none reported: 46 days late on 31 October
+    assert "董家口经济区管委会\t6\t6\t46" in projects.split("Overdue nodes by unit")[1]
+    notes = text.split("Data notes")[1]
+    assert "固定资产投资 · 西海岸新区: January and February published together" in notes
+    assert "固定资产投资 · 西海岸新区: 1 period(s) revised" in notes
+
+
+def test_the_first_screen_is_drawn(page: Path, tmp_path: Path) -> None:
+    png = tmp_path / "first.png"
+    screenshot(page.as_uri(), png)
+    pixels = imread(png)
+    assert pixels.shape[0] > 1000 and pixels.shape[1] >= 900
+    assert pixels.std() > 0.05  # text, colours and lines, not a blank page
+
+
+def test_a_region_or_a_unit_narrows_the_bulletin(store: Config) -> None:
+    zone = build(store, Request(MONTH, region="古镇口核心区"))
+    assert zone.count('<tr class="item') == len(_items(store, "region = 'guzhenkou'")) == 1
+    unit = build(store, Request(MONTH, unit="西海岸新区管委会"))  # a region's own owner
+    assert unit.count('<tr class="item') == 2 and "固定资产投资" in unit
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--month", "2025-10"], "no checks for 2025-10 (checks run from 2026-01 to 2026-10)"),
+        (["--month", "2026-13"], "--month '2026-13': expected a month as YYYY-MM"),
+        (["--month", MONTH, "--region", "atlantis"], "no region 'atlantis'"),
+        (["--month", MONTH, "--unit", "无此单位"], "--unit '无此单位': no such unit"),
+    ],
+)
+def test_bad_requests_are_one_clear_line(
+    store: Config, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "b.html"
+    done = _run(store, "report", *args, "-o", str(out))
+    assert done.exit_code == 1
+    assert message in done.output and len(done.output.strip().splitlines()) == 1
+    assert not out.exists()
