@@ -85,10 +85,10 @@ FROM {table} c JOIN series s
 def count_events(con: duckdb.DuckDBPyConnection, known: datetime) -> str:
     """The count events as known at `known` (parameter $d): the kept latest versions when
     no version is known later, else resolved from every stored version."""
-    return "project_count_events" if _known_now(con, known) else "project_count_events_at($d)"
+    return "project_count_events" if known_now(con, known) else "project_count_events_at($d)"
 
 
-def _known_now(con: duckdb.DuckDBPyConnection, known: datetime) -> bool:
+def known_now(con: duckdb.DuckDBPyConnection, known: datetime) -> bool:
     """No project or node version is known after `known`: the latest ones are as of then."""
     row = con.execute(
         "SELECT NOT EXISTS (SELECT 1 FROM project_rows_current WHERE known_from > $d) "
@@ -142,7 +142,7 @@ def write_sums(con: duckdb.DuckDBPyConnection, name: str, load_id: int, known: d
 
     Leaves the temp table sum_values for the caller to drop.
     """
-    projects = "project_rows_current" if _known_now(con, known) else "project_latest_at($d)"
+    projects = "project_rows_current" if known_now(con, known) else "project_latest_at($d)"
     con.execute(_SUMS.format(projects=projects), {"d": known, "reg": name, "load_id": load_id})
     return _write(con, "sum_values", load_id)
 

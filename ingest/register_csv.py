@@ -121,13 +121,14 @@ def _rows(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) 
         "progress": c.progress,
     }
     picked = ", ".join(f"{_col(names, h)} AS {k}" for k, h in fields.items())
-    every = " || ".join(f"coalesce({quote_ident(n)}, '')" for n in names)
+    # Any cell with text makes a record (tested cell by cell: most rows stop at the first).
+    any_text = " OR ".join(f"trim(coalesce({quote_ident(n)}, '')) <> ''" for n in names)
     # The records with their lines, joined once; rows with no text at all are not records.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE reg_cells AS
         SELECT s.line, r.* FROM raw_rows r JOIN staged s ON s.cell = r.rowid
-        WHERE trim({every}) <> '';
+        WHERE {any_text};
         DROP TABLE raw_rows;
         CREATE OR REPLACE TEMP TABLE reg AS SELECT line, {picked} FROM reg_cells;
         """
@@ -139,17 +140,13 @@ def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str])
     """reg_nodes: the four texts of each node of each record, nodes with any text only."""
     c = register.columns
     suffixes = (c.planned_suffix, c.reported_suffix, c.confirmed_suffix, c.confirmed_by_suffix)
-    parts = []
+    keys = ("planned", "reported", "confirmed", "confirmer")
+    structs = []
     for n in register.nodes:
-        heads = [n.name + s for s in suffixes]
         texts = ", ".join(
-            f"{_col(names, h)} AS {k}"
-            for k, h in zip(("planned", "reported", "confirmed", "confirmer"), heads, strict=True)
+            f"'{k}': {_col(names, n.name + x)}" for k, x in zip(keys, suffixes, strict=True)
         )
-        parts.append(
-            f"SELECT line, trim(coalesce({quote_ident(name_key(c.id))}, '')) AS project, "
-            f"{quote_text(n.id)} AS node, {texts} FROM reg_cells"
-        )
+        structs.append(f"{{'node': {quote_text(n.id)}, {texts}}}")
     fields = [(n.id, *(n.name + x for x in suffixes[:3])) for n in register.nodes]
     frame = pd.DataFrame(fields, columns=["node", "planned", "reported", "confirmed"])
     con.register("_frame", frame)
@@ -160,7 +157,10 @@ def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str])
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE reg_nodes AS
-        SELECT * FROM ({" UNION ALL ".join(parts)})
+        SELECT line, project, node, planned, reported, confirmed, confirmer FROM (
+            SELECT line, trim(coalesce({quote_ident(name_key(c.id))}, '')) AS project,
+                   unnest([{", ".join(structs)}], recursive := true)
+            FROM reg_cells)
         WHERE planned <> '' OR reported <> '' OR confirmed <> '' OR confirmer <> ''
         """
     )

@@ -14,7 +14,7 @@ import pandas as pd
 from ingest.errors import IngestError, RowError, StoreError
 from ingest.loader import SeriesReport
 from ingest.register import RegisterRows, read_register
-from ingest.register_counts import write_counts, write_sums
+from ingest.register_counts import known_now, write_counts, write_sums
 from ingest.register_csv import stage_register
 from ingest.register_schema import Register
 from ingest.schema import Indicator, Region
@@ -176,7 +176,7 @@ def _store(
             "FROM changed_nodes",
             params,
         )
-        _keep_current(con, params | {"known": known})
+        _keep_current(con, register.name, load_id, known)
         missing = _record_absences(con, register.name, load_id)
         counts = write_counts(con, load_id, known)
         counts += write_sums(con, register.name, load_id, known)
@@ -240,26 +240,23 @@ def _changes(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 _CHANGED_NODES = """
         CREATE OR REPLACE TEMP TABLE changed_nodes AS
-        WITH prior AS (SELECT * FROM node_rows_current WHERE register = $reg),
-        cleared AS (
-            SELECT p.project, p.node, NULL::DATE, NULL::DATE, NULL::DATE, NULL::VARCHAR,
-                   ip.line
-            FROM prior p JOIN incoming_projects ip USING (project)
-            WHERE NOT EXISTS (SELECT 1 FROM incoming_nodes i
-                              WHERE i.project = p.project AND i.node = p.node)
-              AND (p.planned, p.reported, p.confirmed, p.confirmed_by)
-                  IS DISTINCT FROM (NULL, NULL, NULL, NULL)
+        WITH prior AS (  -- the current nodes of the projects the file lists
+            SELECT c.*, ip.line AS project_line
+            FROM node_rows_current c JOIN incoming_projects ip USING (project)
+            WHERE c.register = $reg
         ),
-        rows AS (
-            SELECT i.project, i.node, i.planned, i.reported, i.confirmed,
-                   nullif(i.confirmed_by, '') AS confirmed_by, i.line
-            FROM incoming_nodes i
-            UNION ALL SELECT * FROM cleared
+        rows AS (  -- one join: a node the file no longer dates comes as all NULL
+            SELECT coalesce(i.project, p.project) AS project, coalesce(i.node, p.node) AS node,
+                   i.planned, i.reported, i.confirmed, nullif(i.confirmed_by, '') AS confirmed_by,
+                   coalesce(i.line, p.project_line) AS line, p.planned AS prior_planned,
+                   p.reported AS prior_reported, p.confirmed AS prior_confirmed,
+                   p.confirmed_by AS prior_confirmed_by
+            FROM incoming_nodes i FULL JOIN prior p ON p.project = i.project AND p.node = i.node
         )
-        SELECT r.*, p.planned AS prior_planned
-        FROM rows r LEFT JOIN prior p USING (project, node)
-        WHERE (r.planned, r.reported, r.confirmed, r.confirmed_by) IS DISTINCT FROM
-              (p.planned, p.reported, p.confirmed, p.confirmed_by)
+        SELECT project, node, planned, reported, confirmed, confirmed_by, line, prior_planned
+        FROM rows
+        WHERE (planned, reported, confirmed, confirmed_by) IS DISTINCT FROM
+              (prior_planned, prior_reported, prior_confirmed, prior_confirmed_by)
 """
 
 
@@ -285,7 +282,7 @@ def _record_load(
 
 
 # A load's changed rows replace the current ones unless those are known later (a load
-# dated before the latest keeps its versions as history only).
+# dated before the latest keeps its versions as history only; {newer} is then the test).
 _KEEP_CURRENT = """
 DELETE FROM project_rows_current o
 WHERE o.register = $reg AND o.known_from <= $known
@@ -293,22 +290,28 @@ WHERE o.register = $reg AND o.known_from <= $known
 INSERT INTO project_rows_current
 SELECT $reg, project, name, region, unit, supporting, investment, category, funds, progress,
        $known, $load_id
-FROM changed_projects c WHERE NOT EXISTS (
-    SELECT 1 FROM project_rows_current o WHERE o.register = $reg AND o.project = c.project);
+FROM changed_projects c WHERE {newer_project};
 DELETE FROM node_rows_current o
 WHERE o.register = $reg AND o.known_from <= $known AND EXISTS (
     SELECT 1 FROM changed_nodes c WHERE c.project = o.project AND c.node = o.node);
 INSERT INTO node_rows_current
 SELECT $reg, project, node, planned, reported, confirmed, confirmed_by, $known, $load_id
-FROM changed_nodes c WHERE NOT EXISTS (
-    SELECT 1 FROM node_rows_current o
-    WHERE o.register = $reg AND o.project = c.project AND o.node = c.node);
+FROM changed_nodes c WHERE {newer_node};
 """
+_NEWER = {
+    "newer_project": "NOT EXISTS (SELECT 1 FROM project_rows_current o "
+    "WHERE o.register = $reg AND o.project = c.project)",
+    "newer_node": "NOT EXISTS (SELECT 1 FROM node_rows_current o "
+    "WHERE o.register = $reg AND o.project = c.project AND o.node = c.node)",
+}
 
 
-def _keep_current(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
+def _keep_current(con: duckdb.DuckDBPyConnection, name: str, load_id: int, known: datetime) -> None:
     """Bring the current versions (project_rows_current, node_rows_current) up to date."""
-    for statement in _KEEP_CURRENT.split(";")[:-1]:
+    params: dict[str, object] = {"reg": name, "load_id": load_id, "known": known}
+    latest = known_now(con, known)
+    sql = _KEEP_CURRENT.format_map({k: "true" for k in _NEWER} if latest else _NEWER)
+    for statement in sql.split(";")[:-1]:
         con.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement})
 
 

@@ -1,4 +1,4 @@
-"""The latest versions a register load keeps equal what every stored version resolves to."""
+"""The register load path: kept latest versions equal every version resolved; records."""
 
 from __future__ import annotations
 
@@ -9,9 +9,17 @@ import duckdb
 import pytest
 
 from ingest import register_sql
+from ingest.errors import IngestError
 from ingest.store import MIGRATIONS, open_store
 from kpiwatch.config import Config
-from tests.register_helpers import load, project_line, query, register_config, write_register
+from tests.register_helpers import (
+    HEADER,
+    load,
+    project_line,
+    query,
+    register_config,
+    write_register,
+)
 
 # (kept table or view, what resolving every version gives)
 PAIRS = [
@@ -93,3 +101,20 @@ def test_an_older_store_gains_the_latest_versions(store: Config, tmp_path: Path)
             assert con.execute(f"({resolved}) EXCEPT ALL ({kept})").fetchall() == []
     finally:
         con.close()
+
+
+def test_rows_of_empty_cells_are_not_projects(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    empty = "," * HEADER.count(",")
+    lines = [
+        project_line("P1"),
+        empty,
+        " " + empty.replace(",", " ,", 3),
+        project_line("P2", region="火星"),
+    ]
+    path = write_register(tmp_path / "register.csv", lines)
+    with pytest.raises(IngestError) as refused:
+        load(config, path, "2026-03-01")
+    assert [(e.line, e.field, e.value) for e in refused.value.errors] == [(5, "区域", "火星")]
+    write_register(path, lines[:3])
+    assert load(config, path, "2026-03-01").projects == 1
