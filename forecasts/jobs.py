@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import statsmodels
 
-from forecasts import engine, models
+from forecasts import engine, growth, models
 from forecasts.engine import TooShort, forecast_series
+from forecasts.growth import RateData, forecast_growth
 from forecasts.models import Array
 
 
@@ -19,7 +20,7 @@ def _method() -> str:
     that changes either, every series is forecast anew once (else the store would keep
     forecasts of the old method for series whose data did not change)."""
     digest = hashlib.sha1(statsmodels.__version__.encode())
-    for source in (engine.__file__, models.__file__, __file__):
+    for source in (engine.__file__, models.__file__, growth.__file__, __file__):
         digest.update(Path(str(source)).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -48,6 +49,7 @@ class Job:
     n_paths: int
     at_risk_below: float
     behind_below: float
+    rates: RateData | None = None  # growth: period and cumulative rates (history unused)
 
     @property
     def input_hash(self) -> str:
@@ -62,6 +64,7 @@ class Job:
                 self.quarter_target,
                 self.n_paths,
                 self.season,
+                self.rates,
             )
         )
         return hashlib.sha1(text.encode()).hexdigest()
@@ -95,6 +98,8 @@ class Result:
 
 def run(job: Job) -> list[Result]:
     """Forecast a job's year and quarter horizons; never raises for a bad series."""
+    if job.rates is not None:
+        return _growth(job, job.rates)
     steps_year = (12 - job.month) // job.step
     steps_q = (job.quarter_month - job.month) // job.step
     try:
@@ -119,6 +124,32 @@ def run(job: Job) -> list[Result]:
     return out
 
 
+def _growth(job: Job, rates: RateData) -> list[Result]:
+    """A growth rate's cumulative rate at the year's and the quarter's end."""
+    try:
+        f = forecast_growth(rates, job.year, job.month, job.quarter_month, job.to_date, job.n_paths)
+    except TooShort as exc:
+        return [_empty(job, h, m, "too_little_history", str(exc)) for h, m in _horizons(job)]
+    except Exception as exc:  # one series never stops the others
+        return [
+            _empty(job, h, m, "failed", f"{type(exc).__name__}: {exc}") for h, m in _horizons(job)
+        ]
+    return [
+        _result(job, "year", 12, job.year_target, f.year, f.model, f.backtest_mae, f.note, False),
+        _result(
+            job,
+            "quarter",
+            job.quarter_month,
+            job.quarter_target,
+            f.quarter,
+            f.model,
+            f.backtest_mae,
+            f.note,
+            False,
+        ),
+    ]
+
+
 def _horizons(job: Job) -> list[tuple[str, int]]:
     return [("year", 12), ("quarter", job.quarter_month)]
 
@@ -128,11 +159,6 @@ def _quantity(job: Job, paths: Array, steps: int, horizon: str) -> Array:
     if job.kind == "flow":
         done = job.to_date if horizon == "year" else job.quarter_done
         return np.asarray(done + paths[:, :steps].sum(axis=1), dtype=np.float64)
-    if job.kind == "growth" and job.step == 3 and horizon == "year":
-        # quarterly rates only: the year's rate taken as the mean of its four quarters
-        known = np.array(job.history[-(job.month // 3) :]) if job.month >= 3 else np.empty(0)
-        future = paths[:, :steps]
-        return np.asarray((known.sum() + future.sum(axis=1)) / 4, dtype=np.float64)
     return paths[:, steps - 1]
 
 

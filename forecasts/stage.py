@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from forecasts.growth import rate_data
 from forecasts.jobs import Job, Result, run
 from forecasts.pool import process_pool
 from forecasts.schema import ForecastSettings
@@ -200,6 +201,7 @@ def _job(
         "stock": curve[q_end],
     }[ind.kind]
     done = to_date[month] - (to_date.get(q_start, np.nan) if q_start else 0.0)
+    rates = rate_data(rows, step) if ind.kind == "growth" else None
     return Job(
         t.indicator,
         t.region,
@@ -207,7 +209,7 @@ def _job(
         month,
         ind.kind,
         ind.direction,
-        tuple(_history(rows, ind.kind, step)),
+        tuple(_history(rows, ind.kind, step)) if rates is None else (),
         4 if step == 3 else 12,
         step,
         to_date[month],
@@ -218,6 +220,7 @@ def _job(
         settings.paths,
         settings.at_risk_below,
         settings.behind_below,
+        rates,
     )
 
 
