@@ -84,10 +84,10 @@ def draw(chart: Chart) -> str:
     """One chart as SVG text."""
     with rc_context(STYLE), rc_context({"svg.hashsalt": chart.key}):
         if isinstance(chart, ProjectChart):
-            fig = Figure(figsize=(7.2, 2.4))
+            fig = Figure(figsize=(7.2, 2.1))
             _projects(fig, chart)
         else:
-            fig = Figure(figsize=(2.5, 1.7) if chart.small else (7.2, 2.8))
+            fig = Figure(figsize=(2.5, 1.7) if chart.small else (7.2, 2.3))
             _progress(fig.add_subplot(), chart)
         fig.tight_layout(pad=0.4)
         out = io.StringIO()

@@ -47,8 +47,8 @@ def render_html(
     """The bulletin page; charts drawn in `workers` processes."""
     groups, specs = _progress_specs(b)
     projects = _project_specs(b)
-    svgs = render([*specs, *(c for _, c in projects)], workers)
-    drawn = dict(zip((c.key for c in [*specs, *(c for _, c in projects)]), svgs, strict=True))
+    charts = [*specs, *(c for _, c in projects if c is not None)]
+    drawn = dict(zip((c.key for c in charts), render(charts, workers), strict=True))
     labels = DEFAULT_LABELS | {r["status"]: r["status_label"] for r in b.items}
     return _env.get_template("bulletin.html.j2").render(
         b=b,
@@ -63,7 +63,8 @@ def render_html(
         chart_groups=[
             {**g, "charts": [Figure(k, cap, drawn[k]) for k, cap in g["charts"]]} for g in groups
         ],
-        project_charts=[{**info, "svg": drawn[c.key], "key": c.key} for info, c in projects],
+        project_lines=[info for info, _ in projects],
+        project_charts=[{**info, "svg": drawn[c.key]} for info, c in projects if c is not None],
         attainment=attainment,
         gap=gap,
         required=required,
@@ -123,24 +124,27 @@ def _progress_chart(b: Bulletin, row: Row, small: bool) -> ProgressChart:
     )
 
 
-def _project_specs(b: Bulletin) -> list[tuple[dict[str, Any], ProjectChart]]:
+def _project_specs(b: Bulletin) -> list[tuple[dict[str, Any], ProjectChart | None]]:
+    """A line per indicator × region for the month; a chart for the top of the tree."""
     if b.projects is None:
         return []
-    out = []
+    out: list[tuple[dict[str, Any], ProjectChart | None]] = []
     for e in b.projects.counts:
-        title = f"{e['indicator_name']} · {e['region_name']}"
         info = {
-            "title": title,
-            "dekads": " / ".join(str(n) for n in e["this_month_dekads"]) or "—",
+            "title": f"{e['indicator_name']} · {e['region_name']}",
+            "dekads": e["this_month_dekads"],
             "month": e["months"].get(b.scope.month, 0),
             "target": e["targets"].get(b.scope.month),
+            "key": f"p-{e['indicator']}-{e['region']}",
         }
-        chart = ProjectChart(
-            key=f"p-{e['indicator']}-{e['region']}",
-            dekads=tuple(sorted(e["dekads"].items())),
-            months=tuple(sorted(e["months"].items())),
-            targets=tuple(sorted(e["targets"].items())),
-        )
+        chart = None
+        if e["chart"]:
+            chart = ProjectChart(
+                key=info["key"],
+                dekads=tuple(sorted(e["dekads"].items())),
+                months=tuple(sorted(e["months"].items())),
+                targets=tuple(sorted(e["targets"].items())),
+            )
         out.append((info, chart))
     return out
 
@@ -182,8 +186,7 @@ def required(row: Row) -> str:
     rate, left = row["required_rate"], row["remaining_periods"]
     if rate is None or not math.isfinite(rate) or not left:
         return "—"
-    per = "quarter" if row["as_of"] and "Q" in str(row["as_of"]) else "month"
-    return f"{rate:,.2f} / {per} × {left}"
+    return f"{rate:,.2f} × {left}"
 
 
 def region_scope(names: Sequence[str]) -> str:

@@ -36,7 +36,7 @@ ORDER BY level DESC, unit, reached, item_kind, item
 # Projects counted per 旬 and per month in the month, with the month's target (its pace).
 PROJECT_COUNTS_SQL = """
 SELECT c.indicator, c.region, c.frequency, c.period, c.projects, i.name AS indicator_name,
-       r.name AS region_name
+       r.name AS region_name, r.parent
 FROM project_counts c
 LEFT JOIN indicators i ON i.id = c.indicator LEFT JOIN regions r ON r.id = c.region
 WHERE c.frequency IN ('dekad', 'month') AND year(c.period_end) = $year
@@ -149,11 +149,14 @@ def projects(con: duckdb.DuckDBPyConnection, scope: Scope) -> Projects | None:
         ).fetchall()
     }
     overdue = _rows(con, OVERDUE_NODES_SQL, {"day": scope.month_end, **_filters(scope)})
-    return Projects(_project_series(rows, targets, scope.month), overdue)
+    return Projects(_project_series(rows, targets, scope.year, scope.month), overdue)
 
 
 def _project_series(
-    rows: Sequence[Row], targets: Mapping[tuple[str, str, int], tuple[float, float]], month: int
+    rows: Sequence[Row],
+    targets: Mapping[tuple[str, str, int], tuple[float, float]],
+    year: int,
+    month: int,
 ) -> list[Row]:
     """One entry per indicator × region: counts per 旬 and month, the months' targets."""
     series: dict[tuple[str, str], Row] = {}
@@ -166,6 +169,7 @@ def _project_series(
                 "region": key[1],
                 "indicator_name": row["indicator_name"] or key[0],
                 "region_name": row["region_name"] or key[1],
+                "parent": row["parent"],
                 "dekads": {},
                 "months": dict.fromkeys(range(1, month + 1), 0),
                 "targets": {},
@@ -180,8 +184,12 @@ def _project_series(
             found = targets.get((indicator, region, m))
             if found is not None:
                 entry["targets"][m] = found[1]
-        this = [v for p, v in sorted(entry["dekads"].items()) if int(p[5:7]) == month]
-        entry["this_month_dekads"] = this
+        prefix = f"{year}-{month:02d}-D"
+        entry["this_month_dekads"] = [entry["dekads"].get(f"{prefix}{k}", 0) for k in (1, 2, 3)]
+    # the top of the tree shown gets the 进度图; the regions below it a line of the table
+    shown = {region for _, region in series}
+    for entry in series.values():
+        entry["chart"] = entry["parent"] not in shown
     return list(series.values())
 
 

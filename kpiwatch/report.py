@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -11,7 +12,7 @@ from typing import Protocol
 import click
 import duckdb
 
-from exporters import bulletin_page
+from exporters import bulletin_page, chromium
 from exporters.bulletin import Scope, gather
 from ingest.errors import UsageError
 from ingest.files import write_atomic
@@ -101,13 +102,34 @@ def _held(con: duckdb.DuckDBPyConnection) -> str:
 @click.option("--month", required=True, help="The month, YYYY-MM.")
 @click.option("--region", help="Only this region and those below it (id, name or alias).")
 @click.option("--unit", help="Only the items this unit answers for (id or name).")
-@click.option("--format", "fmt", type=click.Choice(["html"]), default="html", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "pdf"]),
+    default="html",
+    show_default=True,
+    help="pdf: printed on A4 by headless Chromium.",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
 @click.pass_obj
 def report(
     obj: HasConfig, month: str, region: str | None, unit: str | None, fmt: str, output: Path
 ) -> None:
-    """Write the monthly bulletin (月通报) as one self-contained HTML page."""
+    """Write the monthly bulletin (月通报) as one self-contained HTML page or an A4 PDF."""
+    if fmt == "pdf":
+        chromium.executable()  # before the work: no browser, no PDF
     page = build(obj.config(), Request(month, region, unit))
-    write_atomic(output, page)
+    if fmt == "pdf":
+        write_atomic(output, printed(page))
+    else:
+        write_atomic(output, page)
     click.echo(f"wrote {output}")
+
+
+def printed(page: str) -> bytes:
+    """The page printed to PDF by headless Chromium."""
+    with tempfile.TemporaryDirectory(prefix="kpiwatch-bulletin-") as tmp:
+        html, pdf = Path(tmp) / "bulletin.html", Path(tmp) / "bulletin.pdf"
+        html.write_text(page, encoding="utf-8")
+        chromium.print_pdf(html, pdf)
+        return pdf.read_bytes()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,8 +40,10 @@ def laid_out(page: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     return probe(page.read_text(encoding="utf-8"), tmp_path_factory.mktemp("probe"))
 
 
-def _run(config: Config, *args: str) -> Result:
-    return CliRunner().invoke(cli, ["--config", str(config.base_dir / "config.toml"), *args])
+def _run(config: Config, *args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(
+        cli, ["--config", str(config.base_dir / "config.toml"), *args], env=env
+    )
 
 
 def _items(config: Config, where: str = "true") -> set[tuple[str, str]]:
@@ -93,7 +98,9 @@ def test_headline_changes_ranking_ladder_projects_and_notes(laid_out: dict[str, 
     named = text.split("Named units and escalations")[1].split("Major projects")[0]
     assert "中德生态园管委会" in named and "通报" in named
     projects = text.split("Major projects")[1].split("Data notes")[0]
-    assert "against a month target of 2.00" in projects
+    # one project signed in October (on the 8th: its first 旬) against a month target of 2
+    assert "签约亿元以上项目 · 西海岸新区\t1\t0\t0\t1\t2.00" in projects
+    assert "进度图 签约亿元以上项目 · 西海岸新区" in projects  # the chart: top of the tree only
     # six starts planned for 15 September, none reported: 46 days late on 31 October
     assert "董家口经济区管委会\t6\t6\t46" in projects.split("Overdue nodes by unit")[1]
     notes = text.split("Data notes")[1]
@@ -133,3 +140,41 @@ def test_bad_requests_are_one_clear_line(
     assert done.exit_code == 1
     assert message in done.output and len(done.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def _poppler(*args: str) -> str:
+    """pdfinfo or pdftotext (Debian's poppler-utils): a real component, never skipped."""
+    if shutil.which(args[0]) is None:
+        pytest.fail(f"{args[0]} not found: install Debian's poppler-utils (make tools)")
+    return subprocess.run(args, capture_output=True, check=True, text=True).stdout
+
+
+def test_the_pdf_is_a4_with_the_table_first_and_the_charts_on_their_own_pages(
+    store: Config, tmp_path: Path
+) -> None:
+    pdf = tmp_path / "bulletin.pdf"
+    done = _run(store, "report", "--month", MONTH, "--format", "pdf", "-o", str(pdf))
+    assert done.exit_code == 0, done.output
+    info = _poppler("pdfinfo", str(pdf))
+    assert re.search(r"Page size:\s+59\d\.\d+ x 84\d\.\d+ pts \(A4\)", info), info
+    pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
+    text = [_poppler("pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-") for n in (1, 2, 3, 4)]
+    # the headline and the table; the five charts (a row of three small multiples, two
+    # full-width charts) on two pages of their own; ranking, units, projects and notes
+    assert pages == 4
+    assert "Monthly bulletin 2026-10" in text[0] and "挂图作战" not in text[0]
+    for unit in UNITS:
+        assert unit in text[0]
+    assert "挂图作战" in text[1] and "Ranking within parent" not in text[1] + text[2]
+    assert "Ranking within parent" in text[3] and "Data notes" in text[3]
+    assert "古镇口核心区管委会" in text[3]  # named: red this month
+
+
+def test_a_pdf_without_chromium_says_how_to_get_it(store: Config, tmp_path: Path) -> None:
+    pdf = tmp_path / "bulletin.pdf"
+    args = ("report", "--month", MONTH, "--format", "pdf", "-o", str(pdf))
+    done = _run(store, *args, env={"PATH": str(tmp_path)})
+    assert done.exit_code == 1 and not pdf.exists()
+    assert done.output.strip() == (
+        "chromium not found: install Debian's chromium package (make tools)"
+    )
