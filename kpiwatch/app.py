@@ -27,6 +27,7 @@ from exporters import (
 )
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
+from forecasts.as_of import forecast_as_of
 from forecasts.stage import ForecastReport, run_forecasts
 from ingest.errors import IngestError, KpiwatchError, RowError
 from ingest.loader import LoadReport, load_file
@@ -313,6 +314,24 @@ def forecast_rows(config: Config, indicator: str, region: str) -> list[dict[str,
         )
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def forecast_rows_as_of(
+    config: Config, indicator: str, region: str, moment: datetime
+) -> list[dict[str, object]]:
+    """One series' forecasts made from the figures known at `moment`, year first."""
+    targets = [t for t in config.targets if (t.indicator, t.region) == (indicator, region)]
+    with read_store(config) as con:
+        results = forecast_as_of(
+            con, moment, targets, config.indicator_map(), config.regions, config.forecasts
+        )
+    rows = []
+    for r in sorted(results, key=lambda r: (r.year, r.horizon != "year")):
+        row: dict[str, object] = dict(vars(r))
+        row["as_of"] = f"{r.year}-{r.month:02d}"
+        row["horizon_label"] = f"{r.year}-{r.horizon_month:02d}"
+        rows.append(row)
+    return rows
 
 
 def alert_settings(config: Config) -> AlertSettings:

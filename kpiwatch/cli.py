@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import logging
 import sys
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -326,16 +327,37 @@ def serve(obj: Context, listen: str | None, today: datetime | None, log_level: s
         sys.exit(1)
 
 
+def end_of(text: str) -> datetime:
+    """The last moment of the day (2023-10-20) or period (2023-09, 2023Q3) named."""
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError:
+        p = board.as_of_period(text)
+        day = date(p.year, p.last_month, calendar.monthrange(p.year, p.last_month)[1])
+    return datetime.combine(day, time.max)
+
+
 @cli.command()
 @click.option("--indicator", required=True)
 @click.option("--region", required=True)
+@click.option("--as-of", "as_of", help="Forecast from the figures known then (2023-09, a day).")
 @click.pass_obj
-def forecast(obj: Context, indicator: str, region: str) -> None:
+def forecast(obj: Context, indicator: str, region: str, as_of: str | None) -> None:
     """Print one series' forecast to quarter and year end, and why that model."""
     config = obj.config()
     indicator = find_indicator(config, indicator).id
     region = find_region(config, region).id
-    rows = app.forecast_rows(config, indicator, region)
+    if as_of:
+        moment = end_of(as_of)
+        rows = app.forecast_rows_as_of(config, indicator, region, moment)
+        if not rows:
+            fail(
+                f"no forecast for {indicator} in {region} as of {moment:%Y-%m-%d}: no target "
+                "year under way in the figures known then (a file loaded without --vintage "
+                "is known from its load)"
+            )
+    else:
+        rows = app.forecast_rows(config, indicator, region)
     if not rows:
         err.print(f"no forecast for {indicator} in {region} (run kpiwatch refresh)", markup=False)
         sys.exit(1)
@@ -363,7 +385,7 @@ def forecast(obj: Context, indicator: str, region: str) -> None:
                 f"{r['point']:.2f}",
                 f"{r['lower80']:.2f} … {r['upper80']:.2f}",
                 f"{r['lower95']:.2f} … {r['upper95']:.2f}",
-                f"{r['p_meet']:.0%}",
+                f"{r['p_meet']:.1%}",
                 f"{r['expected_shortfall']:.2f}",
             ),
         )
