@@ -88,9 +88,21 @@ def expose(own_text: bytes, own_openmetrics: bytes, snapshot: Snapshot | None) -
     return Exposition(text, om, gzip.compress(text, 1), gzip.compress(om, 1))
 
 
+# The latest 旬 check of each target on a register count, as horizon "dekad".
+DEKADS_SQL = """
+SELECT d.indicator, d.region, 'dekad', coalesce(i.kind, ''), d.actual, d.pace_target,
+       d.dekad_target, d.attainment, d.gap, NULL, d.status, false, d.year,
+       CAST(epoch(d.period_end + INTERVAL 1 DAY) AS DOUBLE), d.status, ''
+FROM progress_dekads d LEFT JOIN indicators i ON i.id = d.indicator
+QUALIFY row_number() OVER (PARTITION BY d.indicator, d.region ORDER BY d.period_end DESC) = 1
+"""
+
+
 def read_snapshot_data(con: duckdb.DuckDBPyConnection) -> SnapshotData:
     """Read what the metrics show from the store (checks, info, data ends)."""
     checks = [CheckRow(*r) for r in con.execute(CHECKS_SQL).fetchall()]
+    checks += [CheckRow(*r) for r in con.execute(DEKADS_SQL).fetchall()]
+    checks.sort(key=lambda c: (c.indicator, c.region, c.horizon))
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
     forecasts = _forecasts(con)

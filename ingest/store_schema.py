@@ -236,4 +236,16 @@ MIGRATIONS: list[tuple[int, str]] = [
     (13, "SELECT 1;"),
     # The latest version of each project and node, kept by every register load.
     (14, register_sql.CURRENT_TABLES),
+    # Targets of register counts checked at the end of every 旬 (metrics/project_dekads.py).
+    (
+        15,
+        """
+        CREATE TABLE progress_dekads (
+            indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, year INTEGER NOT NULL,
+            period VARCHAR NOT NULL, period_start DATE NOT NULL, period_end DATE NOT NULL,
+            as_of_day DATE NOT NULL, actual DOUBLE, pace_target DOUBLE, dekad_target DOUBLE,
+            attainment DOUBLE, gap DOUBLE, status VARCHAR NOT NULL, computed_at TIMESTAMP NOT NULL
+        );
+        """,
+    ),
 ]

@@ -13,6 +13,7 @@ from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import actuals_table, derived_growth
 from metrics.checks import CLEAR, drop_check_tables, prepare_checks
+from metrics.project_dekads import dekad_checks, write_dekad_checks
 from metrics.schema import Checks, Target, Thresholds
 from metrics.targets import target_tables
 
@@ -62,17 +63,20 @@ def _run_checks(
 ) -> ChecksReport:
     try:
         store: tuple[str, ...] = ()
+        day = today or date.today()
+        dekads = dekad_checks(con, targets, indicators, thresholds, day, last=None)
         if targets:
             target_tables(con, targets, indicators, thresholds, owners)
             store = prepare_checks(
                 con,
-                today or date.today(),
+                day,
                 settings.release_lag_days_monthly,
                 settings.release_lag_days_quarterly,
             )
         with transaction(con):
             for sql in CLEAR + store:
                 con.execute(sql)
+            write_dekad_checks(con, dekads)
             con.execute("DELETE FROM rollup_mismatches")
             if len(mismatches):
                 con.register("_mismatches", mismatches)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 
 import duckdb
+import pandas as pd
 
 from ingest.grains import Span, spans
 from ingest.register_counts import count_events
@@ -22,10 +23,17 @@ from metrics.pace import Curve
 from metrics.schema import Target, Thresholds
 from metrics.targets import curve_for
 
+# The year's count up to each asked day, for each asked indicator and region.
 _COUNTS = """
-SELECT count(*) FROM {events} e
-JOIN region_tree t ON t.region = e.region
-WHERE e.indicator = $indicator AND t.ancestor = $region AND e.day BETWEEN $first AND $last
+WITH ev AS (
+    SELECT e.indicator, t.ancestor AS region, e.day, count(*) AS n FROM {events} e
+    JOIN region_tree t ON t.region = e.region
+    WHERE e.indicator IN (SELECT indicator FROM _asked) GROUP BY ALL
+)
+SELECT q.i, coalesce(sum(ev.n), 0) FROM _asked q
+LEFT JOIN ev ON ev.indicator = q.indicator AND ev.region = q.region
+ AND ev.day BETWEEN q.first AND q.last
+GROUP BY q.i ORDER BY q.i
 """
 
 
@@ -37,9 +45,11 @@ class DekadCheck:
     region: str
     dekad: Span
     actual: int
-    pace: float
+    pace: float  # at the 旬's end, or at as_of inside the 旬 in progress
     attainment: float | None
     status: str
+    as_of: date | None = None  # the day judged (the 旬's end, or as_of inside it)
+    target: float | None = None  # the pace at the 旬's end
 
 
 def pace_at(curve: Curve, day: date) -> float:
@@ -55,29 +65,80 @@ def dekad_checks(
     indicators: Mapping[str, Indicator],
     thresholds: Callable[[str], Thresholds],
     as_of: date,
-    last: int = 3,
+    last: int | None = 3,
 ) -> list[DekadCheck]:
-    """The last `last` 旬 up to as_of of every target on a counted indicator."""
+    """The last `last` 旬 (None: all) up to as_of of every target on a counted indicator."""
     counted = {r[0] for r in con.execute("SELECT indicator FROM register_counts").fetchall()}
-    known = datetime.combine(as_of, time.max)
-    events = count_events(con, known)
-    sql = _COUNTS.format(events=events)
-    checks = []
+    asked: list[tuple[Target, Span, date, Curve]] = []
     for t in targets:
         if t.indicator not in counted or t.year != as_of.year:
             continue
         curve, _, _ = curve_for(t, indicators[t.indicator], {})
-        first = date(t.year, 1, 1)
-        for dekad in list(spans(first, as_of, "dekad"))[-last:]:
-            end = min(dekad.end, as_of)
-            params = {"indicator": t.indicator, "region": t.region, "first": first, "last": end}
-            if "$d" in events:
-                params["d"] = known
-            row = con.execute(sql, params).fetchall()
-            actual = int(row[0][0])
-            pace = pace_at(curve, end)
-            checks.append(_judge(t, dekad, actual, pace, thresholds(t.indicator)))
-    return checks
+        dekads = list(spans(date(t.year, 1, 1), as_of, "dekad"))
+        asked += [(t, d, min(d.end, as_of), curve) for d in dekads[-last if last else 0 :]]
+    actuals = _counts(con, [(t.indicator, t.region, t.year, end) for t, _, end, _ in asked], as_of)
+    return [
+        replace(
+            _judge(t, dekad, actual, pace_at(curve, end), thresholds(t.indicator)),
+            as_of=end,
+            target=pace_at(curve, dekad.end),
+        )
+        for (t, dekad, end, curve), actual in zip(asked, actuals, strict=True)
+    ]
+
+
+def write_dekad_checks(con: duckdb.DuckDBPyConnection, checks: Sequence[DekadCheck]) -> None:
+    """Replace progress_dekads with these checks (inside the caller's transaction)."""
+    rows = [_row(c) for c in checks]
+    frame = pd.DataFrame(rows, columns=[f"c{i}" for i in range(13)], dtype=object)
+    con.execute("DELETE FROM progress_dekads")
+    if rows:
+        con.register("_dekads", frame)
+        try:
+            con.execute(
+                "INSERT INTO progress_dekads SELECT c0, c1, c2, c3, CAST(c4 AS DATE), "
+                "CAST(c5 AS DATE), CAST(c6 AS DATE), c7, c8, c9, c10, c11, c12, now() "
+                "FROM _dekads"
+            )
+        finally:
+            con.unregister("_dekads")
+
+
+def _row(c: DekadCheck) -> tuple[object, ...]:
+    """A row of progress_dekads (without computed_at)."""
+    span = c.dekad
+    pace = _number(c.pace)
+    gap = None if pace is None else c.actual - pace
+    return (
+        *(c.indicator, c.region, span.start.year, span.label, span.start, span.end),
+        *(c.as_of, c.actual, pace, _number(c.target), c.attainment, gap, c.status),
+    )
+
+
+def _number(x: float | None) -> float | None:
+    """NULL for a pace past the target's last period (NaN)."""
+    return None if x is None or x != x else x
+
+
+def _counts(
+    con: duckdb.DuckDBPyConnection, asked: list[tuple[str, str, int, date]], as_of: date
+) -> list[int]:
+    """The year's count to each day (indicator, region, year, day), as known at as_of's end."""
+    if not asked:
+        return []
+    frame = pd.DataFrame(
+        [(i, ind, reg, date(year, 1, 1), day) for i, (ind, reg, year, day) in enumerate(asked)],
+        columns=["i", "indicator", "region", "first", "last"],
+    )
+    known = datetime.combine(as_of, time.max)
+    events = count_events(con, known)
+    con.register("_asked", frame)
+    try:
+        params = {"d": known} if "$d" in events else {}
+        rows = con.execute(_COUNTS.format(events=events), params).fetchall()
+    finally:
+        con.unregister("_asked")
+    return [int(r[1]) for r in rows]
 
 
 def _judge(t: Target, dekad: Span, actual: int, pace: float, th: Thresholds) -> DekadCheck:

@@ -7,10 +7,12 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from exporters.snapshot import read_snapshot_data, render
 from ingest.store import open_store
+from kpiwatch import app
 from metrics.project_dekads import dekad_checks
 from metrics.projects import supervise
-from tests.register_helpers import load, project_line, register_config, write_register
+from tests.register_helpers import load, project_line, query, register_config, write_register
 
 KPIWATCH = Path(sys.executable).parent / "kpiwatch"
 ARGS = ("--as-of", "2026-03-15", "--region", "西海岸新区")
@@ -121,3 +123,38 @@ def test_targets_are_checked_per_dekad(tmp_path: Path) -> None:
         ("2026-03-D1", 3, 198.97, "behind"),  # started on the 10th: the first 旬
         ("2026-03-D2", 4, 226.6, "behind"),  # on the 11th: the second
     ]
+
+
+def test_dekad_checks_are_stored_and_exported(tmp_path: Path) -> None:
+    config = register_config(tmp_path, extra=TARGET)
+    lines = [project_line(f"P{i}", started=("2026-03-10", "2026-03-10")) for i in range(3)]
+    lines.append(project_line("P9", region="董家口经济区", started=("2026-03-11", "2026-03-11")))
+    load(config, write_register(tmp_path / "register.csv", lines), "2026-03-15")
+    app.refresh_checks(config, today=date(2026, 3, 15))
+    rows = query(
+        config,
+        "SELECT period, CAST(as_of_day AS VARCHAR), actual, round(pace_target, 2), "
+        "round(dekad_target, 2), round(gap, 2), status FROM progress_dekads "
+        "WHERE region = 'west_coast' ORDER BY period_start",
+    )
+    # every 旬 of the year so far; the one in progress judged on the 15th against
+    # 171.33 + 85.67 × 15/31 = 212.78, its end's pace (20 March) 226.60
+    assert [r[0] for r in rows] == [f"2026-0{m}-D{d}" for m in (1, 2, 3) for d in (1, 2, 3)][:8]
+    assert rows[-2:] == [
+        ("2026-03-D1", "2026-03-10", 3, 198.97, 198.97, -195.97, "behind"),
+        ("2026-03-D2", "2026-03-15", 4, 212.78, 226.6, -208.78, "behind"),
+    ]
+    con = open_store(config.store_path, read_only=True)
+    try:
+        text = render(read_snapshot_data(con), 0.0, 100_000).text.decode()
+    finally:
+        con.close()
+    labels = 'horizon="dekad",indicator="projects_started",region="west_coast",year="2026"'
+    assert f"kpiwatch_kpi_actual{{{labels}}} 4.0" in text
+    assert f"kpiwatch_kpi_target{{{labels}}} 226.6" in text
+    status = labels.replace(',year="2026"', ',status="behind",year="2026"')
+    assert f"kpiwatch_kpi_status{{{status}}} 1.0" in text
+    check = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert check.returncode == 0 and not check.stdout.strip(), check.stdout + check.stderr
