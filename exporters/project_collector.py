@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 
 import duckdb
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -24,17 +24,17 @@ BANDS = (("1-10", 10), ("11-30", 30), ("31-90", 90), ("91+", None))
 
 NODES_SQL = """
 SELECT register, region, node, state, count(*)
-FROM project_nodes_at('infinity', $today) WHERE state <> 'unplanned' GROUP BY ALL ORDER BY ALL
+FROM project_nodes_at($known, $today) WHERE state <> 'unplanned' GROUP BY ALL ORDER BY ALL
 """
 OVERDUE_SQL = """
 SELECT register, region, node,
        CASE WHEN days_late <= 10 THEN '1-10' WHEN days_late <= 30 THEN '11-30'
             WHEN days_late <= 90 THEN '31-90' ELSE '91+' END AS band, count(*)
-FROM project_nodes_at('infinity', $today) WHERE state = 'overdue' GROUP BY ALL ORDER BY ALL
+FROM project_nodes_at($known, $today) WHERE state = 'overdue' GROUP BY ALL ORDER BY ALL
 """
 PROJECTS_SQL = """
 WITH s AS (SELECT register, project, planned, actual
-           FROM project_nodes_at('infinity', $today) WHERE node = 'started')
+           FROM project_nodes_at($known, $today) WHERE node = 'started')
 SELECT p.register, p.region,
        count(*) FILTER (p.listed), count(*) FILTER (NOT p.listed),
        count(*) FILTER (p.listed AND p.stuck),
@@ -44,7 +44,7 @@ SELECT p.register, p.region,
        coalesce(sum(p.investment) FILTER (p.listed), 0),
        coalesce(sum(p.funds) FILTER (p.listed), 0),
        avg(p.progress) FILTER (p.listed AND p.progress IS NOT NULL)
-FROM projects_at('infinity', $today) p LEFT JOIN s USING (register, project)
+FROM projects_at($known, $today) p LEFT JOIN s USING (register, project)
 GROUP BY ALL ORDER BY ALL
 """
 
@@ -102,10 +102,12 @@ NO_PROJECTS = ProjectData()
 
 
 def read_project_data(con: duckdb.DuckDBPyConnection, today: date | None = None) -> ProjectData:
-    """Read the registers' counts from the store, judged on `today`."""
+    """Read the registers' counts judged on `today`, as known by its end (default: the
+    machine's date, with every register loaded)."""
     day = today or date.today()
     dekad = span_of(day, "dekad")
-    params = {"today": day}
+    known: datetime | str = datetime.combine(today, time.max) if today else "infinity"
+    params = {"today": day, "known": known}
     return ProjectData(
         con.execute(NODES_SQL, params).fetchall(),
         con.execute(OVERDUE_SQL, params).fetchall(),

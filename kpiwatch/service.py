@@ -135,7 +135,7 @@ class Service:
         except (KpiwatchError, duckdb.Error, OSError) as exc:
             raise self._failed(stage, exc, config) from exc
         try:
-            return read_snapshot_data(con)
+            return read_snapshot_data(con, self.today)
         except duckdb.Error as exc:
             raise self._failed("snapshot", exc, config) from exc
 
@@ -242,7 +242,7 @@ class Service:
             log.warning("cannot read the last snapshot (%s): %s", reason, first_line(exc))
             return
         try:
-            data = read_snapshot_data(con)
+            data = read_snapshot_data(con, self.today)
         except duckdb.Error as exc:
             log.warning("no snapshot read from the store: %s", first_line(exc))
             return

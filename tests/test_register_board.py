@@ -158,3 +158,21 @@ def test_dekad_checks_are_stored_and_exported(tmp_path: Path) -> None:
         ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
     )
     assert check.returncode == 0 and not check.stdout.strip(), check.stdout + check.stderr
+
+
+def test_project_metrics_as_known_on_the_served_day(tmp_path: Path) -> None:
+    store = _board_store(tmp_path)
+    con = open_store(store, read_only=True)
+    try:
+        then = render(read_snapshot_data(con, date(2026, 3, 15)), 0.0, 100_000).text.decode()
+        now = render(read_snapshot_data(con, date(2026, 3, 16)), 0.0, 100_000).text.decode()
+    finally:
+        con.close()
+    # on 15 March P3's start (planned 5 March) was 10 days overdue; the register known
+    # from 16 March plans it for 25 March
+    overdue = (
+        'kpiwatch_project_overdue_nodes{days_late="1-10",node="started",region="dongjiakou",'
+        'register="major"} 1.0'
+    )
+    assert overdue in then
+    assert overdue not in now
