@@ -46,7 +46,7 @@ def build(con: duckdb.DuckDBPyConnection, tasks: int) -> None:
         INSERT INTO task_vintages
         SELECT 't' || i, 'task ' || i, 'u' || (i % $units), '', [], 'week', DATE '2026-01-05',
                DATE '2026-01-05' + CAST(60 + i % 300 AS INTEGER), 40 + i % 30, '个', NULL,
-               false, 1, i + 2
+               false, 1, i + 2, NULL
         FROM range($tasks) r(i)
         """,
         {"units": UNITS, "tasks": tasks},
@@ -55,7 +55,7 @@ def build(con: duckdb.DuckDBPyConnection, tasks: int) -> None:
         """
         INSERT INTO report_vintages
         SELECT 't' || i, DATE '2026-01-09' + CAST(7 * w AS INTEGER),
-               CAST(hash(i, w) % 3 AS DOUBLE), false, '', 1, i * $weeks + w + 2
+               CAST(hash(i, w) % 3 AS DOUBLE), false, '', 1, i * $weeks + w + 2, NULL
         FROM range($tasks) a(i), range($weeks) b(w)
         """,
         {"tasks": tasks, "weeks": WEEKS},

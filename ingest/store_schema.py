@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ingest import register_sql
 from ingest.task_tables import MIGRATION as TASK_TABLES
+from ingest.task_tables import SUPERSEDED
 
 # Each migration runs once, in order, inside one transaction with its version row.
 MIGRATIONS: list[tuple[int, str]] = [
@@ -248,4 +249,6 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    # When each task, report and problem version was superseded (ingest/task_tables.py).
+    (16, SUPERSEDED),
 ]

@@ -21,6 +21,7 @@ import pandas as pd
 from ingest.errors import IngestError, RowError
 from ingest.store import transaction
 from ingest.task_records import Record, read_records
+from ingest.task_tables import supersede_sql
 from ingest.unit_schema import ProblemItem, RecordKind, Task, TaskFile, Unit, parent_cycles
 
 # Stored columns of each kind, key first; every table also has load_id and line.
@@ -324,6 +325,7 @@ def _write(
             f"SELECT {cols}, ?, line FROM changed_records",
             [load_id],
         )
+        con.execute(supersede_sql(TABLES[kind], "changed_records"))
     finally:
         con.unregister("incoming_frame")
     return load_id, new, revised

@@ -32,6 +32,7 @@ from pydantic import Field
 from ingest import task_tables
 from ingest.grains import sql_span_start
 from ingest.schema import Strict
+from ingest.task_tables import CURRENT
 
 STATUSES = ("overdue", "done_late", "due_soon", "on_time", "done")
 
@@ -65,32 +66,19 @@ def macros(scoring: TaskScoring) -> str:
     no_due = "NULL" if s.no_due_score is None else repr(float(s.no_due_score))
     return f"""
 CREATE OR REPLACE MACRO task_status_as_of(d) AS TABLE
-WITH l AS (
-    SELECT load_id, known_from, revised_rows > 0 AS revises FROM task_loads
-    WHERE known_from < {d} + INTERVAL 1 DAY
-),
-a AS (
-    SELECT v.task, v.report_date, v.quantity, v.done, v.load_id, l.known_from, l.revises
-    FROM report_vintages v JOIN l USING (load_id) WHERE v.report_date <= {d}
-),
--- Only keys that a load revised can have several versions: the rest skip the sort.
-k AS (SELECT DISTINCT task, report_date FROM a WHERE revises),
-r AS (
-    SELECT task, report_date, quantity, done FROM a ANTI JOIN k USING (task, report_date)
-    UNION ALL
-    SELECT task, report_date, quantity, done FROM (
-        SELECT a.*, row_number() OVER (PARTITION BY task, report_date
-                                       ORDER BY known_from DESC, load_id DESC) AS n
-        FROM a SEMI JOIN k USING (task, report_date)
-    ) WHERE n = 1
+-- The reports current on d, read twice (totals, then the running sum of the tasks that
+-- reach their target): a second scan costs less than storing them.
+WITH r AS NOT MATERIALIZED (
+    SELECT v.task, v.report_date, v.quantity, v.done
+    FROM report_vintages v JOIN task_loads l USING (load_id)
+    WHERE {CURRENT} AND v.report_date <= {d}
 ),
 t AS (SELECT * FROM tasks_as_of(d)),
-rt AS (SELECT r.*, t.deadline, t.quantity AS target FROM r JOIN t USING (task)),
 tot AS (
-    SELECT task, sum(coalesce(quantity, 0)) AS done_quantity,
-           sum(coalesce(quantity, 0)) FILTER (report_date <= deadline) AS by_deadline,
-           min(report_date) FILTER (done) AS flagged, max(report_date) AS last_report
-    FROM rt GROUP BY task
+    SELECT r.task, sum(coalesce(r.quantity, 0)) AS done_quantity,
+           sum(coalesce(r.quantity, 0)) FILTER (r.report_date <= t.deadline) AS by_deadline,
+           min(r.report_date) FILTER (r.done) AS flagged, max(r.report_date) AS last_report
+    FROM r JOIN t USING (task) GROUP BY r.task
 ),
 -- The running sum only where the total reaches the target, and only on the side of the
 -- deadline where it is reached (after it, starting from what was done by then).
@@ -101,16 +89,20 @@ need AS (
     FROM tot JOIN t USING (task)
     WHERE tot.done_quantity >= t.quantity
 ),
+-- The first report whose running sum reaches the target, by one pass over each task's
+-- reports in date order (a fold is cheaper here than a window over the rows).
 reach AS (
-    SELECT task, min(report_date) AS reached FROM (
-        SELECT rt.task, rt.report_date, need.target,
-               CASE WHEN need.in_time THEN 0 ELSE need.by_deadline END
-               + sum(coalesce(rt.quantity, 0)) OVER (
-                   PARTITION BY rt.task ORDER BY rt.report_date
-                   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running
-        FROM rt JOIN need USING (task)
-        WHERE (rt.report_date <= need.deadline) = need.in_time
-    ) WHERE running >= target GROUP BY task
+    SELECT task, list_reduce(
+        list_sort(list({{'d': r.report_date, 'q': coalesce(r.quantity, 0)}})),
+        lambda acc, x: {{'s': acc.s + x.q,
+                         'd': CASE WHEN acc.d IS NULL AND acc.s + x.q >= any_value(need.target)
+                                   THEN x.d ELSE acc.d END}},
+        {{'s': CASE WHEN any_value(need.in_time) THEN 0 ELSE any_value(need.by_deadline) END,
+          'd': NULL::DATE}}
+    ).d AS reached
+    FROM r JOIN need USING (task)
+    WHERE (r.report_date <= need.deadline) = need.in_time
+    GROUP BY task
 ),
 p AS (
     SELECT tot.task, tot.done_quantity, tot.last_report,

@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ingest.grains import span_of, spans
-from ingest.store import open_store
+from ingest.store import MIGRATIONS, open_store
+from ingest.task_tables import SUPERSEDED
 from kpiwatch.config import Config
 from metrics.task_status import TaskScoring, install
 from tests.units_helpers import ingest, load_lists, query, write
@@ -74,6 +75,15 @@ def test_a_revised_report_counts_from_when_it_was_known(
     assert query(config, sql, ["2026-02-10"]) == [("done", 26.0, date(2026, 1, 30))]
     cumulative = "SELECT cumulative FROM task_progress WHERE task = 'R_qty' ORDER BY report_date"
     assert [r[0] for r in query(config, cumulative)] == [3.0, 23.0, 24.0, 26.0]
+    # A store written before versions recorded their successor learns them on opening.
+    con = duckdb.connect(str(config.store_path))
+    for table in ("task_vintages", "report_vintages", "problem_vintages"):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN superseded_from")
+    version = next(v for v, sql in MIGRATIONS if sql == SUPERSEDED)
+    con.execute("DELETE FROM schema_version WHERE version >= ?", [version])
+    con.close()
+    assert query(config, sql, ["2026-02-09"]) == [("on_time", 8.0, None)]
+    assert query(config, sql, ["2026-02-10"]) == [("done", 26.0, date(2026, 1, 30))]
 
 
 def test_a_quantity_reached_after_the_deadline_is_done_late_by_its_days(
@@ -158,7 +168,7 @@ def _one_task(con: duckdb.DuckDBPyConnection, start: date, deadline: date) -> No
     con.execute("DELETE FROM report_vintages")
     con.execute(
         "INSERT INTO task_vintages VALUES ('T', 't', 'u', '', [], 'week', ?, ?, 100, '', "
-        "NULL, false, 1, 1)",
+        "NULL, false, 1, 1, NULL)",
         [start, deadline],
     )
 
@@ -166,7 +176,7 @@ def _one_task(con: duckdb.DuckDBPyConnection, start: date, deadline: date) -> No
 @given(DAYS)
 def test_a_reports_week_is_the_calendars(store: duckdb.DuckDBPyConnection, day: date) -> None:
     _one_task(store, day, day)
-    store.execute("INSERT INTO report_vintages VALUES ('T', ?, 1, false, '', 1, 2)", [day])
+    store.execute("INSERT INTO report_vintages VALUES ('T', ?, 1, false, '', 1, 2, NULL)", [day])
     [(label, start, month)] = store.execute(
         "SELECT week, week_start, week_month FROM task_progress"
     ).fetchall()
@@ -183,7 +193,7 @@ def test_weeks_elapsed_and_left_cover_the_task(
     _one_task(store, start, deadline)
     [(left,)] = store.execute("SELECT weeks_left FROM task_status_as_of(?)", [as_of]).fetchall()
     # weeks_elapsed is weekly_pace's divisor: done 1 per report day → recover it.
-    store.execute("INSERT INTO report_vintages VALUES ('T', ?, 1, false, '', 1, 2)", [start])
+    store.execute("INSERT INTO report_vintages VALUES ('T', ?, 1, false, '', 1, 2, NULL)", [start])
     [(pace,)] = store.execute("SELECT weekly_pace FROM task_status_as_of(?)", [as_of]).fetchall()
     elapsed = round(1 / pace)
     assert elapsed == len(list(spans(start, as_of, "week")))
