@@ -108,7 +108,8 @@ def write_counts(con: duckdb.DuckDBPyConnection, load_id: int, known_from: datet
 
 
 # Each sum's value in the load's month for each region with projects of the register
-# (the projects this load lists), where it differs from the stored one.
+# (the projects this load lists), where it differs from the stored one. A region with
+# no project due to start (or none reporting progress) has no start rate (progress).
 _SUMS = """
 CREATE OR REPLACE TEMP TABLE sum_values AS
 WITH p AS (
@@ -117,14 +118,24 @@ WITH p AS (
         SELECT 1 FROM project_absences a
         WHERE a.register = p.register AND a.project = p.project AND a.load_id = $load_id)
 ),
+started AS (  -- each project's start: planned, and whether done by the load's day
+    SELECT project, planned <= CAST($d AS DATE) AS due,
+           coalesce(confirmed, reported) <= CAST($d AS DATE) AS done
+    FROM {nodes} WHERE register = $reg AND node = 'started'
+),
 fresh AS (
     SELECT s.indicator, t.ancestor AS region,
            year(CAST($d AS DATE)) * 10000 + month(CAST($d AS DATE)) * 101 AS pkey,
-           coalesce(sum(CASE s.field WHEN 'funds' THEN p.funds ELSE p.investment END), 0)
-               AS value
+           CASE s.field
+               WHEN 'funds' THEN coalesce(sum(p.funds), 0)
+               WHEN 'investment' THEN coalesce(sum(p.investment), 0)
+               WHEN 'progress' THEN avg(p.progress)
+               ELSE 100.0 * count(*) FILTER (st.due AND st.done)
+                    / nullif(count(*) FILTER (st.due), 0) END AS value
     FROM register_sums s JOIN p ON p.register = s.register
     JOIN region_tree t ON t.region = p.region
-    WHERE s.register = $reg GROUP BY ALL
+    LEFT JOIN started st ON st.project = p.project
+    WHERE s.register = $reg GROUP BY s.indicator, s.field, t.ancestor
 ),
 prior AS (
     SELECT s.indicator, s.region, v.pkey, arg_max(v.value, (l.known_from, v.load_id)) AS value
@@ -133,7 +144,7 @@ prior AS (
     GROUP BY ALL
 )
 SELECT f.* FROM fresh f LEFT JOIN prior p USING (indicator, region, pkey)
-WHERE p.value IS NULL OR p.value <> f.value
+WHERE f.value IS NOT NULL AND (p.value IS NULL OR p.value <> f.value)
 """
 
 
@@ -142,8 +153,10 @@ def write_sums(con: duckdb.DuckDBPyConnection, name: str, load_id: int, known: d
 
     Leaves the temp table sum_values for the caller to drop.
     """
-    projects = "project_rows_current" if known_now(con, known) else "project_latest_at($d)"
-    con.execute(_SUMS.format(projects=projects), {"d": known, "reg": name, "load_id": load_id})
+    sources = {"projects": "project_rows_current", "nodes": "node_rows_current"}
+    if not known_now(con, known):
+        sources = {"projects": "project_latest_at($d)", "nodes": "project_node_latest_at($d)"}
+    con.execute(_SUMS.format_map(sources), {"d": known, "reg": name, "load_id": load_id})
     return _write(con, "sum_values", load_id)
 
 

@@ -80,14 +80,16 @@ class Count(Strict):
 
 
 class Sum(Strict):
-    """[[registers.sums]]: a monthly stock indicator summed over the listed projects.
+    """[[registers.sums]]: a monthly stock indicator over the listed projects.
 
-    Each load writes the month it is known in: the funds in place (到位资金) or the
-    planned investment of the register's projects in each region and every one above.
+    Each load writes the month it is known in, for each region and every one above: the
+    funds in place (到位资金) or the planned investment summed, the mean physical
+    progress (形象进度, %) of the projects reporting it, or the start rate (开工率, %):
+    of the projects whose planned start has come by the load's day, those started.
     """
 
     indicator: Id
-    field: Literal["funds", "investment"]
+    field: Literal["funds", "investment", "progress", "start_rate"]
 
 
 class Register(Strict):
@@ -128,6 +130,11 @@ class Register(Strict):
             if count.node not in ids:
                 raise ValueError(
                     f"counts[indicator={count.indicator}]: unknown node {count.node!r}"
+                )
+        for m in self.sums:
+            if m.field == "start_rate" and "started" not in ids:
+                raise ValueError(
+                    f"sums[indicator={m.indicator}]: a start rate needs a node 'started'"
                 )
         return self
 

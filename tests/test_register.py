@@ -449,6 +449,56 @@ def test_funds_in_place_are_a_stock_indicator(tmp_path: Path) -> None:
     ]
 
 
+RATES = """
+[[indicators]]
+id = "start_rate"
+name = "开工率"
+unit = "%"
+kind = "stock"
+
+[[indicators]]
+id = "progress"
+name = "形象进度"
+unit = "%"
+kind = "stock"
+
+[[registers.sums]]
+indicator = "start_rate"
+field = "start_rate"
+
+[[registers.sums]]
+indicator = "progress"
+field = "progress"
+"""
+
+
+def test_start_rate_and_progress_are_stock_indicators(tmp_path: Path) -> None:
+    config = register_config(tmp_path, extra=RATES)
+    head = HEADER + ",形象进度(%)"
+    lines = [
+        head,  # on 10 March: P1 and P2 due to start, P1 started; P4 not due yet
+        project_line("P1", started=("2026-03-01", "2026-03-02")) + ",40",
+        project_line("P2", started=("2026-03-05", "")) + ",60",
+        project_line("P3", region="董家口经济区", started=("2026-03-08", "2026-03-09")) + ",30",
+        project_line("P4", region="董家口经济区", started=("2026-04-01", "")) + ",",
+    ]
+    (tmp_path / "register_1.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    load(config, tmp_path / "register_1.csv", "2026-03-10")
+    rows = query(
+        config,
+        "SELECT indicator, region, period, round(value, 2) FROM observations_latest "
+        "WHERE indicator IN ('start_rate', 'progress') ORDER BY 1, 2",
+    )
+    assert rows == [
+        ("progress", "dongjiakou", "2026-03", 30.0),  # P4 reports none
+        ("progress", "ecopark", "2026-03", 50.0),
+        ("progress", "west_coast", "2026-03", 43.33),  # (40 + 60 + 30) / 3
+        ("start_rate", "dongjiakou", "2026-03", 100.0),
+        ("start_rate", "ecopark", "2026-03", 50.0),
+        ("start_rate", "west_coast", "2026-03", 66.67),  # 2 started of 3 due, not a mean
+    ]
+
+
 OTHER = """
 [[registers]]
 name = "other"
@@ -465,6 +515,13 @@ path = "other.csv"
         (OTHER.format('counts = [{indicator = "nothing", node = "started"}]'), "unknown"),
         (OTHER.format('counts = [{indicator = "signed_1", node = "nothing"}]'), "unknown node"),
         (OTHER.format("").replace('"other"', '"major"'), "used more than once"),
+        (
+            OTHER.format(
+                'nodes = [{id = "signed", name = "签约"}]\n'
+                'sums = [{indicator = "signed_1", field = "start_rate"}]'
+            ),
+            "needs a node 'started'",
+        ),
     ],
 )
 def test_derived_indicators_are_checked(tmp_path: Path, extra: str, message: str) -> None:
