@@ -2,7 +2,8 @@
 
 One rule for every item with a status over time. A progress check is judged at its
 own cadence (a monthly indicator by its month's status, a quarterly one by its
-quarter's), an at-least-one-per-period rule by each of its periods: each run of
+quarter's), a quantity task by its pace at its cadence (metrics.task_pace), an
+at-least-one-per-period rule by each of its periods: each run of
 consecutive periods behind raises the item's level to the number of `periods`
 thresholds the run has reached. Tasks and project nodes are judged
 by days overdue against `overdue_days`. Levels: 0 none, 1 通报, 2 约谈, 3 问责.
@@ -32,7 +33,7 @@ from pydantic import Field, model_validator
 from ingest.errors import Problem
 from ingest.schema import Strict
 from ingest.store import transaction
-from metrics import per_period, task_status
+from metrics import per_period, task_pace, task_status
 
 LEVELS = ("none", "通报", "约谈", "问责")
 Count = Annotated[int, Field(ge=1, le=1000)]
@@ -219,7 +220,8 @@ def history_sql(esc: Escalation, source: str) -> str:
 
 def views(esc: Escalation) -> str:
     """The ladder's views and macros, with the configured thresholds."""
-    history = history_sql(esc, f"{CHECK_ITEMS} UNION ALL {per_period.LADDER_ITEMS}")
+    items = (CHECK_ITEMS, per_period.LADDER_ITEMS, task_pace.LADDER_ITEMS)
+    history = history_sql(esc, " UNION ALL ".join(items))
     late = LATE_SQL.format(n=len(esc.overdue_days), days=list(esc.overdue_days), late=LATE_ITEMS)
     labels = "[" + ", ".join(_quote(s) for s in esc.labels) + "]"
     return f"""
@@ -260,6 +262,7 @@ def install(
     task_status.install(con, scoring)  # the ladder reads the tasks' statuses
     with transaction(con):
         per_period.install(con, rules)
+        con.execute(task_pace.MACRO)
         con.execute(
             "CREATE OR REPLACE TABLE escalation_talks "
             "(talk_date DATE NOT NULL, unit VARCHAR NOT NULL, note VARCHAR)"
