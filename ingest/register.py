@@ -134,6 +134,22 @@ def region_names(regions: Sequence[Region]) -> dict[str, str]:
     return names
 
 
+def node_id(register: Register, text: str) -> str | None:
+    """The node a cell of the events layout names (its id or its name), if any."""
+    clean = unicodedata.normalize("NFKC", text).strip()
+    for n in register.nodes:
+        if clean in (n.id, unicodedata.normalize("NFKC", n.name)):
+            return n.id
+    return None
+
+
+def unknown_node(register: Register) -> str:
+    """The reason a cell naming no node of the register is refused."""
+    return "unknown node; the register's nodes: " + ", ".join(
+        f"{n.id}/{n.name}" for n in register.nodes
+    )
+
+
 def read_number(text: str) -> float:
     """A number as registers write it (thousands separators and full width allowed)."""
     clean = unicodedata.normalize("NFKC", text.replace(",", "")).strip()
@@ -181,19 +197,14 @@ class _Reader:
         else:
             c = self.register.columns
             text = self.cell(row, c.node)
-            node_id = self._node_id(text)
-            if node_id is None:
-                known = ", ".join(f"{n.id}/{n.name}" for n in self.register.nodes)
-                self._error(line, c.node, text, f"unknown node; the register's nodes: {known}")
+            found = self._node_id(text)
+            if found is None:
+                self._error(line, c.node, text, unknown_node(self.register))
                 return
-            self._node(line, row, project.project, node_id)
+            self._node(line, row, project.project, found)
 
     def _node_id(self, text: str) -> str | None:
-        clean = unicodedata.normalize("NFKC", text).strip()
-        for n in self.register.nodes:
-            if clean in (n.id, unicodedata.normalize("NFKC", n.name)):
-                return n.id
-        return None
+        return node_id(self.register, text)
 
     def _project(self, line: int, row: list[str]) -> ProjectRow | None:
         c = self.register.columns

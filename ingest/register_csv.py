@@ -1,14 +1,15 @@
-"""A `projects` layout register CSV read by DuckDB and checked in SQL, for large files.
+"""A register CSV (either layout) read by DuckDB and checked in SQL, for large files.
 
 The shared long reader (ingest.readers.stage_long) stages the file's cells as text with
 their physical lines; the checks are those of ingest.register, as set operations: every
-distinct date text is parsed once in Python (parse_date), everything else is SQL. It
+distinct date, number, region and node text is read once in Python, everything else is
+SQL. It
 leaves incoming_projects and incoming_nodes as ingest.register_store expects them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ import pandas as pd
 
 from ingest.errors import IngestError, RowError
 from ingest.readers import quote_ident, quote_text, stage_long
-from ingest.register import parse_date, read_number, region_names
+from ingest.register import node_id, parse_date, read_number, region_names, unknown_node
 from ingest.register_schema import Register
 from ingest.schema import Columns, Region, Source
 from ingest.text import clean_text, name_key
@@ -38,6 +39,8 @@ TEMP = (
     "region_map",
     "reg_errors",
     "node_fields",
+    "node_map",
+    "reg_events",
 )
 
 
@@ -96,6 +99,8 @@ def _check_header(path: Path, register: Register, names: list[str]) -> None:
     c = register.columns
     need = [c.id, c.region] + [n.name + s for n in register.nodes for s in (c.planned_suffix,)]
     need += [n.name + c.reported_suffix for n in register.nodes]
+    if register.layout == "events":
+        need = [c.id, c.region, c.node]
     shown = ", ".join(names)
     errors = [
         RowError(register.header_row, n, shown, f"no column named {n!r} in the header")
@@ -138,6 +143,9 @@ def _rows(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) 
 
 def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) -> None:
     """reg_nodes: the four texts of each node of each record, nodes with any text only."""
+    if register.layout == "events":
+        _event_nodes(con, register, names)
+        return
     c = register.columns
     suffixes = (c.planned_suffix, c.reported_suffix, c.confirmed_suffix, c.confirmed_by_suffix)
     keys = ("planned", "reported", "confirmed", "confirmer")
@@ -147,13 +155,9 @@ def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str])
             f"'{k}': {_col(names, n.name + x)}" for k, x in zip(keys, suffixes, strict=True)
         )
         structs.append(f"{{'node': {quote_text(n.id)}, {texts}}}")
+    # the header texts of each node's cells, joined only to name a bad one
     fields = [(n.id, *(n.name + x for x in suffixes[:3])) for n in register.nodes]
-    frame = pd.DataFrame(fields, columns=["node", "planned", "reported", "confirmed"])
-    con.register("_frame", frame)
-    try:  # the header texts of each node's cells, joined only to name a bad one
-        con.execute("CREATE OR REPLACE TEMP TABLE node_fields AS SELECT * FROM _frame")
-    finally:
-        con.unregister("_frame")
+    _register_frame(con, "node_fields", fields, ["node", "planned", "reported", "confirmed"])
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE reg_nodes AS
@@ -162,6 +166,38 @@ def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str])
                    unnest([{", ".join(structs)}], recursive := true)
             FROM reg_cells)
         WHERE planned <> '' OR reported <> '' OR confirmed <> '' OR confirmer <> ''
+        """
+    )
+
+
+def _event_nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) -> None:
+    """reg_events: every record's node text and the node it names (NULL: none);
+    reg_nodes: the records naming a node, with any date text."""
+    c = register.columns
+    texts = [
+        str(r[0])
+        for r in con.execute(f"SELECT DISTINCT {_col(names, c.node)} FROM reg_cells").fetchall()
+    ]
+    _register(con, "node_map", [(t, node_id(register, t), None) for t in texts], "VARCHAR")
+    heads = (c.planned, c.reported, c.confirmed)
+    fields = [(n.id, *heads) for n in register.nodes]
+    _register_frame(con, "node_fields", fields, ["node", "planned", "reported", "confirmed"])
+    dates = ", ".join(
+        f"{_col(names, h)} AS {k}"
+        for k, h in zip(("planned", "reported", "confirmed"), heads, strict=True)
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE reg_events AS
+        SELECT r.line, trim(coalesce({quote_ident(name_key(c.id))}, '')) AS project,
+               {_col(names, c.node)} AS node_text, {dates},
+               {_col(names, c.confirmed_by)} AS confirmer
+        FROM reg_cells r;
+        CREATE OR REPLACE TEMP TABLE reg_nodes AS
+        SELECT e.line, e.project, m.value AS node, e.planned, e.reported, e.confirmed, e.confirmer
+        FROM reg_events e JOIN node_map m ON m.text = e.node_text
+        WHERE m.value IS NOT NULL
+          AND (planned <> '' OR reported <> '' OR confirmed <> '' OR confirmer <> '');
         """
     )
 
@@ -217,6 +253,17 @@ def _register(
         con.unregister("_frame")
 
 
+def _register_frame(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[tuple[str, ...]], columns: list[str]
+) -> None:
+    """A temp table of text rows."""
+    con.register("_frame", pd.DataFrame(rows, columns=columns, dtype=object))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _frame")
+    finally:
+        con.unregister("_frame")
+
+
 def _errors(con: duckdb.DuckDBPyConnection, register: Register, today: date) -> None:
     """reg_errors(line, seq, field, value, reason): every problem of the file."""
     c = register.columns
@@ -226,11 +273,12 @@ def _errors(con: duckdb.DuckDBPyConnection, register: Register, today: date) -> 
         f"SELECT r.line, 1, {quote_text(c.region)}, r.region_text, "
         "'unknown region (not in [[regions]])' FROM reg r "
         "LEFT JOIN region_map m ON m.text = r.region_text WHERE m.value IS NULL",
-        f"SELECT line, 2, {quote_text(c.id)}, project, "
-        "printf('project listed twice (first on line %d)', first) FROM "
-        "(SELECT *, min(line) OVER (PARTITION BY project) AS first FROM reg WHERE project <> '') "
-        "WHERE line > first",
     ]
+    parts += (
+        _event_errors(register)
+        if register.layout == "events"
+        else [_TWICE.format(quote_text(c.id))]
+    )
     for i, (column, header, most) in enumerate(
         (
             ("investment", c.investment, None),
@@ -252,6 +300,38 @@ def _errors(con: duckdb.DuckDBPyConnection, register: Register, today: date) -> 
         + " UNION ALL ".join(parts)
         + ") e(line, seq, field, value, reason)"
     )
+
+
+_TWICE = (
+    "SELECT line, 2, {0}, project, printf('project listed twice (first on line %d)', first) "
+    "FROM (SELECT *, min(line) OVER (PARTITION BY project) AS first FROM reg "
+    "WHERE project <> '') WHERE line > first"
+)
+
+
+def _event_errors(register: Register) -> list[str]:
+    """Rows of one project whose details differ from its first; unknown or repeated nodes."""
+    c = register.columns
+    details = "(name, region, unit, supporting, investment, category, funds, progress)"
+    texts = "(name, region_text, unit, supporting, investment, category, funds, progress)"
+    # only projects whose rows differ in text can differ once read ("60" and "60.0" agree)
+    varied = (
+        f"(SELECT * FROM reg WHERE project IN (SELECT project FROM reg GROUP BY project "
+        f"HAVING min({texts}) <> max({texts})))"
+    )
+    return [
+        f"SELECT line, 2, {quote_text(c.id)}, project, "
+        "printf('project details differ from line %d', first) FROM ("
+        f"SELECT line, project, first_value(line) OVER w AS first, {details} IS DISTINCT FROM "
+        f"first_value({details}) OVER w AS differs FROM ({_PARSED.format(source=varied)}) "
+        "WINDOW w AS (PARTITION BY project ORDER BY line)) WHERE differs",
+        f"SELECT e.line, 6, {quote_text(c.node)}, e.node_text, "
+        f"{quote_text(unknown_node(register))} FROM reg_events e "
+        "JOIN node_map m ON m.text = e.node_text WHERE m.value IS NULL",
+        f"SELECT line, 7, {quote_text(c.node)}, node, "
+        "printf('node listed twice (first on line %d)', first) FROM (SELECT *, "
+        "min(line) OVER (PARTITION BY project, node) AS first FROM reg_nodes) WHERE line > first",
+    ]
 
 
 def _date_errors(today: date) -> list[str]:
@@ -291,17 +371,28 @@ def _order_errors(register: Register) -> list[str]:
     return parts
 
 
+# The project columns of each record, read: its region's id and its numbers.
+_PARSED = """
+SELECT r.line, r.project, r.name, m.value AS region, r.unit, r.supporting,
+       i.value AS investment, r.category, f.value AS funds, p.value AS progress
+FROM {source} r JOIN region_map m ON m.text = r.region_text
+LEFT JOIN number_map i ON i.text = r.investment LEFT JOIN number_map f ON f.text = r.funds
+LEFT JOIN number_map p ON p.text = r.progress
+"""
+
+
+# Each project's first record (the only one, in the projects layout).
+_FIRST_ROWS = "(SELECT DISTINCT ON (project) * FROM reg ORDER BY project, line)"
+
+
 def _incoming(con: duckdb.DuckDBPyConnection) -> None:
     """incoming_projects and incoming_nodes, as ingest.register_store stages them."""
-    number = "(SELECT value FROM number_map WHERE text = r.{0})"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE incoming_projects AS
-        SELECT r.project, r.name, m.value AS region, r.unit, r.supporting,
-               {number.format("investment")} AS investment, r.category,
-               {number.format("funds")} AS funds, {number.format("progress")} AS progress,
-               CAST(r.line AS BIGINT) AS line
-        FROM reg r JOIN region_map m ON m.text = r.region_text;
+        SELECT project, name, region, unit, supporting, investment, category, funds, progress,
+               CAST(line AS BIGINT) AS line
+        FROM ({_PARSED.format(source=_FIRST_ROWS)});
         CREATE OR REPLACE TEMP TABLE incoming_nodes AS
         SELECT project, node, planned_day AS planned, reported_day AS reported,
                confirmed_day AS confirmed, confirmer AS confirmed_by, CAST(line AS BIGINT) AS line

@@ -136,10 +136,10 @@ def _read(
 ) -> int:
     """Stage the file's checked projects and nodes (incoming_*); return its rows.
 
-    CSVs in the projects layout are read and checked by DuckDB (large registers);
-    workbooks and the events layout row by row in Python, to the same rules.
+    CSVs (either layout) are read and checked by DuckDB (large registers); workbooks
+    row by row in Python, to the same rules.
     """
-    if register.layout == "projects" and path.suffix.lower() not in WORKBOOK_SUFFIXES:
+    if path.suffix.lower() not in WORKBOOK_SUFFIXES:
         return stage_register(con, path, register, list(regions), known.date())
     rows = read_register(path, register, regions, known.date())
     _stage(con, rows)
