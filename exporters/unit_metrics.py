@@ -7,6 +7,7 @@ Families (labels bounded by the configured units and five statuses):
   kpiwatch_unit_on_time_ratio{unit}          done by the deadline ÷ due
   kpiwatch_unit_problems{unit, status}       problems open and overdue
   kpiwatch_unit_score{unit}                  the unit score (节点考核), 0–100
+  kpiwatch_unit_tree_score{unit}             the score over the unit and the units below it
   kpiwatch_unit_rank{unit}                   rank among the units with the same parent
   kpiwatch_unit_info{unit, name, kind, parent, task_force}   value 1
 """
@@ -26,9 +27,9 @@ TASK_STATUSES = ("overdue", "done_late", "due_soon", "on_time", "done")
 UNITS_SQL = """
 SELECT unit, coalesce(name, ''), coalesce(kind, ''), coalesce(parent, ''),
        coalesce(task_force, ''), due, open_problems, overdue_problems, completion_rate,
-       on_time_rate, score, rank_in_parent
+       on_time_rate, score, tree_score, rank_in_parent
 FROM unit_scores
-WHERE kind <> 'region' OR tasks > 0 OR open_problems > 0  -- not every region of the tree
+WHERE kind <> 'region' OR tree_tasks > 0 OR open_problems > 0  -- as kpiwatch units lists
 ORDER BY unit
 """
 COUNTS_SQL = "SELECT unit, status, count(*) FROM task_status GROUP BY ALL ORDER BY ALL"
@@ -49,6 +50,7 @@ class UnitRow:
     completion_rate: float | None
     on_time_rate: float | None
     score: float | None
+    tree_score: float | None
     rank: int | None
 
 
@@ -108,7 +110,8 @@ class UnitCollector(Collector):
             ("completion_ratio", "Tasks due that are done (1 is all).", "completion_rate"),
             ("on_time_ratio", "Tasks due that were done by their deadline.", "on_time_rate"),
             ("score", "The unit score (节点考核), 0 to 100.", "score"),
-            ("rank", "Rank among the units with the same parent (1 is best).", "rank"),
+            ("tree_score", "The score over the unit and the units below it.", "tree_score"),
+            ("rank", "Rank by tree score among the units with the same parent.", "rank"),
         )
         for name, doc, attr in fields:
             family = GaugeMetricFamily(f"{P}{name}", doc, labels=["unit"])

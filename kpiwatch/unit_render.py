@@ -47,18 +47,26 @@ def _num(value: object, digits: int = 1) -> str:
 
 
 def ranking_table(rows: Sequence[dict[str, object]], as_of: date) -> Table:
-    """Units by parent and rank; units with nothing due are shown unranked."""
+    """Units by parent and rank (by the score with the units below); units with nothing
+    due are shown unranked."""
     return _table(
         ("parent", "rank", "unit", "name", "kind", "due", "done", "on time", "overdue",
-         "problems overdue", "score"),
+         "problems overdue", "score", "with units below"),
         f"units as of {as_of}",
         (
             (r["parent"] or "", r["rank_in_parent"] or "–", r["unit"], r["name"], r["kind"],
              r["due"], _pct(r["completion_rate"]), _pct(r["on_time_rate"]), r["overdue"],
-             r["overdue_problems"], _num(r["score"]))
+             r["overdue_problems"], _num(r["score"]), _num(r["tree_score"]))
             for r in rows
         ),
     )  # fmt: skip
+
+
+def _tree(u: dict[str, object]) -> str:
+    """The score with the units below, where there are any that have tasks."""
+    if u["tree_tasks"] == u["tasks"]:
+        return ""
+    return f" ({_num(u['tree_score']) or '–'} with the units below: {u['tree_due']} due)"
 
 
 def _progress(t: dict[str, object]) -> str:
@@ -86,8 +94,8 @@ def unit_tables(found: UnitList, as_of: date) -> list[Table | Text]:
     u = found.unit
     rank = f"rank {u['rank_in_parent']} of {found.siblings}" if u["rank_in_parent"] else "unranked"
     head = Text(
-        f"{u['unit']} {u['name']} ({u['kind']}) as of {as_of}: score {_num(u['score']) or '–'}, "
-        f"{rank} under {u['parent'] or '–'}; {u['due']} due, completion "
+        f"{u['unit']} {u['name']} ({u['kind']}) as of {as_of}: score {_num(u['score']) or '–'}"
+        f"{_tree(u)}, {rank} under {u['parent'] or '–'}; {u['due']} due, completion "
         f"{_pct(u['completion_rate']) or '–'}, on time {_pct(u['on_time_rate']) or '–'}, "
         f"{u['overdue']} overdue, {u['overdue_problems']} problems overdue"
     )

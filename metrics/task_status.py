@@ -12,14 +12,7 @@ Per task, as of a day d (reports dated and known by then):
 - At the task's cadence (周、旬、月): `checked_through` is the end of its last period that
   has ended, `due_at_check` the target prorated by days from start to deadline up to
   then, `behind_pace` an unfinished quantity task whose done so far is below it.
-Per unit: tasks due by d, completion rate (done ÷ due), on-time rate (done by the
-deadline ÷ due), overdue tasks, overdue problems, and the score
-
-    score = 100 × (w_done × completion + w_on_time × on_time) ÷ (w_done + w_on_time)
-            − overdue_penalty × overdue tasks − problem_penalty × overdue problems,
-
-floored at 0. A unit with no task due has no score and no rank unless
-`no_due_score` gives it one; units are ranked among the children of their parent.
+Per unit: the score (节点考核) and rank of metrics.unit_scores.
 """
 
 from __future__ import annotations
@@ -33,6 +26,7 @@ from ingest import task_tables
 from ingest.grains import sql_span_start
 from ingest.schema import Strict
 from ingest.task_tables import CURRENT
+from metrics import unit_scores as unit_score_sql
 
 STATUSES = ("overdue", "done_late", "due_soon", "on_time", "done")
 
@@ -62,8 +56,6 @@ def macros(scoring: TaskScoring) -> str:
     """The task_status and unit_scores macros and views, with the configured weights."""
     s = scoring
     d = "CAST(d AS DATE)"
-    weights = s.completion_weight + s.on_time_weight or 1.0
-    no_due = "NULL" if s.no_due_score is None else repr(float(s.no_due_score))
     return f"""
 CREATE OR REPLACE MACRO task_status_as_of(d) AS TABLE
 -- The reports current on d, read twice (totals, then the running sum of the tasks that
@@ -145,54 +137,7 @@ FROM s;
 
 CREATE OR REPLACE VIEW task_status AS SELECT * FROM task_status_as_of(current_date);
 
-CREATE OR REPLACE MACRO unit_scores_as_of(d) AS TABLE
-WITH t AS (
-    SELECT unit, count(*) AS tasks,
-           count(*) FILTER (deadline <= as_of) AS due,
-           count(*) FILTER (deadline <= as_of AND status IN ('done', 'done_late')) AS done,
-           count(*) FILTER (deadline <= as_of AND status = 'done') AS done_on_time,
-           count(*) FILTER (status = 'overdue') AS overdue,
-           count(*) FILTER (status = 'due_soon') AS due_soon
-    FROM task_status_as_of(d) GROUP BY unit
-),
-pr AS (
-    SELECT unit, count(*) FILTER (status <> 'resolved' AND status <> 'resolved_late')
-               AS open_problems,
-           count(*) FILTER (status = 'overdue') AS overdue_problems
-    FROM problems_as_of(d) GROUP BY unit
-),
-u AS (
-    SELECT u.id AS unit, u.name, u.kind, u.parent, u.task_force,
-           coalesce(t.tasks, 0) AS tasks, coalesce(t.due, 0) AS due,
-           coalesce(t.done, 0) AS done, coalesce(t.done_on_time, 0) AS done_on_time,
-           coalesce(t.overdue, 0) AS overdue, coalesce(t.due_soon, 0) AS due_soon,
-           coalesce(pr.open_problems, 0) AS open_problems,
-           coalesce(pr.overdue_problems, 0) AS overdue_problems
-    FROM units u LEFT JOIN t ON t.unit = u.id LEFT JOIN pr ON pr.unit = u.id
-),
-r AS (
-    SELECT *, CASE WHEN due > 0 THEN done / due END AS completion_rate,
-           CASE WHEN due > 0 THEN done_on_time / due END AS on_time_rate
-    FROM u
-),
-sc AS (
-    SELECT *,
-           CASE WHEN due > 0
-                THEN greatest(0, 100 * ({s.completion_weight} * completion_rate
-                                        + {s.on_time_weight} * on_time_rate) / {weights}
-                                 - {s.overdue_penalty} * overdue
-                                 - {s.problem_penalty} * overdue_problems)
-                ELSE {no_due} END AS score
-    FROM r
-)
-SELECT *, CASE WHEN score IS NOT NULL
-               THEN rank() OVER (PARTITION BY parent, score IS NULL ORDER BY score DESC) END
-              AS rank_in_parent,
-       CAST(d AS DATE) AS as_of
-FROM sc;
-
-CREATE OR REPLACE VIEW unit_scores AS SELECT * FROM unit_scores_as_of(current_date);
-"""
+""" + unit_score_sql.macro(scoring)
 
 
 def install(con: duckdb.DuckDBPyConnection, scoring: TaskScoring) -> None:

@@ -71,7 +71,7 @@ def unit_list(con: duckdb.DuckDBPyConnection, unit: str, as_of: date) -> UnitLis
     if not found:
         return None
     me = found[0]
-    siblings = sum(1 for s in scores if s["parent"] == me["parent"] and s["score"] is not None)
+    siblings = sum(1 for s in scores if s["parent"] == me["parent"] and s["tree_score"] is not None)
     statuses = task_statuses(con, as_of)
     return UnitList(
         unit=me,
@@ -108,12 +108,14 @@ def _guarded(
 
 def ranking(con: duckdb.DuckDBPyConnection, as_of: date) -> list[dict[str, object]]:
     """Each unit's score and rank within its parent, as of a day: the configured units and
-    the regions that have tasks or problems (not every region of the tree)."""
-    return [
-        s
-        for s in unit_scores(con, as_of)
-        if s["kind"] != "region" or s["tasks"] or s["open_problems"] or s["overdue_problems"]
-    ]
+    the regions with tasks (their own or below them) or problems, not every region."""
+    return [s for s in unit_scores(con, as_of) if listed(s)]
+
+
+def listed(s: dict[str, object]) -> bool:
+    """A unit the ranking and the metrics show: a configured unit, or a region with tasks
+    in its tree or problems of its own."""
+    return s["kind"] != "region" or bool(s["tree_tasks"] or s["open_problems"])
 
 
 def _dicts(

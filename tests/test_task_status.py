@@ -147,6 +147,24 @@ def test_a_unit_with_no_tasks_is_not_ranked_first(listed: Callable[[str], Config
     assert [(r[0], r[6]) for r in scored] == [("housing", 1), ("idle_co", 2), ("renewal", 3)]
 
 
+def test_a_task_force_is_scored_over_the_units_below_it(listed: Callable[[str], Config]) -> None:
+    sql = (
+        "SELECT unit, due, tree_due, tree_done, tree_done_on_time, tree_overdue, "
+        "tree_overdue_problems, score, round(tree_score, 3), rank_in_parent "
+        "FROM unit_scores_as_of(DATE '2026-03-30') "
+        "WHERE unit IN ('CN', 'west_coast', 'tf3', 'housing') ORDER BY unit"
+    )
+    # tf3 holds no task itself; below it renewal (3 due, 1 done late, 2 overdue, 1 problem
+    # overdue), housing (2 due, 1 done on time, 1 overdue) and idle_co (none):
+    # 100 × (0.5 × 2/5 + 0.5 × 1/5) − 1 × 3 − 2 × 1 = 25, and so for the regions above.
+    assert query(listed(), sql) == [
+        ("CN", 0, 5, 2, 1, 3, 1, None, 25.0, 1),
+        ("housing", 2, 2, 1, 1, 1, 0, 49.0, 49.0, 1),
+        ("tf3", 0, 5, 2, 1, 3, 1, None, 25.0, 1),
+        ("west_coast", 0, 5, 2, 1, 3, 1, None, 25.0, 1),
+    ]
+
+
 # -- the week calendar, held to ingest.grains ------------------------------------------
 
 DAYS = st.dates(min_value=date(2020, 1, 1), max_value=date(2032, 12, 31))

@@ -21,7 +21,7 @@ from tests.service_helpers import wait_for as wait
 from tests.test_dashboards import as_promql
 from tests.units_helpers import load_lists
 
-ROW = UnitRow("renewal", "城市更新", "department", "tf3", "tf3", 3, 1, 1, 1 / 3, 0.0, 4.5, 2)
+ROW = UnitRow("renewal", "城市更新", "department", "tf3", "tf3", 3, 1, 1, 1 / 3, 0.0, 4.5, 4.5, 2)
 
 
 def exposition(data: UnitData) -> str:
@@ -38,7 +38,8 @@ def test_one_series_per_unit_and_status_never_per_task() -> None:
     assert 'kpiwatch_unit_completion_ratio{unit="renewal"} 0.3333333333333333' in samples
     assert 'kpiwatch_unit_problems{status="overdue",unit="renewal"} 1.0' in samples
     assert 'kpiwatch_unit_rank{unit="renewal"} 2.0' in samples
-    assert len(samples) == 5 + 5 + 2 + 1  # statuses, per-unit figures, problems, info
+    assert 'kpiwatch_unit_tree_score{unit="renewal"} 4.5' in samples
+    assert len(samples) == 5 + 6 + 2 + 1  # statuses, per-unit figures, problems, info
     assert "task=" not in text
 
 
@@ -53,13 +54,16 @@ def test_exposition_passes_promtool_check_metrics() -> None:
 def test_read_from_the_store_skips_regions_without_tasks(
     make_config: Callable[[str], Config], tmp_path: Path
 ) -> None:
-    config = load_lists(make_config, tmp_path)
+    extra = '[[regions]]\nid = "idle_zone"\nname = "空区"\nparent = "west_coast"\n'
+    config = load_lists(make_config, tmp_path, extra)
     con: duckdb.DuckDBPyConnection = open_store(config.store_path)
     try:
         data = read_unit_data(con)
     finally:
         con.close()
-    assert [u.unit for u in data.units] == ["housing", "idle_co", "renewal", "tf3"]
+    # The regions above tf3 hold its tasks in their tree; idle_zone holds none.
+    units = ["CN", "housing", "idle_co", "renewal", "tf3", "west_coast"]
+    assert [u.unit for u in data.units] == units
     # Today every deadline of the lists has passed: statuses as of the machine's day.
     assert ("renewal", "overdue", 3) in data.counts
 
