@@ -42,9 +42,14 @@ class Figure:
 
 
 def render_html(
-    b: Bulletin, scope_text: str, workers: int = 1, generated: str | None = None
+    b: Bulletin,
+    scope_text: str,
+    workers: int = 1,
+    generated: str | None = None,
+    reload: int | None = None,
 ) -> str:
-    """The bulletin page; charts drawn in `workers` processes."""
+    """The bulletin page; charts drawn in `workers` processes; `reload`: seconds between
+    a wall screen's reloads."""
     groups, specs = _progress_specs(b)
     projects = _project_specs(b)
     charts = [*specs, *(c for _, c in projects if c is not None)]
@@ -55,6 +60,7 @@ def render_html(
         title=f"{b.scope.year}年{b.scope.month}月 指标运行月通报 Monthly bulletin {b.scope.label}",
         scope_text=scope_text,
         generated=generated,
+        reload=reload,
         statuses=STATUSES,
         horizons=HORIZONS,
         labels=labels,

@@ -15,7 +15,16 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 STAGES = ("store", "ingest", "checks", "forecasts", "escalation", "snapshot")
 # Why the DuckDB file could not be used; "other" for what none of these explains.
 STORE_REASONS = ("locked", "unreadable", "corrupt", "no_space", "read_only", "other")
-HANDLERS = ("/metrics", "/healthz", "/readyz", "/", "/-/refresh", "/-/reload", "other")
+HANDLERS = (
+    "/metrics",
+    "/healthz",
+    "/readyz",
+    "/",
+    "/-/refresh",
+    "/-/reload",
+    "/bulletin",
+    "other",
+)
 OM_EOF = b"# EOF\n"
 
 

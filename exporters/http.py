@@ -1,4 +1,5 @@
-"""The HTTP endpoint: /metrics, /healthz, /readyz, an index page, POST /-/refresh and /-/reload.
+"""The HTTP endpoint: /metrics, /healthz, /readyz, /bulletin, an index page, POST /-/refresh
+and /-/reload.
 
 One thread per connection; TLS handshakes run in that thread under a timeout, so an idle
 or slow client holds only its own connection, never the accept loop.
@@ -27,10 +28,12 @@ log = logging.getLogger(__name__)
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OM_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 PLAIN = "text/plain; charset=utf-8"
+HTML = "text/html; charset=utf-8"
 INDEX = b"""<!doctype html><html><head><meta charset="utf-8"><title>kpiwatch</title></head>
 <body><h1>kpiwatch</h1><p>KPI progress checks and forecasts for Prometheus.</p>
 <ul><li><a href="/metrics">/metrics</a></li><li><a href="/healthz">/healthz</a></li>
-<li><a href="/readyz">/readyz</a></li></ul></body></html>
+<li><a href="/readyz">/readyz</a></li><li><a href="/bulletin">/bulletin</a></li></ul>
+</body></html>
 """
 
 
@@ -72,6 +75,8 @@ class Hooks:
     token: str | None
     on_refresh: Callable[[], None]
     on_reload: Callable[[], str | None]  # the error, or None when the reload worked
+    # the bulletin page of a month (None: the current one) as (HTTP status, body)
+    bulletin: Callable[[str | None], tuple[int, bytes]] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,8 @@ class Handler(BaseHTTPRequestHandler):
         # Route on the target as sent: http.server turns //metrics into /metrics.
         self.target = self.requestline.split()[1].split("?", 1)[0]
         self.handler = self.target if self.target in HANDLERS else "other"
+        if self.target.startswith("/bulletin/"):
+            self.handler = "/bulletin"  # one label for every month
         return True
 
     def send_response(self, code: int, message: str | None = None) -> None:
@@ -137,7 +144,9 @@ class Handler(BaseHTTPRequestHandler):
             body = b"ready\n" if ready else b"no snapshot loaded yet\n"
             self._send(200 if ready else 503, PLAIN, body)
         elif self.target == "/":
-            self._send(200, "text/html; charset=utf-8", INDEX)
+            self._send(200, HTML, INDEX)
+        elif self.handler == "/bulletin":
+            self._bulletin()
         elif self.target in ("/-/refresh", "/-/reload"):
             self._not_allowed("POST")
         else:
@@ -151,7 +160,10 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorised():
             return
         if self.target not in ("/-/refresh", "/-/reload"):
-            if self.target in ("/metrics", "/healthz", "/readyz", "/"):
+            if (
+                self.target in ("/metrics", "/healthz", "/readyz", "/")
+                or self.handler == "/bulletin"
+            ):
                 self._not_allowed("GET, HEAD")
             else:
                 self._send(404, PLAIN, b"not found\n")
@@ -211,6 +223,14 @@ class Handler(BaseHTTPRequestHandler):
             head, body = text_format(live), e.text_gz if gz else e.text
         # two gzip members in one body are one gzip stream to every decoder
         self._send(200, OM_TYPE if openmetrics else TEXT_TYPE, _gz(head, gz) + body, gz)
+
+    def _bulletin(self) -> None:
+        pages = self.server.hooks.bulletin
+        if pages is None:
+            self._send(404, PLAIN, b"not found\n")
+            return
+        code, body = pages(self.target.removeprefix("/bulletin").strip("/") or None)
+        self._send(code, HTML if code == 200 else PLAIN, body)
 
     def _send(self, code: int, ctype: str, body: bytes, gz: bool = False) -> None:
         self.send_response(code)

@@ -61,7 +61,9 @@ def below(config: Config, region: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def build(config: Config, request: Request, generated: str | None = None) -> str:
+def build(
+    config: Config, request: Request, generated: str | None = None, reload: int | None = None
+) -> str:
     """The bulletin page; a month without checks or an unknown unit is a UsageError."""
     year, month = parse_month(request.month)
     regions, shown = None, []
@@ -80,7 +82,8 @@ def build(config: Config, request: Request, generated: str | None = None) -> str
         b = gather(con, scope)
         if not b.items:
             raise UsageError(f"no checks for {scope.label}{_where(request)}{_held(con)}")
-    return bulletin_page.render_html(b, bulletin_page.region_scope(shown), WORKERS, generated)
+    scope_text = bulletin_page.region_scope(shown)
+    return bulletin_page.render_html(b, scope_text, WORKERS, generated, reload)
 
 
 def _where(request: Request) -> str:

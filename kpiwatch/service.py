@@ -39,6 +39,7 @@ from forecasts.pool import process_pool
 from ingest.errors import IngestError, KpiwatchError, StageError, StoreError
 from ingest.store import open_store
 from kpiwatch import app
+from kpiwatch.bulletin_board import Bulletins
 from kpiwatch.config import Config, load_config
 from kpiwatch.storefaults import classify
 
@@ -71,6 +72,7 @@ class Service:
         self._inbox_loaded: tuple[tuple[str, int, int], ...] | None = None
         self.store_fault = False  # the last refresh failed on the store's file
         self._renderer: ProcessPoolExecutor | None = None
+        self.bulletins = Bulletins()
 
     # -- the refresh -------------------------------------------------------------
     def refresh(self) -> bool:
@@ -94,6 +96,7 @@ class Service:
         self._serve(snapshot)
         log.info("refresh done: %d series in %.2fs", snapshot.series, time.monotonic() - started)
         self._save(snapshot, config)
+        self.bulletins.rebuild(config)  # the wall board shows what the metrics show
         return True
 
     def _read_store(self, config: Config) -> SnapshotData | None:
@@ -257,7 +260,12 @@ class Service:
         return load_web_config(config.resolve(web)) if web else WebConfig()
 
     def hooks(self, config: Config) -> Hooks:
-        return Hooks(refresh_token(config), self.request_refresh, self.reload)
+        return Hooks(
+            refresh_token(config),
+            self.request_refresh,
+            self.reload,
+            lambda month: self.bulletins.page(self.config, month),
+        )
 
     def reload(self) -> str | None:
         """Re-read config.toml and the web config; on any problem keep the old ones."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import bcrypt
 import duckdb
 import pytest
 from click.testing import CliRunner, Result
@@ -17,6 +19,8 @@ from kpiwatch.cli import cli
 from kpiwatch.config import Config
 from kpiwatch.report import Request, build
 from tests.bulletin_helpers import MONTH, UNITS, build_store, probe, screenshot
+from tests.service_helpers import free_port, kpiwatch_serve, wait_for
+from tests.test_access import PASSWORD, https, make_cert
 
 SECTIONS = ["headline", "board", "charts", "ranking", "named", "projects", "notes"]
 
@@ -178,3 +182,48 @@ def test_a_pdf_without_chromium_says_how_to_get_it(store: Config, tmp_path: Path
     assert done.output.strip() == (
         "chromium not found: install Debian's chromium package (make tools)"
     )
+
+
+def test_the_service_serves_the_bulletin_with_the_tls_and_auth_of_metrics(
+    store: Config, tmp_path: Path
+) -> None:
+    work = tmp_path / "served"
+    shutil.copytree(store.base_dir, work)
+    make_cert(work)
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    (work / "web.yml").write_text(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+        f"basic_auth_users:\n  board: '{hashed}'\n",
+        encoding="utf-8",
+    )
+    with (work / "config.toml").open("a", encoding="utf-8") as config:
+        config.write('\n[server]\nweb_config_file = "web.yml"\n')
+    ctx = ssl.create_default_context(cafile=str(work / "server.crt"))
+    port, token, user = free_port(), "bulletin-refresh", f"board:{PASSWORD}"
+    base = f"https://127.0.0.1:{port}/bulletin"
+    with kpiwatch_serve(work, port, env={"KPIWATCH_REFRESH_TOKEN": token}, today="2026-11-25"):
+        wait_for(lambda: https(base, ctx, user)[0] == 200, timeout=120, what="the bulletin")
+        assert https(base, ctx)[0] == 401 and https(f"{base}/2026-09", ctx)[0] == 401
+        page = https(base, ctx, user)[1].decode("utf-8")
+        assert "Monthly bulletin 2026-10" in page and '<meta http-equiv="refresh"' in page
+        code, older = https(f"{base}/2026-09", ctx, user)
+        assert code == 200 and "Monthly bulletin 2026-09" in older.decode("utf-8")
+        code, body = https(f"{base}/2025-01", ctx, user)
+        assert code == 404 and body.decode("utf-8").startswith("no checks for 2025-01")
+        assert https(f"{base}/junk", ctx, user)[0] == 404
+        assert https(base, ctx, user, "POST")[0] == 405
+        # each good refresh rebuilds the current page
+        stamp = re.search(r"generated ([\d-]+ [\d:]+)", page)
+        assert stamp is not None
+        refresh = f"https://127.0.0.1:{port}/-/refresh"
+        assert https(refresh, ctx, user, "POST", {"X-Refresh-Token": token})[0] == 202
+        wait_for(
+            lambda: stamp.group(1) not in https(base, ctx, user)[1].decode("utf-8"),
+            timeout=120,
+            what="the bulletin rebuilt after a refresh",
+        )
+    laid = probe(page, tmp_path)
+    assert laid["rows"] == 5 and laid["sections"] == SECTIONS
+    charts = laid["charts"]
+    assert isinstance(charts, list) and charts
+    assert all(w > 50 and h > 30 for _, w, h in charts)
