@@ -9,10 +9,10 @@ from datetime import datetime
 
 import duckdb
 
+from exporters.bulletin import Bulletin
 from ingest.errors import KpiwatchError, StoreError, UsageError
-from kpiwatch.board import read_store
 from kpiwatch.config import Config
-from kpiwatch.report import Request, build, parse_month
+from kpiwatch.report import Request, build, collect, page
 
 log = logging.getLogger("kpiwatch")
 # A wall screen reloads the current bulletin this often (seconds).
@@ -29,21 +29,34 @@ class Bulletins:
         self._pages: dict[str, bytes] = {}
         self._current: str | None = None
         self._generation = 0  # a page built on request is kept only if no refresh came between
+        self._collected: tuple[str, tuple[Bulletin, str]] | None = None
 
-    def rebuild(self, config: Config) -> None:
-        """After a good refresh: the current month's page again, older ones on request."""
+    def collect(self, con: duckdb.DuckDBPyConnection, config: Config) -> None:
+        """Read the current month's bulletin on the refresh's own connection: the store
+        is opened once a refresh, and only while it runs."""
+        self._collected = None
         try:
-            with read_store(config) as con:
-                row = con.execute(LATEST_SQL).fetchone()
-            month = row[0] if row else None
-            page = None if month is None else _page(config, str(month), RELOAD_SECONDS)
-        except (KpiwatchError, duckdb.Error, OSError) as exc:
+            row = con.execute(LATEST_SQL).fetchone()
+            if row and row[0]:
+                self._collected = (str(row[0]), collect(con, config, Request(str(row[0]))))
+        except (KpiwatchError, duckdb.Error) as exc:
             log.warning("the bulletin was not rebuilt: %s", str(exc).splitlines()[0])
+
+    def rebuild(self) -> None:
+        """After a good refresh: draw the collected month's page; older ones on request."""
+        if self._collected is None:
+            return
+        month, found = self._collected
+        self._collected = None
+        try:
+            html = page(found, _now(), RELOAD_SECONDS).encode("utf-8")
+        except Exception:  # a drawing bug must not stop the service; the old page stays
+            log.exception("the bulletin could not be drawn")
             return
         with self._lock:
             self._generation += 1
-            self._pages = {} if page is None else {str(month): page}
-            self._current = None if month is None else str(month)
+            self._pages = {month: html}
+            self._current = month
 
     def page(self, config: Config, month: str | None) -> tuple[int, bytes]:
         """(status, body) for GET /bulletin (month None) or /bulletin/YYYY-MM."""
@@ -56,18 +69,16 @@ class Bulletins:
         if found is not None:
             return 200, found
         try:
-            parse_month(month)
-            page = _page(config, month, None)
+            html = build(config, Request(month), generated=_now()).encode("utf-8")
         except UsageError as exc:
             return 404, f"{exc}\n".encode()
         except (StoreError, duckdb.Error, OSError) as exc:
             return 503, f"the store is busy, try again: {str(exc).splitlines()[0]}\n".encode()
         with self._lock:
             if generation == self._generation:
-                self._pages.setdefault(month, page)
-        return 200, page
+                self._pages.setdefault(month, html)
+        return 200, html
 
 
-def _page(config: Config, month: str, reload: int | None) -> bytes:
-    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
-    return build(config, Request(month), generated=stamp, reload=reload).encode("utf-8")
+def _now() -> str:
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")

@@ -13,7 +13,7 @@ import click
 import duckdb
 
 from exporters import bulletin_page, chromium
-from exporters.bulletin import Scope, gather
+from exporters.bulletin import Bulletin, Scope, gather
 from ingest.errors import UsageError
 from ingest.files import write_atomic
 from kpiwatch.board import read_store
@@ -65,25 +65,38 @@ def build(
     config: Config, request: Request, generated: str | None = None, reload: int | None = None
 ) -> str:
     """The bulletin page; a month without checks or an unknown unit is a UsageError."""
+    parse_month(request.month)  # a malformed month never opens the store
+    with read_store(config) as con:
+        found = collect(con, config, request)
+    return page(found, generated, reload)
+
+
+def collect(
+    con: duckdb.DuckDBPyConnection, config: Config, request: Request
+) -> tuple[Bulletin, str]:
+    """The bulletin's content from an open store, and the line saying what it covers."""
     year, month = parse_month(request.month)
     regions, shown = None, []
     if request.region is not None:
         region = find_region(config, request.region)
         regions, shown = below(config, region.id), [region.name or region.id]
-    with read_store(config) as con:
-        units = None
-        if request.unit is not None:
-            keys = con.execute(UNITS_SQL, [request.unit, request.unit]).fetchall()
-            if not keys:
-                raise UsageError(f"--unit {request.unit!r}: no such unit or responsible unit")
-            units = tuple(sorted({str(k) for pair in keys for k in pair}))
-            shown.append(request.unit)
-        scope = Scope(year, month, regions, units)
-        b = gather(con, scope)
-        if not b.items:
-            raise UsageError(f"no checks for {scope.label}{_where(request)}{_held(con)}")
-    scope_text = bulletin_page.region_scope(shown)
-    return bulletin_page.render_html(b, scope_text, WORKERS, generated, reload)
+    units = None
+    if request.unit is not None:
+        keys = con.execute(UNITS_SQL, [request.unit, request.unit]).fetchall()
+        if not keys:
+            raise UsageError(f"--unit {request.unit!r}: no such unit or responsible unit")
+        units = tuple(sorted({str(k) for pair in keys for k in pair}))
+        shown.append(request.unit)
+    scope = Scope(year, month, regions, units)
+    b = gather(con, scope)
+    if not b.items:
+        raise UsageError(f"no checks for {scope.label}{_where(request)}{_held(con)}")
+    return b, bulletin_page.region_scope(shown)
+
+
+def page(found: tuple[Bulletin, str], generated: str | None, reload: int | None) -> str:
+    """The collected bulletin as HTML, its charts drawn over the cores."""
+    return bulletin_page.render_html(found[0], found[1], WORKERS, generated, reload)
 
 
 def _where(request: Request) -> str:

@@ -96,7 +96,7 @@ class Service:
         self._serve(snapshot)
         log.info("refresh done: %d series in %.2fs", snapshot.series, time.monotonic() - started)
         self._save(snapshot, config)
-        self.bulletins.rebuild(config)  # the wall board shows what the metrics show
+        self.bulletins.rebuild()  # the wall board shows what the metrics show
         return True
 
     def _read_store(self, config: Config) -> SnapshotData | None:
@@ -104,7 +104,9 @@ class Service:
         if con is None:
             return None
         try:
-            return self._pipeline(con, config)
+            data = self._pipeline(con, config)
+            self.bulletins.collect(con, config)  # while this refresh holds the store
+            return data
         finally:
             with contextlib.suppress(duckdb.Error):  # a connection DuckDB gave up on
                 con.close()
