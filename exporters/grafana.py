@@ -10,6 +10,7 @@ import yaml
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 from exporters.dashboards import dashboard_json, indicator, overview
+from exporters.escalation_dashboard import escalations_dashboard
 from exporters.health_dashboard import service_health
 from exporters.panels import DATASOURCE_NAME, DATASOURCE_UID, DashboardSettings
 from ingest.files import write_atomic
@@ -18,6 +19,7 @@ DASHBOARDS: dict[str, Callable[[DashboardSettings], Dashboard]] = {
     "kpiwatch-overview": overview,
     "kpiwatch-indicator": indicator,
     "kpiwatch-health": service_health,
+    "kpiwatch-escalations": escalations_dashboard,
 }
 
 

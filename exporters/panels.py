@@ -70,6 +70,7 @@ class DashboardSettings:
     labels: Mapping[str, str] = field(
         default_factory=lambda: {"on_track": "蓝", "at_risk": "黄", "behind": "红"}
     )
+    escalation_labels: tuple[str, str, str, str] = ("none", "通报", "约谈", "问责")
 
 
 def query(expr: str, legend: str = "", ref: str = "A", table: bool = False) -> Any:

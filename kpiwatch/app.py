@@ -370,6 +370,7 @@ def dashboard_settings(config: Config) -> DashboardSettings:
         refresh_max_age_hours=config.alerts.refresh_max_age_hours,
         job=config.alerts.job,
         labels={str(k): v for k, v in config.checks.labels.items()},
+        escalation_labels=config.escalation.labels,
     )
 
 

@@ -443,7 +443,8 @@ def units(obj: Context, unit: str | None, as_of: datetime | None) -> None:
     config = obj.config()
     day = as_of.date() if as_of else date.today()
     if unit is None:
-        out.print(unit_render.ranking_table(worklists.ranking(config, day), day))
+        ranked = worklists.ranking(config, day)
+        out.print(unit_render.ranking_table(ranked, day, config.escalation.labels))
         return
     found = worklists.one_unit(config, unit, day)
     if found is None:

@@ -8,6 +8,7 @@ from datetime import date
 from rich.table import Table
 from rich.text import Text
 
+from metrics.ladder import LEVELS
 from metrics.unit_list import UnitList
 
 STYLE = {
@@ -46,17 +47,21 @@ def _num(value: object, digits: int = 1) -> str:
     return "" if value is None else f"{float(value):.{digits}f}"  # type: ignore[arg-type]
 
 
-def ranking_table(rows: Sequence[dict[str, object]], as_of: date) -> Table:
+def ranking_table(
+    rows: Sequence[dict[str, object]], as_of: date, levels: Sequence[str] = LEVELS
+) -> Table:
     """Units by parent and rank (by the score with the units below); units with nothing
-    due are shown unranked."""
+    due are shown unranked. `ladder` is the unit's highest level on the escalation
+    ladder, in the configured words."""
     return _table(
         ("parent", "rank", "unit", "name", "kind", "due", "done", "on time", "overdue",
-         "problems overdue", "score", "with units below"),
+         "problems overdue", "score", "with units below", "ladder"),
         f"units as of {as_of}",
         (
             (r["parent"] or "", r["rank_in_parent"] or "–", r["unit"], r["name"], r["kind"],
              r["due"], _pct(r["completion_rate"]), _pct(r["on_time_rate"]), r["overdue"],
-             r["overdue_problems"], _num(r["score"]), _num(r["tree_score"]))
+             r["overdue_problems"], _num(r["score"]), _num(r["tree_score"]),
+             levels[int(str(r["ladder"]))] if r.get("ladder") else "")
             for r in rows
         ),
     )  # fmt: skip

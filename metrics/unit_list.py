@@ -106,10 +106,22 @@ def _guarded(
         return []
 
 
+# Each unit's highest level on the escalation ladder on a day (by the id or name items use).
+LEVELS_SQL = """
+SELECT unit, max(level) AS level FROM escalations_as_of(?) WHERE current GROUP BY unit
+"""
+
+
 def ranking(con: duckdb.DuckDBPyConnection, as_of: date) -> list[dict[str, object]]:
     """Each unit's score and rank within its parent, as of a day: the configured units and
-    the regions with tasks (their own or below them) or problems, not every region."""
-    return [s for s in unit_scores(con, as_of) if listed(s)]
+    the regions with tasks (their own or below them) or problems, not every region; with
+    its highest level on the escalation ladder (`ladder`, 0 none)."""
+    levels = {str(r["unit"]): int(str(r["level"])) for r in _guarded(con, LEVELS_SQL, [as_of])}
+    return [
+        {**s, "ladder": max(levels.get(str(s["unit"]), 0), levels.get(str(s["name"]), 0))}
+        for s in unit_scores(con, as_of)
+        if listed(s)
+    ]
 
 
 def listed(s: dict[str, object]) -> bool:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
+from rich.console import Console
+
 from ingest.store import open_store
-from kpiwatch import app
+from kpiwatch import app, unit_render
 from kpiwatch.config import Config
+from metrics import unit_list
 from tests.units_helpers import load_lists, query
 
 
@@ -53,3 +57,16 @@ def test_periods_behind_pace_climb_the_ladder(
         ("Y1", "2026-01-D1", 1),
         ("Y1", "2026-01-D2", 2),
     ]
+    con = open_store(config.store_path)
+    try:
+        rows = unit_list.ranking(con, date(2026, 2, 9))
+    finally:
+        con.close()
+    # the ranking of units shows each one's highest level: R_qty's 问责, Y1's 约谈
+    ranked = {r["unit"]: r["ladder"] for r in rows}
+    assert (ranked["renewal"], ranked["housing"], ranked["idle_co"]) == (3, 2, 0)
+    console = Console(width=240, record=True)
+    console.print(unit_render.ranking_table(rows, date(2026, 2, 9)))
+    lines = console.export_text().splitlines()
+    assert "ladder" in next(line for line in lines if "parent" in line)
+    assert "问责" in next(line for line in lines if "renewal" in line)
