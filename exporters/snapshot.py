@@ -100,14 +100,15 @@ QUALIFY row_number() OVER (PARTITION BY d.indicator, d.region ORDER BY d.period_
 
 def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None) -> SnapshotData:
     """Read what the metrics show from the store (checks, info, data ends); the registers
-    judged on `today` as known by its end (default: the machine's date)."""
+    and the units' lists judged on `today` as known by its end (default: the machine's
+    date)."""
     checks = [CheckRow(*r) for r in con.execute(CHECKS_SQL).fetchall()]
     checks += [CheckRow(*r) for r in con.execute(DEKADS_SQL).fetchall()]
     checks.sort(key=lambda c: (c.indicator, c.region, c.horizon))
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
     forecasts = _forecasts(con)
-    units, projects = read_unit_data(con), read_project_data(con, today)
+    units, projects = read_unit_data(con, today), read_project_data(con, today)
     return SnapshotData(checks, info, ends, forecasts, units, projects, read_escalation_data(con))
 
 

@@ -15,24 +15,19 @@ Families (labels bounded by the configured units and five statuses):
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import date
 
 import duckdb
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from metrics.unit_list import ranking
+
 P = "kpiwatch_unit_"
 TASK_STATUSES = ("overdue", "done_late", "due_soon", "on_time", "done")
 
-UNITS_SQL = """
-SELECT unit, coalesce(name, ''), coalesce(kind, ''), coalesce(parent, ''),
-       coalesce(task_force, ''), due, open_problems, overdue_problems, completion_rate,
-       on_time_rate, score, tree_score, rank_in_parent
-FROM unit_scores
-WHERE kind <> 'region' OR tree_tasks > 0 OR open_problems > 0  -- as kpiwatch units lists
-ORDER BY unit
-"""
-COUNTS_SQL = "SELECT unit, status, count(*) FROM task_status GROUP BY ALL ORDER BY ALL"
+COUNTS_SQL = "SELECT unit, status, count(*) FROM task_status_as_of(?) GROUP BY ALL ORDER BY ALL"
 
 
 @dataclass(frozen=True)
@@ -62,14 +57,24 @@ class UnitData:
     counts: Sequence[tuple[str, str, int]] = ()  # unit, task status, tasks
 
 
-def read_unit_data(con: duckdb.DuckDBPyConnection) -> UnitData:
-    """The units' figures as of today; empty for a store that has no lists yet."""
+def read_unit_data(con: duckdb.DuckDBPyConnection, today: date | None = None) -> UnitData:
+    """The units `kpiwatch units --as-of` ranks, as of `today` (default: the machine's
+    date); empty for a store that has no lists yet."""
+    day = today or date.today()
     try:
-        units = [UnitRow(*r) for r in con.execute(UNITS_SQL).fetchall()]
-        counts = [(str(u), str(s), int(n)) for u, s, n in con.execute(COUNTS_SQL).fetchall()]
+        ranked = ranking(con, day)
+        rows = con.execute(COUNTS_SQL, [day]).fetchall()
     except duckdb.CatalogException:
         return UnitData()
-    return UnitData(units, counts)
+    units = sorted((_row(r) for r in ranked), key=lambda u: u.unit)
+    return UnitData(units, [(str(u), str(s), int(n)) for u, s, n in rows])
+
+
+def _row(r: dict[str, object]) -> UnitRow:
+    """A ranking row as a UnitRow; labels never NULL."""
+    labels = {k: str(r[k] or "") for k in ("unit", "name", "kind", "parent", "task_force")}
+    figures = {f.name: r[f.name] for f in fields(UnitRow) if f.name not in {*labels, "rank"}}
+    return UnitRow(**labels, **figures, rank=r["rank_in_parent"])  # type: ignore[arg-type]
 
 
 class UnitCollector(Collector):

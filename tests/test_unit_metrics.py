@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from urllib.request import urlopen
 
 import duckdb
 from grafana_foundation_sdk.models.dashboard import Dashboard
@@ -15,6 +17,7 @@ from prometheus_client.exposition import generate_latest
 
 from exporters.unit_metrics import UnitCollector, UnitData, UnitRow, read_unit_data
 from ingest.store import open_store
+from kpiwatch import worklists
 from kpiwatch.config import Config
 from tests.service_helpers import KPIWATCH, free_port, kpiwatch_serve, prometheus, query, ready
 from tests.service_helpers import wait_for as wait
@@ -88,7 +91,7 @@ def test_rules_pass_promtool_check_and_unit_tests(
 def test_a_real_prometheus_fires_the_alerts_and_answers_the_dashboard(
     make_config: Callable[[str], Config], tmp_path: Path
 ) -> None:
-    load_lists(make_config, tmp_path, '[unit_alerts]\noverdue_for = "0s"\n')
+    config = load_lists(make_config, tmp_path, '[unit_alerts]\noverdue_for = "0s"\n')
     subprocess.run([KPIWATCH, "rules", "-o", "rules"], cwd=tmp_path, check=True)
     subprocess.run([KPIWATCH, "dashboards", "-o", "grafana"], cwd=tmp_path, check=True)
     board = json.loads((tmp_path / "grafana" / "dashboards" / "kpiwatch-units.json").read_text())
@@ -97,8 +100,9 @@ def test_a_real_prometheus_fires_the_alerts_and_answers_the_dashboard(
     exprs += [as_promql(v["query"]) for v in board["templating"]["list"] if v["type"] == "query"]
     fill = {"$job": "kpiwatch", "$instance": ".*", "$unit": "renewal"}
     port = free_port()
-    with kpiwatch_serve(tmp_path, port):
+    with kpiwatch_serve(tmp_path, port, today="2026-03-30"):
         wait(lambda: ready(port), what="/readyz")
+        served = urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         rules = [tmp_path / "rules" / "kpiwatch-units-rules.yml"]
         with prometheus(tmp_path, [f"127.0.0.1:{port}"], rule_files=rules) as prom:
             firing = 'ALERTS{alertname="KpiwatchUnitTasksOverdue",alertstate="firing"}'
@@ -111,3 +115,14 @@ def test_a_real_prometheus_fires_the_alerts_and_answers_the_dashboard(
                 assert query(prom, expr)["result"], expr
             low = query(prom, "kpiwatch_unit_completion_ratio < 0.8")["result"]
             assert {r["metric"]["unit"] for r in low} == {"housing", "renewal"}  # type: ignore[index, union-attr]
+    # As `kpiwatch units --as-of 2026-03-30` ranks them, not as of the machine's date
+    # (when R_soon, due 1 April, is overdue).
+    assert 'kpiwatch_unit_tasks{status="due_soon",unit="renewal"} 1.0' in served
+    for unit in worklists.ranking(config, date(2026, 3, 30)):
+        name = unit["unit"]
+        assert f'kpiwatch_unit_tasks_due{{unit="{name}"}} {float(unit["due"])}' in served  # type: ignore[arg-type]
+        for family, value in (("score", unit["score"]), ("tree_score", unit["tree_score"])):
+            line = f'kpiwatch_unit_{family}{{unit="{name}"}} {value}'
+            assert (line in served) == (value is not None), line
+        rank = unit["rank_in_parent"]
+        assert (f'kpiwatch_unit_rank{{unit="{name}"}} {rank}.0' in served) == (rank is not None)
