@@ -149,7 +149,7 @@ def _tables(s: DashboardSettings) -> list[Any]:
 def overview(s: DashboardSettings | None = None) -> Dashboard:
     """The three-colour board of every indicator × region, worst first, with owner."""
     s = s or DashboardSettings()
-    horizon = custom_variable("horizon", "Horizon", ["year", "quarter", "month"])
+    horizon = custom_variable("horizon", "Horizon", ["year", "quarter", "month", "dekad"])
     d = kpiwatch_dashboard(
         "kpiwatch overview · 三色图", "kpiwatch-overview", s, since="now-1y", variables=[horizon]
     )
