@@ -1,7 +1,7 @@
 """At least one per period (每天有项目洽谈、每周有签约入驻、每月有开工建设、每季有竣工投产).
 
 A rule names what counts — projects of a register reaching a node (in a region and the
-regions below it), or progress reported on a task or its sub-tasks — and the grain: day,
+regions below it), or progress reported on a task or any task below it — and the grain: day,
 week, 旬, month or quarter. Each ended period with none is behind, one with at least one
 on track; the rule's status is the count of periods without one. The periods climb the
 escalation ladder like every item with a status over time.
@@ -40,7 +40,7 @@ class EveryPeriod(Strict):
     node: Id | None = None
     region: Id | None = None  # that region's projects and those of the regions below it
     min_investment: float | None = Field(default=None, ge=0)
-    # … or a progress report (a quantity above zero, or done) on a task or its sub-tasks
+    # … or a progress report (a quantity above zero, or done) on a task or any task below it
     task: ItemId | None = None
 
     @model_validator(mode="after")
@@ -99,16 +99,24 @@ WHERE (r.region IS NULL
        OR n.region IN (SELECT region FROM region_tree WHERE ancestor = r.region))
   AND (r.min_investment IS NULL OR n.investment >= r.min_investment)
 UNION ALL
-SELECT r.rule, p.report_date
-FROM every_period_rules r
-JOIN task_progress p ON p.task = r.task
-     OR p.task IN (SELECT t.task FROM tasks t WHERE t.parent = r.task)
+SELECT w.rule, p.report_date
+FROM work w JOIN task_progress p ON p.task = w.task
 WHERE coalesce(p.quantity, 0) > 0 OR coalesce(p.done, false)
 """
 
+# Each task rule's task and every task below it (a key work's tasks and theirs).
+WORK = """
+WITH RECURSIVE work(rule, task, depth) AS (
+    SELECT rule, task, 0 FROM every_period_rules WHERE task IS NOT NULL
+    UNION ALL
+    SELECT w.rule, t.task, w.depth + 1 FROM work w JOIN tasks t ON t.parent = w.task
+    WHERE w.depth < 32
+)"""
+
 VIEWS = f"""
 CREATE OR REPLACE MACRO every_period_as_of(d) AS TABLE
-WITH e AS ({EVENTS})
+{WORK},
+e AS ({EVENTS})
 SELECT r.rule, r.name, r.grain, r.owner AS unit, r.region, s.period, s.period_start,
        s.period_end, count(e.day) AS events,
        CASE WHEN count(e.day) > 0 THEN 'on_track' ELSE 'behind' END AS status

@@ -17,7 +17,7 @@ from kpiwatch import app
 from kpiwatch.config import Config
 from metrics.per_period import EveryPeriod, PerGrain, periods
 from tests.register_helpers import load, project_line, query, register_config, write_register
-from tests.units_helpers import load_lists
+from tests.units_helpers import PROGRESS, TASKS, UNITS_TOML, ingest, load_lists, write
 
 # Weeks W02..W05 of 2026 (5 Jan to 1 Feb): signings in Ecopark on 6 and 28 January, none
 # in W03 and W04 (Dongjiakou's signing in W03 is another region's, a 0.5 亿元 one too
@@ -192,3 +192,46 @@ task = "R_qty"
     finally:
         con.close()
     assert rows == [(5, 1, "2026-W06")]  # reports in W02..W05, none in W06
+
+
+def test_progress_anywhere_below_a_key_work_counts(
+    make_config: Callable[[str], Config], tmp_path: Path
+) -> None:
+    extra = """
+[[tasks]]
+id = "KW"
+title = "城市更新"
+unit = "renewal"
+deadline = 2026-12-31
+[[tasks]]
+id = "KW.1"
+title = "片区更新"
+unit = "renewal"
+deadline = 2026-12-31
+parent = "KW"
+[[tasks]]
+id = "KW.1.a"
+title = "一号片区"
+unit = "housing"
+deadline = 2026-12-31
+parent = "KW.1"
+[[every_period]]
+id = "weekly_renewal"
+name = "每周有城市更新进展"
+grain = "week"
+start = 2026-01-05
+end = 2026-01-18
+task = "KW"
+"""
+    write(tmp_path / "progress.csv", PROGRESS.strip() + "\nKW.1.a,2026-01-14,1,,\n")
+    config = make_config(UNITS_TOML + TASKS + extra)
+    assert [o.error for o in ingest(config, when="2025-12-01T00:00:00")] == [None]
+    con = open_store(config.store_path)
+    try:
+        app.escalations_with(con, config)
+        rows = con.execute(
+            "SELECT period, events, status FROM every_period ORDER BY period"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [("2026-W02", 0, "behind"), ("2026-W03", 1, "on_track")]  # two levels down
