@@ -187,7 +187,7 @@ def _stage(
     try:
         rows = (stage_long if source.layout == "long" else stage_grid)(con, path, source)
     except IngestError as exc:  # a file refused as a whole has its rejects file too
-        extra = _rejects_written(rejects, exc.errors)
+        extra = rejects_written(rejects, exc.errors)
         if not extra:
             raise
         raise IngestError(exc.file, extra + exc.errors, exc.total + len(extra)) from exc
@@ -211,7 +211,7 @@ def _validate(
         mark_conflicts(con)
     total = error_count(con)
     if total:
-        extra = _rejects_written(rejects, list(row_errors(con, source, None))) if rejects else []
+        extra = rejects_written(rejects, list(row_errors(con, source, None))) if rejects else []
         kept = list(row_errors(con, source, ERRORS_KEPT))
         raise IngestError(str(path), extra + kept, total + len(extra))
     # Identical repeats of a key inside a file collapse to the first line.
@@ -231,12 +231,12 @@ def _refuse_contradictions(
     """Refuse rows that contradict others of their series; return the rows flagged."""
     errors, flags = series_errors(con, source, known)
     if errors:
-        extra = _rejects_written(rejects, errors)
+        extra = rejects_written(rejects, errors)
         raise IngestError(str(path), extra + errors)
     return flags
 
 
-def _rejects_written(rejects: Path | None, errors: list[RowError]) -> list[RowError]:
+def rejects_written(rejects: Path | None, errors: list[RowError]) -> list[RowError]:
     """Write the rejects file; failing to write it is one more problem to report."""
     if rejects is None:
         return []

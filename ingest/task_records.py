@@ -177,7 +177,7 @@ def read_records(path: Path, spec: TaskFile) -> list[Record]:
         if record is not None:
             records.append(record)
     if errors:
-        raise IngestError(str(path), errors[:1000], len(errors))
+        raise IngestError(str(path), errors)
     return records
 
 

@@ -19,6 +19,7 @@ import duckdb
 import pandas as pd
 
 from ingest.errors import IngestError, RowError
+from ingest.loader import rejects_written
 from ingest.store import transaction
 from ingest.task_records import Record, read_records
 from ingest.task_tables import supersede_sql
@@ -109,8 +110,26 @@ def load_records(
     spec: TaskFile,
     units: set[str],
     known_from: datetime | None = None,
+    rejects: Path | None = None,
 ) -> RecordLoad:
-    """Load one record file whole, or refuse it naming every bad row and write nothing."""
+    """Load one record file whole, or refuse it naming every bad row and write nothing
+    (with `rejects`, every problem of a refused file is written there too)."""
+    try:
+        return _load(con, path, spec, units, known_from)
+    except IngestError as exc:
+        extra = rejects_written(rejects, exc.errors)
+        if not extra:
+            raise
+        raise IngestError(exc.file, extra + exc.errors, exc.total + len(extra)) from exc
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    spec: TaskFile,
+    units: set[str],
+    known_from: datetime | None,
+) -> RecordLoad:
     records = read_records(path, spec)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     earlier = con.execute(
@@ -134,14 +153,18 @@ def _rows(
     units: set[str],
 ) -> list[tuple[object, ...]]:
     """Stored rows for the records, after the checks that need other rows or the store."""
-    known_tasks = dict(con.execute("SELECT task, unit FROM tasks").fetchall())
-    supporting = dict(con.execute("SELECT task, supporting FROM tasks").fetchall())
+    known = Known(
+        units,
+        dict(con.execute("SELECT task, unit FROM tasks").fetchall()),
+        dict(con.execute("SELECT task, supporting FROM tasks").fetchall()),
+        {p for (p,) in con.execute("SELECT DISTINCT project FROM project_rows").fetchall()},
+    )
     if kind == "tasks":
-        known_tasks |= {r.values["task"]: r.values["unit"] for r in records}
+        known.tasks.update({r.values["task"]: r.values["unit"] for r in records})
     errors = _duplicates(records, kind)
     rows = []
     for r in records:
-        found = _row_errors(r, kind, units, known_tasks, supporting)
+        found = _row_errors(r, kind, known)
         errors += found
         if not found:
             rows.append((*_stored(r, kind), r.line))
@@ -149,7 +172,7 @@ def _rows(
         errors += _cycles(con, records)
     if errors:
         errors.sort(key=lambda e: e.line)
-        raise IngestError(str(path), errors[:1000], len(errors))
+        raise IngestError(str(path), errors)
     return rows
 
 
@@ -179,14 +202,20 @@ def _duplicates(records: Sequence[Record], kind: RecordKind) -> list[RowError]:
     return errors
 
 
-def _row_errors(
-    r: Record,
-    kind: RecordKind,
-    units: set[str],
-    tasks: dict[str, str],
-    supporting: dict[str, list[str]],
-) -> list[RowError]:
+@dataclass(frozen=True)
+class Known:
+    """What a file's rows may name: units, tasks (with their unit and supporting units) and
+    the projects of the loaded registers."""
+
+    units: set[str]
+    tasks: dict[str, str]
+    supporting: dict[str, list[str]]
+    projects: set[str]
+
+
+def _row_errors(r: Record, kind: RecordKind, known: Known) -> list[RowError]:
     v = r.values
+    units, tasks, supporting = known.units, known.tasks, known.supporting
     errors = []
 
     def bad(field: str, value: object, reason: str) -> None:
@@ -198,6 +227,8 @@ def _row_errors(
     for u in v.get("supporting") or ():
         if u not in units:
             bad("supporting", u, "unknown unit (not in [[units]] or [[regions]])")
+    if v.get("project") and v["project"] not in known.projects:
+        bad("project", v["project"], "unknown project (in no loaded project register)")
     task_field = "parent" if kind == "tasks" else "task"
     if v.get(task_field) is not None and v[task_field] not in tasks:
         bad(task_field, v[task_field], "unknown task")

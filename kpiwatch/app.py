@@ -118,16 +118,15 @@ def ingest_with(
     known_from: datetime | None = None,
     rejects_dir: Path | None = None,
 ) -> list[FileOutcome]:
-    """Load files into an open store: units' task files first (kpiwatch.worklists),
-    then statistics, then project registers."""
+    """Load files into an open store: statistics, project registers, then units' task
+    files (kpiwatch.worklists: their problems name the registers' projects)."""
     indicators = config.indicator_map()
-    outcomes = []
-    if source_name is None:
-        records, rest = worklists.ingest_records(con, config, files, known_from)
-        outcomes += [FileOutcome(path, report, error) for path, report, error in records]
-        if files and not rest:
-            return outcomes
-        files = rest
+    outcomes: list[FileOutcome] = []
+    named = files and source_name is None
+    lists, rest = worklists.split_files(config, files) if named else (None, files)
+    if named and not rest:
+        return outcomes + _lists(con, config, lists, known_from, rejects_dir)
+    files = rest
     registers = projects.register_plan(config, files, source_name)
     rest = [f for f in files if f not in {p for p, _ in registers}]
     only_registers = bool(files and not rest) or projects.is_register(config, source_name)
@@ -154,7 +153,21 @@ def ingest_with(
             outcomes.append(FileOutcome(path, report=report))
     for path, done, error in projects.ingest_registers(con, config, registers, known_from):
         outcomes.append(FileOutcome(path, done, error))
+    if source_name is None:
+        outcomes += _lists(con, config, lists, known_from, rejects_dir)
     return outcomes
+
+
+def _lists(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    files: Sequence[Path] | None,
+    known_from: datetime | None,
+    rejects_dir: Path | None,
+) -> list[FileOutcome]:
+    """The units' lists synced and their task files loaded (all of them for None)."""
+    loaded = worklists.ingest_records(con, config, files, known_from, rejects_dir)
+    return [FileOutcome(path, report, error) for path, report, error in loaded]
 
 
 def store_summary(config: Config) -> list[tuple[str, str, str, int, str, str]]:

@@ -34,35 +34,38 @@ def _match(config: Config, path: Path) -> TaskFile | None:
     return None
 
 
+def split_files(config: Config, files: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """The files a [[task_files]] entry matches, and the others."""
+    mine = [p for p in files if _match(config, p) is not None]
+    return mine, [p for p in files if p not in mine]
+
+
 def ingest_records(
     con: duckdb.DuckDBPyConnection,
     config: Config,
-    files: Sequence[Path] = (),
+    files: Sequence[Path] | None = None,
     known_from: datetime | None = None,
-) -> tuple[list[tuple[Path, LoadReport | None, KpiwatchError | None]], list[Path]]:
-    """Sync the config's units, tasks and problems, then load task files.
-
-    With `files`, only those matching a [[task_files]] entry are loaded here; the others
-    are returned for the observation sources.
-    """
+    rejects_dir: Path | None = None,
+) -> list[tuple[Path, LoadReport | None, KpiwatchError | None]]:
+    """Sync the config's units, tasks and problems, then load task files: `files` (each
+    matching a [[task_files]] entry), or every configured one when None. With
+    `rejects_dir`, each refused file's problems go to DIR/<file>.rejects.csv."""
     with transaction(con):  # the units view shows the regions too
         sync_catalog(con, config.indicators, config.regions)
     sync_units(con, config.units)
     sync_declared(con, "config.toml", config.tasks, config.problems, known_from)
     task_status.install(con, config.task_scoring)
-    if files:
-        pairs = [(p, _match(config, p)) for p in files]
-        rest = [p for p, spec in pairs if spec is None]
-        todo = [(p, spec) for p, spec in pairs if spec is not None]
+    if files is not None:
+        todo = [(p, spec) for p in files if (spec := _match(config, p)) is not None]
     else:
-        rest = []
         todo = [(p, s) for s in config.task_files for p in record_files(config, s)]
     todo.sort(key=lambda ps: ORDER[ps[1].kind])
     units = unit_ids(config.units, config.regions)
     results: list[tuple[Path, LoadReport | None, KpiwatchError | None]] = []
     for path, spec in todo:
+        rejects = rejects_dir / f"{path.name}.rejects.csv" if rejects_dir else None
         try:
-            load = load_records(con, path, spec, units, known_from)
+            load = load_records(con, path, spec, units, known_from, rejects)
         except KpiwatchError as exc:
             results.append((path, None, exc))
             continue
@@ -74,7 +77,7 @@ def ingest_records(
             already_loaded=load.already_loaded,
         )
         results.append((path, report, None))
-    return results, rest
+    return results
 
 
 def _open(config: Config) -> duckdb.DuckDBPyConnection:

@@ -1,12 +1,16 @@
-"""A unit's list shows the projects and the indicators it answers for."""
+"""A unit's list shows the projects and the indicators it answers for; its problems name
+the registers' projects."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 from pathlib import Path
 
+from ingest.errors import IngestError
 from ingest.store import open_store
-from kpiwatch import worklists
+from kpiwatch import app, worklists
 from tests.checks_helpers import pipeline
 from tests.register_helpers import load, project_line, register_config, write_register
 
@@ -84,3 +88,47 @@ def test_the_units_indicators_are_its_own_and_a_regions_checks(tmp_path: Path) -
         ("重点项目开工", "A区", "behind")
     ]
     assert [(i["indicator_name"], i["region_name"]) for i in zone.indicators] == [("能耗", "B区")]
+
+
+PROBLEM_FILES = """
+[[task_files]]
+path = "problems.csv"
+kind = "problems"
+"""
+
+
+def test_a_problem_for_an_unknown_project_is_refused_with_its_rejects(tmp_path: Path) -> None:
+    config = register_config(tmp_path, extra=UNIT + PROBLEM_FILES)
+    write_register(tmp_path / "register.csv", [project_line("P1", started=("2026-03-31", ""))])
+    problems = tmp_path / "problems.csv"
+    problems.write_text(
+        "problem,title,unit,project,raised,due\n"
+        "Q1,征地协调,ndrc,P1,2026-03-01,2026-03-10\n"
+        "Q2,资金缺口,ndrc,P404,2026-03-01,2026-03-10\n"
+        "Q3,手续办理,atlantis,P1,2026-03-01,2026-03-10\n",
+        encoding="utf-8",
+    )
+    # One ingest: the register loads first, so P1 is known to the problems that name it.
+    outcomes = app.ingest(config, rejects_dir=tmp_path / "rejects")
+    [refused] = [o.error for o in outcomes if o.error is not None]
+    assert isinstance(refused, IngestError) and refused.file == str(problems)
+    assert [(e.line, e.field, e.value) for e in refused.errors] == [
+        (3, "project", "P404"),
+        (4, "unit", "atlantis"),
+    ]
+    rejects = (tmp_path / "rejects" / "problems.csv.rejects.csv").read_text(encoding="utf-8")
+    assert [row[:3] for row in csv.reader(io.StringIO(rejects))] == [
+        ["line", "field", "value"],
+        ["3", "project", "P404"],
+        ["4", "unit", "atlantis"],
+    ]
+    con = open_store(config.store_path)
+    try:
+        assert con.execute("SELECT count(*) FROM problem_vintages").fetchall() == [(0,)]
+    finally:
+        con.close()
+    problems.write_text(
+        "problem,title,unit,project,raised,due\nQ1,征地协调,ndrc,P1,2026-03-01,2026-03-10\n",
+        encoding="utf-8",
+    )
+    assert [o.error for o in app.ingest(config, [problems])] == [None]

@@ -27,7 +27,7 @@ def test_the_demo_lists_load_against_the_plans_figures(tmp_path: Path) -> None:
     config = demo.model_copy(update={"store": StoreSettings(path=str(tmp_path / "s.duckdb"))})
     con = open_store(config.store_path)
     try:
-        results, _ = ingest_records(con, config)
+        results = ingest_records(con, config)
         assert [(p.name, e) for p, _, e in results] == [
             ("tasks.csv", None),
             ("problems.csv", None),
