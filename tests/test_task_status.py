@@ -17,14 +17,27 @@ from hypothesis import strategies as st
 from ingest.grains import span_of, spans
 from ingest.store import MIGRATIONS, open_store
 from ingest.task_tables import SUPERSEDED
-from kpiwatch.config import Config
+from kpiwatch.config import Config, load_config
 from metrics.task_status import TaskScoring, install
+from tests.conftest import BASE_TOML
 from tests.units_helpers import ingest, load_lists, query, write
 
 
 @pytest.fixture
 def listed(make_config: Callable[[str], Config], tmp_path: Path) -> Callable[[str], Config]:
     return lambda extra="": load_lists(make_config, tmp_path, extra)
+
+
+@pytest.fixture(scope="module")
+def lists(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The lists loaded once, for the tests that only read them."""
+    tmp = tmp_path_factory.mktemp("lists")
+
+    def make(extra: str) -> Config:
+        (tmp / "config.toml").write_text(BASE_TOML + extra, encoding="utf-8")
+        return load_config(tmp / "config.toml")
+
+    return load_lists(make, tmp)
 
 
 def status(config: Config, day: str) -> dict[str, tuple[object, ...]]:
@@ -37,26 +50,26 @@ def status(config: Config, day: str) -> dict[str, tuple[object, ...]]:
     return {str(r[0]): r[1:] for r in rows}
 
 
-def test_done_saturday_for_a_friday_deadline_is_done_late(listed: Callable[[], Config]) -> None:
-    s = status(listed(), "2026-03-30")
+def test_done_saturday_for_a_friday_deadline_is_done_late(lists: Config) -> None:
+    s = status(lists, "2026-03-30")
     assert s["R_late"][:3] == ("done_late", 1, None)
     assert s["H1"][:3] == ("done", None, None)
     assert s["R_over"][:3] == ("overdue", 10, None)
     assert s["R_soon"][:3] == ("due_soon", None, 2)
     assert s["R_qty"][:2] == ("overdue", 3)
     # The day before the Saturday report, the task was overdue by one day.
-    assert status(listed(), "2026-03-28")["R_late"][:2] == ("done_late", 1)
-    assert status(listed(), "2026-03-27")["R_late"][:3] == ("due_soon", None, 0)
+    assert status(lists, "2026-03-28")["R_late"][:2] == ("done_late", 1)
+    assert status(lists, "2026-03-27")["R_late"][:3] == ("due_soon", None, 0)
 
 
-def test_weekly_pace_and_required_rate_per_remaining_week(listed: Callable[[], Config]) -> None:
+def test_weekly_pace_and_required_rate_per_remaining_week(lists: Config) -> None:
     # Sunday 1 February 2026: weeks W02..W05 elapsed (8 roads: 2 a week); W06..W13 left
     # for the other 18: 2.25 a week.
-    s = status(listed(), "2026-02-01")["R_qty"]
+    s = status(lists, "2026-02-01")["R_qty"]
     assert s == ("on_time", None, 54, 8.0, 2.0, 8, 2.25)
     # Wednesday 4 February: W06 has days left, so it still counts (8 weeks), and it is
     # the fifth week elapsed.
-    s = status(listed(), "2026-02-04")["R_qty"]
+    s = status(lists, "2026-02-04")["R_qty"]
     assert s[3:] == (8.0, 8.0 / 5, 8, 2.25)
 
 
@@ -100,8 +113,8 @@ def test_a_quantity_reached_after_the_deadline_is_done_late_by_its_days(
     assert query(config, sql, [date(2026, 4, 1)]) == [("overdue", 5, 23.0, None)]
 
 
-def test_behind_pace_at_the_end_of_the_last_week_or_dekad(listed: Callable[[], Config]) -> None:
-    config = listed()
+def test_behind_pace_at_the_end_of_the_last_week_or_dekad(lists: Config) -> None:
+    config = lists
     sql = (
         "SELECT checked_through, round(due_at_check, 3), behind_pace "
         "FROM task_status_as_of(CAST(? AS DATE)) WHERE task = ?"
@@ -120,8 +133,8 @@ def test_behind_pace_at_the_end_of_the_last_week_or_dekad(listed: Callable[[], C
     assert query(config, sql, ["2026-03-30", "R_over"])[0][1:] == (None, False)
 
 
-def test_weeks_across_a_year_boundary(listed: Callable[[], Config]) -> None:
-    config = listed()
+def test_weeks_across_a_year_boundary(lists: Config) -> None:
+    config = lists
     # 2025-12-29 is the Monday of ISO week 2026-W01 (the Thursday is 1 January 2026).
     s = status(config, "2026-01-04")["Y1"]
     assert s == ("on_time", None, 12, 2.0, 2.0, 2, 4.0)
@@ -147,7 +160,7 @@ def test_a_unit_with_no_tasks_is_not_ranked_first(listed: Callable[[str], Config
     assert [(r[0], r[6]) for r in scored] == [("housing", 1), ("idle_co", 2), ("renewal", 3)]
 
 
-def test_a_task_force_is_scored_over_the_units_below_it(listed: Callable[[str], Config]) -> None:
+def test_a_task_force_is_scored_over_the_units_below_it(lists: Config) -> None:
     sql = (
         "SELECT unit, due, tree_due, tree_done, tree_done_on_time, tree_overdue, "
         "tree_overdue_problems, score, round(tree_score, 3), rank_in_parent "
@@ -157,7 +170,7 @@ def test_a_task_force_is_scored_over_the_units_below_it(listed: Callable[[str], 
     # tf3 holds no task itself; below it renewal (3 due, 1 done late, 2 overdue, 1 problem
     # overdue), housing (2 due, 1 done on time, 1 overdue) and idle_co (none):
     # 100 × (0.5 × 2/5 + 0.5 × 1/5) − 1 × 3 − 2 × 1 = 25, and so for the regions above.
-    assert query(listed(), sql) == [
+    assert query(lists, sql) == [
         ("CN", 0, 5, 2, 1, 3, 1, None, 25.0, 1),
         ("housing", 2, 2, 1, 1, 1, 0, 49.0, 49.0, 1),
         ("tf3", 0, 5, 2, 1, 3, 1, None, 25.0, 1),
@@ -228,10 +241,8 @@ def run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([KPIWATCH, *args], capture_output=True, text=True, cwd=cwd)
 
 
-def test_units_verb_prints_a_list_worst_first_and_the_ranking(
-    listed: Callable[[], Config], tmp_path: Path
-) -> None:
-    listed()
+def test_units_verb_prints_a_list_worst_first_and_the_ranking(lists: Config) -> None:
+    tmp_path = lists.store_path.parent
     done = run(tmp_path, "units", "--unit", "renewal", "--as-of", "2026-03-30")
     assert done.returncode == 0, done.stderr
     text = done.stdout
@@ -250,10 +261,8 @@ def test_units_verb_prints_a_list_worst_first_and_the_ranking(
     ]
 
 
-def test_units_verb_refuses_an_unknown_unit_in_one_line(
-    listed: Callable[[], Config], tmp_path: Path
-) -> None:
-    listed()
+def test_units_verb_refuses_an_unknown_unit_in_one_line(lists: Config) -> None:
+    tmp_path = lists.store_path.parent
     done = run(tmp_path, "units", "--unit", "atlantis")
     assert done.returncode == 1
     assert done.stderr.strip() == "unknown unit 'atlantis': `kpiwatch units` lists them"
