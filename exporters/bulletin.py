@@ -78,9 +78,10 @@ SELECT p.indicator, p.indicator_name, p.unit, p.kind, p.owner, p.region, p.regio
        r.parent, p.year, p.as_of, p.as_of_end, p.horizon, p.actual, p.pace_target,
        p.horizon_target, p.attainment, p.gap, p.required_rate, p.remaining_periods,
        p.status, p.status_label, p.stale, p.rolled_up, p.rank_in_parent, p.illustrative,
-       p.escalation_level, p.escalation, f.p_meet
+       p.escalation_level, p.escalation, f.p_meet, i.direction
 FROM pick p
 LEFT JOIN regions r ON r.id = p.region
+LEFT JOIN indicators i ON i.id = p.indicator
 LEFT JOIN forecast_results f
   ON f.indicator = p.indicator AND f.region = p.region AND f.year = p.year
  AND f.month = p.m AND f.horizon = p.horizon

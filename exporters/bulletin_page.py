@@ -50,7 +50,7 @@ def render_html(
 ) -> str:
     """The bulletin page; charts drawn in `workers` processes; `reload`: seconds between
     a wall screen's reloads."""
-    groups, specs = _progress_specs(b)
+    groups, specs = progress_specs(b)
     projects = _project_specs(b)
     charts = [*specs, *(c for _, c in projects if c is not None)]
     drawn = dict(zip((c.key for c in charts), render(charts, workers), strict=True))
@@ -77,7 +77,7 @@ def render_html(
     )
 
 
-def _progress_specs(b: Bulletin) -> tuple[list[dict[str, Any]], list[Chart]]:
+def progress_specs(b: Bulletin) -> tuple[list[dict[str, Any]], list[Chart]]:
     """Chart groups by indicator (small multiples for several regions) and their charts."""
     by_indicator: dict[str, list[Row]] = {}
     for row in b.items:
@@ -192,6 +192,10 @@ def required(row: Row) -> str:
     rate, left = row["required_rate"], row["remaining_periods"]
     if rate is None or not math.isfinite(rate) or not left:
         return "—"
+    if rate <= 0:  # nothing more needed for a target; a ceiling used up or passed
+        if row["direction"] != "lower":
+            return "达标 reached"
+        return "超限 exceeded" if rate < 0 else "用尽 used up"
     return f"{rate:,.2f} × {left}"
 
 
