@@ -15,14 +15,16 @@ from datetime import datetime
 
 import duckdb
 
+from ingest.register_sql import KEPT_DAYS, REFRESH_COUNT_DAYS, by_day
+
 # One value per count, region and month as this load knows it (zeros included), with
 # keys stored earlier that no longer have events (they become zero).
 _COUNTS = """
 CREATE OR REPLACE TEMP TABLE count_values AS
-WITH ev AS (SELECT indicator, region, day FROM {events}),
+WITH ev AS (SELECT indicator, region, day, n FROM {days}),
 monthly AS (
     SELECT e.indicator, t.ancestor AS region, date_trunc('month', e.day)::DATE AS m,
-           count(*) AS n
+           sum(e.n) AS n
     FROM ev e JOIN region_tree t ON t.region = e.region GROUP BY ALL
 ),
 regs AS (
@@ -82,10 +84,13 @@ FROM {table} c JOIN series s
 """
 
 
-def count_events(con: duckdb.DuckDBPyConnection, known: datetime) -> str:
-    """The count events as known at `known` (parameter $d): the kept latest versions when
-    no version is known later, else resolved from every stored version."""
-    return "project_count_events" if known_now(con, known) else "project_count_events_at($d)"
+def count_days(con: duckdb.DuckDBPyConnection, known: datetime) -> str:
+    """The count events by region and day (column n) as known at `known` (parameter $d):
+    those kept by the loads when no version is known later, else resolved from every
+    stored version."""
+    if known_now(con, known):
+        return KEPT_DAYS
+    return by_day("project_count_events_at($d)")
 
 
 def known_now(con: duckdb.DuckDBPyConnection, known: datetime) -> bool:
@@ -103,7 +108,8 @@ def write_counts(con: duckdb.DuckDBPyConnection, load_id: int, known_from: datet
 
     Leaves the temp table count_values for the caller to drop (after a rollback).
     """
-    con.execute(_COUNTS.format(events=count_events(con, known_from)), {"d": known_from})
+    con.execute(REFRESH_COUNT_DAYS)
+    con.execute(_COUNTS.format(days=count_days(con, known_from)), {"d": known_from})
     return _write(con, "count_values", load_id)
 
 

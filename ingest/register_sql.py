@@ -10,7 +10,8 @@ date D" is the versions known by D. Views (documented in the README):
   beyond the register's stuck_after_days)
 - project_nodes: planned vs actual date of every node of every project, days late
 - project_counts: projects counted per configured count, region (rolled up the tree),
-  frequency (dekad = 旬, month, quarter, year) and period
+  frequency (dekad = 旬, month, quarter, year) and period (from project_count_days,
+  which every load rebuilds from the latest versions)
 The `_at(d, today)` table macros give the same as known at timestamp d, judged on today.
 """
 
@@ -99,10 +100,9 @@ _SPAN_END: dict[Grain, str] = {
 def _counts_by(grain: Grain) -> str:
     """One frequency of project_counts_at, its spans from the calendar of grains."""
     return f"""
-    SELECT indicator, ancestor AS region, '{grain}' AS frequency, s AS period_start,
+    SELECT indicator, region, '{grain}' AS frequency, s AS period_start,
            CAST(sum(n) AS BIGINT) AS projects
-    FROM (SELECT e.indicator, t.ancestor, e.n, {sql_span_start(grain, "e.day")} AS s
-          FROM e JOIN region_tree t ON t.region = e.region)
+    FROM (SELECT indicator, region, n, {sql_span_start(grain, "day")} AS s FROM e)
     GROUP BY ALL"""
 
 
@@ -124,13 +124,39 @@ WITH e AS (
 SELECT * FROM e WHERE day IS NOT NULL"""
 
 
-def _counts(events: str) -> str:
-    """project_counts over the given events: summed by day first, then rolled up and
-    spanned, so the rollup and the four grains work on days, not on projects."""
+def by_day(events: str) -> str:
+    """The events of a relation summed by count, region and day (column n)."""
+    return f"(SELECT indicator, region, day, count(*) AS n FROM {events} GROUP BY ALL)"
+
+
+# Each count's events summed by region and day as the latest versions have them, rebuilt
+# by every load (project_count_days): project_counts reads these few rows.
+REFRESH_COUNT_DAYS = f"""
+DELETE FROM project_count_days;
+INSERT INTO project_count_days
+SELECT * FROM {by_day("(" + _events("node_rows_current", "project_rows_current") + ")")};
+"""
+COUNT_DAYS = f"""
+CREATE TABLE project_count_days (
+    indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, day DATE NOT NULL,
+    projects BIGINT NOT NULL
+);
+{REFRESH_COUNT_DAYS}
+"""
+# project_count_days as by_day gives it
+KEPT_DAYS = "(SELECT indicator, region, day, projects AS n FROM project_count_days)"
+
+
+def _counts(days: str) -> str:
+    """project_counts over events summed by day (by_day): the rollup and the four grains
+    work on days, not on projects."""
     labels = " ".join(f"WHEN '{g}' THEN {_PERIOD_LABEL[g]}" for g in _GRAINS)
     ends = " ".join(f"WHEN '{g}' THEN {_SPAN_END[g]}" for g in _GRAINS)
     return f"""
-WITH e AS (SELECT indicator, region, day, count(*) AS n FROM {events} GROUP BY ALL),
+WITH e AS (  -- rolled up the region tree once, for all four grains
+    SELECT d.indicator, t.ancestor AS region, d.day, sum(d.n) AS n
+    FROM {days} d JOIN region_tree t ON t.region = d.region GROUP BY ALL
+),
 g AS ({" UNION ALL ".join(_counts_by(g) for g in _GRAINS)})
 SELECT indicator, region, frequency, CASE frequency {labels} END AS period,
        s AS period_start, CASE frequency {ends} END AS period_end, projects
@@ -279,8 +305,8 @@ CREATE OR REPLACE VIEW project_count_events AS
 {_events("node_rows_current", "project_rows_current")};
 
 CREATE OR REPLACE MACRO project_counts_at(d) AS TABLE
-{_counts("project_count_events_at(d)")};
+{_counts(by_day("project_count_events_at(d)"))};
 
 CREATE OR REPLACE VIEW project_counts AS
-{_counts("project_count_events")};
+{_counts(KEPT_DAYS)};
 """

@@ -251,4 +251,6 @@ MIGRATIONS: list[tuple[int, str]] = [
     ),
     # When each task, report and problem version was superseded (ingest/task_tables.py).
     (16, SUPERSEDED),
+    # The register counts' events by day, rebuilt by every register load.
+    (17, register_sql.COUNT_DAYS),
 ]

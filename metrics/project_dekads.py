@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from ingest.grains import Span, spans
-from ingest.register_counts import count_events
+from ingest.register_counts import count_days
 from ingest.schema import Indicator
 from metrics.pace import Curve
 from metrics.schema import Target, Thresholds
@@ -26,7 +26,7 @@ from metrics.targets import curve_for
 # The year's count up to each asked day, for each asked indicator and region.
 _COUNTS = """
 WITH ev AS (
-    SELECT e.indicator, t.ancestor AS region, e.day, count(*) AS n FROM {events} e
+    SELECT e.indicator, t.ancestor AS region, e.day, sum(e.n) AS n FROM {days} e
     JOIN region_tree t ON t.region = e.region
     WHERE e.indicator IN (SELECT indicator FROM _asked) GROUP BY ALL
 )
@@ -131,11 +131,11 @@ def _counts(
         columns=["i", "indicator", "region", "first", "last"],
     )
     known = datetime.combine(as_of, time.max)
-    events = count_events(con, known)
+    days = count_days(con, known)
     con.register("_asked", frame)
     try:
-        params = {"d": known} if "$d" in events else {}
-        rows = con.execute(_COUNTS.format(events=events), params).fetchall()
+        params = {"d": known} if "$d" in days else {}
+        rows = con.execute(_COUNTS.format(days=days), params).fetchall()
     finally:
         con.unregister("_asked")
     return [int(r[1]) for r in rows]

@@ -91,7 +91,9 @@ def test_an_older_store_gains_the_latest_versions(store: Config, tmp_path: Path)
     con = open_store(older)
     try:  # the migration that adds the tables, run on a store without them
         con.execute("DROP TABLE project_rows_current; DROP TABLE node_rows_current")
+        con.execute("DROP TABLE project_count_days")
         con.execute(register_sql.CURRENT_TABLES)
+        con.execute(register_sql.COUNT_DAYS)
         for kept, resolved in PAIRS:
             assert con.execute(f"({kept}) EXCEPT ALL ({resolved})").fetchall() == []
             assert con.execute(f"({resolved}) EXCEPT ALL ({kept})").fetchall() == []
