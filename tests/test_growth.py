@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from forecasts.engine import seasonal_indices
-from forecasts.growth import cumulative_at, rate_data, rate_path, rate_series
+from forecasts.growth import (
+    RateData,
+    Row,
+    backtest_errors,
+    combined,
+    forecast_growth,
+    member_points,
+    rate_data,
+    rate_series,
+)
 from kpiwatch import app
 from kpiwatch.config import Config
 from tests.checks_helpers import pipeline
@@ -115,9 +124,9 @@ def test_a_yoy_rate_is_never_seasonally_adjusted(stores: dict[str, dict[str, obj
     # persistence the seasonality test takes for a season ...
     assert seasonal_indices(x, 4) is not None
     # ... yet the year is forecast from the rates as they are
-    path, names = rate_path(x, 1)
-    assert names == ["naive", "theta"]
-    expected = cumulative_at(5.2, 9, path, 3, 12)
+    points = member_points(data, 2023, 9, 5.2, (12,))
+    assert list(points) == ["naive", "theta"]
+    (expected,) = combined(points)
     assert float(stores["both"]["point"]) == pytest.approx(expected, abs=0.1)  # type: ignore[arg-type]
 
 
@@ -129,3 +138,29 @@ def test_period_rates_are_derived_from_the_cumulative_rate() -> None:
     quarters = rate_data([(2023, 3, 4.0, 4.0, 3), (2023, 6, 6.0, 6.0, 3)], 3)
     assert dict(quarters.cumulative)[2023 * 12 + 5] == pytest.approx(5.0)
     assert np.allclose(rate_series(quarters, 2023 * 12 + 5), [4.0, 6.0])
+
+
+def test_the_spread_is_calibrated_on_past_years_only() -> None:
+    def rows(last: tuple[int, int], wild_after: bool = False) -> list[Row]:
+        out: list[Row] = [
+            (y, 3 * q, cum[q - 1], None, None)
+            for y, (cum, _) in GDP.items()
+            for q in range(1, 5)
+            if (y, q) <= last
+        ]
+        if wild_after:  # later years, however odd, are not what it learns from
+            out += [(2024, 3 * q, 30.0 * (-1) ** q, None, None) for q in range(1, 5)]
+        return out
+
+    def year(data: RateData) -> np.ndarray:
+        return forecast_growth(data, 2023, 9, 12, 5.2, 400).year
+
+    known = rate_data(rows((2023, 3)), 3)
+    assert np.array_equal(year(known), year(rate_data(rows((2023, 3), True), 3)))
+    # as of Q1–3, the spread is that of the errors made as of Q1–3 of past years
+    errors, _ = backtest_errors(known, 9, (12,), 2023)
+    spread = 1.4826 * np.median(np.abs(errors[0]))
+    assert len(errors[0]) == 2023 - 2012 - 3
+    assert np.percentile(year(known), 90) - np.mean(year(known)) == pytest.approx(
+        1.2816 * spread, rel=0.02
+    )
