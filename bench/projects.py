@@ -1,16 +1,16 @@
 """Project registers: kpiwatch's register ingest and counts against bare DuckDB, same run.
 
-Generates VERSIONS monthly registers of PROJECTS projects × 10 nodes (`projects`
-layout, planned/reported/confirmed per node; each month more nodes are reported and
-some plans slip), then, for each file in order:
+Generates VERSIONS monthly registers of PROJECTS projects × 10 nodes (planned and
+reported dates per node; each month more nodes are reported and the plans of 6 projects
+in 7 move, so most node versions change every month), then, for each file in order:
   1. DuckDB's bare read_csv of the file into a table (the ingest baseline), and
   2. kpiwatch's load_register (checks, versions, derived counts, one transaction).
 Then all derived counts (the project_counts view: regions rolled up, 旬, month, quarter,
 year) against a bare GROUP BY of the same events by region, node and month (best of 3
-each), and
-project_counts_at(d) for a d before the last load (every stored version resolved).
-Peak RSS of the run.
-Usage: python -m bench.projects [PROJECTS [VERSIONS]]   (defaults 100000, 12)
+each), and project_counts_at(d) for a d before the last load (every stored version
+resolved). Peak RSS of the run.
+Usage: python -m bench.projects [PROJECTS [VERSIONS [LAYOUT]]]
+       (defaults 100000, 12, projects; LAYOUT events: one row per project × node)
 """
 
 from __future__ import annotations
@@ -34,28 +34,38 @@ REGIONS = [Region(id="area", name="新区")] + [
 ]
 
 
-def generate(path: Path, projects: int, version: int) -> None:
-    """One month's register: node k planned ~40 days after node k-1, reported once due."""
+_PROJECT = """printf('P%06d', p) AS 项目编号, printf('项目%d', p) AS 项目名称,
+    printf('园区%d', p % 8) AS 区域, printf('单位%d', p % 20) AS 责任单位, '' AS 配合单位,
+    round(0.5 + (p % 1000) / 10.0, 1) AS "总投资(亿元)", '' AS 类别"""
+
+
+def _dates(k: str, version: int) -> tuple[str, str]:
+    """Node k's planned and reported texts: ~40 days after node k-1, reported once due
+    (3 days later) by the register's month; 6 projects in 7 slip a day a month per 7."""
     cut = f"DATE '2026-01-01' + INTERVAL {30 * version} DAY"
-    cells = []
-    for k, node in enumerate(DEFAULT_NODES):
-        planned = f"DATE '2025-06-01' + INTERVAL (p % 300 + {40 * k} + (p % 7) * {version}) DAY"
-        cells.append(f"strftime({planned}, '%Y-%m-%d') AS \"{node.name}计划\"")
-        done = f"{planned} + INTERVAL 3 DAY"
-        reported = f"CASE WHEN {done} <= {cut} THEN strftime({done}, '%Y/%-m/%-d') END"
-        cells.append(f'{reported} AS "{node.name}实际"')
-        cells.append(f'NULL AS "{node.name}认定"')
-    duckdb.connect().execute(
-        f"""
-        COPY (
-          SELECT printf('P%06d', p) AS 项目编号, printf('项目%d', p) AS 项目名称,
-                 printf('园区%d', p % 8) AS 区域, printf('单位%d', p % 20) AS 责任单位,
-                 '' AS 配合单位, round(0.5 + (p % 1000) / 10.0, 1) AS "总投资(亿元)",
-                 '' AS 类别, {", ".join(cells)}
-          FROM range({projects}) t(p)
-        ) TO '{path}' (HEADER)
-        """
-    )
+    planned = f"DATE '2025-06-01' + INTERVAL (p % 300 + 40 * {k} + (p % 7) * {version}) DAY"
+    done = f"{planned} + INTERVAL 3 DAY"
+    reported = f"CASE WHEN {done} <= {cut} THEN strftime({done}, '%Y/%-m/%-d') END"
+    return f"strftime({planned}, '%Y-%m-%d')", reported
+
+
+def generate(path: Path, projects: int, version: int, layout: str = "projects") -> None:
+    """One month's register, one row per project (or per project × node: `events`)."""
+    if layout == "events":
+        names = ", ".join(f"'{n.name}'" for n in DEFAULT_NODES)
+        planned, reported = _dates("k", version)
+        select = (
+            f"SELECT {_PROJECT}, ([{names}])[k + 1] AS 节点, {planned} AS 计划日期, "
+            f"{reported} AS 实际日期, NULL AS 认定日期 FROM range({projects}) a(p), range(10) b(k)"
+        )
+    else:
+        cells = []
+        for k, node in enumerate(DEFAULT_NODES):
+            planned, reported = _dates(str(k), version)
+            cells += [f'{planned} AS "{node.name}计划"', f'{reported} AS "{node.name}实际"']
+            cells.append(f'NULL AS "{node.name}认定"')
+        select = f"SELECT {_PROJECT}, {', '.join(cells)} FROM range({projects}) t(p)"
+    duckdb.connect().execute(f"COPY ({select}) TO '{path}' (HEADER)")
 
 
 COUNTS = [
@@ -66,9 +76,11 @@ COUNTS = [
 ]
 
 
-def ingest(tmp: Path, files: list[Path]) -> tuple[float, float, duckdb.DuckDBPyConnection]:
+def ingest(
+    tmp: Path, files: list[Path], layout: str
+) -> tuple[float, float, duckdb.DuckDBPyConnection]:
     """Seconds of bare read_csv and of kpiwatch for every file in order; the store."""
-    register = Register(name="bench", path="*.csv", counts=COUNTS)
+    register = Register(name="bench", path="*.csv", counts=COUNTS, layout=layout)
     bare = duckdb.connect(str(tmp / "bare.duckdb"))
     con = open_store(tmp / "kpiwatch.duckdb")
     t_bare = t_ours = 0.0
@@ -113,12 +125,13 @@ def _best(sql: str, con: duckdb.DuckDBPyConnection, runs: int = 3) -> float:
 def main() -> None:
     projects = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     versions = int(sys.argv[2]) if len(sys.argv) > 2 else 12
+    layout = sys.argv[3] if len(sys.argv) > 3 else "projects"
     with tempfile.TemporaryDirectory(prefix="kpiwatch-bench-") as tmp:
         files = [Path(tmp) / f"register_{v:02d}.csv" for v in range(versions)]
         for v, f in enumerate(files):
-            generate(f, projects, v)
-        t_bare, t_ours, con = ingest(Path(tmp), files)
-        print(f"ingest: {versions} registers of {projects:,} projects × 10 nodes")
+            generate(f, projects, v, layout)
+        t_bare, t_ours, con = ingest(Path(tmp), files, layout)
+        print(f"ingest: {versions} registers of {projects:,} projects × 10 nodes ({layout})")
         print(f"  bare read_csv {t_bare:.2f} s, kpiwatch {t_ours:.2f} s: {t_bare / t_ours:.3f}")
         t_counts, t_group, t_then, n = counts(con)
         print(
