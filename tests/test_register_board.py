@@ -86,6 +86,10 @@ def test_projects_verb(tmp_path: Path) -> None:
     assert "overdue nodes, worst first (2)" in run.stdout
     assert "2026年3月中旬" in run.stdout
     assert run.stdout.index("P1") < run.stdout.index("P3")
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("Part of a board on 15 March", 1)[1].split("```text\n", 1)[1]
+    for line in shown.split("```", 1)[0].splitlines():  # the README's sample, as printed
+        assert line.strip() in run.stdout, line
     bad = subprocess.run(
         [str(KPIWATCH), "--config", str(tmp_path / "config.toml"), "projects", "--region", "x"],
         capture_output=True,
