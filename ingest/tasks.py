@@ -9,7 +9,6 @@ are new or changed, so every earlier version stays queryable (`tasks_as_of(d)`).
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,12 +17,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from ingest.errors import IngestError, RowError
+from ingest.errors import IngestError
 from ingest.loader import rejects_written
 from ingest.store import transaction
+from ingest.task_checks import check_records
 from ingest.task_records import Record, read_records
 from ingest.task_tables import supersede_sql
-from ingest.unit_schema import ProblemItem, RecordKind, Task, TaskFile, Unit, parent_cycles
+from ingest.unit_schema import ProblemItem, RecordKind, Task, TaskFile, Unit
 
 # Stored columns of each kind, key first; every table also has load_id and line.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -89,13 +89,15 @@ def sync_declared(
     con: duckdb.DuckDBPyConnection,
     config_file: str,
     tasks: Sequence[Task],
-    problems: Sequence[ProblemItem],
+    problems: Sequence[ProblemItem] | None,
     known_from: datetime | None = None,
 ) -> None:
-    """Write the config's tasks and problems as versions when they changed."""
-    task_rows = [_task_row(t) for t in tasks]
-    problem_rows = [_problem_row(p) for p in problems]
-    for kind, rows in (("tasks", task_rows), ("problems", problem_rows)):
+    """Write the config's tasks and problems as versions when they changed (problems
+    None: leave the stored ones as they are)."""
+    kinds = [("tasks", [_task_row(t) for t in tasks])]
+    if problems is not None:
+        kinds.append(("problems", [_problem_row(p) for p in problems]))
+    for kind, rows in kinds:
         frame = _frame(kind, [(*r, None) for r in rows])
         with transaction(con):
             gone = _withdrawn(con, kind, {r[0] for r in rows})
@@ -152,104 +154,9 @@ def _rows(
     records: Sequence[Record],
     units: set[str],
 ) -> list[tuple[object, ...]]:
-    """Stored rows for the records, after the checks that need other rows or the store."""
-    known = Known(
-        units,
-        dict(con.execute("SELECT task, unit FROM tasks").fetchall()),
-        dict(con.execute("SELECT task, supporting FROM tasks").fetchall()),
-        {p for (p,) in con.execute("SELECT DISTINCT project FROM project_rows").fetchall()},
-    )
-    if kind == "tasks":
-        known.tasks.update({r.values["task"]: r.values["unit"] for r in records})
-    errors = _duplicates(records, kind)
-    rows = []
-    for r in records:
-        found = _row_errors(r, kind, known)
-        errors += found
-        if not found:
-            rows.append((*_stored(r, kind), r.line))
-    if kind == "tasks":
-        errors += _cycles(con, records)
-    if errors:
-        errors.sort(key=lambda e: e.line)
-        raise IngestError(str(path), errors)
-    return rows
-
-
-def _cycles(con: duckdb.DuckDBPyConnection, records: Sequence[Record]) -> list[RowError]:
-    """Key works that would contain themselves once the file's tasks are stored."""
-    parents: dict[str, str | None] = dict(con.execute("SELECT task, parent FROM tasks").fetchall())
-    parents |= {r.values["task"]: r.values.get("parent") for r in records}
-    cyclic = set(parent_cycles(parents))
-    return [
-        RowError(r.line, "parent", str(r.values.get("parent")), "key works form a cycle")
-        for r in records
-        if r.values["task"] in cyclic
-    ]
-
-
-def _duplicates(records: Sequence[Record], kind: RecordKind) -> list[RowError]:
-    names = {"tasks": ("task",), "progress": ("task", "date"), "problems": ("problem",)}[kind]
-    keys = Counter(tuple(r.values[n] for n in names) for r in records)
-    seen: set[tuple[object, ...]] = set()
-    errors = []
-    for r in records:
-        key = tuple(r.values[n] for n in names)
-        if keys[key] > 1 and key in seen:
-            shown = " ".join(str(k) for k in key)
-            errors.append(RowError(r.line, names[-1], shown, "appears on an earlier line too"))
-        seen.add(key)
-    return errors
-
-
-@dataclass(frozen=True)
-class Known:
-    """What a file's rows may name: units, tasks (with their unit and supporting units) and
-    the projects of the loaded registers."""
-
-    units: set[str]
-    tasks: dict[str, str]
-    supporting: dict[str, list[str]]
-    projects: set[str]
-
-
-def _row_errors(r: Record, kind: RecordKind, known: Known) -> list[RowError]:
-    v = r.values
-    units, tasks, supporting = known.units, known.tasks, known.supporting
-    errors = []
-
-    def bad(field: str, value: object, reason: str) -> None:
-        errors.append(RowError(r.line, field, str(value), reason))
-
-    for name in ("unit",):
-        if v.get(name) is not None and v[name] not in units:
-            bad(name, v[name], "unknown unit (not in [[units]] or [[regions]])")
-    for u in v.get("supporting") or ():
-        if u not in units:
-            bad("supporting", u, "unknown unit (not in [[units]] or [[regions]])")
-    if v.get("project") and v["project"] not in known.projects:
-        bad("project", v["project"], "unknown project (in no loaded project register)")
-    task_field = "parent" if kind == "tasks" else "task"
-    if v.get(task_field) is not None and v[task_field] not in tasks:
-        bad(task_field, v[task_field], "unknown task")
-    if kind == "tasks":
-        if v.get("start") is not None and v["start"] > v["deadline"]:
-            bad("start", v["start"], f"after the deadline {v['deadline']}")
-        if v.get("quantity") == 0:
-            bad("quantity", "0", "a quantity target must be above zero")
-    elif kind == "progress":
-        if v.get("quantity") is None and not v.get("done"):
-            bad("quantity", "", "a report needs a quantity done or done = true")
-        task_unit = tasks.get(v["task"])
-        allowed = {task_unit, *(supporting.get(v["task"]) or ())}
-        if v.get("unit") in units and task_unit is not None and v["unit"] not in allowed:
-            bad("unit", v["unit"], f"task {v['task']} belongs to {task_unit}")
-    else:
-        if v["due"] < v["raised"]:
-            bad("due", v["due"], f"before it was raised ({v['raised']})")
-        if v.get("resolved") is not None and v["resolved"] < v["raised"]:
-            bad("resolved", v["resolved"], f"before it was raised ({v['raised']})")
-    return errors
+    """Stored rows for the records, once the checks that need other rows or the store pass."""
+    check_records(con, path, kind, records, units)
+    return [(*_stored(r, kind), r.line) for r in records]
 
 
 def _stored(r: Record, kind: RecordKind) -> tuple[object, ...]:

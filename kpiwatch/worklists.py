@@ -9,9 +9,10 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.errors import KpiwatchError
+from ingest.errors import ConfigError, KpiwatchError
 from ingest.loader import LoadReport
 from ingest.store import open_store, sync_catalog, transaction
+from ingest.task_checks import unknown_projects
 from ingest.tasks import ORDER, load_records, sync_declared, sync_units
 from ingest.textfiles import resolved
 from ingest.unit_schema import TaskFile, unit_ids
@@ -53,15 +54,20 @@ def ingest_records(
     with transaction(con):  # the units view shows the regions too
         sync_catalog(con, config.indicators, config.regions)
     sync_units(con, config.units)
-    sync_declared(con, "config.toml", config.tasks, config.problems, known_from)
+    # Like a file, the config's problems are written whole or not at all.
+    unknown = unknown_projects(con, config.problems)
+    declared = None if unknown else config.problems
+    sync_declared(con, "config.toml", config.tasks, declared, known_from)
     task_status.install(con, config.task_scoring)
+    results: list[tuple[Path, LoadReport | None, KpiwatchError | None]] = []
+    if unknown:
+        results.append((Path("config.toml"), None, ConfigError("config.toml", unknown)))
     if files is not None:
         todo = [(p, spec) for p in files if (spec := _match(config, p)) is not None]
     else:
         todo = [(p, s) for s in config.task_files for p in record_files(config, s)]
     todo.sort(key=lambda ps: ORDER[ps[1].kind])
     units = unit_ids(config.units, config.regions)
-    results: list[tuple[Path, LoadReport | None, KpiwatchError | None]] = []
     for path, spec in todo:
         rejects = rejects_dir / f"{path.name}.rejects.csv" if rejects_dir else None
         try:

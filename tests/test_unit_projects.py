@@ -8,7 +8,7 @@ import io
 from datetime import date
 from pathlib import Path
 
-from ingest.errors import IngestError
+from ingest.errors import ConfigError, IngestError
 from ingest.store import open_store
 from kpiwatch import app, worklists
 from tests.checks_helpers import pipeline
@@ -132,3 +132,29 @@ def test_a_problem_for_an_unknown_project_is_refused_with_its_rejects(tmp_path: 
         encoding="utf-8",
     )
     assert [o.error for o in app.ingest(config, [problems])] == [None]
+    # The config's problems are held to the registers too, whole or not at all.
+    declared = """
+[[problems]]
+id = "C1"
+title = "用地指标"
+unit = "ndrc"
+project = "P1"
+raised = 2026-03-02
+due = 2026-03-12
+"""
+    config = register_config(tmp_path, extra=UNIT + PROBLEM_FILES + declared)
+    assert [o.error for o in app.ingest(config, [problems])] == [None]
+    config = register_config(tmp_path, extra=UNIT + PROBLEM_FILES + declared.replace("P1", "P9"))
+    [refused] = [o.error for o in app.ingest(config, [problems]) if o.error is not None]
+    assert isinstance(refused, ConfigError)
+    assert [str(p) for p in refused.problems] == [
+        "problems[id=C1].project: unknown project 'P9' (in no loaded project register)"
+    ]
+    con = open_store(config.store_path)
+    try:
+        assert con.execute("SELECT problem, project FROM problems ORDER BY 1").fetchall() == [
+            ("C1", "P1"),
+            ("Q1", "P1"),
+        ]
+    finally:
+        con.close()
