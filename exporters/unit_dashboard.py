@@ -29,11 +29,16 @@ def _max(metric: str, sel: str = "", by: str = "unit") -> str:
 
 def panels() -> list[Any]:
     """The ranking table, overdue tasks over time, then one stat row repeated per unit."""
-    ranking = table.Panel().title("Units: score, completion, on time, overdue").datasource(DS)
+    ranking = (
+        table.Panel()
+        .title("Units: score (own, with the units below), completion, on time, overdue")
+        .datasource(DS)
+    )
     for ref, (metric, sel) in zip(
-        "ABCDE",
+        "ABCDEF",
         (
             ("score", ""),
+            ("tree_score", ""),
             ("completion_ratio", ""),
             ("on_time_ratio", ""),
             ("tasks", ',status="overdue"'),
