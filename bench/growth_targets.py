@@ -84,6 +84,7 @@ def cases(with_quarterly: bool) -> pd.DataFrame:
                         "year": year,
                         "as_of": label,
                         "x": x,
+                        "offset": off,
                         "p": float(np.mean(f.year >= x)),
                         "rule": float(ytd >= x),
                         "met": float(outcome >= x),
@@ -115,6 +116,7 @@ def main() -> None:
     report = {
         "series": "GDP_ytd_yoy" + (" + GDP_q_yoy" if with_quarterly else " only"),
         "by_as_of": brier(frame),
+        "target_itself": brier(frame[frame.offset == 0]),
         "as_of_2023_q1_3": frame[(frame.year == 2023) & (frame.as_of == "Q1-3")][
             ["x", "p", "met"]
         ].to_dict("records"),
