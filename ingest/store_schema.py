@@ -253,4 +253,23 @@ MIGRATIONS: list[tuple[int, str]] = [
     (16, SUPERSEDED),
     # The register counts' events by day, rebuilt by every register load.
     (17, register_sql.COUNT_DAYS),
+    # Nowcasts of quarterly growth from monthly releases, one set per as-of date, and the
+    # news each date's releases brought (forecasts/nowcast_stage.py).
+    (
+        18,
+        """
+        CREATE TABLE nowcast_results (
+            indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, as_of DATE NOT NULL,
+            quarter VARCHAR NOT NULL, target DOUBLE, point DOUBLE NOT NULL,
+            sd DOUBLE NOT NULL, lower80 DOUBLE, upper80 DOUBLE, lower95 DOUBLE,
+            upper95 DOUBLE, p_meet DOUBLE, expected_shortfall DOUBLE, model VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL, computed_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE nowcast_news_rows (
+            indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, as_of DATE NOT NULL,
+            previous_as_of DATE NOT NULL, quarter VARCHAR NOT NULL, release VARCHAR NOT NULL,
+            series VARCHAR NOT NULL, surprise DOUBLE, weight DOUBLE, impact DOUBLE
+        );
+        """,
+    ),
 ]

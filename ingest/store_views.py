@@ -113,7 +113,11 @@ WITH p AS (
                 WHEN f.forecast_status = 'at_risk' AND p.status = 'on_track' THEN 'at_risk'
                 ELSE p.status END AS status,
            concat_ws('; ', p.cascade_note,
-                     CASE WHEN f.forecast_status IN ('at_risk', 'behind')
+                     CASE WHEN f.model = 'nowcast'
+                          THEN printf('nowcast of %dQ%d from the monthly releases before '
+                                      'its figure: %.1f, %.0f%% likely to meet its target',
+                                      f.year, f.horizon_month // 3, f.point, f.p_meet * 100)
+                          WHEN f.forecast_status IN ('at_risk', 'behind')
                           THEN printf('forecast: %.0f%% likely to meet the %s target',
                                       f.p_meet * 100, p.horizon) END) AS cascade_note,
            i.name AS indicator_name, i.unit, i.kind, i.direction,
@@ -196,6 +200,23 @@ JOIN (SELECT indicator, region, year,
       FROM forecast_results GROUP BY indicator, region, year) l
   ON l.indicator = f.indicator AND l.region = f.region AND l.year = f.year
  AND l.as_of_end = f.as_of_end;
+
+CREATE OR REPLACE VIEW nowcasts AS
+SELECT n.indicator, i.name AS indicator_name, n.region, r.name AS region_name, n.quarter,
+       n.as_of, n.as_of = max(n.as_of) OVER (PARTITION BY n.indicator, n.region, n.quarter)
+         AS latest,
+       n.target, n.point, n.lower80, n.upper80, n.lower95, n.upper95, n.p_meet,
+       n.expected_shortfall, n.model, nullif(n.reason, '') AS fallback_reason, n.computed_at
+FROM nowcast_results n
+LEFT JOIN indicators i ON i.id = n.indicator LEFT JOIN regions r ON r.id = n.region;
+
+CREATE OR REPLACE VIEW nowcast_news AS
+SELECT indicator, region, quarter, as_of, previous_as_of, release, series, surprise, weight,
+       impact,
+       printf('%s %s came in %.2f %s expectation and moved the %s nowcast by %+.2f pp',
+              series, release, abs(surprise), CASE WHEN surprise < 0 THEN 'below'
+              ELSE 'above' END, quarter, impact) AS summary
+FROM nowcast_news_rows;
 
 CREATE OR REPLACE VIEW monthly AS
 WITH latest AS (

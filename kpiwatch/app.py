@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from exporters import (
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
 from forecasts.as_of import forecast_as_of
+from forecasts.nowcast_stage import run_nowcasts
 from forecasts.stage import ForecastReport, run_forecasts
 from ingest.errors import IngestError, KpiwatchError, RowError
 from ingest.loader import LoadReport, load_file
@@ -254,6 +255,16 @@ def forecasts_with(
     )
 
 
+def nowcasts_with(
+    con: duckdb.DuckDBPyConnection, config: Config, today: date | None, report: ForecastReport
+) -> ForecastReport:
+    """Nowcast the configured targets; their fallbacks and failures count as the forecasts'."""
+    done = run_nowcasts(
+        con, config.nowcasts, config.targets, config.forecasts, today or date.today()
+    )
+    return replace(report, fallbacks=report.fallbacks + done.fallbacks + done.failures)
+
+
 @contextmanager
 def shared_actuals(con: duckdb.DuckDBPyConnection, config: Config) -> Iterator[pd.DataFrame]:
     """The actuals, computed once for the checks and the forecasts of one refresh, from
@@ -281,6 +292,9 @@ def refresh_with(
         checks = checks_with(con, config, today, mismatches=mismatches)
         on_stage("forecasts")
         forecasts = forecasts_with(con, config, shared_actuals=True)
+    if config.nowcasts and config.forecasts.enabled:
+        on_stage("nowcasts")
+        forecasts = nowcasts_with(con, config, today, forecasts)
     on_stage("escalation")
     escalations_with(con, config)
     return checks, forecasts

@@ -13,7 +13,7 @@ from pydantic import Field, PrivateAttr, ValidationError
 
 from exporters.schema import Alerts, Grafana, Server
 from exporters.unit_rules import UnitAlerts
-from forecasts.schema import ForecastSettings
+from forecasts.schema import ForecastSettings, NowcastSettings, check_nowcasts
 from ingest.errors import ConfigError, Problem, UsageError
 from ingest.register_schema import Register, check_registers
 from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
@@ -48,6 +48,7 @@ class Config(Strict):
     checks: Checks = Checks()
     server: Server = Server()
     forecasts: ForecastSettings = ForecastSettings()
+    nowcasts: tuple[NowcastSettings, ...] = ()
     alerts: Alerts = Alerts()
     grafana: Grafana = Grafana()
     indicator_thresholds: dict[Id, Thresholds] = Field(default_factory=dict)
@@ -228,6 +229,7 @@ def cross_check(config: Config) -> list[Problem]:
     problems += cross_check_units(config.units, config.regions, config.tasks, config.problems)
     problems += check_talks(config.escalation, known_units(config))
     problems += check_rules(config.every_period, config.registers, set(regions))
+    problems += check_nowcasts(config.nowcasts, config.indicator_map(), set(regions))
     return problems
 
 
