@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from exporters.escalation_metrics import EscalationData
+from exporters.nowcast_metrics import NowcastData
 from exporters.project_collector import NO_PROJECTS, ProjectData
 from exporters.unit_metrics import UnitData
 
@@ -139,6 +140,7 @@ class SnapshotData:
     escalations: EscalationData = dataclasses.field(
         default_factory=EscalationData
     )  # escalation_metrics
+    nowcasts: NowcastData = dataclasses.field(default_factory=NowcastData)  # nowcast_metrics
 
 
 def check_samples(row: CheckRow) -> Iterator[tuple[str, list[str], float]]:

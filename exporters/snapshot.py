@@ -28,6 +28,7 @@ from exporters.collector import (
     forecast_samples,
 )
 from exporters.escalation_metrics import EscalationCollector, read_escalation_data
+from exporters.nowcast_metrics import NowcastCollector, read_nowcast_data
 from exporters.project_collector import ProjectCollector, read_project_data
 from exporters.unit_metrics import UnitCollector, read_unit_data
 
@@ -109,7 +110,8 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
     forecasts = _forecasts(con)
     units, projects = read_unit_data(con, today), read_project_data(con, today)
-    return SnapshotData(checks, info, ends, forecasts, units, projects, read_escalation_data(con))
+    escalations, nowcasts = read_escalation_data(con), read_nowcast_data(con)
+    return SnapshotData(checks, info, ends, forecasts, units, projects, escalations, nowcasts)
 
 
 def _forecasts(con: duckdb.DuckDBPyConnection) -> list[ForecastRow]:
@@ -137,6 +139,7 @@ def render(data: SnapshotData, built_at: float, max_series: int) -> Snapshot:
     registry.register(UnitCollector(data.units))
     registry.register(ProjectCollector(data.projects))
     registry.register(EscalationCollector(data.escalations))
+    registry.register(NowcastCollector(data.nowcasts))
     text = generate_latest(registry)
     om = generate_openmetrics(registry).removesuffix(OM_EOF)
     series = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
@@ -168,6 +171,7 @@ def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int
         UnitCollector(data.units),
         ProjectCollector(data.projects),
         EscalationCollector(data.escalations),
+        NowcastCollector(data.nowcasts),
     ]
     fixed = len(data.info) + sum(len(m.samples) for c in others for m in c.collect())
     most = 17 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
@@ -198,5 +202,6 @@ def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int
         data.units,
         data.projects,
         data.escalations,
+        data.nowcasts,
     )
     return kept, dropped

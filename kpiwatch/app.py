@@ -19,6 +19,7 @@ from exporters import (
     escalation_rules,
     grafana,
     mixin,
+    nowcast_rules,
     project_dashboard,
     project_rules,
     rules,
@@ -381,6 +382,8 @@ def write_rules(config: Config, out: Path) -> list[Path]:
     if config.registers:
         written += project_rules.write_rules(out)
     written += escalation_rules.write_rules(out, config.escalation.labels)
+    if config.nowcasts:
+        written += nowcast_rules.write_rules(out, alert_settings(config))
     return written
 
 
@@ -422,6 +425,8 @@ def all_rule_groups(config: Config) -> dict[str, Any]:
     if config.registers:
         groups += project_rules.rule_groups(project_rules.ProjectAlertSettings())["groups"]
     groups += escalation_rules.rule_groups(config.escalation.labels)["groups"]
+    if config.nowcasts:
+        groups += nowcast_rules.rule_groups(alert_settings(config))["groups"]
     return {"groups": groups}
 
 

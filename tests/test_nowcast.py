@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from exporters.nowcast_metrics import read_nowcast_data
 from forecasts.nowcast_data import OBS_COLUMNS, SeriesSpec, build_panel
 from forecasts.nowcast_stage import load_panel, nowcast_one
 from forecasts.schema import NowcastSettings
@@ -241,3 +242,13 @@ def test_config_names_what_is_wrong(tmp_path: Path) -> None:
     text = str(err.value)
     assert "nowcasts[target=output_growth, region=CN].target" in text
     assert "nowcasts[target=output_growth, region=CN].monthly[1].indicator" in text
+
+
+def test_the_metrics_read_from_the_store(store: Config) -> None:
+    con = duckdb.connect(str(store.store_path), read_only=True)
+    try:
+        data = read_nowcast_data(con)
+    finally:
+        con.close()
+    assert [(r.quarter, r.fallback) for r in data.rows] == [("2020Q2", False), ("2020Q3", False)]
+    assert {s for _, _, s, _ in data.news} == {"output_growth", "sales_growth"}
