@@ -19,6 +19,7 @@ from exporters import (
     escalation_rules,
     grafana,
     mixin,
+    nowcast_dashboard,
     nowcast_rules,
     project_dashboard,
     project_rules,
@@ -414,6 +415,9 @@ def dashboard_files(config: Config) -> dict[str, str]:
     if config.units or config.tasks or config.task_files:
         board = unit_dashboard.units_dashboard(s)
         files[f"{unit_dashboard.UID}.json"] = dashboards.dashboard_json(board)
+    if config.nowcasts:
+        board = nowcast_dashboard.nowcast_dashboard(s)
+        files[f"{nowcast_dashboard.UID}.json"] = dashboards.dashboard_json(board)
     return files
 
 

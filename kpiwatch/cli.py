@@ -18,7 +18,16 @@ from rich.text import Text
 from exporters.listen import parse_listen
 from ingest.errors import ConfigError, IngestError, KpiwatchError
 from ingest.register_store import RegisterReport
-from kpiwatch import app, board, project_board, projects, service, unit_render, worklists
+from kpiwatch import (
+    app,
+    board,
+    nowcast_board,
+    project_board,
+    projects,
+    service,
+    unit_render,
+    worklists,
+)
 from kpiwatch.config import Config, find_indicator, find_region, load_config, split_gaps
 from kpiwatch.report import report as report_verb
 
@@ -282,6 +291,21 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
         named = Text.assemble(str(name), (" (illustrative)", "italic") if example else "")
         add_row(checks, (cell, named, region_name, period, shown, reason, owner, lv))
     out.print(checks)
+    print_nowcasts(config, region_id)
+
+
+def print_nowcasts(config: Config, region: str | None) -> None:
+    """The open quarters' nowcasts and the releases that moved them most."""
+    rows, news = nowcast_board.nowcast_rows(config, region)
+    if not rows:
+        return
+    cols = ("region", "indicator", "quarter", "nowcast", "80 %", "target", "P(meet)", "model")
+    shown = table(*cols, title="nowcasts from the monthly releases")
+    for row in rows:
+        add_row(shown, row)
+    out.print(shown)
+    for line in news:
+        out.print(f"  news: {line}", markup=False)
 
 
 @cli.command("projects")

@@ -3,6 +3,8 @@ fallback, the news, and the quarter check that reads it."""
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
 from datetime import date, datetime
 from pathlib import Path
@@ -11,8 +13,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from grafana_foundation_sdk.models.dashboard import Dashboard
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import generate_latest
 
-from exporters.nowcast_metrics import read_nowcast_data
+from exporters.nowcast_metrics import NowcastCollector, read_nowcast_data
 from forecasts.nowcast_data import OBS_COLUMNS, SeriesSpec, build_panel
 from forecasts.nowcast_stage import load_panel, nowcast_one
 from forecasts.schema import NowcastSettings
@@ -252,3 +257,18 @@ def test_the_metrics_read_from_the_store(store: Config) -> None:
         con.close()
     assert [(r.quarter, r.fallback) for r in data.rows] == [("2020Q2", False), ("2020Q3", False)]
     assert {s for _, _, s, _ in data.news} == {"output_growth", "sales_growth"}
+
+
+def test_the_dashboard_reads_what_the_metrics_export(store: Config) -> None:
+    board = json.loads(app.dashboard_files(store)["kpiwatch-nowcast.json"])
+    assert Dashboard.from_json(board).uid == "kpiwatch-nowcast"
+    with _con(store) as con:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(NowcastCollector(read_nowcast_data(con)))
+    exported = {
+        line.split("{")[0] for line in generate_latest(registry).decode().splitlines() if line
+    }
+    exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"kpiwatch_kpi_nowcast_\w+", e)}
+    assert used and used <= exported
+    assert [p["type"] for p in board["panels"]] == ["timeseries", "stat", "bargauge"]
