@@ -85,15 +85,20 @@ def nowcast_one(
     return casts, [_news_row(settings, as_of, previous, str(first), n) for n in moved]
 
 
+# The vintages known at the cut-off (what did we know then?): a store filled later than
+# the date asked about knew nothing then. The release lags decide what was out by then.
+OBS_SQL = f"""
+SELECT {", ".join(OBS_COLUMNS)} FROM observations_as_of($known)
+WHERE region = $region AND list_contains($names, indicator)
+"""
+
+
 def load_panel(con: duckdb.DuckDBPyConnection, settings: NowcastSettings, as_of: date) -> Panel:
-    """The model's panel from the vintages known at the end of `as_of`."""
-    known = datetime.combine(as_of, time.max)
+    """The model's panel as known at the end of `as_of`."""
     names = [settings.target, *(m.indicator for m in settings.monthly)]
-    obs = con.execute(
-        f"SELECT {', '.join(OBS_COLUMNS)} FROM observations_as_of(?) "
-        "WHERE region = ? AND list_contains(?, indicator)",
-        [known, settings.region, names],
-    ).df()
+    known = datetime.combine(as_of, time.max)
+    params = {"region": settings.region, "names": names, "known": known}
+    obs = con.execute(OBS_SQL, params).df()
     specs = [
         SeriesSpec(m.indicator, m.indicator, m.transform, m.release_lag_days, settings.region)
         for m in settings.monthly
