@@ -4,14 +4,19 @@ quarter's nowcast to the growth check before its figure is published."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from forecasts import nowcast as nowcast_module
+from forecasts import nowcast_data
 from forecasts.engine import TooShort
+from forecasts.jobs import METHOD
 from forecasts.nowcast import FactorNowcaster, News, Nowcast, NowcastFailed, nowcast
 from forecasts.nowcast_data import OBS_COLUMNS, Panel, SeriesSpec, build_panel
 from forecasts.schema import ForecastSettings, NowcastSettings
@@ -22,6 +27,7 @@ from metrics.schema import Target
 NOWCAST_COLUMNS = [
     "indicator", "region", "as_of", "quarter", "target", "point", "sd", "lower80",
     "upper80", "lower95", "upper95", "p_meet", "expected_shortfall", "model", "reason",
+    "input_hash",
 ]  # fmt: skip
 NEWS_COLUMNS = [
     "indicator", "region", "as_of", "previous_as_of", "quarter", "release", "series",
@@ -37,6 +43,7 @@ class NowcastReport:
     fallbacks: int  # of them, answered by the univariate forecast
     failures: int  # of them, with no answer at all (too little data even for that)
     news: int  # rows of news stored
+    reused: int = 0  # of them, unchanged inputs: the last nowcast stands
 
 
 def run_nowcasts(
@@ -47,21 +54,53 @@ def run_nowcasts(
     as_of: date,
 ) -> NowcastReport:
     """Nowcast every configured target as of a date; one failing model stops no other."""
-    fallbacks = failures = news = 0
+    fallbacks = failures = news = reused = 0
     for settings in nowcasts:
-        previous = _previous_as_of(con, settings, as_of)
+        goals = _quarter_targets(settings, targets)
         try:
-            casts, news_rows = nowcast_one(con, settings, as_of, previous)
+            panel = load_panel(con, settings, as_of)
+            digest = input_hash(settings, panel)
+            casts = _unchanged(con, settings, digest)
+            if casts is not None:  # the same releases as last time: the same nowcast
+                reused += 1
+            else:
+                previous = _previous_as_of(con, settings, as_of)
+                casts, news_rows = nowcast_one(con, settings, as_of, previous, panel)
+                rows = [_row(settings, as_of, c, goals.get(c.quarter), digest) for c in casts]
+                _store(con, settings, as_of, rows, news_rows)
+                news += len(news_rows)
         except (TooShort, NowcastFailed):
             failures += 1
             continue
         fallbacks += any(c.reason for c in casts)
-        goals = _quarter_targets(settings, targets)
-        rows = [_row(settings, as_of, c, goals.get(c.quarter)) for c in casts]
-        _store(con, settings, as_of, rows, news_rows, previous)
         _hand_to_checks(con, settings, casts, goals, forecasts)
-        news += len(news_rows)
-    return NowcastReport(len(nowcasts), fallbacks, failures, news)
+    return NowcastReport(len(nowcasts), fallbacks, failures, news, reused)
+
+
+def input_hash(settings: NowcastSettings, panel: Panel) -> str:
+    """What a nowcast depends on: the settings, the panel, the code and statsmodels."""
+    digest = hashlib.sha1(METHOD.encode())
+    for module in (nowcast_module, nowcast_data):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    digest.update(settings.model_dump_json().encode())
+    digest.update(panel.monthly.to_csv().encode())
+    digest.update(panel.quarterly.to_csv().encode())
+    return digest.hexdigest()
+
+
+def _unchanged(
+    con: duckdb.DuckDBPyConnection, settings: NowcastSettings, digest: str
+) -> list[Nowcast] | None:
+    """The latest stored nowcasts when they were made from the same inputs."""
+    rows = con.execute(
+        "SELECT quarter, point, sd, model, reason, input_hash FROM nowcast_results "
+        "WHERE indicator = ? AND region = ? QUALIFY as_of = max(as_of) OVER () "
+        "ORDER BY quarter",
+        [settings.target, settings.region],
+    ).fetchall()
+    if not rows or any(r[5] != digest for r in rows):
+        return None
+    return [Nowcast(str(q), float(p), float(sd), str(m), str(why)) for q, p, sd, m, why, _ in rows]
 
 
 def nowcast_one(
@@ -69,9 +108,10 @@ def nowcast_one(
     settings: NowcastSettings,
     as_of: date,
     previous: date | None = None,
+    panel: Panel | None = None,
 ) -> tuple[list[Nowcast], list[tuple[object, ...]]]:
     """The open quarters' nowcasts as of a date, and the news since `previous`."""
-    panel = load_panel(con, settings, as_of)
+    panel = panel or load_panel(con, settings, as_of)
     quarters = open_quarters(panel)
     model = FactorNowcaster(settings.factors, settings.factor_order, settings.maxiter)
     casts, fitted = nowcast(panel, quarters, model)
@@ -123,12 +163,12 @@ def open_quarters(panel: Panel) -> list[pd.Period]:
 def _previous_as_of(
     con: duckdb.DuckDBPyConnection, settings: NowcastSettings, as_of: date
 ) -> date | None:
-    row = con.execute(
+    rows = con.execute(
         "SELECT max(as_of) FROM nowcast_results WHERE indicator = ? AND region = ? "
         "AND as_of < ? AND reason = ''",
         [settings.target, settings.region, as_of],
-    ).fetchone()
-    return None if row is None else row[0]
+    ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def _quarter_targets(settings: NowcastSettings, targets: Sequence[Target]) -> dict[str, float]:
@@ -144,13 +184,15 @@ def _quarter_targets(settings: NowcastSettings, targets: Sequence[Target]) -> di
     return out
 
 
-def _row(s: NowcastSettings, as_of: date, c: Nowcast, goal: float | None) -> tuple[object, ...]:
+def _row(
+    s: NowcastSettings, as_of: date, c: Nowcast, goal: float | None, digest: str
+) -> tuple[object, ...]:
     lo80, hi80 = c.bounds(0.8)
     lo95, hi95 = c.bounds(0.95)
     p_meet = None if goal is None else c.p_meet(goal)
     short = None if goal is None else c.expected_shortfall(goal)
     return (s.target, s.region, as_of, c.quarter, goal, c.point, c.sd, lo80, hi80, lo95, hi95,
-            p_meet, short, c.model, c.reason)  # fmt: skip
+            p_meet, short, c.model, c.reason, digest)  # fmt: skip
 
 
 def _news_row(
@@ -166,7 +208,6 @@ def _store(
     as_of: date,
     rows: list[tuple[object, ...]],
     news: list[tuple[object, ...]],
-    previous: date | None,
 ) -> None:
     """Replace what was made for the same date; earlier dates stay as the nowcast's path."""
     register(con, "_nowcasts", pd.DataFrame(rows, columns=NOWCAST_COLUMNS))

@@ -263,7 +263,7 @@ MIGRATIONS: list[tuple[int, str]] = [
             quarter VARCHAR NOT NULL, target DOUBLE, point DOUBLE NOT NULL,
             sd DOUBLE NOT NULL, lower80 DOUBLE, upper80 DOUBLE, lower95 DOUBLE,
             upper95 DOUBLE, p_meet DOUBLE, expected_shortfall DOUBLE, model VARCHAR NOT NULL,
-            reason VARCHAR NOT NULL, computed_at TIMESTAMP NOT NULL
+            reason VARCHAR NOT NULL, input_hash VARCHAR NOT NULL, computed_at TIMESTAMP NOT NULL
         );
         CREATE TABLE nowcast_news_rows (
             indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, as_of DATE NOT NULL,

@@ -19,7 +19,7 @@ from prometheus_client.exposition import generate_latest
 
 from exporters.nowcast_metrics import NowcastCollector, read_nowcast_data
 from forecasts.nowcast_data import OBS_COLUMNS, SeriesSpec, build_panel
-from forecasts.nowcast_stage import load_panel, nowcast_one
+from forecasts.nowcast_stage import load_panel, nowcast_one, run_nowcasts
 from forecasts.schema import NowcastSettings
 from ingest.errors import ConfigError
 from kpiwatch import app
@@ -272,3 +272,12 @@ def test_the_dashboard_reads_what_the_metrics_export(store: Config) -> None:
     used = {m for e in exprs for m in re.findall(r"kpiwatch_kpi_nowcast_\w+", e)}
     assert used and used <= exported
     assert [p["type"] for p in board["panels"]] == ["timeseries", "stat", "bargauge"]
+
+
+def test_a_refresh_without_new_releases_keeps_the_last_nowcast(store: Config) -> None:
+    # nothing is released between 20 and 21 June: no new fit, no new row
+    with duckdb.connect(str(store.store_path)) as con:
+        done = run_nowcasts(con, store.nowcasts, store.targets, store.forecasts, date(2020, 6, 21))
+        dates = con.execute("SELECT DISTINCT as_of FROM nowcast_results ORDER BY 1").fetchall()
+    assert (done.reused, done.failures) == (1, 0)
+    assert [d[0] for d in dates] == [date(2020, 5, 20), date(2020, 6, 20)]
