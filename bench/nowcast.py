@@ -8,7 +8,8 @@ published quarter) and an AR(1) on quarterly growth; 80 / 95 % interval coverage
 widened by the RMS of the standardised errors of earlier quarters at the same point.
 Usage: python -m bench.nowcast [WORKERS]   (from the repository root)
 Variants: NOWCAST_SERIES=iav,retail,… (see SPECS), NOWCAST_WINDOW=months averaged (3),
-NOWCAST_CHANGES=0 (levels instead of three-month changes), NOWCAST_DUMP=file.csv.
+NOWCAST_CHANGES=0 (levels instead of three-month changes), NOWCAST_FACTORS=2,
+NOWCAST_DUMP=file.csv.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ SPECS = [
     SeriesSpec("m1", "m1", "yoy", 12),
 ]
 # The chosen model's indicators (activity and the PMI); NOWCAST_SERIES=a,b,… tries others.
-CHOSEN = os.environ.get("NOWCAST_SERIES", "iav,retail,fai,pmi").split(",")
+CHOSEN = os.environ.get("NOWCAST_SERIES", "iav,retail,fai,pmi,exports,imports").split(",")
 POINTS = ("month1", "month2", "month3", "last_release")
 
 
@@ -126,7 +127,8 @@ def _evaluate(obs: pd.DataFrame, q: pd.Period, point: str, as_of: date) -> dict[
     panel = build_panel(obs, specs, "gdp_growth", GDP_LAG, as_of, START, window)
     t0 = time.perf_counter()
     changes = os.environ.get("NOWCAST_CHANGES", "1") == "1"
-    casts, _ = nowcast(panel, [q], FactorNowcaster(changes=changes))
+    factors = int(os.environ.get("NOWCAST_FACTORS", "1"))
+    casts, _ = nowcast(panel, [q], FactorNowcaster(factors=factors, changes=changes))
     gdp = quarterly_target(obs, "gdp_growth", GDP_LAG, as_of)
     return {
         "quarter": q,
