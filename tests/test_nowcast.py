@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import textwrap
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from ingest.errors import ConfigError
 from kpiwatch import app
 from kpiwatch.config import Config, load_config
 from tests.checks_helpers import CONFIG
+from tests.service_helpers import KPIWATCH
 
 INDICATORS = """
 [[indicators]]
@@ -281,3 +283,14 @@ def test_a_refresh_without_new_releases_keeps_the_last_nowcast(store: Config) ->
         dates = con.execute("SELECT DISTINCT as_of FROM nowcast_results ORDER BY 1").fetchall()
     assert (done.reused, done.failures) == (1, 0)
     assert [d[0] for d in dates] == [date(2020, 5, 20), date(2020, 6, 20)]
+
+
+def test_status_lists_the_nowcasts_and_the_news(store: Config) -> None:
+    config = str(store.base_dir / "config.toml")
+    done = subprocess.run(
+        [KPIWATCH, "--config", config, "status", "--region", "CN"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nowcasts from the monthly releases" in done.stdout
+    assert "2020Q2 (as of 2020-06-20)" in done.stdout and "dfm" in done.stdout
+    assert "news: " in done.stdout and "moved the 2020Q2 nowcast by" in done.stdout
