@@ -5,6 +5,7 @@ quarter's nowcast to the growth check before its figure is published."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -24,6 +25,7 @@ from ingest.mapping import register
 from ingest.store import transaction
 from metrics.schema import Target
 
+log = logging.getLogger(__name__)
 NOWCAST_COLUMNS = [
     "indicator", "region", "as_of", "quarter", "target", "point", "sd", "lower80",
     "upper80", "lower95", "upper95", "p_meet", "expected_shortfall", "model", "reason",
@@ -70,6 +72,10 @@ def run_nowcasts(
                 _store(con, settings, as_of, rows, news_rows)
                 news += len(news_rows)
         except (TooShort, NowcastFailed):
+            failures += 1
+            continue
+        except Exception as exc:  # one nowcast's fault never stops the refresh
+            log.warning("nowcast %s failed: %s: %s", settings.key, type(exc).__name__, exc)
             failures += 1
             continue
         fallbacks += any(c.reason for c in casts)
