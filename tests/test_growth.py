@@ -164,3 +164,56 @@ def test_the_spread_is_calibrated_on_past_years_only() -> None:
     assert np.percentile(year(known), 90) - np.mean(year(known)) == pytest.approx(
         1.2816 * spread, rel=0.02
     )
+
+
+# Industrial value added above designated size, cumulative YoY % (NBS), 2016-02..2023-08:
+# January and February are published together, so each year starts at February.
+IAV = {
+    2016: (5.4, 5.8, 5.8, 5.9, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0),
+    2017: (6.3, 6.8, 6.7, 6.7, 6.9, 6.8, 6.7, 6.7, 6.7, 6.6, 6.6),
+    2018: (7.2, 6.8, 6.9, 6.9, 6.7, 6.6, 6.5, 6.4, 6.4, 6.3, 6.2),
+    2019: (5.3, 6.5, 6.2, 6.0, 6.0, 5.8, 5.6, 5.6, 5.6, 5.6, 5.7),
+    2020: (-13.5, -8.4, -4.9, -2.8, -1.3, -0.4, 0.4, 1.2, 1.8, 2.3, 2.8),
+    2021: (35.1, 24.5, 20.3, 17.8, 15.9, 14.4, 13.1, 11.8, 10.9, 10.1, 9.6),
+    2022: (7.5, 6.5, 4.0, 3.3, 3.4, 3.5, 3.6, 3.9, 4.0, 3.8, 3.6),
+    2023: (2.4, 3.0, 3.6, 3.6, 3.8, 3.8, 3.9),
+}
+MONTHLY = """
+[[indicators]]
+id = "iav_growth"
+name = "规模以上工业增加值增速"
+unit = "%"
+kind = "growth"
+
+[[targets]]
+indicator = "iav_growth"
+region = "CN"
+year = 2023
+annual = 4.0
+"""
+
+
+def test_a_monthly_cumulative_only_series_is_forecast_to_quarter_and_year(
+    tmp_path: Path,
+) -> None:
+    rows = "\n".join(
+        f"{y}-{m:02d},CN,iav_growth,ytd_yoy_pct,{v}"
+        for y, values in IAV.items()
+        for m, v in zip(range(2, 13), values, strict=False)
+    )
+    config = pipeline(tmp_path, rows, MONTHLY)
+    app.refresh_forecasts(config)
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    try:
+        found = con.execute(
+            "SELECT horizon, horizon_month, point, lower80, upper80, model FROM forecast_results "
+            "WHERE indicator = 'iav_growth'"
+        ).fetchall()
+    finally:
+        con.close()
+    by = {r[0]: r for r in found}
+    assert by["year"][5] == by["quarter"][5] == "rates(naive, theta)"
+    assert by["quarter"][1] == 9 and by["year"][1] == 12
+    # Jan–Aug at 3.9 %: September moves it by a ninth of its own surprise
+    assert abs(by["quarter"][2] - 3.9) < 0.3 and 3.3 < by["year"][2] < 4.6
+    assert by["quarter"][4] - by["quarter"][3] < by["year"][4] - by["year"][3]
