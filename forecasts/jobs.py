@@ -103,7 +103,9 @@ def run(job: Job) -> list[Result]:
     steps_year = (12 - job.month) // job.step
     steps_q = (job.quarter_month - job.month) // job.step
     try:
-        f = forecast_series(np.asarray(job.history), steps_year, job.season, job.n_paths, 0)
+        f = forecast_series(
+            np.asarray(job.history), steps_year, job.season, job.n_paths, 0, _floor(job)
+        )
     except TooShort as exc:
         return [_empty(job, h, m, "too_little_history", str(exc)) for h, m in _horizons(job)]
     except Exception as exc:  # one series never stops the others
@@ -148,6 +150,12 @@ def _growth(job: Job, rates: RateData) -> list[Result]:
             False,
         ),
     ]
+
+
+def _floor(job: Job) -> float | None:
+    """Counts and amounts that never went below zero do not go below it ahead either; a
+    growth rate can."""
+    return 0.0 if job.kind != "growth" and min(job.history, default=-1.0) >= 0 else None
 
 
 def _horizons(job: Job) -> list[tuple[str, int]]:
