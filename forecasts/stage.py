@@ -20,7 +20,7 @@ from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import actuals_table, derived_growth
 from metrics.schema import Target
-from metrics.targets import Q_END, pace_curves, past_years
+from metrics.targets import Q_END, Paces, pace_curves, past_years
 
 # One month of a series' actuals: year, month, to_date, own, own_months.
 Row = tuple[int, int, float | None, float | None, int | None]
@@ -66,13 +66,15 @@ def run_forecasts(
     settings: ForecastSettings,
     *,
     shared_actuals: bool = False,
+    paces: Paces | None = None,
 ) -> ForecastReport:
     """Forecast every target's open year and quarter; only changed inputs are recomputed.
 
-    With `shared_actuals`, the caller holds the temp table `actuals` (see actuals_table).
+    With `shared_actuals`, the caller holds the temp table `actuals` (see actuals_table),
+    and `paces` may hold the targets' pace curves the checks computed.
     """
     if shared_actuals:
-        jobs = build_jobs(con, targets, indicators, settings)
+        jobs = build_jobs(con, targets, indicators, settings, paces)
     else:
         with actuals_table(con, regions, derived=derived_growth(indicators.values())):
             jobs = build_jobs(con, targets, indicators, settings)
@@ -135,6 +137,7 @@ def build_jobs(
     targets: Sequence[Target],
     indicators: Mapping[str, Indicator],
     settings: ForecastSettings,
+    paces: Paces | None = None,
 ) -> list[Job]:
     """One job per target whose year is under way (data in it, December not yet)."""
     # Plain tuples per series: pandas frames per series cost ~2 ms a target (minutes
@@ -145,16 +148,18 @@ def build_jobs(
         "ORDER BY indicator, region, year, month"
     ).fetchall():
         by_series.setdefault((ind_id, reg), []).append(tuple(row))
-    # The targets' pace curves in one batch, as the checks compute them; only seasonal
-    # pacing and stock openings look at past years.
-    past = {
-        (t.indicator, t.region): past_years(
-            (y, m, v) for y, m, v, _, _ in by_series.get((t.indicator, t.region), [])
-        )
-        for t in targets
-        if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
-    }
-    curves, q_targets, _ = pace_curves(targets, indicators, past)
+    if paces is None:
+        # The targets' pace curves in one batch, as the checks compute them; only
+        # seasonal pacing and stock openings look at past years.
+        past = {
+            (t.indicator, t.region): past_years(
+                (y, m, v) for y, m, v, _, _ in by_series.get((t.indicator, t.region), [])
+            )
+            for t in targets
+            if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
+        }
+        paces = pace_curves(targets, indicators, past)
+    curves, q_targets, _ = paces
     jobs = []
     for i, t in enumerate(targets):
         rows = by_series.get((t.indicator, t.region))

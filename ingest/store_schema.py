@@ -272,4 +272,18 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    # What the last refresh saw, so that the next one recomputes only what changed: the
+    # newest load, a digest of the config, each target's own inputs, and the day
+    # staleness was judged on; per target the newest month of its series (yyyymm).
+    (
+        19,
+        """
+        ALTER TABLE check_targets ADD COLUMN series_latest INTEGER;
+        CREATE TABLE check_state (
+            load_id BIGINT NOT NULL, inputs VARCHAR NOT NULL, targets VARCHAR NOT NULL,
+            today DATE NOT NULL
+        );
+        CREATE TABLE check_inputs (target_id INTEGER PRIMARY KEY, inputs VARCHAR NOT NULL);
+        """,
+    ),
 ]

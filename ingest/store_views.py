@@ -218,9 +218,13 @@ SELECT indicator, region, quarter, as_of, previous_as_of, release, series, surpr
               ELSE 'above' END, quarter, impact) AS summary
 FROM nowcast_news_rows;
 
-CREATE OR REPLACE VIEW monthly AS
+"""
+
+# Each indicator's own value per month, from a relation shaped like observations_latest
+# (the view below; the checks' actuals of a few series use it on those series alone).
+MONTHLY = """
 WITH latest AS (
-    SELECT o.*, i.kind FROM observations_latest o JOIN indicators i ON i.id = o.indicator
+    SELECT o.*, i.kind FROM {latest} o JOIN indicators i ON i.id = o.indicator
     WHERE o.freq = 'M'
 ),
 published AS (
@@ -261,5 +265,7 @@ SELECT f.* FROM from_ytd f
 WHERE NOT EXISTS (
     SELECT 1 FROM published p
     WHERE p.indicator = f.indicator AND p.region = f.region AND p.period_end = f.period_end
-);
+)
 """
+
+VIEWS += "CREATE OR REPLACE VIEW monthly AS" + MONTHLY.format(latest="observations_latest") + ";\n"

@@ -30,6 +30,7 @@ from exporters import (
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
 from forecasts.as_of import forecast_as_of
+from forecasts.jobs import METHOD
 from forecasts.nowcast_stage import run_nowcasts
 from forecasts.stage import ForecastReport, run_forecasts
 from ingest.errors import IngestError, KpiwatchError, RowError
@@ -44,6 +45,9 @@ from kpiwatch.config import Config, known_units
 from metrics import ladder, splits, talk_files
 from metrics.actuals import actuals_table, derived_growth
 from metrics.progress import ChecksReport, run_checks
+from metrics.schema import Target
+from metrics.scope import Plan, plan_refresh, save_state
+from metrics.targets import Paces, target_paces
 
 
 @dataclass(frozen=True)
@@ -206,11 +210,13 @@ def checks_with(
     today: date | None = None,
     *,
     mismatches: pd.DataFrame | None = None,
+    plan: Plan | None = None,
+    paces: Paces | None = None,
 ) -> ChecksReport:
-    """Recompute every progress check in an open store (see run_checks for mismatches)."""
+    """Recompute the progress checks in an open store (see run_checks)."""
     if mismatches is None:  # else shared_actuals synced the catalog
         with_catalog(con, config)
-    report = run_checks(
+    return run_checks(
         con,
         config.targets,
         config.indicator_map(),
@@ -219,8 +225,9 @@ def checks_with(
         config.checks,
         today,
         mismatches=mismatches,
+        plan=plan,
+        paces=paces,
     )
-    return report
 
 
 def escalations_with(con: duckdb.DuckDBPyConnection, config: Config) -> None:
@@ -242,18 +249,24 @@ def escalation_settings(config: Config) -> ladder.Escalation:
 
 
 def forecasts_with(
-    con: duckdb.DuckDBPyConnection, config: Config, *, shared_actuals: bool = False
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    *,
+    shared_actuals: bool = False,
+    targets: Sequence[Target] | None = None,
+    paces: Paces | None = None,
 ) -> ForecastReport:
-    """Recompute the forecasts whose inputs changed, in an open store."""
+    """Recompute the forecasts whose inputs changed (of `targets`: all), in an open store."""
     if not config.forecasts.enabled:
         return ForecastReport(0, 0, 0, 0)
     return run_forecasts(
         con,
-        config.targets,
+        config.targets if targets is None else targets,
         config.indicator_map(),
         config.regions,
         config.forecasts,
         shared_actuals=shared_actuals,
+        paces=paces,
     )
 
 
@@ -268,12 +281,16 @@ def nowcasts_with(
 
 
 @contextmanager
-def shared_actuals(con: duckdb.DuckDBPyConnection, config: Config) -> Iterator[pd.DataFrame]:
-    """The actuals, computed once for the checks and the forecasts of one refresh, from
-    the configured catalog (synced first: the actuals read it)."""
+def shared_actuals(
+    con: duckdb.DuckDBPyConnection, config: Config, plan: Plan | None = None
+) -> Iterator[pd.DataFrame]:
+    """The actuals, computed once for the checks and the forecasts of one refresh (of the
+    plan's series only), from the configured catalog (synced first: the actuals read it)."""
     with_catalog(con, config)
     derived = derived_growth(config.indicators)
-    with actuals_table(con, config.regions, config.checks.rollup_tolerance, derived) as mismatches:
+    tolerance = config.checks.rollup_tolerance
+    series = None if plan is None else plan.series
+    with actuals_table(con, config.regions, tolerance, derived, series) as mismatches:
         yield mismatches
 
 
@@ -282,18 +299,31 @@ def refresh_with(
     config: Config,
     today: date | None = None,
     on_stage: Callable[[str], None] = lambda _: None,
+    *,
+    full: bool = False,
 ) -> tuple[ChecksReport, ForecastReport]:
-    """Checks, then forecasts, in an open store, on one computation of the actuals.
+    """Checks, then forecasts, in an open store, on one computation of the actuals and
+    of the pace curves, for the targets whose inputs changed (all with `full`).
 
     `on_stage` hears "checks" (building the actuals counts as the checks), then
     "forecasts", then "escalation" (the ladder reads the checks with their forecasts),
     so that a caller can say which stage a failure belongs to.
     """
     on_stage("checks")
-    with shared_actuals(con, config) as mismatches:
-        checks = checks_with(con, config, today, mismatches=mismatches)
+    day = today or date.today()
+    # a new forecasting method recomputes every target once, as a new checks' code does
+    inputs = config.check_inputs().with_code(METHOD)
+    levels = derived_growth(config.indicators)
+    plan = plan_refresh(con, inputs, config.targets, config.regions, levels, day)
+    if full:
+        plan = Plan(None, None, plan.load_id, True)
+    chosen = config.targets if plan.ids is None else [config.targets[i] for i in plan.ids]
+    with shared_actuals(con, config, plan) as mismatches:
+        paces = target_paces(con, chosen, config.indicator_map())
+        checks = checks_with(con, config, day, mismatches=mismatches, plan=plan, paces=paces)
         on_stage("forecasts")
-        forecasts = forecasts_with(con, config, shared_actuals=True)
+        forecasts = forecasts_with(con, config, shared_actuals=True, targets=chosen, paces=paces)
+    save_state(con, inputs, plan, day)
     if config.nowcasts and config.forecasts.enabled:
         on_stage("nowcasts")
         forecasts = nowcasts_with(con, config, today, forecasts)

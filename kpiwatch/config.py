@@ -29,6 +29,7 @@ from ingest.unit_schema import (
 from metrics.ladder import Escalation, check_talks
 from metrics.per_period import EveryPeriod, check_rules
 from metrics.schema import Checks, Target, Thresholds, contradictions
+from metrics.scope import CheckInputs, check_inputs
 from metrics.splits import SplitGap, target_split_gaps, task_split_gaps
 from metrics.task_status import TaskScoring
 
@@ -61,6 +62,7 @@ class Config(Strict):
     escalation: Escalation = Escalation()
     every_period: tuple[EveryPeriod, ...] = ()
     _base: Path = PrivateAttr(default=Path("."))
+    _check_inputs: CheckInputs | None = PrivateAttr(default=None)
 
     @property
     def base_dir(self) -> Path:
@@ -82,6 +84,18 @@ class Config(Strict):
     def thresholds_for(self, indicator: str) -> Thresholds:
         """The indicator's own thresholds, else the global ones."""
         return self.indicator_thresholds.get(indicator, self.thresholds)
+
+    def check_inputs(self) -> CheckInputs:
+        """Digests of what the checks and forecasts read from this config, made once."""
+        if self._check_inputs is None:
+            self._check_inputs = check_inputs(
+                self.targets,
+                self.indicators,
+                self.regions,
+                {i.id: self.thresholds_for(i.id) for i in self.indicators},
+                [self.checks.model_dump_json(), self.forecasts.model_dump_json()],
+            )
+        return self._check_inputs
 
 
 def load_config(path: str | Path) -> Config:

@@ -16,18 +16,19 @@ import duckdb
 import pandas as pd
 
 from ingest.schema import Indicator, Region
+from ingest.store_views import MONTHLY
 
 ACTUALS_SQL = """
 CREATE OR REPLACE TEMP TABLE actuals AS
 WITH o AS (
     SELECT o.indicator, o.region, o.measure, o.value, o.months,
            year(o.period_end) AS y, month(o.period_end) AS m, i.kind
-    FROM observations_latest o JOIN indicators i ON i.id = o.indicator
+    FROM {latest} o JOIN indicators i ON i.id = o.indicator
 ),
 own AS (
     SELECT indicator, region, year(period_end) AS y, month(period_end) AS m,
            months, value
-    FROM monthly WHERE value IS NOT NULL
+    FROM {monthly} WHERE value IS NOT NULL
     UNION ALL  -- quarterly flows and growth rates have no monthly row
     SELECT indicator, region, y, m, months, value FROM o
     WHERE months = 3 AND measure = CASE kind WHEN 'growth' THEN 'yoy_pct' ELSE 'value' END
@@ -80,17 +81,46 @@ DROP TABLE derived;
 """
 
 
+# The current value of each key of the given series (_read: indicator, region), shaped
+# like observations_latest: a refresh after a release reads the series it touched alone.
+SCOPED_LATEST = """
+CREATE OR REPLACE TEMP TABLE scoped_latest AS
+SELECT s.indicator, s.region, p.period, s.measure,
+       arg_max(v.value, (l.known_from, v.load_id)) AS value,
+       p.period_start, p.period_end, p.months, p.freq
+FROM vintages v
+JOIN (SELECT s.* FROM series s JOIN _read USING (indicator, region)) s USING (series_id)
+JOIN periods p USING (pkey) JOIN loads l USING (load_id)
+GROUP BY s.indicator, s.region, p.period, s.measure, p.period_start, p.period_end,
+         p.months, p.freq
+"""
+
+
 def build_actuals(
     con: duckdb.DuckDBPyConnection,
     regions: Sequence[Region],
     tolerance: float = 0.01,
     derived: Mapping[str, str] | None = None,
+    series: Sequence[tuple[str, str]] | None = None,
 ) -> pd.DataFrame:
     """Fill the temp table `actuals` (rolled up) and return child/parent mismatches.
 
     `derived` maps a growth indicator to the indicator whose levels give its rate.
+    With `series` (indicator, region), only those are read: they must hold every
+    sub-region a parent among them sums, and the levels a growth rate derives from.
     """
-    con.execute(ACTUALS_SQL)
+    if series is None:
+        con.execute(ACTUALS_SQL.format(latest="observations_latest", monthly="monthly"))
+    else:
+        read = pd.DataFrame(list(series), columns=["indicator", "region"]).astype(str)
+        con.register("_read", read)
+        try:
+            con.execute(SCOPED_LATEST)
+        finally:
+            con.unregister("_read")
+        monthly = f"({MONTHLY.format(latest='scoped_latest')})"
+        con.execute(ACTUALS_SQL.format(latest="scoped_latest", monthly=monthly))
+        con.execute("DROP TABLE scoped_latest")
     mismatches = roll_up(con, regions, tolerance)
     if derived:
         pairs = pd.DataFrame(list(derived.items()), columns=["growth", "levels"]).astype(str)
@@ -108,11 +138,12 @@ def actuals_table(
     regions: Sequence[Region],
     tolerance: float = 0.01,
     derived: Mapping[str, str] | None = None,
+    series: Sequence[tuple[str, str]] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Hold the temp table `actuals` for a block, so checks and forecasts share one
-    computation of it; yields the roll-up mismatches."""
+    computation of it; yields the roll-up mismatches (see build_actuals for series)."""
     try:
-        yield build_actuals(con, regions, tolerance, derived)
+        yield build_actuals(con, regions, tolerance, derived, series)
     finally:
         con.execute("DROP TABLE IF EXISTS temp.actuals")
 

@@ -151,14 +151,20 @@ t AS (
                 THEN dense_rank() OVER (ORDER BY t.indicator, g.parent, t.year) END AS rank_group
     FROM targets_t t LEFT JOIN regions g ON g.id = t.region
 )
-SELECT t.target_id, t.rank_group, s.max_m, s.jan_feb,
-       CASE WHEN p.ym // 100 = t.year
-             AND $today > last_day(make_date(p.ym // 100, p.ym % 100, 1) + to_months(t.step))
-                          + to_days(CASE t.step WHEN 3 THEN $lag_q ELSE $lag_m END)
-            THEN p.ym % 100 END AS stale_m
+SELECT t.target_id, t.rank_group, s.max_m, s.jan_feb, {stale} AS stale_m, p.ym
 FROM t LEFT JOIN per_series p USING (indicator, region)
 LEFT JOIN spans s USING (indicator, region, year)
 """
+# A target's newest month is stale once the next release is overdue: judged on the
+# newest month of the series (yyyymm, any year), when that falls in the target's year.
+STALE = """CASE WHEN {ym} // 100 = {year}
+     AND $today > last_day(make_date({ym} // 100, {ym} % 100, 1) + to_months({step}))
+                  + to_days(CASE {step} WHEN 3 THEN $lag_q ELSE $lag_m END)
+    THEN {ym} % 100 END"""
+# A new day re-judges the staleness of the targets a refresh does not recompute.
+RESTALE = "UPDATE check_targets SET stale_month = " + STALE.format(
+    ym="series_latest", year="year", step="step"
+)
 
 # Regions are ranked within their parent by attainment (the monthly ranking of units).
 RANK = """CASE WHEN rank_group IS NOT NULL THEN rank() OVER (
@@ -169,9 +175,14 @@ TARGETS = """
 INSERT INTO check_targets
 SELECT target_id, indicator, region, year, pacing, kind, direction,
        CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END, annual, f.stale_m, now(), owner,
-       f.max_m
+       f.max_m, f.ym
 FROM targets_t LEFT JOIN facts f USING (target_id)
 """
+# Only the targets recomputed (those in targets_t) are replaced.
+CLEAR_SOME = (
+    "DELETE FROM check_results WHERE target_id IN (SELECT target_id FROM targets_t)",
+    "DELETE FROM check_targets WHERE target_id IN (SELECT target_id FROM targets_t)",
+)
 TABLES = ("facts",)
 
 
@@ -180,7 +191,10 @@ def prepare_checks(
 ) -> tuple[str, str]:
     """From temp tables actuals, targets_t and curves build what the checks read, and
     return the two statements that compute and store them (run them in a transaction)."""
-    con.execute(FACTS, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
+    stale = STALE.format(ym="p.ym", year="t.year", step="t.step")
+    con.execute(
+        FACTS.format(stale=stale), {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly}
+    )
     # Windows cost a sort of all rows: run them only when some target needs them.
     row = con.execute(
         "SELECT bool_or(recover_after > 0), bool_or(f.rank_group IS NOT NULL), "

@@ -12,19 +12,21 @@ import pandas as pd
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import actuals_table, derived_growth
-from metrics.checks import CLEAR, drop_check_tables, prepare_checks
+from metrics.checks import CLEAR, CLEAR_SOME, RESTALE, drop_check_tables, prepare_checks
 from metrics.project_dekads import dekad_checks, write_dekad_checks
 from metrics.schema import Checks, Target, Thresholds
-from metrics.targets import target_tables
+from metrics.scope import Plan, forget_state
+from metrics.targets import Paces, target_tables
 
 
 @dataclass(frozen=True)
 class ChecksReport:
-    """What one run of the checks produced."""
+    """What one run of the checks produced (rows and mismatches in the whole store)."""
 
     rows: int
     targets: int
     mismatches: int
+    recomputed: int = 0  # targets whose checks this run computed
 
 
 def run_checks(
@@ -37,58 +39,103 @@ def run_checks(
     today: date | None = None,
     *,
     mismatches: pd.DataFrame | None = None,
+    plan: Plan | None = None,
+    paces: Paces | None = None,
 ) -> ChecksReport:
-    """Recompute all checks from the store and replace progress_checks atomically.
+    """Recompute the checks of the planned targets (all without a plan) atomically.
 
-    With `mismatches`, the caller holds the temp table `actuals` (see actuals_table).
+    With `mismatches`, the caller holds the temp table `actuals` (see actuals_table),
+    read for the plan's series; `paces` are the curves of the plan's targets.
     """
     by_region = {r.id: r.owner for r in regions}
     owners = [t.owner or by_region.get(t.region) for t in targets]
     if mismatches is None:
         derived = derived_growth(indicators.values())
         with actuals_table(con, regions, settings.rollup_tolerance, derived) as found:
-            return _run_checks(con, targets, indicators, thresholds, settings, today, found, owners)
-    return _run_checks(con, targets, indicators, thresholds, settings, today, mismatches, owners)
+            job = Job(targets, indicators, thresholds, settings, today or date.today(), owners)
+            return _run_checks(con, job, found, None, None)
+    job = Job(targets, indicators, thresholds, settings, today or date.today(), owners)
+    return _run_checks(con, job, mismatches, plan, paces)
+
+
+@dataclass(frozen=True)
+class Job:
+    """The config a run of the checks reads."""
+
+    targets: Sequence[Target]
+    indicators: Mapping[str, Indicator]
+    thresholds: Callable[[str], Thresholds]
+    settings: Checks
+    today: date
+    owners: Sequence[str | None]
 
 
 def _run_checks(
     con: duckdb.DuckDBPyConnection,
-    targets: Sequence[Target],
-    indicators: Mapping[str, Indicator],
-    thresholds: Callable[[str], Thresholds],
-    settings: Checks,
-    today: date | None,
+    job: Job,
     mismatches: pd.DataFrame,
-    owners: Sequence[str | None],
+    plan: Plan | None,
+    paces: Paces | None,
 ) -> ChecksReport:
+    ids = None if plan is None else plan.ids
+    chosen = job.targets if ids is None else [job.targets[i] for i in ids]
     try:
         store: tuple[str, ...] = ()
-        day = today or date.today()
-        dekads = dekad_checks(con, targets, indicators, thresholds, day, last=None)
-        if targets:
-            target_tables(con, targets, indicators, thresholds, owners)
-            store = prepare_checks(
-                con,
-                day,
-                settings.release_lag_days_monthly,
-                settings.release_lag_days_quarterly,
-            )
+        # the 旬 checks of register counts are judged on the day: every refresh, all
+        dekads = dekad_checks(con, job.targets, job.indicators, job.thresholds, job.today, None)
+        if chosen:
+            owners = job.owners if ids is None else [job.owners[i] for i in ids]
+            target_tables(con, chosen, job.indicators, job.thresholds, owners, ids=ids, paces=paces)
+            s = job.settings
+            lags = (s.release_lag_days_monthly, s.release_lag_days_quarterly)
+            store = prepare_checks(con, job.today, *lags)
         with transaction(con):
-            for sql in CLEAR + store:
-                con.execute(sql)
+            _replace(con, plan, store, mismatches, job)
             write_dekad_checks(con, dekads)
-            con.execute("DELETE FROM rollup_mismatches")
-            if len(mismatches):
-                con.register("_mismatches", mismatches)
-                con.execute("INSERT INTO rollup_mismatches SELECT * FROM _mismatches")
-                con.unregister("_mismatches")
-            con.execute("DELETE FROM status_labels")
-            con.executemany(
-                "INSERT INTO status_labels VALUES (?, ?)", list(settings.labels.items())
-            )
-        row = con.execute("SELECT count(*) FROM progress_checks").fetchall()[0]
-        return ChecksReport(int(row[0]) if row else 0, len(targets), len(mismatches))
+        row = con.execute(
+            "SELECT count(y_code) + count(q_code) + count(m_code) FROM check_results"
+        ).fetchall()[0]
+        found = con.execute("SELECT count(*) FROM rollup_mismatches").fetchall()[0]
+        return ChecksReport(int(row[0]), len(job.targets), int(found[0]), len(chosen))
     finally:
         drop_check_tables(con)
         for table in ("targets_t", "curves"):
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def _replace(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan | None,
+    store: tuple[str, ...],
+    mismatches: pd.DataFrame,
+    job: Job,
+) -> None:
+    """Replace the recomputed checks and what goes with them, in the open transaction."""
+    if plan is None or plan.full:
+        for sql in CLEAR:
+            con.execute(sql)
+        con.execute("DELETE FROM rollup_mismatches")
+    else:
+        for sql in CLEAR_SOME if store else ():
+            con.execute(sql)
+        read = pd.DataFrame(list(plan.series or ()), columns=["indicator", "region"])
+        con.register("_read", read.astype(str))
+        con.execute(
+            "DELETE FROM rollup_mismatches WHERE (indicator, region) IN "
+            "(SELECT (indicator, region) FROM _read)"
+        )
+        con.unregister("_read")
+        if plan.restale:  # before the recomputed targets come back, judged already
+            s = job.settings
+            lags = {"lag_m": s.release_lag_days_monthly, "lag_q": s.release_lag_days_quarterly}
+            con.execute(RESTALE, {"today": job.today, **lags})
+    for sql in store:
+        con.execute(sql)
+    if plan is None:
+        forget_state(con)  # no forecasts ran: the next refresh recomputes everything
+    if len(mismatches):
+        con.register("_mismatches", mismatches)
+        con.execute("INSERT INTO rollup_mismatches SELECT * FROM _mismatches")
+        con.unregister("_mismatches")
+    con.execute("DELETE FROM status_labels")
+    con.executemany("INSERT INTO status_labels VALUES (?, ?)", list(job.settings.labels.items()))

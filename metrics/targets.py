@@ -98,19 +98,16 @@ def last_given(target: Target) -> tuple[int, float]:
     return last, given[last]
 
 
-def target_tables(
+Paces = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str]]
+
+
+def target_paces(
     con: duckdb.DuckDBPyConnection,
     targets: Sequence[Target],
     indicators: Mapping[str, Indicator],
-    thresholds: Callable[[str], Thresholds],
-    owners: Sequence[str | None] = (),
-) -> None:
-    """Create temp tables targets_t(target_id, …) and curves(target_id, pace, q_target):
-    the pace and the horizon's target at the end of each month 0..12, as arrays.
-
-    One lean pass over the targets (100k of them are common); what belongs to the
-    indicator (kind, thresholds) is joined in SQL instead of repeated per target.
-    """
+) -> Paces:
+    """Every target's pace curves from the temp table `actuals` (see pace_curves): computed
+    once a refresh, for the checks and the forecasts."""
     # Only seasonal pacing and stock openings look at past years.
     past = history(
         con,
@@ -120,13 +117,34 @@ def target_tables(
             if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
         ],
     )
-    curves, q_targets, used = pace_curves(targets, indicators, past)
-    _targets_table(con, targets, indicators, thresholds, used, owners)
+    return pace_curves(targets, indicators, past)
+
+
+def target_tables(
+    con: duckdb.DuckDBPyConnection,
+    targets: Sequence[Target],
+    indicators: Mapping[str, Indicator],
+    thresholds: Callable[[str], Thresholds],
+    owners: Sequence[str | None] = (),
+    *,
+    ids: Sequence[int] | None = None,
+    paces: Paces | None = None,
+) -> None:
+    """Create temp tables targets_t(target_id, …) and curves(target_id, pace, q_target):
+    the pace and the horizon's target at the end of each month 0..12, as arrays.
+
+    `ids` are the targets' ids (default 0..n-1), `paces` their curves if already known.
+    One lean pass over the targets (100k of them are common); what belongs to the
+    indicator (kind, thresholds) is joined in SQL instead of repeated per target.
+    """
+    curves, q_targets, used = paces or target_paces(con, targets, indicators)
+    target_ids = np.arange(len(targets)) if ids is None else np.asarray(ids, dtype=np.int64)
+    _targets_table(con, targets, indicators, thresholds, used, owners, target_ids)
     # Curves as arrays indexed by month + 1: the checks look up three months of a
     # target's curve at once, without joining a row per month.
     columns = {f"p{m}": curves[:, m] for m in range(13)}
     columns.update({f"q{m}": q_targets[:, m] for m in range(13)})
-    con.register("_curves", pd.DataFrame({"target_id": np.arange(len(targets)), **columns}))
+    con.register("_curves", pd.DataFrame({"target_id": target_ids, **columns}))
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE curves AS SELECT CAST(target_id AS INTEGER) "
@@ -199,6 +217,7 @@ def _targets_table(
     thresholds: Callable[[str], Thresholds],
     used: list[str],
     owners: Sequence[str | None],
+    target_ids: npt.NDArray[np.int64],
 ) -> None:
     # Names travel as codes into small tables: 100k strings cost more to hand to DuckDB
     # than the rest of the targets together.
@@ -207,7 +226,7 @@ def _targets_table(
     reg_code: dict[str, int] = {}
     per_target = pd.DataFrame(
         {
-            "target_id": np.arange(n, dtype=np.int32),
+            "target_id": target_ids.astype(np.int32),
             "ind": np.fromiter((ind_code[t.indicator] for t in targets), np.int32, n),
             "reg": np.fromiter(
                 (reg_code.setdefault(t.region, len(reg_code)) for t in targets), np.int32, n

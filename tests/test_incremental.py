@@ -1,0 +1,237 @@
+"""A refresh recomputes only what changed, and stores exactly what a full recompute would."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.store import open_store
+from kpiwatch import app
+from kpiwatch.config import Config, load_config
+from metrics.progress import ChecksReport
+from tests.checks_helpers import CONFIG
+
+EXTRA = """
+[forecasts]
+enabled = false
+
+[[regions]]
+id = "zone_c"
+name = "C区"
+parent = "zone_a"
+
+[[indicators]]
+id = "fai"
+name = "固定资产投资"
+unit = "亿元"
+kind = "flow"
+[[indicators]]
+id = "fai_growth"
+name = "固定资产投资增速"
+unit = "%"
+kind = "growth"
+levels = "fai"
+[[indicators]]
+id = "stock"
+name = "在建项目"
+unit = "个"
+kind = "stock"
+
+[indicator_thresholds.energy]
+recover_after = 2
+"""
+TARGETS = {
+    ("projects_started", "west_coast"): "annual = {a}\nquarters = {{ Q1 = 257 }}",
+    ("projects_started", "zone_a"): 'annual = {a}\npacing = "seasonal"',
+    ("projects_started", "zone_b"): "annual = {a}",
+    ("projects_started", "zone_c"): "annual = {a}",
+    ("energy", "west_coast"): "annual = {a}",
+    ("fai", "zone_b"): "annual = {a}\ngrowth = 8.0",
+    ("stock", "zone_b"): "annual = {a}",
+    ("gdp_growth", "CN"): "annual = {a}",
+    ("gdp_growth", "west_coast"): 'relative_to = "CN"\nmargin_pp = 0.5',
+}
+SERIES = [
+    ("projects_started", "zone_b", "value"),
+    ("projects_started", "zone_c", "value"),
+    ("projects_started", "west_coast", "value"),
+    ("energy", "zone_a", "value"),
+    ("energy", "zone_b", "value"),
+    ("fai", "zone_b", "ytd"),
+    ("stock", "zone_b", "value"),
+    ("gdp_growth", "CN", "ytd_yoy_pct"),
+    ("gdp_growth", "west_coast", "ytd_yoy_pct"),
+]
+
+
+def _config_text(annual: dict[tuple[str, str], int], behind_below: float) -> str:
+    text = CONFIG + textwrap.dedent(EXTRA) + f"[thresholds]\nbehind_below = {behind_below}\n"
+    for (indicator, region), body in TARGETS.items():
+        value = annual.get((indicator, region), 600 if indicator != "gdp_growth" else 5)
+        for year in (2025, 2026):
+            text += (
+                f'[[targets]]\nindicator = "{indicator}"\nregion = "{region}"\nyear = {year}\n'
+                + body.format(a=value)
+                + "\n"
+            )
+    return text
+
+
+def _history() -> str:
+    rows = ["period,region,indicator,measure,value"]
+    for year in (2024, 2025, 2026):
+        for m in range(1, 13 if year < 2026 else 7):
+            for ind, reg, measure in SERIES:
+                value = 40 + m if measure == "value" else 40 * m
+                if ind == "gdp_growth" and m % 3 == 0:
+                    rows.append(f"{year}Q{m // 3},{reg},{ind},{measure},{4.5 + m / 10}")
+                elif ind != "gdp_growth" and (reg, ind, m) != ("zone_b", "projects_started", 4):
+                    rows.append(f"{year}-{m:02d},{reg},{ind},{measure},{value}")  # one gap
+    return "\n".join(rows) + "\n"
+
+
+TODAY = date(2026, 7, 20)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store with three years of history, refreshed once."""
+    folder = tmp_path_factory.mktemp("incremental")
+    (folder / "config.toml").write_text(_config_text({}, 0.8), encoding="utf-8")
+    (folder / "data.csv").write_text(_history(), encoding="utf-8")
+    config = load_config(folder / "config.toml")
+    assert all(o.error is None for o in app.ingest(config))
+    app.refresh(config, TODAY)
+    return folder
+
+
+def _copy(base: Path) -> Path:
+    folder = Path(tempfile.mkdtemp(dir=base.parent))
+    for name in ("config.toml", "data.csv", "kpiwatch.duckdb"):
+        shutil.copy(base / name, folder / name)
+    return folder
+
+
+def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every stored table's rows, sorted, without the moments they were computed at."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = {}
+        for (table,) in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_type = 'BASE TABLE' ORDER BY 1"
+        ).fetchall():
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = ? AND column_name NOT IN ('computed_at', 'loaded_at') "
+                    "ORDER BY ordinal_position",
+                    [table],
+                ).fetchall()
+            ]
+            names = ", ".join(f'"{c}"' for c in columns)
+            out[table] = con.execute(f'SELECT {names} FROM "{table}" ORDER BY ALL').fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def _refresh(config: Config, today: date, *, full: bool = False) -> ChecksReport:
+    con = open_store(config.store_path)
+    try:
+        checks, _ = app.refresh_with(con, config, today, full=full)
+        return checks
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def store(base: Path) -> Iterator[Path]:
+    folder = _copy(base)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_release_recomputes_its_family_alone(store: Path) -> None:
+    config = load_config(store / "config.toml")
+    again = _refresh(config, TODAY)
+    assert again.recomputed == 0  # nothing changed
+    release = store / "july.csv"
+    release.write_text(
+        "period,region,indicator,measure,value\n2026-07,zone_b,energy,value,47\n",
+        encoding="utf-8",
+    )
+    assert all(o.error is None for o in app.ingest(config, [release], source_name="data"))
+    report = _refresh(config, TODAY)
+    # the energy targets of zone_b's family: west_coast's, for 2025 and 2026
+    assert report.recomputed == 2
+    full = _copy(store)
+    _refresh(load_config(full / "config.toml"), TODAY, full=True)
+    assert _tables(store / "kpiwatch.duckdb") == _tables(full / "kpiwatch.duckdb")
+
+
+STEP = st.one_of(
+    st.tuples(
+        st.just("release"),
+        st.sampled_from(SERIES),
+        st.integers(5, 9),  # months of 2026: revisions of stored ones, and new ones
+        st.integers(0, 90),
+    ),
+    st.tuples(st.just("target"), st.sampled_from(sorted(TARGETS)), st.integers(100, 900)),
+    st.tuples(st.just("threshold"), st.sampled_from([0.6, 0.8])),
+    st.tuples(st.just("day"), st.integers(0, 40)),
+)
+
+
+@settings(max_examples=5, deadline=None)
+@given(steps=st.lists(STEP, min_size=1, max_size=3))
+def test_refreshes_store_what_a_full_recompute_stores(
+    base: Path, steps: list[tuple[object, ...]]
+) -> None:
+    folder = _copy(base)
+    annual: dict[tuple[str, str], int] = {}
+    behind, today = 0.8, TODAY
+    config = load_config(folder / "config.toml")
+    for n, step in enumerate(steps):
+        kind = step[0]
+        if kind == "release":
+            (indicator, region, measure), month, value = step[1], step[2], step[3]
+            period = f"2026-{month:02d}"
+            if measure == "ytd":  # a year-to-date never falls: 40 a month, revised up
+                value = 40 * month + value % 40  # type: ignore[operator]
+            elif indicator == "gdp_growth":
+                period, value = f"2026Q{(month + 2) // 3}", value / 10  # type: ignore[operator]
+            release = folder / f"release{n}.csv"
+            release.write_text(
+                "period,region,indicator,measure,value\n"
+                f"{period},{region},{indicator},{measure},{value}\n",
+                encoding="utf-8",
+            )
+            outcomes = app.ingest(config, [release], source_name="data")
+            assert all(o.error is None for o in outcomes), [str(o.error) for o in outcomes]
+        elif kind in ("target", "threshold"):
+            if kind == "target":
+                annual[step[1]] = step[2]  # type: ignore[index]
+            else:
+                behind = float(step[1])  # type: ignore[arg-type]
+            text = _config_text(annual, behind)
+            (folder / "config.toml").write_text(text, encoding="utf-8")
+            config = load_config(folder / "config.toml")
+        else:
+            today += timedelta(days=int(step[1]))  # type: ignore[call-overload]
+        _refresh(config, today)
+    full = _copy(folder)
+    _refresh(load_config(full / "config.toml"), today, full=True)
+    assert _tables(folder / "kpiwatch.duckdb") == _tables(full / "kpiwatch.duckdb")
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(full, ignore_errors=True)
