@@ -47,8 +47,7 @@ def run_checks(
     With `mismatches`, the caller holds the temp table `actuals` (see actuals_table),
     read for the plan's series; `paces` are the curves of the plan's targets.
     """
-    by_region = {r.id: r.owner for r in regions}
-    owners = [t.owner or by_region.get(t.region) for t in targets]
+    owners = {r.id: r.owner for r in regions}
     if mismatches is None:
         derived = derived_growth(indicators.values())
         with actuals_table(con, regions, settings.rollup_tolerance, derived) as found:
@@ -67,7 +66,7 @@ class Job:
     thresholds: Callable[[str], Thresholds]
     settings: Checks
     today: date
-    owners: Sequence[str | None]
+    owners: Mapping[str, str | None]  # by region
 
 
 def _run_checks(
@@ -84,7 +83,7 @@ def _run_checks(
         # the 旬 checks of register counts are judged on the day: every refresh, all
         dekads = dekad_checks(con, job.targets, job.indicators, job.thresholds, job.today, None)
         if chosen:
-            owners = job.owners if ids is None else [job.owners[i] for i in ids]
+            owners = [t.owner or job.owners.get(t.region) for t in chosen]
             target_tables(con, chosen, job.indicators, job.thresholds, owners, ids=ids, paces=paces)
             s = job.settings
             lags = (s.release_lag_days_monthly, s.release_lag_days_quarterly)

@@ -69,6 +69,8 @@ def dekad_checks(
 ) -> list[DekadCheck]:
     """The last `last` 旬 (None: all) up to as_of of every target on a counted indicator."""
     counted = {r[0] for r in con.execute("SELECT indicator FROM register_counts").fetchall()}
+    if not counted:  # no register: nothing to walk 100,000 targets for
+        return []
     asked: list[tuple[Target, Span, date, Curve]] = []
     for t in targets:
         if t.indicator not in counted or t.year != as_of.year:

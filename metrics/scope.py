@@ -47,11 +47,12 @@ class CheckInputs:
     per_target: tuple[str, ...]
     targets: str  # all of per_target
     shared: str
+    by_series: Mapping[Pair, tuple[int, ...]]  # the targets of each series, by position
 
     def with_code(self, fingerprint: str) -> CheckInputs:
         """The same inputs, read by code with this fingerprint too."""
         shared = hashlib.sha1((self.shared + fingerprint).encode()).hexdigest()
-        return CheckInputs(self.per_target, self.targets, shared)
+        return CheckInputs(self.per_target, self.targets, shared, self.by_series)
 
 
 def check_inputs(
@@ -75,10 +76,14 @@ def check_inputs(
             [(t.indicator, t.region, t.year) for t in target_list],
         ]
     )
+    by_series: dict[Pair, list[int]] = {}
+    for i, t in enumerate(target_list):
+        by_series.setdefault((t.indicator, t.region), []).append(i)
     return CheckInputs(
         per_target,
         hashlib.sha1("".join(per_target).encode()).hexdigest(),
         hashlib.sha1(shared.encode()).hexdigest(),
+        {pair: tuple(ids) for pair, ids in by_series.items()},
     )
 
 
@@ -135,8 +140,8 @@ def plan_refresh(
         if pair not in series
     }:
         series |= closure(more, regions, levels)
-    ids = tuple(i for i, t in enumerate(target_list) if (t.indicator, t.region) in series)
-    return Plan(ids, tuple(sorted(series)), load_id, day != today)
+    ids = sorted(i for pair in series for i in inputs.by_series.get(pair, ()))
+    return Plan(tuple(ids), tuple(sorted(series)), load_id, day != today)
 
 
 def closure(
