@@ -1,0 +1,155 @@
+"""End-to-end latency: a release dropped into the inbox until /metrics serves its value.
+
+Starts `kpiwatch serve` (its own process, 127.0.0.1, a free port) on the demo config or
+on the bench store of bench.checks (1,000,000 observations, 100,000 targets), waits for
+its first refresh, then REPEATS times drops a one-release file into the inbox and polls
+/metrics until the new value is served; prints min and median seconds.
+Usage: python -m bench.latency demo|bench [REPEATS]   (from the repository root)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bench import checks
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = '\n[server]\ninbox = "inbox"\ninbox_poll_seconds = 0.2\nrefresh_interval_seconds = 86400\n'
+
+
+def demo(base: Path) -> tuple[Path, str, dict[str, str]]:
+    """The demo config with its sample series read from the inbox; what to drop, and the
+    sample line /metrics shows for it."""
+    text = (ROOT / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('path = "../shared/', f'path = "{ROOT.parent}/shared/')
+    text = text.replace('path = "sample/west_coast_projects.csv"', 'path = "inbox/*.csv"')
+    text = text.replace('path = "sample/', f'path = "{ROOT}/sample/')
+    text = text.replace('path = "kpiwatch.duckdb"', 'path = "demo.duckdb"')
+    (base / "inbox").mkdir()
+    shutil.copy(ROOT / "sample" / "west_coast_projects.csv", base / "inbox")
+    (base / "config.toml").write_text(text + SERVER, encoding="utf-8")
+    row = "2026年11月,guzhenkou,fai_wc,ytd,{value}0000"  # 万元: the file's own unit
+    labels = {"indicator": "fai_wc", "region": "guzhenkou", "horizon": "year", "year": "2026"}
+    return base / "config.toml", "period,region,indicator,measure,value\n" + row + "\n", labels
+
+
+def bench(base: Path) -> tuple[Path, str, dict[str, str]]:
+    """The bench store's config, its observations read from the inbox."""
+    config = checks.build(base, 1_000_000)
+    (base / "inbox").mkdir()
+    shutil.move(base / "obs.csv", base / "inbox" / "obs.csv")
+    text = config.read_text(encoding="utf-8").replace(
+        f'path = "{base}/obs.csv"', 'path = "inbox/*.csv"'
+    )
+    config.write_text(text + SERVER, encoding="utf-8")
+    rows = "".join(f"2026-11,r{r},i{i},value,{{value}}\n" for i in range(5) for r in range(200))
+    labels = {"indicator": "i0", "region": "r0", "horizon": "month", "year": "2026"}
+    return config, "period,region,indicator,measure,value\n" + rows, labels
+
+
+def served(port: int, labels: dict[str, str]) -> float | None:
+    """The value of kpiwatch_kpi_actual with these labels, if served."""
+    wanted = [f'{k}="{v}"' for k, v in labels.items()]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("kpiwatch_kpi_actual{") and all(w in line for w in wanted):
+                return float(line.split()[-1])
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait(port: int, sample: dict[str, str], value: float, limit: float) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit:
+        try:
+            if served(port, sample) == value:
+                return time.perf_counter() - start
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"{sample} never showed {value} within {limit:.0f}s")
+
+
+def main() -> None:
+    which = sys.argv[1] if len(sys.argv) > 1 else "demo"
+    times = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    with tempfile.TemporaryDirectory(prefix="kpiwatch-latency-") as tmp:
+        base = Path(tmp)
+        config, release, sample = (demo if which == "demo" else bench)(base)
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "kpiwatch"),
+                "--config",
+                str(config),
+                "serve",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--today",
+                "2026-11-20",
+                "--log-level",
+                "WARNING",
+            ],
+            cwd=base,
+        )
+        try:
+            first = time.perf_counter()
+            served_value(port, sample)
+            started = time.perf_counter() - first
+            seconds = []
+            for n in range(times):
+                value = 170 + n
+                drop = base / "inbox" / f"release{n}.csv"
+                drop.with_suffix(".tmp").write_text(release.format(value=value), encoding="utf-8")
+                drop.with_suffix(".tmp").rename(drop)  # the whole file appears at once
+                seconds.append(wait(port, sample, float(value), 1800))
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(60)
+    print(
+        json.dumps(
+            {
+                "store": which,
+                "first_refresh_s": round(started, 2),
+                "inbox_to_metrics_s": {
+                    "min": round(min(seconds), 2),
+                    "median": round(statistics.median(seconds), 2),
+                },
+                "inbox_poll_seconds": 0.2,
+            },
+            indent=2,
+        )
+    )
+
+
+def served_value(port: int, sample: dict[str, str]) -> float:
+    """Wait for the first refresh to serve the sample, whatever its value."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < 1800:
+        try:
+            found = served(port, sample)
+            if found is not None:
+                return found
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{sample} was never served")
+
+
+if __name__ == "__main__":
+    main()
