@@ -79,27 +79,119 @@ Chart = ProgressChart | ProjectChart
 def render(charts: Sequence[Chart], workers: int = 1) -> list[str]:
     """Each chart as SVG text, in order; drawn in `workers` processes when there are many."""
     if workers <= 1 or len(charts) < PARALLEL_FROM:
-        return [draw(c) for c in charts]
+        return draw_many(charts)
+    size = max(1, len(charts) // (8 * workers))
+    chunks = [charts[i : i + size] for i in range(0, len(charts), size)]
     with process_pool(workers) as pool:
-        return list(pool.map(draw, charts, chunksize=max(1, len(charts) // (8 * workers))))
+        return [svg for done in pool.map(draw_many, chunks) for svg in done]
+
+
+def draw_many(charts: Sequence[Chart]) -> list[str]:
+    """Charts as SVG text; the small multiples share one figure, redrawn with each one's data."""
+    small: SmallMultiple | None = None
+    out = []
+    for chart in charts:
+        if isinstance(chart, ProgressChart) and chart.small:
+            small = small or SmallMultiple()
+            out.append(small.draw(chart))
+        else:
+            out.append(draw(chart))
+    return out
 
 
 def draw(chart: Chart) -> str:
     """One chart as SVG text."""
-    with rc_context(STYLE), rc_context({"svg.hashsalt": chart.key}):
+    if isinstance(chart, ProgressChart) and chart.small:
+        return SmallMultiple().draw(chart)
+    with rc_context(STYLE):
         if isinstance(chart, ProjectChart):
             fig = Figure(figsize=(7.2, 2.1))
             _projects(fig, chart)
             fig.tight_layout(pad=0.4)
         else:
             # fixed margins: a layout pass costs as much as drawing a small chart again
-            fig = Figure(figsize=(2.5, 1.7) if chart.small else (7.2, 2.3))
-            fig.subplots_adjust(*(SMALL_MARGINS if chart.small else WIDE_MARGINS))
+            fig = Figure(figsize=(7.2, 2.3))
+            fig.subplots_adjust(*WIDE_MARGINS)
             _progress(fig.add_subplot(), chart)
+        return _svg(fig, chart.key)
+
+
+def _svg(fig: Figure, key: str) -> str:
+    with rc_context(STYLE), rc_context({"svg.hashsalt": key}):
         out = io.StringIO()
         fig.savefig(out, format="svg", metadata={"Date": None})
     text = out.getvalue()
     return text[text.index("<svg") :]  # inline in HTML: no XML prolog or doctype
+
+
+class SmallMultiple:
+    """A small progress chart whose artists are made once and given each series' data:
+    making a figure, its axes and ticks costs about as much as drawing it, and a bulletin
+    may hold thousands of small multiples."""
+
+    def __init__(self) -> None:
+        with rc_context(STYLE):
+            self.fig = Figure(figsize=(2.5, 1.7))
+            self.fig.subplots_adjust(*SMALL_MARGINS)
+            ax = self.ax = self.fig.add_subplot()
+            self.quarters = [
+                ax.axvline(q + 0.5, color="#dddddd", linewidth=0.8, zorder=0) for q in (3, 6, 9)
+            ]
+            (self.pace,) = ax.plot([], [], color=PACE, linestyle="--", linewidth=1)
+            self.target = ax.axhline(0, color=TARGET, linewidth=0.8, linestyle=":")
+            (self.mark,) = ax.plot([], [], marker="D", markersize=3, color=TARGET, ls="none")
+            self.band95 = ax.fill_between([0, 1], [0, 0], [0, 0], color=FORECAST, alpha=0.15)
+            self.band80 = ax.fill_between([0, 1], [0, 0], [0, 0], color=FORECAST, alpha=0.3)
+            (self.forecast,) = ax.plot([], [], color=FORECAST, linewidth=1)
+            (self.actual,) = ax.plot([], [], color=ACTUAL, marker="o", markersize=2.5)
+            ax.yaxis.set_major_locator(MaxNLocator(4))
+            ax.tick_params(length=2, pad=1)
+
+    def draw(self, c: ProgressChart) -> str:
+        """The chart of one series as SVG text."""
+        last = c.horizon_month
+        for line, q_end in zip(self.quarters, (3, 6, 9), strict=True):
+            line.set_visible(q_end < last)
+        self.pace.set_data(c.months, _nan(c.pace))
+        self.actual.set_data(c.months, _nan(c.actual))
+        ys = [v for v in (*c.actual, *c.pace) if v is not None and math.isfinite(v)]
+        self.target.set_visible(c.target is not None)
+        self.mark.set_visible(c.target is not None)
+        if c.target is not None:
+            self.target.set_ydata([c.target, c.target])
+            self.mark.set_data([last], [c.target])
+            ys.append(c.target)
+        fan = _fan_points(c)
+        for artist in (self.band95, self.band80, self.forecast):
+            artist.set_visible(fan is not None)
+        if fan is not None:
+            xs, start, f = fan
+            self.band95.set_verts([_band(xs, (start, f.lower95), (start, f.upper95))])
+            self.band80.set_verts([_band(xs, (start, f.lower80), (start, f.upper80))])
+            self.forecast.set_data(xs, [start, f.point])
+            ys += [f.lower95, f.upper95, f.point]
+        low, high = (min(ys), max(ys)) if ys else (0.0, 1.0)
+        pad = (high - low) * 0.05 or 1.0
+        self.ax.set_ylim(low - pad, high + pad)
+        self.ax.set_xlim(0.5, last + 0.5)
+        self.ax.set_xticks((3, 6, 9, 12)[: last // 3 or 1])
+        return _svg(self.fig, c.key)
+
+
+def _fan_points(c: ProgressChart) -> tuple[list[int], float, Forecast] | None:
+    """Where the forecast fan starts (the last actual) and ends (the horizon's end)."""
+    if c.forecast is None or not c.months or c.actual[-1] is None:
+        return None
+    if c.forecast.month <= c.months[-1]:
+        return None
+    return [c.months[-1], c.forecast.month], c.actual[-1], c.forecast
+
+
+def _band(
+    xs: list[int], lower: tuple[float, float], upper: tuple[float, float]
+) -> list[tuple[float, float]]:
+    """A band's outline: along the lower edge, back along the upper one."""
+    return [(xs[0], lower[0]), (xs[1], lower[1]), (xs[1], upper[1]), (xs[0], upper[0])]
 
 
 def _progress(ax: Axes, c: ProgressChart) -> None:
@@ -111,8 +203,9 @@ def _progress(ax: Axes, c: ProgressChart) -> None:
     if c.target is not None:
         ax.axhline(c.target, color=TARGET, linewidth=0.8, linestyle=":", label="目标 target")
         ax.plot([last], [c.target], marker="D", markersize=3, color=TARGET)
-    if c.forecast is not None and c.months:
-        _fan(ax, c.months[-1], c.actual[-1], c.forecast)
+    fan = _fan_points(c)
+    if fan is not None:
+        _fan(ax, *fan)
     ax.plot(c.months, _nan(c.actual), color=ACTUAL, marker="o", markersize=2.5, label="实际 actual")
     ax.set_xlim(0.5, last + 0.5)
     ax.set_xticks(range(1, last + 1) if not c.small else (3, 6, 9, 12)[: last // 3 or 1])
@@ -128,11 +221,8 @@ def _nan(values: Sequence[float | None]) -> list[float]:
     return [math.nan if v is None else v for v in values]
 
 
-def _fan(ax: Axes, month: int, actual: float | None, f: Forecast) -> None:
+def _fan(ax: Axes, xs: list[int], actual: float, f: Forecast) -> None:
     """The forecast from the last actual to the horizon's end, its bands widening."""
-    if actual is None or f.month <= month:
-        return
-    xs = [month, f.month]
     ax.fill_between(xs, [actual, f.lower95], [actual, f.upper95], color=FORECAST, alpha=0.15)
     ax.fill_between(xs, [actual, f.lower80], [actual, f.upper80], color=FORECAST, alpha=0.3)
     ax.plot(xs, [actual, f.point], color=FORECAST, linewidth=1, label="预测 forecast 80/95%")

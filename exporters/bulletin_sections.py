@@ -201,7 +201,7 @@ def notes(
 ) -> list[str]:
     """What a reader must know about the figures: stale, revised, Jan–Feb, fallbacks."""
     names = {(r["indicator"], r["region"]): _item_name(r) for r in items}
-    found = [f"{names[k]}: the next release is late (stale)" for k in names if _stale(items, k)]
+    found = [f"{_item_name(r)}: the next release is late (stale)" for r in items if r["stale"]]
     with _keys(con, items):
         params = {"year": scope.year, "day": scope.month_end}
         for i, r, n in con.execute(REVISED_SQL, params).fetchall():
@@ -213,20 +213,12 @@ def notes(
             found.append(f"{names[key]}: no forecast ({fc['note']})")
         elif "fallback" in (fc["note"] or ""):
             found.append(f"{names[key]}: forecast fell back to {fc['model']} ({fc['note']})")
-    found += [f"{names[k]}: figures are illustrative" for k in names if _flag(items, k)]
+    found += [f"{_item_name(r)}: figures are illustrative" for r in items if r["illustrative"]]
     return found
 
 
 def _item_name(row: Row) -> str:
     return f"{row['indicator_name'] or row['indicator']} · {row['region_name'] or row['region']}"
-
-
-def _stale(items: Sequence[Row], key: tuple[str, str]) -> bool:
-    return any(r["stale"] for r in items if (r["indicator"], r["region"]) == key)
-
-
-def _flag(items: Sequence[Row], key: tuple[str, str]) -> bool:
-    return any(r["illustrative"] for r in items if (r["indicator"], r["region"]) == key)
 
 
 class _keys:
