@@ -230,3 +230,16 @@ def test_the_service_serves_the_bulletin_with_the_tls_and_auth_of_metrics(
     charts = laid["charts"]
     assert isinstance(charts, list) and charts
     assert all(w > 50 and h > 30 for _, w, h in charts)
+
+
+def test_make_tools_installs_the_browser_fonts_and_pdf_tools_when_missing() -> None:
+    plan = subprocess.run(
+        ["make", "-n", "-C", str(Path(__file__).resolve().parent.parent), "tools"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "command -v chromium" in plan and "command -v pdftotext" in plan
+    assert "Noto Sans CJK" in plan
+    assert "apt-get install -y -qq --no-install-recommends" in plan
+    assert "chromium fonts-noto-cjk poppler-utils" in plan
