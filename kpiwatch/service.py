@@ -312,13 +312,17 @@ class Service:
         """True once the inbox listing changed and then held still for one poll."""
         if self.config.server.inbox is None:
             return False
-        listing = _listing(self.config.resolve(self.config.server.inbox))
+        listing = self._inbox_listing()
         settled = listing == self._inbox_seen
         self._inbox_seen = listing
         if settled and listing != self._inbox_loaded:
             self._inbox_loaded = listing
             return True
         return False
+
+    def _inbox_listing(self) -> tuple[tuple[str, int, int], ...]:
+        inbox = self.config.server.inbox
+        return () if inbox is None else _listing(self.config.resolve(inbox))
 
     def run_loop(self) -> None:
         """Refresh now, then on schedule, on request and on inbox changes, until stopped."""
@@ -328,6 +332,8 @@ class Service:
             now = time.monotonic()
             if now >= next_due or self.triggers.event.is_set():
                 self.triggers.event.clear()
+                # what this refresh's ingest reads: a file dropped later is the next one's
+                listing = self._inbox_listing()
                 try:
                     ok = self.refresh()
                 except RuntimeError:
@@ -338,8 +344,7 @@ class Service:
                 if not ok and self.store_fault:  # a full disk or a bad mount may be fixed soon
                     interval = min(interval, server.store_retry_max_seconds)
                 next_due = time.monotonic() + interval
-                self.inbox_changed()
-                self._inbox_loaded = self._inbox_seen
+                self._inbox_seen = self._inbox_loaded = listing
                 continue
             wait = min(next_due - now, server.inbox_poll_seconds)
             if self.triggers.event.wait(wait):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import textwrap
+import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from ingest.store import open_store
 from kpiwatch import app
 from kpiwatch.config import Config, load_config
+from kpiwatch.service import Service
 from metrics.progress import ChecksReport
 from tests.checks_helpers import CONFIG
 
@@ -235,3 +237,46 @@ def test_refreshes_store_what_a_full_recompute_stores(
     assert _tables(folder / "kpiwatch.duckdb") == _tables(full / "kpiwatch.duckdb")
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(full, ignore_errors=True)
+
+
+def test_a_file_dropped_while_a_refresh_runs_is_loaded_by_the_next(store: Path) -> None:
+    text = (store / "config.toml").read_text(encoding="utf-8")
+    text = text.replace('path = "data.csv"', 'path = "inbox/*.csv"')
+    text += '\n[server]\ninbox = "inbox"\ninbox_poll_seconds = 0.05\n'
+    text += "refresh_interval_seconds = 86400\n"
+    (store / "config.toml").write_text(text, encoding="utf-8")
+    (store / "inbox").mkdir()
+    late = store / "inbox" / "late.csv"
+
+    class DropDuring(Service):
+        """Drops a release just after the ingest of its first refresh has read the inbox."""
+
+        refreshes = 0
+
+        def refresh(self) -> bool:
+            self.refreshes += 1
+            done = super().refresh()
+            if self.refreshes == 1:
+                late.write_text(
+                    "period,region,indicator,measure,value\n2026-07,zone_b,energy,value,47\n",
+                    encoding="utf-8",
+                )
+            else:
+                self.triggers.stop.set()
+            return done
+
+    service = DropDuring(load_config(store / "config.toml"), TODAY)
+    loop = threading.Thread(target=service.run_loop)
+    loop.start()
+    loop.join(120)  # bounded: without the next refresh the loop would wait a day
+    service.triggers.stop.set()
+    loop.join()
+    service.close()
+    assert service.refreshes == 2
+    con = duckdb.connect(str(store / "kpiwatch.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM loads WHERE file LIKE '%late.csv'").fetchall() == [
+            (1,)
+        ]
+    finally:
+        con.close()
