@@ -8,7 +8,7 @@ published quarter) and an AR(1) on quarterly growth; 80 / 95 % interval coverage
 widened by the RMS of the standardised errors of earlier quarters at the same point.
 Usage: python -m bench.nowcast [WORKERS]   (from the repository root)
 Variants: NOWCAST_SERIES=iav,retail,… (see SPECS), NOWCAST_WINDOW=months averaged (3),
-NOWCAST_CHANGES=0 (levels instead of three-month changes), NOWCAST_FACTORS=2,
+NOWCAST_CHANGES=0 (levels instead of three-month changes), NOWCAST_FACTORS=2, NOWCAST_ORDER=1,
 NOWCAST_DUMP=file.csv.
 """
 
@@ -128,7 +128,9 @@ def _evaluate(obs: pd.DataFrame, q: pd.Period, point: str, as_of: date) -> dict[
     t0 = time.perf_counter()
     changes = os.environ.get("NOWCAST_CHANGES", "1") == "1"
     factors = int(os.environ.get("NOWCAST_FACTORS", "1"))
-    casts, _ = nowcast(panel, [q], FactorNowcaster(factors=factors, changes=changes))
+    order = int(os.environ.get("NOWCAST_ORDER", "2"))
+    model = FactorNowcaster(factors=factors, factor_order=order, changes=changes)
+    casts, _ = nowcast(panel, [q], model)
     gdp = quarterly_target(obs, "gdp_growth", GDP_LAG, as_of)
     return {
         "quarter": q,
