@@ -110,10 +110,10 @@ def brier(frame: pd.DataFrame) -> dict[str, object]:
     return report
 
 
-def main() -> None:
-    with_quarterly = "--with-quarterly" in sys.argv[1:]
+def report(with_quarterly: bool = False) -> dict[str, object]:
+    """The slice's figures (what bench.forecast_accuracy or a user prints)."""
     frame = cases(with_quarterly)
-    report = {
+    return {
         "series": "GDP_ytd_yoy" + (" + GDP_q_yoy" if with_quarterly else " only"),
         "by_as_of": brier(frame),
         "target_itself": brier(frame[frame.offset == 0]),
@@ -121,7 +121,10 @@ def main() -> None:
             ["x", "p", "met"]
         ].to_dict("records"),
     }
-    print(json.dumps(report, indent=1, ensure_ascii=False))
+
+
+def main() -> None:
+    print(json.dumps(report("--with-quarterly" in sys.argv[1:]), indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":
