@@ -272,3 +272,41 @@ class ThetaSTL(Theta):
 
     name = "theta_stl"
     adjustment = "stl"
+
+
+class SeasonalAR(Forecaster):
+    """ARIMA(p,0,0)(0,1,0) with drift, by least squares: an AR on the changes from one
+    season to the next, on the raw series. Its season is the last one observed, moved by
+    how the year-on-year change has been going: on strongly seasonal series it sees what
+    an ARIMA does and the smoothing models do not."""
+
+    name = "ar_seasonal"
+    adjustment = "none"
+    _result: Any = None
+
+    def __init__(self, season: int = 12, lags: int = 3) -> None:
+        super().__init__(season)
+        self.lags = lags
+
+    def fit(self, y: Array) -> Forecaster:
+        from statsmodels.tsa.ar_model import AutoReg
+
+        y = np.asarray(y, dtype=np.float64)
+        changes = y[self.season :] - y[: -self.season]
+        lags = min(self.lags, len(changes) // 4)
+        with warnings.catch_warnings():  # a rank-deficient design on flat stretches
+            warnings.simplefilter("ignore")
+            self._result = AutoReg(changes, lags=lags, trend="c").fit()
+        return super().fit(y)
+
+    def _mean(self, h: int) -> Array:
+        n = len(self._y) - self.season
+        changes = np.asarray(self._result.predict(start=n, end=n + h - 1), dtype=np.float64)
+        out = np.r_[self._y, np.zeros(h)]
+        for k in range(h):
+            i = len(self._y) + k
+            out[i] = out[i - self.season] + changes[k]
+        return np.asarray(out[len(self._y) :], dtype=np.float64)
+
+    def _residuals(self) -> Array:
+        return np.asarray(self._result.resid, dtype=np.float64)

@@ -154,3 +154,13 @@ def test_theta_forecasts_as_statsmodels_theta_model(coefficient: float, cls: str
         expected = np.asarray(reference.forecast(18, theta=coefficient))
         ours = getattr(models, cls)(12).fit(train).predict(18).mean
         assert np.allclose(ours, expected, rtol=1e-3), (ours, expected)
+
+
+def test_the_ar_on_seasonal_changes_keeps_the_season_and_its_drift() -> None:
+    from forecasts.models import SeasonalAR
+
+    t = np.arange(96)
+    y = 100 + 0.5 * t + 20 * np.sin(2 * np.pi * t / 12)  # a year on year change of 6
+    mean = SeasonalAR(12).fit(y + np.random.default_rng(1).normal(0, 0.5, 96)).predict(12).mean
+    expected = 100 + 0.5 * (t[-12:] + 12) + 20 * np.sin(2 * np.pi * t[-12:] / 12)
+    assert np.allclose(mean, expected, atol=1.5)
