@@ -47,7 +47,6 @@ MEMBERS = {  # in the order of candidates()
     True: ("ets_damped", "theta_trend", "holt_winters", "theta_stl", "ar_changes"),
     False: ("ets_damped", "theta", "theta_trend", "holt_winters", "theta_stl"),
 }
-COMBINE_MARGIN = 0.6
 # Per-step interval calibration: each step pools the backtest errors of CALIB_WINDOW
 # steps either side, shrunk toward all steps' figure as if by CALIB_PRIOR more errors.
 CALIB_WINDOW = 2
@@ -155,11 +154,10 @@ def _forecast(y: Array, h: int, season: int, n_paths: int, seed: int) -> SeriesF
         return _finish(
             y, h, model, None, "every model failed; naive fallback", True, 1.0, None, n_paths, seed
         )
-    best = min(ok, key=lambda k: ok[k])
-    # Two origins are a noisy judge: prefer the combination unless a single model beat
-    # it clearly, by 40 % (on M3 this alone lowers MASE by several percent).
-    if "combination" in ok and ok[best] > COMBINE_MARGIN * ok["combination"]:
-        best = "combination"
+    # Two origins are a noisy judge: the combination whenever it can be formed. Taking a
+    # single model that beat it by 40 % there lost out of sample (MASE on M3 monthly, M1
+    # monthly, M3 quarterly: 0.8347, 1.0310, 1.0710 against 0.8352, 1.0299, 1.0581).
+    best = "combination" if "combination" in ok else min(ok, key=lambda k: ok[k])
     calib = _calibration(errors.get(best, np.empty((0, 0))), h)
     if best == "combination":
         return _combined(y, h, season, found, ok[best], calib, n_paths, seed)
