@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.forecast_baselines import Array, baselines
+from bench.forecast_baselines import MODELS, Array, baselines
 from bench.forecast_scores import (
     Forecasts,
     combinations,
@@ -114,10 +114,10 @@ def goals(mine: dict[str, Any], best_single: dict[str, Any], best_combo: dict[st
     )
 
 
-def report_set(s: SeriesSet) -> list[str]:
+def report_set(s: SeriesSet, models: tuple[str, ...] = MODELS) -> list[str]:
     """Every figure of one set, as Markdown lines."""
     mine, p, met = ours(s)
-    bases = [from_baseline(b) for b in baselines(s.trains, s.h, s.season)]
+    bases = [from_baseline(b) for b in baselines(s.trains, s.h, s.season, models)]
     combos = combinations(bases)
     ets = next(b for b in bases if b.name == "AutoETS")
     strength = np.array([seasonal_strength(y, s.season) for y in s.trains])
@@ -152,9 +152,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", nargs="*", help="more long-format sets, PATH[:SEASON]")
     parser.add_argument("--limit", type=int, help="the first N series of each set")
+    parser.add_argument("--only", nargs="*", help="only these of the default sets (by name)")
+    parser.add_argument(
+        "--models", default=",".join(MODELS), help="statsforecast models, comma-separated"
+    )
     args = parser.parse_args()
-    for spec in [*DEFAULT_SETS, *args.sets]:
-        print("\n".join(report_set(load(spec, args.limit))), flush=True)
+    defaults = [d for d in DEFAULT_SETS if not args.only or any(o in d for o in args.only)]
+    for spec in [*defaults, *args.sets]:
+        lines = report_set(load(spec, args.limit), tuple(args.models.split(",")))
+        print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

@@ -71,10 +71,12 @@ def _run(trains: list[Array], h: int, season: int, model: str) -> Baseline:
     return Baseline(model, fc[column].to_numpy(np.float64).reshape(shape), bounds, seconds)
 
 
-def baselines(trains: list[Array], h: int, season: int) -> list[Baseline]:
-    """Every model's forecasts of the series, from the cache when it holds them."""
+def baselines(
+    trains: list[Array], h: int, season: int, models: tuple[str, ...] = MODELS
+) -> list[Baseline]:
+    """Each model's forecasts of the series, from the cache when it holds them."""
     out = []
-    for model in MODELS:
+    for model in models:
         path = cache_dir() / f"{model}-{_key(trains, h, season, model)}.npz"
         if path.exists():
             with np.load(path) as z:
