@@ -192,7 +192,7 @@ def save_state(
             "INSERT INTO check_state VALUES (?, ?, ?, ?)",
             [plan.load_id, inputs.shared, inputs.targets, today],
         )
-        if plan.full or old != [(inputs.targets,)]:
+        if old != [(inputs.targets,)]:  # else check_inputs holds these digests already
             frame = pd.DataFrame(
                 {"target_id": range(len(inputs.per_target)), "inputs": inputs.per_target}
             )
