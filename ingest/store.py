@@ -74,14 +74,17 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
     latest = MIGRATIONS[-1][0]
     if current > latest:
         raise StoreError(f"store schema version {current} is newer than this kpiwatch ({latest})")
-    if current == latest:
+    # Every version the store has not recorded, not only those above its highest: a
+    # migration's own row is what says it ran.
+    applied = {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
+    pending = [(version, sql) for version, sql in MIGRATIONS if version not in applied]
+    if not pending:
         return
     try:
         with transaction(con):
-            for version, sql in MIGRATIONS:
-                if version > current:
-                    con.execute(sql)
-                    con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+            for version, sql in pending:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
             con.execute(VIEWS)
             con.execute(TASK_VIEWS)
             con.execute(register_sql.VIEWS)
