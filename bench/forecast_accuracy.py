@@ -40,7 +40,8 @@ STRONG_SEASON = 0.8
 
 def _ours_one(item: tuple[str, Array, int, int]) -> dict[str, object]:
     sid, train, h, season = item
-    f = forecast_series(train, h, season, n_paths=2000, seed=1)
+    floor = 0.0 if train.min() >= 0 else None  # counts and amounts, as the refresh does
+    f = forecast_series(train, h, season, n_paths=2000, seed=1, floor=floor)
     lo80, hi80, lo95, hi95 = np.percentile(f.paths, [10, 90, 2.5, 97.5], axis=0)
     rng = np.random.default_rng(zlib.crc32(sid.encode()))
     target = train[-season:].sum() * (1 + rng.uniform(-0.10, 0.15))
