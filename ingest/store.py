@@ -74,13 +74,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
     latest = MIGRATIONS[-1][0]
     if current > latest:
         raise StoreError(f"store schema version {current} is newer than this kpiwatch ({latest})")
-    # Every version the store has not recorded, not only those above its highest: a
-    # migration's own row is what says it ran.
-    applied = {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
-    pending = [(version, sql) for version, sql in MIGRATIONS if version not in applied]
-    if not pending:
-        return
     try:
+        # Every version the store has not recorded, not only those above its highest: a
+        # migration's own row is what says it ran. A damaged file can fail this read too.
+        applied = {int(r[0]) for r in con.execute("SELECT version FROM schema_version").fetchall()}
+        pending = [(v, sql) for v, sql in MIGRATIONS if v not in applied]
+        if not pending:
+            return
         with transaction(con):
             for version, sql in pending:
                 con.execute(sql)
