@@ -24,7 +24,6 @@ from kpiwatch import (
     nowcast_board,
     project_board,
     projects,
-    service,
     unit_render,
     worklists,
 )
@@ -342,6 +341,10 @@ def serve(obj: Context, listen: str | None, today: datetime | None, log_level: s
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
+        # Imported here: the service draws bulletins (matplotlib), which no other verb needs
+        # to start.
+        from kpiwatch import service
+
         service.serve(config, listen, today.date() if today else None, obj.config_path)
     except KpiwatchError as exc:
         err.print(str(exc), markup=False)

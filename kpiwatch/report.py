@@ -12,7 +12,7 @@ from typing import Protocol
 import click
 import duckdb
 
-from exporters import bulletin_page, chromium
+from exporters import chromium
 from exporters.bulletin import Bulletin, Scope, gather
 from ingest.errors import UsageError
 from ingest.files import write_atomic
@@ -91,11 +91,15 @@ def collect(
     b = gather(con, scope)
     if not b.items:
         raise UsageError(f"no checks for {scope.label}{_where(request)}{_held(con)}")
+    from exporters import bulletin_page  # matplotlib: loaded by the verbs that draw
+
     return b, bulletin_page.region_scope(shown)
 
 
 def page(found: tuple[Bulletin, str], generated: str | None, reload: int | None) -> str:
     """The collected bulletin as HTML, its charts drawn over the cores."""
+    from exporters import bulletin_page
+
     return bulletin_page.render_html(found[0], found[1], WORKERS, generated, reload)
 
 
