@@ -21,6 +21,7 @@ from ingest.register_store import RegisterReport
 from kpiwatch import (
     app,
     board,
+    generated,
     nowcast_board,
     project_board,
     projects,
@@ -432,7 +433,7 @@ def forecast(obj: Context, indicator: str, region: str, as_of: str | None) -> No
 @click.pass_obj
 def rules(obj: Context, out_dir: Path) -> None:
     """Write Prometheus alert rules, their promtool tests and an Alertmanager example."""
-    wrote(app.write_rules(obj.config(), out_dir))
+    wrote(generated.write_rules(obj.config(), out_dir))
 
 
 @cli.command()
@@ -440,7 +441,7 @@ def rules(obj: Context, out_dir: Path) -> None:
 @click.pass_obj
 def dashboards(obj: Context, out_dir: Path) -> None:
     """Write Grafana dashboards and the provisioning files a stock Grafana loads."""
-    wrote(app.write_dashboards(obj.config(), out_dir))
+    wrote(generated.write_dashboards(obj.config(), out_dir))
 
 
 @cli.command()
@@ -448,7 +449,7 @@ def dashboards(obj: Context, out_dir: Path) -> None:
 @click.pass_obj
 def mixin(obj: Context, out_dir: Path) -> None:
     """Write the alert rules and dashboards as a monitoring mixin (no jsonnet needed)."""
-    wrote(app.write_mixin(obj.config(), out_dir))
+    wrote(generated.write_mixin(obj.config(), out_dir))
 
 
 @cli.command()
@@ -457,7 +458,7 @@ def mixin(obj: Context, out_dir: Path) -> None:
 def backfill(obj: Context, out_file: Path) -> None:
     """Write the monthly history as OpenMetrics for promtool tsdb create-blocks-from."""
     config = obj.config()
-    n = app.write_backfill(config, out_file)
+    n = generated.write_backfill(config, out_file)
     out.print(f"wrote {n} samples to {out_file}", markup=False)
 
 

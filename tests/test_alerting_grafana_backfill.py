@@ -13,7 +13,7 @@ import yaml
 
 from exporters import backfill
 from exporters.snapshot import read_snapshot_data, render
-from kpiwatch import app
+from kpiwatch import app, generated
 from kpiwatch.config import load_config
 from tests.checks_helpers import CONFIG
 from tests.service_helpers import (
@@ -105,7 +105,7 @@ def test_backfill_creates_blocks_prometheus_serves(workdir: Path) -> None:
     config = load_config(workdir / "config.toml")
     app.ingest(config)
     app.refresh_checks(config)
-    n = app.write_backfill(config, workdir / "history.om")
+    n = generated.write_backfill(config, workdir / "history.om")
     assert n > 0
     blocks = workdir / "blocks"
     made = subprocess.run(

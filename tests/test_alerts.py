@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from exporters.rules import AlertSettings, write_rules
-from kpiwatch import app
+from kpiwatch import generated
 from kpiwatch.config import load_config
 from tests.alerting_helpers import Webhook, alertmanager, post_alerts, to_webhook, webhook
 from tests.checks_helpers import CONFIG
@@ -248,7 +248,7 @@ def test_two_instances_page_once_per_cause_through_a_real_alertmanager(tmp_path:
     year = now.year
     a, b = _workdir(tmp_path / "a", year), _workdir(tmp_path / "b", year)
     config = load_config(a / "config.toml")
-    app.write_rules(config, tmp_path / "rules")
+    generated.write_rules(config, tmp_path / "rules")
     groups = yaml.safe_load((tmp_path / "rules" / "kpiwatch-rules.yml").read_text())
     example = yaml.safe_load((tmp_path / "rules" / "alertmanager.example.yml").read_text())
     ports = free_port(), free_port()

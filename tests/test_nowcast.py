@@ -23,7 +23,7 @@ from forecasts.nowcast_data import OBS_COLUMNS, SeriesSpec, build_panel
 from forecasts.nowcast_stage import load_panel, nowcast_one, run_nowcasts
 from forecasts.schema import NowcastSettings
 from ingest.errors import ConfigError
-from kpiwatch import app
+from kpiwatch import app, generated
 from kpiwatch.config import Config, load_config
 from tests.checks_helpers import CONFIG
 from tests.service_helpers import KPIWATCH
@@ -262,7 +262,7 @@ def test_the_metrics_read_from_the_store(store: Config) -> None:
 
 
 def test_the_dashboard_reads_what_the_metrics_export(store: Config) -> None:
-    board = json.loads(app.dashboard_files(store)["kpiwatch-nowcast.json"])
+    board = json.loads(generated.dashboard_files(store)["kpiwatch-nowcast.json"])
     assert Dashboard.from_json(board).uid == "kpiwatch-nowcast"
     with _con(store) as con:
         registry = CollectorRegistry(auto_describe=False)

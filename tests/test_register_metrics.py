@@ -14,7 +14,7 @@ from prometheus_client.exposition import generate_latest
 from exporters.project_collector import ProjectCollector, read_project_data
 from exporters.project_rules import ProjectAlertSettings, write_rules
 from ingest.store import open_store
-from kpiwatch import app
+from kpiwatch import generated
 from tests.register_helpers import load, project_line, register_config, write_register
 from tests.service_helpers import free_port, kpiwatch_serve, prometheus, query, ready, wait_for
 
@@ -96,7 +96,7 @@ def test_a_real_prometheus_fires_the_project_alerts(tmp_path: Path) -> None:
     config = register_config(tmp_path)
     write_register(tmp_path / "register.csv", _lines())
     out = tmp_path / "rules"
-    written = app.write_rules(config, out)
+    written = generated.write_rules(config, out)
     assert out / "kpiwatch-project-rules.yml" in written
     rules = out / "kpiwatch-project-rules.yml"
     rules.write_text(rules.read_text().replace("for: 1h", "for: 0s"))
@@ -113,7 +113,7 @@ def test_a_real_prometheus_fires_the_project_alerts(tmp_path: Path) -> None:
             result = query(prom, 'ALERTS{alertname="ProjectNodesOverdue"}')["result"]
             assert [r["metric"]["node"] for r in result] == ["land"]  # type: ignore[index]
             # every panel of the projects dashboard has data
-            for expr in _panel_queries(app.write_dashboards(config, tmp_path / "grafana")):
+            for expr in _panel_queries(generated.write_dashboards(config, tmp_path / "grafana")):
                 wait_for(lambda e=expr: bool(query(prom, e)["result"]), 30, expr)
 
 

@@ -344,13 +344,13 @@ def test_a_target_without_any_value_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_alertmanager_example_routes_every_owner_a_config_names(tmp_path: Path) -> None:
-    from kpiwatch import app
+    from kpiwatch import generated
     from kpiwatch.config import load_config
 
     base = CONFIG.replace('name = "B区"', 'name = "B区"\nowner = "B区管委会"')
     extra = target("projects_started", "zone_a", 120, extra='owner = "A区项目专班"')
     (tmp_path / "config.toml").write_text(base + extra, encoding="utf-8")
-    app.write_rules(load_config(tmp_path / "config.toml"), tmp_path / "rules")
+    generated.write_rules(load_config(tmp_path / "config.toml"), tmp_path / "rules")
     example = (tmp_path / "rules" / "alertmanager.example.yml").read_text(encoding="utf-8")
     for owner in ("B区管委会", "A区项目专班", "发展改革局"):
         assert f'owner="{owner}"' in example
