@@ -189,7 +189,8 @@ STEP = st.one_of(
         st.integers(5, 9),  # months of 2026: revisions of stored ones, and new ones
         st.integers(0, 90),
     ),
-    st.tuples(st.just("target"), st.sampled_from(sorted(TARGETS)), st.integers(100, 900)),
+    # annual targets a config accepts: at least the Q1 target of 257
+    st.tuples(st.just("target"), st.sampled_from(sorted(TARGETS)), st.integers(300, 900)),
     st.tuples(st.just("threshold"), st.sampled_from([0.6, 0.8])),
     st.tuples(st.just("day"), st.integers(0, 40)),
 )
