@@ -11,9 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ingest.files import write_atomic
+from exporters.rules import write_yaml_files
 
 RULES_FILE = "kpiwatch-escalation-rules.yml"
 TESTS_FILE = "kpiwatch-escalation-rules.test.yml"
@@ -94,6 +92,4 @@ def write_rules(out: Path, labels: tuple[str, ...], for_: str = "1h") -> list[Pa
         out / RULES_FILE: rule_groups(labels, for_),
         out / TESTS_FILE: unit_tests(labels),
     }
-    for path, content in files.items():
-        write_atomic(path, yaml.safe_dump(content, allow_unicode=True, sort_keys=False))
-    return list(files)
+    return write_yaml_files(files)

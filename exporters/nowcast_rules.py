@@ -12,10 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from exporters.rules import AlertSettings
-from ingest.files import write_atomic
+from exporters.rules import AlertSettings, write_yaml_files
 
 RULES_FILE = "kpiwatch-nowcast-rules.yml"
 TESTS_FILE = "kpiwatch-nowcast-rules.test.yml"
@@ -125,6 +122,4 @@ def _expect(region: str, p: float, severity: str) -> dict[str, Any]:
 def write_rules(out: Path, s: AlertSettings) -> list[Path]:
     """Write the nowcasts' rule file and its unit tests into `out`."""
     files = {out / RULES_FILE: rule_groups(s), out / TESTS_FILE: rule_tests(s)}
-    for path, content in files.items():
-        write_atomic(path, yaml.safe_dump(content, allow_unicode=True, sort_keys=False))
-    return list(files)
+    return write_yaml_files(files)

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from exporters.project_collector import BANDS
-from ingest.files import write_atomic
+from exporters.rules import write_yaml_files
 
 RULES_FILE = "kpiwatch-project-rules.yml"
 TESTS_FILE = "kpiwatch-project-rules.test.yml"
@@ -130,6 +128,4 @@ def write_rules(out: Path, s: ProjectAlertSettings | None = None) -> list[Path]:
     """Write the project rule file and its unit tests into `out`."""
     settings = s or ProjectAlertSettings()
     files = {out / RULES_FILE: rule_groups(settings), out / TESTS_FILE: unit_tests(settings)}
-    for path, content in files.items():
-        write_atomic(path, yaml.safe_dump(content, allow_unicode=True, sort_keys=False))
-    return list(files)
+    return write_yaml_files(files)

@@ -293,6 +293,13 @@ def write_rules(out: Path, s: AlertSettings, owners: list[str]) -> list[Path]:
     return list(files)
 
 
+def write_yaml_files(files: dict[Path, Any]) -> list[Path]:
+    """Each generated rule or test file as YAML, written whole (Prometheus may be reading)."""
+    for path, content in files.items():
+        write_atomic(path, yaml.safe_dump(content, allow_unicode=True, sort_keys=False))
+    return list(files)
+
+
 class _Dumper(yaml.SafeDumper):
     """YAML with multi-line expressions as literal blocks, the way people write rules."""
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field
 
-from ingest.files import write_atomic
+from exporters.rules import write_yaml_files
 from ingest.schema import Strict
 
 RULES_FILE = "kpiwatch-units-rules.yml"
@@ -111,6 +110,4 @@ def _expect(at: str, name: str, unit: str, summary: str, description: str) -> di
 def write_rules(out: Path, a: UnitAlerts) -> list[Path]:
     """Write the units' rule file and its unit tests into `out`."""
     files = {out / RULES_FILE: rule_groups(a), out / TESTS_FILE: unit_tests(a)}
-    for path, content in files.items():
-        write_atomic(path, yaml.safe_dump(content, allow_unicode=True, sort_keys=False))
-    return list(files)
+    return write_yaml_files(files)

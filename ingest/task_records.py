@@ -76,7 +76,7 @@ def _optional(parse: Parse) -> Parse:
     return lambda raw: parse(raw) if raw.strip() else None
 
 
-def _date(raw: str) -> date:
+def parse_day(raw: str) -> date:
     found = _DATE.match(unicodedata.normalize("NFKC", raw).strip())
     if not found:
         raise ValueError("not a date (YYYY-MM-DD)")
@@ -121,15 +121,15 @@ FIELDS: dict[RecordKind, tuple[Field, ...]] = {
         Field("person", ("责任人",), _text),
         Field("supporting", ("配合单位",), _units),
         Field("cadence", ("调度频次",), _optional(_cadence)),
-        Field("start", ("开始日期",), _optional(_date)),
-        Field("deadline", ("办结时限", "完成时限"), _date, True),
+        Field("start", ("开始日期",), _optional(parse_day)),
+        Field("deadline", ("办结时限", "完成时限"), parse_day, True),
         Field("quantity", ("目标数量",), _optional(_amount)),
         Field("quantity_unit", ("计量单位",), _text),
         Field("parent", ("所属重点工作",), _optional(_item_id)),
     ),
     "progress": (
         Field("task", ("任务编号",), _item_id, True),
-        Field("date", ("日期", "报告日期"), _date, True),
+        Field("date", ("日期", "报告日期"), parse_day, True),
         Field("unit", ("责任单位",), _optional(_unit_id)),
         Field("quantity", ("完成数量",), _optional(_amount)),
         Field("done", ("是否完成",), _flag),
@@ -141,9 +141,9 @@ FIELDS: dict[RecordKind, tuple[Field, ...]] = {
         Field("unit", ("责任单位",), _unit_id, True),
         Field("task", ("任务编号",), _optional(_item_id)),
         Field("project", ("项目",), _text),
-        Field("raised", ("提出日期",), _date, True),
-        Field("due", ("解决时限",), _date, True),
-        Field("resolved", ("解决日期",), _optional(_date)),
+        Field("raised", ("提出日期",), parse_day, True),
+        Field("due", ("解决时限",), parse_day, True),
+        Field("resolved", ("解决日期",), _optional(parse_day)),
     ),
 }
 

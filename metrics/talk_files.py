@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import date
 from pathlib import Path
 
 from ingest.errors import IngestError, RowError
 from ingest.readers import read_grid
 from ingest.schema import Columns, Source
+from ingest.task_records import parse_day
 from metrics.ladder import Talk
 
 # Column names: English, then the Chinese a talk register uses.
@@ -49,7 +49,9 @@ def read_talks(path: Path, units: set[str]) -> list[Talk]:
         bad = _row_errors(line, cells, units)
         errors += bad
         if not bad:
-            talks.append(Talk(date=_date(cells["date"]), unit=cells["unit"], note=cells["note"]))
+            talks.append(
+                Talk(date=parse_day(cells["date"]), unit=cells["unit"], note=cells["note"])
+            )
     if errors:
         raise IngestError(str(path), errors[:1000], len(errors))
     return talks
@@ -85,7 +87,7 @@ def _columns(path: Path, line: int, header: Sequence[str]) -> dict[str, int]:
 def _row_errors(line: int, cells: dict[str, str], units: set[str]) -> list[RowError]:
     errors = []
     try:
-        _date(cells["date"])
+        parse_day(cells["date"])
     except ValueError as exc:
         errors.append(RowError(line, "date", cells["date"], str(exc)))
     if not cells["unit"]:
@@ -93,13 +95,3 @@ def _row_errors(line: int, cells: dict[str, str], units: set[str]) -> list[RowEr
     elif cells["unit"] not in units:  # a typo would silently never count
         errors.append(RowError(line, "unit", cells["unit"], "a unit the config does not name"))
     return errors
-
-
-def _date(raw: str) -> date:
-    found = _DATE.match(unicodedata.normalize("NFKC", raw).strip())
-    if not found:
-        raise ValueError("not a date (YYYY-MM-DD)")
-    try:
-        return date(int(found[1]), int(found[2]), int(found[3]))
-    except ValueError as exc:
-        raise ValueError(f"not a real date: {exc}") from exc
