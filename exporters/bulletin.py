@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from exporters import bulletin_sections as sections
+from metrics.ladder import progress_with_levels
 
 Row = dict[str, Any]
 HORIZONS = ("month", "quarter", "year")
@@ -121,7 +122,7 @@ WHERE f.year = $year
 
 def gather(con: duckdb.DuckDBPyConnection, scope: Scope) -> Bulletin:
     """The bulletin for a scope; an empty month gives no items (the caller refuses it)."""
-    items = _rows(con, ITEMS_SQL.format(source=_source(con)), _params(scope))
+    items = _rows(con, ITEMS_SQL.format(source=progress_with_levels(con)), _params(scope))
     history, forecasts = _series(con, scope, items)
     new_reds, recovered = sections.changes(con, scope, items)
     return Bulletin(
@@ -153,16 +154,6 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -
     cur = con.execute(sql, params)
     names = [d[0] for d in cur.description or ()]
     return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
-
-
-def _source(con: duckdb.DuckDBPyConnection) -> str:
-    """progress with the ladder's level; a store refreshed without the ladder has none."""
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'progress_escalation'"
-    ).fetchall()
-    if found and found[0][0]:
-        return "progress_escalation"
-    return "(SELECT *, 0 AS escalation_level, '' AS escalation FROM progress)"
 
 
 def _headline(con: duckdb.DuckDBPyConnection, scope: Scope) -> dict[str, dict[str, int]]:

@@ -11,6 +11,7 @@ from ingest.errors import StoreError, UsageError
 from ingest.periods import Period, PeriodError, parse_period
 from ingest.store import MIGRATIONS, open_store, schema_version
 from kpiwatch.config import Config
+from metrics.ladder import progress_with_levels
 
 
 @contextmanager
@@ -73,7 +74,7 @@ def board(
     """The three-colour board: latest check per target, worst first."""
     with read_store(config) as con:
         return con.execute(
-            BOARD_SQL.format(source=_with_levels(con)),
+            BOARD_SQL.format(source=progress_with_levels(con)),
             {
                 "year": as_of.year if as_of else None,
                 "month": as_of.last_month if as_of else None,
@@ -81,13 +82,3 @@ def board(
                 "horizon": horizon,
             },
         ).fetchall()
-
-
-def _with_levels(con: duckdb.DuckDBPyConnection) -> str:
-    """progress with the escalation level; a store last refreshed without the ladder has 0."""
-    found = con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'progress_escalation'"
-    ).fetchall()
-    if found and found[0][0]:
-        return "progress_escalation"
-    return "(SELECT *, 0 AS escalation_level, '' AS escalation FROM progress)"

@@ -273,3 +273,14 @@ def install(
                 [(t.date, t.unit, t.note) for t in esc.talks],
             )
         con.execute(views(esc))
+
+
+def progress_with_levels(con: duckdb.DuckDBPyConnection) -> str:
+    """progress with the escalation level, for a FROM clause; a store last refreshed
+    without the ladder has no progress_escalation view and reads level 0."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'progress_escalation'"
+    ).fetchall()
+    if found and found[0][0]:
+        return "progress_escalation"
+    return "(SELECT *, 0 AS escalation_level, '' AS escalation FROM progress)"
