@@ -115,10 +115,10 @@ WITH p AS (
            concat_ws('; ', p.cascade_note,
                      CASE WHEN f.model = 'nowcast'
                           THEN printf('nowcast of %dQ%d from the monthly releases before '
-                                      'its figure: %.1f, %.0f%% likely to meet its target',
+                                      'its figure: %.1f, %.1f%% likely to meet its target',
                                       f.year, f.horizon_month // 3, f.point, f.p_meet * 100)
                           WHEN f.forecast_status IN ('at_risk', 'behind')
-                          THEN printf('forecast: %.0f%% likely to meet the %s target',
+                          THEN printf('forecast: %.1f%% likely to meet the %s target',
                                       f.p_meet * 100, p.horizon) END) AS cascade_note,
            i.name AS indicator_name, i.unit, i.kind, i.direction,
            coalesce(nullif(p.owner, ''), i.owner) AS owner,

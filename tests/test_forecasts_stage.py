@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -58,6 +59,9 @@ def test_p_meet_and_the_status_feed(tmp_path: Path) -> None:
     # the forecast turns the check red and says why
     check = one(config, "zone_b", "2026-09", "year")
     assert check["status"] == "behind" and "likely to meet" in check["reason"]
+    # with one decimal, as the CLI prints it: a P(meet) of 0.4 % is not "0 %"
+    shown = re.search(r"forecast: (\d+\.\d)% likely to meet the year target", check["reason"])
+    assert shown is not None and float(shown[1]) == pytest.approx(hard[6] * 100, abs=0.05)
 
 
 def test_only_changed_series_are_recomputed(tmp_path: Path) -> None:

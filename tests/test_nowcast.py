@@ -220,6 +220,7 @@ def test_nowcasts_news_and_the_quarter_check(store: Config) -> None:
         assert impact == pytest.approx(surprise * weight, abs=1e-6)
         assert "nowcast by" in summary
     assert any("nowcast of 2020Q2 from the monthly releases" in r[0] for r in reason)
+    assert any(re.search(r"\d\.\d% likely to meet its target", r[0]) for r in reason)
 
 
 def test_a_fit_that_cannot_be_made_falls_back_labelled(store: Config) -> None:
