@@ -2,7 +2,10 @@
 
 Two alerts, by register and region (never by project: the board names the projects):
 nodes overdue by more than `overdue_days` (a band edge of the exported bands), and
-projects stuck at one node longer than their register's stuck_after_days.
+projects stuck at one node longer than their register's stuck_after_days. Where targets
+are set on register counts, a third pages when a count is behind (红) at the 旬 in
+progress: the year and quarter alerts of the targets judge months, and a 旬 behind
+would otherwise wait for its month's end to be seen.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from exporters.project_collector import BANDS
+from exporters.rule_tests import minutes
 from exporters.rules import write_yaml_files
 
 RULES_FILE = "kpiwatch-project-rules.yml"
@@ -25,6 +29,9 @@ class ProjectAlertSettings:
     overdue_days: int = 30  # 10, 30 or 90: the bands' edges
     overdue_for: str = "1h"
     stuck_for: str = "1h"
+    count_targets: bool = False  # targets on register counts: alert per 旬 too
+    dekad_for: str = "1h"
+    scrape_gap: str = "10m"
 
     def late_bands(self) -> list[str]:
         """The bands of days late beyond overdue_days."""
@@ -72,7 +79,42 @@ def rule_groups(s: ProjectAlertSettings) -> dict[str, Any]:
             "stuck_after_days; `kpiwatch projects` lists them.",
         },
     }
-    return {"groups": [{"name": "kpiwatch-projects", "rules": [overdue, stuck]}]}
+    rules = [overdue, stuck, _dekad_rule(s)] if s.count_targets else [overdue, stuck]
+    return {"groups": [{"name": "kpiwatch-projects", "rules": rules}]}
+
+
+DEKAD_ITEM = "job, indicator, region, year"
+
+
+def _dekad_expr(s: ProjectAlertSettings) -> str:
+    """The attainment of each count behind at a 旬 that has not ended (one per HA pair)."""
+
+    def latest(metric: str) -> str:
+        return f"max by ({DEKAD_ITEM}) (last_over_time({metric}[{s.scrape_gap}]))"
+
+    behind = latest('kpiwatch_kpi_pace_status{horizon="dekad",status="behind"}')
+    live = latest('kpiwatch_kpi_horizon_end_timestamp_seconds{horizon="dekad"}')
+    attainment = latest('kpiwatch_kpi_attainment_ratio{horizon="dekad"}')
+    return (
+        f"{attainment}\n"
+        f"and on({DEKAD_ITEM}) ({behind} == 1)\n"
+        f"and on({DEKAD_ITEM}) ({live} > time())"
+    )
+
+
+def _dekad_rule(s: ProjectAlertSettings) -> dict[str, Any]:
+    return {
+        "alert": "ProjectCountBehindDekad",
+        "expr": _dekad_expr(s),
+        "for": s.dekad_for,
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": "{{ $labels.indicator }} in {{ $labels.region }} is behind pace (红) "
+            "in the 旬 in progress",
+            "description": "{{ $value | humanizePercentage }} of the pace due by now; "
+            "`kpiwatch status --horizon dekad` shows the count against its pace.",
+        },
+    }
 
 
 def unit_tests(s: ProjectAlertSettings) -> dict[str, Any]:
@@ -90,6 +132,7 @@ def unit_tests(s: ProjectAlertSettings) -> dict[str, Any]:
             },
             {"series": f"kpiwatch_project_stuck{{{labels}}}", "values": "0x60 3x120"},
         ]
+        series += _dekad_series(s, instance) if s.count_targets else []
     return {
         "rule_files": [RULES_FILE],
         "evaluation_interval": "1m",
@@ -121,7 +164,59 @@ def _expected(s: ProjectAlertSettings) -> list[dict[str, Any]]:
         {"eval_time": "90m", "alertname": "ProjectNodesOverdue", "exp_alerts": [overdue]},
         {"eval_time": "90m", "alertname": "ProjectsStuck", "exp_alerts": []},
         {"eval_time": "150m", "alertname": "ProjectsStuck", "exp_alerts": [stuck]},
+        *(_dekad_expected(s) if s.count_targets else []),
     ]
+
+
+def _dekad_series(s: ProjectAlertSettings, instance: str) -> list[dict[str, str]]:
+    """Two counts behind at their 旬: west_coast's 旬 runs for two days, ecopark's ends a
+    quarter of an hour after dekad_for; dongjiakou's is on track."""
+    wait = minutes(s.dekad_for)
+    n, ended = wait + 60, (wait + 15) * 60
+    out = []
+    for region, ends, behind in (
+        ("west_coast", 86400 * 2, 1),
+        ("ecopark", ended, 1),
+        ("dongjiakou", 86400, 0),
+    ):
+        labels = (
+            f'job="kpiwatch",instance="{instance}",horizon="dekad",'
+            f'indicator="projects_started",region="{region}",year="2026"'
+        )
+        out += [
+            {"series": f"kpiwatch_kpi_attainment_ratio{{{labels}}}", "values": f"0.4x{n}"},
+            {
+                "series": f'kpiwatch_kpi_pace_status{{{labels},status="behind"}}',
+                "values": f"{behind}x{n}",
+            },
+            {
+                "series": f"kpiwatch_kpi_horizon_end_timestamp_seconds{{{labels}}}",
+                "values": f"{ends}x{n}",
+            },
+        ]
+    return out
+
+
+def _dekad_expected(s: ProjectAlertSettings) -> list[dict[str, Any]]:
+    """Nothing before dekad_for; then west_coast alone (ecopark's 旬 has ended)."""
+    wait = minutes(s.dekad_for)
+    behind = {
+        "exp_labels": {
+            "severity": "warning",
+            "job": "kpiwatch",
+            "indicator": "projects_started",
+            "region": "west_coast",
+            "year": "2026",
+        },
+        "exp_annotations": {
+            "summary": "projects_started in west_coast is behind pace (红) in the 旬 in progress",
+            "description": "40% of the pace due by now; `kpiwatch status --horizon dekad` "
+            "shows the count against its pace.",
+        },
+    }
+    name = "ProjectCountBehindDekad"
+    early = [{"eval_time": f"{wait // 2}m", "alertname": name, "exp_alerts": []}] if wait else []
+    return [*early, {"eval_time": f"{wait + 30}m", "alertname": name, "exp_alerts": [behind]}]
 
 
 def write_rules(out: Path, s: ProjectAlertSettings | None = None) -> list[Path]:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 
 import duckdb
 
 from ingest.errors import StoreError, UsageError
+from ingest.grains import SpanError, parse_span
 from ingest.periods import Period, PeriodError, parse_period
 from ingest.store import MIGRATIONS, open_store, schema_version
 from kpiwatch.config import Config
 from metrics.ladder import progress_with_levels
+from metrics.project_dekads import dekad_board
 
 
 @contextmanager
@@ -82,3 +85,17 @@ def board(
                 "horizon": horizon,
             },
         ).fetchall()
+
+
+def as_of_day(text: str) -> date:
+    """The last day of the period `--as-of` names for the 旬 board (2026-03-D2, 2026-03)."""
+    try:
+        return parse_span(text).end
+    except SpanError as exc:
+        raise UsageError(f"--as-of {text!r}: {exc}") from exc
+
+
+def dekad_rows(config: Config, region: str | None, as_of: str | None) -> list[tuple[object, ...]]:
+    """The board's 旬 horizon: each register-count target at its latest 旬 by as_of."""
+    with read_store(config) as con:
+        return dekad_board(con, region, as_of_day(as_of) if as_of else None)

@@ -260,7 +260,7 @@ STYLE = {"behind": "bold red", "at_risk": "bold yellow", "on_track": "bold blue"
 @click.option("--as-of", "as_of", help="The as-of period, e.g. 2026-03 (default: latest).")
 @click.option(
     "--horizon",
-    type=click.Choice(["year", "quarter", "month"]),
+    type=click.Choice(["year", "quarter", "month", "dekad"]),
     default="year",
     show_default=True,
 )
@@ -269,7 +269,10 @@ def status(obj: Context, region: str | None, as_of: str | None, horizon: str) ->
     """Print the three-colour board (蓝/黄/红), worst first, with each responsible unit."""
     config = obj.config()
     region_id = find_region(config, region).id if region else None
-    rows = board.board(config, region_id, board.as_of_period(as_of) if as_of else None, horizon)
+    if horizon == "dekad":  # the register counts' 旬 checks (2026-03-D2 as --as-of too)
+        rows = board.dekad_rows(config, region_id, as_of)
+    else:
+        rows = board.board(config, region_id, board.as_of_period(as_of) if as_of else None, horizon)
     if not rows:
         where = f" for {region_id}" if region_id else ""
         fail(f"no checks{where}{f' as of {as_of}' if as_of else ''} (run kpiwatch refresh)")

@@ -36,6 +36,16 @@ def alert_settings(config: Config) -> AlertSettings:
     )
 
 
+def project_alert_settings(config: Config) -> project_rules.ProjectAlertSettings:
+    """The registers' alerts; a 旬 alert where a target is set on a register count."""
+    counted = {c.indicator for r in config.registers for c in r.counts}
+    return project_rules.ProjectAlertSettings(
+        count_targets=any(t.indicator in counted for t in config.targets),
+        dekad_for=config.alerts.behind_for,
+        scrape_gap=config.alerts.scrape_gap,
+    )
+
+
 def write_rules(config: Config, out: Path) -> list[Path]:
     """Alert rules from the config's thresholds, with unit tests and a route example."""
     owners = [i.owner for i in config.indicators] + [r.owner or "" for r in config.regions]
@@ -44,7 +54,7 @@ def write_rules(config: Config, out: Path) -> list[Path]:
     if config.units or config.tasks or config.task_files:
         written += unit_rules.write_rules(out, config.unit_alerts)
     if config.registers:
-        written += project_rules.write_rules(out)
+        written += project_rules.write_rules(out, project_alert_settings(config))
     written += escalation_rules.write_rules(out, config.escalation.labels)
     if config.nowcasts:
         written += nowcast_rules.write_rules(out, alert_settings(config))
@@ -90,7 +100,7 @@ def all_rule_groups(config: Config) -> dict[str, Any]:
     if config.units or config.tasks or config.task_files:
         groups += unit_rules.rule_groups(config.unit_alerts)["groups"]
     if config.registers:
-        groups += project_rules.rule_groups(project_rules.ProjectAlertSettings())["groups"]
+        groups += project_rules.rule_groups(project_alert_settings(config))["groups"]
     groups += escalation_rules.rule_groups(config.escalation.labels)["groups"]
     if config.nowcasts:
         groups += nowcast_rules.rule_groups(alert_settings(config))["groups"]

@@ -153,3 +153,36 @@ def _judge(t: Target, dekad: Span, actual: int, pace: float, th: Thresholds) -> 
     elif attainment is not None and round(attainment, 4) < th.at_risk_below:
         status = "at_risk"
     return DekadCheck(t.indicator, t.region, dekad, actual, pace, attainment, status)
+
+
+# The 旬 check of each register-count target at the latest 旬 ending by $last (NULL: the
+# latest stored), in the three-colour board's columns, worst first.
+DEKAD_BOARD_SQL = """
+WITH d AS (
+    SELECT * FROM progress_dekads
+    WHERE ($region IS NULL OR region = $region) AND ($last IS NULL OR period_start <= $last)
+    QUALIFY row_number() OVER (PARTITION BY indicator, region, year
+                               ORDER BY period_end DESC) = 1
+), owners AS (SELECT DISTINCT indicator, region, year, owner FROM check_targets)
+SELECT d.status, coalesce(l.label, d.status), coalesce(i.name, d.indicator),
+       coalesce(r.name, d.region), d.period, 'dekad', d.attainment,
+       CASE WHEN d.pace_target IS NULL THEN 'no target for ' || d.period
+       ELSE printf('%d to %s against %.2f due by then; %.2f due by the 旬''s end (%s)',
+                   CAST(d.actual AS BIGINT), strftime(d.as_of_day, '%Y-%m-%d'), d.pace_target,
+                   d.dekad_target, strftime(d.period_end, '%Y-%m-%d')) END,
+       coalesce(nullif(o.owner, ''), i.owner, ''), coalesce(i.kind, 'flow'),
+       coalesce(i.illustrative, false), ''
+FROM d LEFT JOIN indicators i ON i.id = d.indicator
+LEFT JOIN regions r ON r.id = d.region
+LEFT JOIN owners o USING (indicator, region, year)
+LEFT JOIN status_labels l ON l.status = d.status
+ORDER BY CASE d.status WHEN 'behind' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'no_data' THEN 2
+         ELSE 3 END, d.attainment NULLS FIRST, d.indicator, d.region, d.year
+"""
+
+
+def dekad_board(
+    con: duckdb.DuckDBPyConnection, region: str | None, last: date | None
+) -> list[tuple[object, ...]]:
+    """The 旬 rows of the three-colour board: each target's 旬 in progress on `last`."""
+    return con.execute(DEKAD_BOARD_SQL, {"region": region, "last": last}).fetchall()

@@ -162,6 +162,28 @@ def test_dekad_checks_are_stored_and_exported(tmp_path: Path) -> None:
         ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
     )
     assert check.returncode == 0 and not check.stdout.strip(), check.stdout + check.stderr
+    _status_lists_dekads(tmp_path)
+
+
+def _status_lists_dekads(tmp_path: Path) -> None:
+    """`kpiwatch status --horizon dekad`: the 旬 in progress, or the one --as-of names."""
+    args = [str(KPIWATCH), "--config", str(tmp_path / "config.toml"), "status"]
+    now = subprocess.run([*args, "--horizon", "dekad"], capture_output=True, text=True)
+    assert now.returncode == 0, now.stderr
+    rows = [line for line in now.stdout.splitlines() if "重点项目开工" in line]
+    assert len(rows) == 1 and "2026-03-D2" in rows[0] and "1.9%" in rows[0], now.stdout
+    assert "4 to 2026-03-15 against 212.78" in now.stdout.replace("\n", " ")
+    first = subprocess.run(
+        [*args, "--horizon", "dekad", "--as-of", "2026年3月上旬", "--region", "west_coast"],
+        capture_output=True,
+        text=True,
+    )
+    assert "2026-03-D1" in first.stdout and "2026-03-D2" not in first.stdout, first.stdout
+    bad = subprocess.run(
+        [*args, "--horizon", "dekad", "--as-of", "2026-03-D4"], text=True, capture_output=True
+    )
+    assert bad.returncode != 0 and "--as-of '2026-03-D4'" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_project_metrics_as_known_on_the_served_day(tmp_path: Path) -> None:

@@ -68,16 +68,22 @@ def test_metrics_have_bounded_labels_and_pass_promtool(tmp_path: Path) -> None:
     assert check.returncode == 0 and not check.stdout.strip(), check.stdout + check.stderr
 
 
-@pytest.mark.parametrize("days", [10, 30, 90])
-def test_rules_pass_promtool_and_their_unit_tests(tmp_path: Path, days: int) -> None:
-    write_rules(tmp_path, ProjectAlertSettings(overdue_days=days))
+@pytest.mark.parametrize(
+    "days,counts,wait", [(10, False, "1h"), (30, True, "1h"), (90, True, "0s")]
+)
+def test_rules_pass_promtool_and_their_unit_tests(
+    tmp_path: Path, days: int, counts: bool, wait: str
+) -> None:
+    settings = ProjectAlertSettings(overdue_days=days, count_targets=counts, dekad_for=wait)
+    write_rules(tmp_path, settings)
     check = subprocess.run(
         ["promtool", "check", "rules", "kpiwatch-project-rules.yml"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
     )
-    assert check.returncode == 0 and "SUCCESS: 2 rules found" in check.stdout, check
+    found = f"SUCCESS: {3 if counts else 2} rules found"
+    assert check.returncode == 0 and found in check.stdout, check
     test = subprocess.run(
         ["promtool", "test", "rules", "kpiwatch-project-rules.test.yml"],
         cwd=tmp_path,
@@ -92,8 +98,18 @@ def test_overdue_days_off_the_band_edges_is_refused() -> None:
         ProjectAlertSettings(overdue_days=20).late_bands()
 
 
+# 600 projects to start this year: the one started three days ago is behind at any 旬
+TARGET = f"""
+[[targets]]
+indicator = "projects_started"
+region = "west_coast"
+year = {date.today().year}
+annual = 600
+"""
+
+
 def test_a_real_prometheus_fires_the_project_alerts(tmp_path: Path) -> None:
-    config = register_config(tmp_path)
+    config = register_config(tmp_path, extra=TARGET)
     write_register(tmp_path / "register.csv", _lines())
     out = tmp_path / "rules"
     written = generated.write_rules(config, out)
@@ -109,9 +125,13 @@ def test_a_real_prometheus_fires_the_project_alerts(tmp_path: Path) -> None:
                 found = query(prom, 'ALERTS{alertstate="firing"}')["result"]
                 return {r["metric"]["alertname"] for r in found}  # type: ignore[index]
 
-            wait_for(lambda: firing() == {"ProjectNodesOverdue", "ProjectsStuck"}, 60, "alerts")
+            expected = {"ProjectNodesOverdue", "ProjectsStuck", "ProjectCountBehindDekad"}
+            wait_for(lambda: firing() == expected, 60, "alerts")
             result = query(prom, 'ALERTS{alertname="ProjectNodesOverdue"}')["result"]
             assert [r["metric"]["node"] for r in result] == ["land"]  # type: ignore[index]
+            result = query(prom, 'ALERTS{alertname="ProjectCountBehindDekad"}')["result"]
+            shown = [(r["metric"]["indicator"], r["metric"]["region"]) for r in result]  # type: ignore[index]
+            assert shown == [("projects_started", "west_coast")]
             # every panel of the projects dashboard has data
             for expr in _panel_queries(generated.write_dashboards(config, tmp_path / "grafana")):
                 wait_for(lambda e=expr: bool(query(prom, e)["result"]), 30, expr)
