@@ -13,9 +13,10 @@ from datetime import datetime
 
 import duckdb
 
-from forecasts.jobs import Result, run
+from forecasts.jobs import Job, Result, run
+from forecasts.relative import Labels, Points, labelled, result_points, run_in_waves
 from forecasts.schema import ForecastSettings
-from forecasts.stage import build_jobs
+from forecasts.stage import plan_jobs
 from ingest.schema import Indicator, Region
 from metrics.actuals import actuals_table, derived_growth
 from metrics.schema import Target
@@ -49,5 +50,13 @@ def forecast_as_of(
         known_then(con, moment),
         actuals_table(con, regions, derived=derived_growth(indicators.values())),
     ):
-        jobs = build_jobs(con, targets, indicators, settings)
-    return [r for job in jobs for r in run(job)]
+        jobs, aims = plan_jobs(con, targets, indicators, settings)
+    results: list[Result] = []
+
+    def run_wave(wave: list[Job], labels: Labels) -> Points:
+        done = labelled([r for job in wave for r in run(job)], labels)
+        results.extend(done)
+        return result_points(done)
+
+    run_in_waves(jobs, aims, run_wave)
+    return results

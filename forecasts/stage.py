@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_limits
 from forecasts.growth import rate_data
 from forecasts.jobs import Job, Result, run
 from forecasts.pool import process_pool
+from forecasts.relative import Aim, Key, Labels, Points, labelled, referenced, run_in_waves
 from forecasts.schema import ForecastSettings
 from ingest.mapping import register
 from ingest.schema import Indicator, Region
@@ -74,21 +75,44 @@ def run_forecasts(
     and `paces` may hold the targets' pace curves the checks computed.
     """
     if shared_actuals:
-        jobs = build_jobs(con, targets, indicators, settings, paces)
+        jobs, aims = plan_jobs(con, targets, indicators, settings, paces)
     else:
         with actuals_table(con, regions, derived=derived_growth(indicators.values())):
-            jobs = build_jobs(con, targets, indicators, settings)
+            jobs, aims = plan_jobs(con, targets, indicators, settings)
     known = dict(
         con.execute(
             "SELECT indicator || '/' || region || '/' || year, arg_max(input_hash, month) "
             "FROM forecast_results GROUP BY ALL"
         ).fetchall()
     )
-    todo = [j for j in jobs if known.get(f"{j.indicator}/{j.region}/{j.year}") != j.input_hash]
-    results = [r for batch in fan_out(todo, settings) for r in batch]
-    _store(con, results)
+    results: list[Result] = []
+    computed = 0
+
+    def run_wave(wave: list[Job], labels: Labels) -> Points:
+        nonlocal computed
+        todo = [j for j in wave if known.get(f"{j.indicator}/{j.region}/{j.year}") != j.input_hash]
+        done = labelled([r for batch in fan_out(todo, settings) for r in batch], labels)
+        _store(con, done)
+        results.extend(done)
+        computed += len(todo)
+        return stored_points(con, referenced(wave, aims))
+
+    run_in_waves(jobs, aims, run_wave)
     fallbacks = len({(r.indicator, r.region, r.year) for r in results if r.fallback})
-    return ForecastReport(len(jobs), len(todo), len(jobs) - len(todo), fallbacks)
+    return ForecastReport(len(jobs), computed, len(jobs) - computed, fallbacks)
+
+
+def stored_points(con: duckdb.DuckDBPyConnection, jobs: Sequence[Job]) -> Points:
+    """The stored forecast points of these jobs (computed now or reused)."""
+    if not jobs:
+        return {}
+    rows = con.execute(
+        "SELECT indicator, region, year, horizon, horizon_month, point FROM forecast_results "
+        "SEMI JOIN (SELECT unnest(?::STRUCT(i VARCHAR, r VARCHAR, y INTEGER, m INTEGER)[], "
+        "recursive := true)) k ON (indicator, region, year, month) = (k.i, k.r, k.y, k.m)",
+        [[{"i": j.indicator, "r": j.region, "y": j.year, "m": j.month} for j in jobs]],
+    ).fetchall()
+    return {(i, r, int(y), h): (int(m), p) for i, r, y, h, m, p in rows}
 
 
 DASK_CHUNK = 16  # jobs per Dask task: fewer round trips to the scheduler
@@ -132,14 +156,16 @@ def _store(con: duckdb.DuckDBPyConnection, results: list[Result]) -> None:
         con.execute("DROP TABLE IF EXISTS temp._results")
 
 
-def build_jobs(
+def plan_jobs(
     con: duckdb.DuckDBPyConnection,
     targets: Sequence[Target],
     indicators: Mapping[str, Indicator],
     settings: ForecastSettings,
     paces: Paces | None = None,
-) -> list[Job]:
-    """One job per target whose year is under way (data in it, December not yet)."""
+) -> tuple[list[Job], dict[Key, Aim]]:
+    """One job per target whose year is under way (data in it, December not yet), and
+    what each relative target's job aims at (its targets are the reference's latest rate
+    plus the margin until forecasts.relative aims them)."""
     # Plain tuples per series: pandas frames per series cost ~2 ms a target (minutes
     # a refresh at 100k targets), tuples a few microseconds.
     by_series: dict[tuple[str, str], list[Row]] = {}
@@ -160,7 +186,7 @@ def build_jobs(
         }
         paces = pace_curves(targets, indicators, past)
     curves, q_targets, _ = paces
-    jobs = []
+    jobs, aims = [], {}
     for i, t in enumerate(targets):
         rows = by_series.get((t.indicator, t.region))
         if rows is None:
@@ -168,9 +194,16 @@ def build_jobs(
         upto = [r for r in rows if r[0] <= t.year]
         ref = None if t.relative_to is None else by_series.get((t.indicator, t.relative_to), [])
         job = _job(t, indicators[t.indicator], upto, curves[i], q_targets[i], settings, ref)
-        if job is not None:
-            jobs.append(job)
-    return jobs
+        if job is None:
+            continue
+        jobs.append(job)
+        if t.relative_to is not None and ref is not None:
+            known = _to_date(ref, t.year)
+            latest = max(m for m in known if m <= job.month)  # _job found one
+            aims[(t.indicator, t.region, t.year)] = Aim(
+                t.relative_to, t.margin_pp, known[latest], latest
+            )
+    return jobs, aims
 
 
 def _job(
@@ -187,7 +220,8 @@ def _job(
         return None
     month = max(to_date)
     # A relative target's year and quarter end at the other region's latest rate to date
-    # (as of this series' month) plus the margin: the curves hold only the margin.
+    # (as of this series' month) plus the margin (the curves hold only the margin), until
+    # forecasts.relative aims them at that region's forecast.
     offset = 0.0
     if reference is not None:
         known = [v for m, v in _to_date(reference, t.year).items() if m <= month]

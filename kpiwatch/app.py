@@ -362,11 +362,18 @@ def forecast_rows_as_of(
     config: Config, indicator: str, region: str, moment: datetime
 ) -> list[dict[str, object]]:
     """One series' forecasts made from the figures known at `moment`, year first."""
-    targets = [t for t in config.targets if (t.indicator, t.region) == (indicator, region)]
+    # a relative target's references are forecast too: it aims at their forecasts
+    series = [t for t in config.targets if t.indicator == indicator]
+    wanted, more = set(), {region}
+    while more:
+        wanted |= more
+        more = {t.relative_to for t in series if t.region in more and t.relative_to} - wanted
+    targets = [t for t in series if t.region in wanted]
     with read_store(config) as con:
-        results = forecast_as_of(
+        found = forecast_as_of(
             con, moment, targets, config.indicator_map(), config.regions, config.forecasts
         )
+    results = [r for r in found if r.region == region]
     rows = []
     for r in sorted(results, key=lambda r: (r.year, r.horizon != "year")):
         row: dict[str, object] = dict(vars(r))

@@ -3,7 +3,7 @@ split top-down (区 → 功能区 → 镇街 → 部门)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -12,9 +12,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecasts.stage import build_jobs
+from forecasts.relative import Aim
+from forecasts.stage import plan_jobs
 from ingest.errors import ConfigError
 from ingest.schema import Region
+from ingest.store import open_store
 from kpiwatch import app
 from kpiwatch.cli import cli
 from kpiwatch.config import Config, load_config, split_gaps
@@ -91,18 +93,156 @@ def test_a_margin_is_added_to_the_reference_which_may_be_any_region(relative: Co
     assert (round(q2["gap"], 2), q2["status"]) == (-0.10, "at_risk")  # 5.6 against 5.7
 
 
-def test_the_forecast_aims_at_the_references_latest_rate(relative: Config) -> None:
+def test_the_forecast_aims_at_the_references_latest_rate_without_its_forecast(
+    relative: Config,
+) -> None:
     con = duckdb.connect(str(relative.store_path))
     try:
         with actuals_table(con, relative.regions):
-            jobs = build_jobs(con, relative.targets, relative.indicator_map(), relative.forecasts)
+            jobs, aims = plan_jobs(
+                con, relative.targets, relative.indicator_map(), relative.forecasts
+            )
     finally:
         con.close()
     by_region = {j.region: j for j in jobs}
     # West Coast's data reach Q3; CN's latest rate to date by then is Q2's 5.3 %
     assert by_region["west_coast"].year_target == pytest.approx(5.3)
     assert by_region["west_coast"].quarter_target == pytest.approx(5.3)
+    assert aims[("gdp_growth", "west_coast", 2026)] == Aim("CN", 0.0, 5.3, 6)
     assert by_region["zone_a"].year_target == pytest.approx(5.7)  # 5.2 + 0.5 as of Q2
+
+
+# CN's quarterly rates are 5.0 % throughout, its cumulative rate at 2026Q2 is published as
+# 5.3 % (weighted by levels). So CN's forecast: 5.3 % over six months, then 5.0 %: the
+# year (6 × 5.3 + 6 × 5.0) / 12 = 5.15 %, Q3 (6 × 5.3 + 3 × 5.0) / 9 = 5.2 %; its latest
+# rate is 5.3 %. The province SD has no target, so no forecast: its latest rate, 5.8 %.
+AIM_ROWS = "\n".join(
+    [
+        f"{y}Q{q},{r},gdp_growth,{m},{v}"
+        for y in (2024, 2025, 2026)
+        for q in (1, 2, 3, 4)
+        if (y, q) <= (2026, 2)
+        for r, v in (("CN", 5.0), ("west_coast", 5.5 + q / 10), ("SD", 5.8))
+        for m in ("yoy_pct", "ytd_yoy_pct")
+    ]
+).replace("2026Q2,CN,gdp_growth,ytd_yoy_pct,5.0", "2026Q2,CN,gdp_growth,ytd_yoy_pct,5.3")
+
+AIM = """
+[[regions]]
+id = "SD"
+name = "山东省"
+
+[[targets]]
+indicator = "gdp_growth"
+region = "CN"
+year = 2026
+annual = 5.0
+
+[[targets]]
+indicator = "gdp_growth"
+region = "west_coast"
+year = 2026
+relative_to = "CN"
+margin_pp = 0.5
+
+[[targets]]
+indicator = "gdp_growth"
+region = "zone_a"
+year = 2026
+relative_to = "west_coast"
+
+[[targets]]
+indicator = "gdp_growth"
+region = "zone_b"
+year = 2026
+relative_to = "SD"
+margin_pp = 0.5
+"""
+
+
+Aimed = dict[tuple[str, str], tuple[float, float, str]]
+
+
+@pytest.fixture(scope="module")
+def aim_store(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    tmp = tmp_path_factory.mktemp("aim")
+    zones = "\n".join(
+        r.replace("west_coast", z)
+        for z in ("zone_a", "zone_b")
+        for r in AIM_ROWS.splitlines()
+        if ",west_coast," in r
+    )
+    config = pipeline(tmp, AIM_ROWS + "\n" + zones, AIM)
+    app.refresh(config, date(2026, 8, 1))
+    return config
+
+
+def aims_stored(config: Config) -> Aimed:
+    """(region, horizon) → the stored forecast's target, point and note."""
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT region, horizon, horizon_target, point, why FROM forecasts_latest"
+        ).fetchall()
+    finally:
+        con.close()
+    return {(r, h): (t, p, why) for r, h, t, p, why in rows}
+
+
+@pytest.fixture(scope="module")
+def aimed(aim_store: Config) -> Aimed:
+    return aims_stored(aim_store)
+
+
+def test_a_relative_target_is_forecast_against_the_references_forecast(aimed: Aimed) -> None:
+    cn_year, cn_quarter = aimed[("CN", "year")][1], aimed[("CN", "quarter")][1]
+    assert (round(cn_year, 4), round(cn_quarter, 4)) == (5.15, 5.2)  # by hand, above
+    target, _, why = aimed[("west_coast", "year")]
+    assert target == pytest.approx(5.65)  # CN's 5.15 + 0.5, not its latest 5.3 + 0.5
+    assert why.endswith("aims at CN's forecast 5.15 for 2026Q4 +0.5 pp")
+    target, _, why = aimed[("west_coast", "quarter")]
+    assert target == pytest.approx(5.7)
+    assert why.endswith("aims at CN's forecast 5.20 for 2026Q3 +0.5 pp")
+
+
+def test_a_chain_of_references_aims_at_the_forecast_of_the_next(aimed: Aimed) -> None:
+    west_point = aimed[("west_coast", "year")][1]
+    target, _, why = aimed[("zone_a", "year")]
+    assert target == pytest.approx(west_point)  # its own forecast, not its target 5.65
+    assert why.endswith(f"aims at west_coast's forecast {west_point:.2f} for 2026Q4 +0 pp")
+
+
+def test_without_a_forecast_of_the_reference_the_latest_rate_is_the_aim(aimed: Aimed) -> None:
+    for horizon, end in (("year", "2026Q4"), ("quarter", "2026Q3")):
+        target, _, why = aimed[("zone_b", horizon)]
+        assert target == pytest.approx(6.3)  # SD's latest 5.8 + 0.5
+        assert why.endswith(
+            f"aims at SD's latest rate 5.80 (2026Q2) +0.5 pp: SD has no forecast to {end}"
+        )
+
+
+def test_a_refresh_with_nothing_new_reuses_the_aimed_forecasts(
+    aim_store: Config, aimed: Aimed
+) -> None:
+    con = open_store(aim_store.store_path)
+    try:  # every target planned: the relative ones are aimed again, at the same values
+        _, forecasts = app.refresh_with(con, aim_store, date(2026, 8, 1), full=True)
+    finally:
+        con.close()
+    assert (forecasts.series, forecasts.computed) == (4, 0)
+    assert aims_stored(aim_store) == aimed
+
+
+def test_a_forecast_as_of_a_moment_aims_at_the_references_forecast_then(
+    aim_store: Config, aimed: Aimed
+) -> None:
+    rows = app.forecast_rows_as_of(aim_store, "gdp_growth", "zone_a", datetime.now())
+    assert [(r["region"], r["horizon"]) for r in rows] == [
+        ("zone_a", "year"),
+        ("zone_a", "quarter"),
+    ]
+    assert rows[0]["target"] == pytest.approx(aimed[("west_coast", "year")][1])
+    assert str(rows[0]["note"]).endswith(aimed[("zone_a", "year")][2].rsplit("; ", 1)[1])
 
 
 @pytest.mark.parametrize(
