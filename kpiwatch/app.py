@@ -24,7 +24,7 @@ from ingest.store import open_store, sync_catalog, transaction
 from ingest.textfiles import resolved
 from kpiwatch import projects, worklists
 from kpiwatch.board import read_store
-from kpiwatch.config import Config, known_units
+from kpiwatch.config import Config, known_units, splits_of
 from metrics import ladder, splits, talk_files
 from metrics.actuals import actuals_table, derived_growth
 from metrics.progress import ChecksReport, run_checks
@@ -218,7 +218,7 @@ def escalations_with(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     # the talk files are read before anything is written: a refused one changes nothing
     esc = escalation_settings(config)
     ladder.install(con, esc, config.task_scoring, config.every_period)
-    splits.install(con)
+    splits.install(con, splits_of(config))
 
 
 def escalation_settings(config: Config) -> ladder.Escalation:

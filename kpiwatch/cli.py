@@ -129,7 +129,7 @@ def check_config(obj: Context, path: Path | None) -> None:
         f"{len(config.sources)} sources, {len(config.targets)} targets)",
         markup=False,
     )
-    for gap in split_gaps(config):  # reported, not refused: a plan may split with a margin
+    for gap in split_gaps(config):  # reported; refused above under split_mismatch = "error"
         out.print(f"split: {gap}", markup=False)
 
 

@@ -30,7 +30,7 @@ from metrics.ladder import Escalation, check_talks
 from metrics.per_period import EveryPeriod, check_rules
 from metrics.schema import Checks, Target, Thresholds, contradictions
 from metrics.scope import CheckInputs, check_inputs
-from metrics.splits import SplitGap, target_split_gaps, task_split_gaps
+from metrics.splits import Split, target_split_gaps, target_splits, task_split_gaps
 from metrics.task_status import TaskScoring
 
 _Named = TypeVar("_Named", Indicator, Region)
@@ -244,7 +244,7 @@ def cross_check(config: Config) -> list[Problem]:
     problems += check_talks(config.escalation, known_units(config))
     problems += check_rules(config.every_period, config.registers, set(regions))
     problems += check_nowcasts(config.nowcasts, config.indicator_map(), set(regions))
-    return problems
+    return problems + split_problems(config)
 
 
 def known_units(config: Config) -> set[str]:
@@ -255,10 +255,23 @@ def known_units(config: Config) -> set[str]:
     return named - {""}
 
 
-def split_gaps(config: Config) -> list[SplitGap]:
+def split_gaps(config: Config) -> list[Split]:
     """Targets and key works whose children's values do not add up to theirs."""
     kinds = {i.id: i.kind for i in config.indicators}
     return target_split_gaps(config.targets, config.regions, kinds) + task_split_gaps(config.tasks)
+
+
+def splits_of(config: Config) -> list[Split]:
+    """Every target split over its sub-regions' targets, adding up or not."""
+    return target_splits(config.targets, config.regions, {i.id: i.kind for i in config.indicators})
+
+
+def split_problems(config: Config) -> list[Problem]:
+    """Under [checks] split_mismatch = "error", each split that does not add up."""
+    if config.checks.split_mismatch != "error":
+        return []
+    why = '; [checks] split_mismatch = "error" refuses a split that does not add up'
+    return [Problem(gap.where, gap.detail + why) for gap in split_gaps(config)]
 
 
 def relative_problems(

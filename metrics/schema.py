@@ -47,6 +47,9 @@ class Checks(Strict):
     release_lag_days_quarterly: int = Field(default=30, ge=0, le=366)
     # A parent's own figure differing from its children's sum by more is reported.
     rollup_tolerance: float = Field(default=0.01, ge=0, le=1)
+    # Targets split over sub-regions (or key works over tasks) that do not add up: reported
+    # (check-config's split: lines, the table target_splits), or refused with the config.
+    split_mismatch: Literal["report", "error"] = "report"
 
 
 class Target(Strict):

@@ -3,8 +3,9 @@
 A plan breaks a target down the region tree (a district's 600 projects into its zones'
 targets) and a key work down to the units' tasks (627 renewal projects into each unit's
 quantity). A split that falls short leaves part of the parent's target to no one; one
-that exceeds it is the plan's own margin (层层加码). Both are reported, never refused:
-the plan decides. Only amounts add up: flows and stocks, never growth rates.
+that exceeds it is the plan's own margin (层层加码). Both are reported, and refused only
+where `[checks] split_mismatch = "error"` says so: the plan decides. Only amounts add
+up: flows and stocks, never growth rates.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import duckdb
 
 from ingest.schema import Region
+from ingest.store import transaction
 from ingest.unit_schema import Task
 from metrics.schema import Target
 
@@ -36,37 +38,68 @@ HAVING round(coalesce(sum(c.quantity), 0), 6) <> round(p.quantity, 6);
 """
 
 
+# Every split of a config target over its sub-regions' targets, one row per value the
+# parent gives (written by each refresh).
+TARGET_SPLITS_TABLE = """
+CREATE OR REPLACE TABLE target_splits (
+    indicator VARCHAR, region VARCHAR, year INTEGER, target_key VARCHAR,
+    parent_target DOUBLE, children VARCHAR[], children_target DOUBLE, share DOUBLE,
+    without_target VARCHAR[], status VARCHAR
+)
+"""
+
+
 @dataclass(frozen=True)
-class SplitGap:
-    """A parent's value and what its children's add up to, where the two differ."""
+class Split:
+    """A parent's value and what its children's add up to."""
 
     where: str  # the parent's TOML path and key
     parent: float
     children: float
     by: tuple[str, ...]  # the children that carry a value
     missing: tuple[str, ...] = ()  # children without one (nothing split to them)
+    key: tuple[str, str, int, str] | None = None  # a target's indicator, region, year, key
 
     @property
     def share(self) -> float:
         return self.children / self.parent if self.parent else float("inf")
 
-    def __str__(self) -> str:
+    @property
+    def status(self) -> str:
+        """adds_up, short (part of the parent's value is split to no one) or over."""
+        gap = round(self.children, DIGITS) - round(self.parent, DIGITS)
+        return "adds_up" if gap == 0 else "short" if gap < 0 else "over"
+
+    @property
+    def detail(self) -> str:
         text = (
-            f"{self.where}: the children's {self.children:g} ({', '.join(self.by)}) are "
+            f"the children's {self.children:g} ({', '.join(self.by)}) are "
             f"{self.share:.1%} of {self.parent:g}"
         )
         return text + (f"; nothing split to {', '.join(self.missing)}" if self.missing else "")
 
-
-def install(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)create the view task_splits."""
-    con.execute(TASK_SPLITS_VIEW)
+    def __str__(self) -> str:
+        return f"{self.where}: {self.detail}"
 
 
-def target_split_gaps(
+def install(con: duckdb.DuckDBPyConnection, target_splits: Sequence[Split] = ()) -> None:
+    """(Re)create the view task_splits and the table target_splits, in one transaction."""
+    rows = [
+        (*s.key, s.parent, list(s.by), s.children, s.share, list(s.missing), s.status)
+        for s in target_splits
+        if s.key is not None
+    ]
+    with transaction(con):
+        con.execute(TASK_SPLITS_VIEW)
+        con.execute(TARGET_SPLITS_TABLE)
+        if rows:
+            con.executemany("INSERT INTO target_splits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def target_splits(
     targets: Sequence[Target], regions: Sequence[Region], kinds: Mapping[str, str]
-) -> list[SplitGap]:
-    """Every value of a flow or stock target that its sub-regions' targets do not sum to.
+) -> list[Split]:
+    """Every value of a flow or stock target split over its sub-regions' targets.
 
     The annual value and each quarter or month the parent gives are compared with the
     children's same key, over the children that give it.
@@ -76,7 +109,7 @@ def target_split_gaps(
         if r.parent is not None:
             children.setdefault(r.parent, []).append(r.id)
     by_key = {(t.indicator, t.region, t.year): t for t in targets}
-    gaps = []
+    splits = []
     for t in targets:
         if kinds.get(t.indicator) not in ("flow", "stock") or t.region not in children:
             continue
@@ -88,13 +121,22 @@ def target_split_gaps(
         missing = tuple(c for c, s in zip(children[t.region], subs, strict=True) if s is None)
         for key, value in _values(t):
             parts = [(s.region, v) for s in given for k, v in _values(s) if k == key]
-            gap = _gap(f"{where}.{key}", value, parts, missing)
-            if gap is not None:
-                gaps.append(gap)
-    return gaps
+            if parts:
+                total = sum(v for _, v in parts)
+                by = tuple(name for name, _ in parts)
+                ids = (t.indicator, t.region, t.year, key.replace('"', ""))
+                splits.append(Split(f"{where}.{key}", value, total, by, missing, ids))
+    return splits
 
 
-def task_split_gaps(tasks: Sequence[Task]) -> list[SplitGap]:
+def target_split_gaps(
+    targets: Sequence[Target], regions: Sequence[Region], kinds: Mapping[str, str]
+) -> list[Split]:
+    """Every value of a flow or stock target that its sub-regions' targets do not sum to."""
+    return [s for s in target_splits(targets, regions, kinds) if s.status != "adds_up"]
+
+
+def task_split_gaps(tasks: Sequence[Task]) -> list[Split]:
     """Every key work whose quantity its direct sub-tasks' quantities do not sum to."""
     subs: dict[str, list[Task]] = {}
     for t in tasks:
@@ -121,8 +163,8 @@ def _values(t: Target) -> Iterable[tuple[str, float]]:
 
 def _gap(
     where: str, parent: float, parts: list[tuple[str, float]], missing: tuple[str, ...]
-) -> SplitGap | None:
-    total = sum(v for _, v in parts)
-    if not parts or round(total, DIGITS) == round(parent, DIGITS):  # not split, or adds up
+) -> Split | None:
+    if not parts:  # not split
         return None
-    return SplitGap(where, parent, total, tuple(name for name, _ in parts), missing)
+    split = Split(where, parent, sum(v for _, v in parts), tuple(n for n, _ in parts), missing)
+    return None if split.status == "adds_up" else split

@@ -20,6 +20,7 @@ from ingest.store import open_store
 from kpiwatch import app
 from kpiwatch.cli import cli
 from kpiwatch.config import Config, load_config, split_gaps
+from kpiwatch.service import Service
 from metrics.actuals import actuals_table
 from metrics.schema import Target
 from metrics.splits import target_split_gaps
@@ -365,7 +366,7 @@ def test_a_child_without_a_value_is_named(tmp_path: Path) -> None:
     assert str(gaps[0]).endswith("; nothing split to zone_c")
 
 
-def test_the_store_lists_the_key_works_whose_tasks_do_not_add_up(tmp_path: Path) -> None:
+def test_the_store_lists_the_splits_of_targets_and_of_key_works(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(CONFIG + SPLIT, encoding="utf-8")
     config = load_config(tmp_path / "config.toml")
     (tmp_path / "data.csv").write_text("period,region,indicator,measure,value\n", "utf-8")
@@ -373,13 +374,79 @@ def test_the_store_lists_the_key_works_whose_tasks_do_not_add_up(tmp_path: Path)
     app.refresh_checks(config, date(2026, 11, 1))
     con = duckdb.connect(str(config.store_path), read_only=True)
     try:
-        rows = con.execute(
+        tasks = con.execute(
             "SELECT parent, parent_quantity, children_quantity, children, round(share, 4) "
             "FROM task_splits"
         ).fetchall()
+        targets = con.execute(
+            "SELECT indicator, region, year, target_key, parent_target, children, "
+            "children_target, round(share, 4), without_target, status FROM target_splits "
+            "ORDER BY target_key"
+        ).fetchall()
     finally:
         con.close()
-    assert rows == [("renewal", 627.0, 620.0, 2, 0.9888)]
+    assert tasks == [("renewal", 627.0, 620.0, 2, 0.9888)]
+    assert targets == [
+        (
+            "projects_started",
+            "west_coast",
+            2026,
+            "annual",
+            600.0,
+            ["zone_a", "zone_b"],
+            594.0,
+            0.99,
+            [],
+            "short",
+        ),
+        (
+            "projects_started",
+            "west_coast",
+            2026,
+            "quarters.Q1",
+            257.0,
+            ["zone_a", "zone_b"],
+            257.0,
+            1.0,
+            [],
+            "adds_up",
+        ),
+    ]  # growth rates never add up: no row for gdp_growth
+
+
+MISMATCH_IS_ERROR = '\n[checks]\nsplit_mismatch = "error"\n'
+REFUSED = (
+    "targets[indicator=projects_started, region=west_coast, year=2026].annual: the "
+    'children\'s 594 (zone_a, zone_b) are 99.0% of 600; [checks] split_mismatch = "error" '
+    "refuses a split that does not add up"
+)
+
+
+def test_a_split_that_does_not_add_up_refuses_the_config_under_error(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(CONFIG + SPLIT + MISMATCH_IS_ERROR, encoding="utf-8")
+    (tmp_path / "data.csv").write_text("period,region,indicator,measure,value\n", "utf-8")
+    res = CliRunner().invoke(cli, ["check-config", str(config_file)])
+    assert res.exit_code == 1
+    assert REFUSED in res.stderr and "tasks[id=renewal].quantity: the children's 620" in res.stderr
+    res = CliRunner().invoke(cli, ["--config", str(config_file), "ingest"])
+    assert res.exit_code == 1 and REFUSED in res.stderr and "Traceback" not in res.output
+    assert not (tmp_path / "kpiwatch.duckdb").exists()  # nothing was loaded
+
+
+def test_a_reload_keeps_the_old_config_when_a_split_is_refused(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.toml"
+    config_file.write_text(CONFIG + SPLIT, encoding="utf-8")
+    service = Service(load_config(config_file), config_path=config_file)
+    old = service.config
+    config_file.write_text(CONFIG + SPLIT + MISMATCH_IS_ERROR, encoding="utf-8")
+    assert REFUSED in str(service.reload())
+    assert service.config is old
+    balanced = SPLIT.replace("annual = 294", "annual = 300").replace(
+        "quantity = 220", "quantity = 227"
+    )
+    config_file.write_text(CONFIG + balanced + MISMATCH_IS_ERROR, encoding="utf-8")
+    assert service.reload() is None and service.config.checks.split_mismatch == "error"
 
 
 @settings(deadline=None, max_examples=60)
