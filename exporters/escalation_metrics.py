@@ -5,14 +5,19 @@ Families:
   kpiwatch_escalation_unit_level{unit}                 the highest current level of the
                                                        unit's items (checks, tasks, nodes)
   kpiwatch_escalation_items{unit, level}               the unit's items at each level 1–3
+  kpiwatch_every_period_without_one{rule, unit}        an [[every_period]] rule's periods
+                                                       without one so far
+  kpiwatch_every_period_behind_run{rule, unit}         its latest periods without one in a row
 Units are those the config names (units, regions, the checks' owners): a unit that only
-a register file names is not a label, and no label is ever per task or project.
+a register file names is not a label, and no label is ever per task or project; rules
+are the config's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -34,6 +39,17 @@ SELECT e.unit, e.level, count(*) FROM escalations e SEMI JOIN known k ON k.unit 
 WHERE e.current GROUP BY ALL ORDER BY ALL
 """
 LEVELS = (1, 2, 3)
+# Each rule's periods judged as known on the day: without one, and those since the last
+# period with one.
+EVERY_PERIOD_SQL = """
+WITH p AS (SELECT * FROM every_period_as_of(CAST(? AS DATE))),
+ok AS (SELECT rule, max(period_end) FILTER (status = 'on_track') AS last_ok FROM p GROUP BY rule)
+SELECT r.rule, coalesce(r.owner, ''), count(p.period) FILTER (p.status = 'behind'),
+       count(p.period) FILTER (p.status = 'behind' AND p.period_end > coalesce(ok.last_ok,
+                                                                               DATE '0001-01-01'))
+FROM every_period_rules r LEFT JOIN p USING (rule) LEFT JOIN ok USING (rule)
+GROUP BY ALL ORDER BY ALL
+"""
 
 
 @dataclass(frozen=True)
@@ -42,18 +58,25 @@ class EscalationData:
 
     checks: Sequence[tuple[str, str, str, int]] = ()  # indicator, region, unit, level
     units: Sequence[tuple[str, int, int]] = ()  # unit, level, items at that level
+    # rule, unit, periods without one, the latest of them in a row
+    every_period: Sequence[tuple[str, str, int, int]] = ()
 
 
-def read_escalation_data(con: duckdb.DuckDBPyConnection) -> EscalationData:
-    """The current levels; empty for a store whose ladder views are not there yet."""
+def read_escalation_data(
+    con: duckdb.DuckDBPyConnection, today: date | None = None
+) -> EscalationData:
+    """The current levels, and the [[every_period]] rules judged on `today` as known by
+    its end (default: the machine's date); empty for a store without the ladder's views."""
     try:
         checks = [
             (str(i), str(r), str(u), int(v)) for i, r, u, v in con.execute(CHECKS_SQL).fetchall()
         ]
         units = [(str(u), int(v), int(n)) for u, v, n in con.execute(UNITS_SQL).fetchall()]
+        rules = con.execute(EVERY_PERIOD_SQL, [today or date.today()]).fetchall()
     except duckdb.CatalogException:
         return EscalationData()
-    return EscalationData(checks, units)
+    every = [(str(r), str(u), int(n), int(run)) for r, u, n, run in rules]
+    return EscalationData(checks, units, every)
 
 
 class EscalationCollector(Collector):
@@ -91,3 +114,21 @@ class EscalationCollector(Collector):
                 items.add_metric([unit, str(level)], counts.get((unit, level), 0))
         yield highest
         yield items
+        yield from self._every_period()
+
+    def _every_period(self) -> Iterator[Metric]:
+        without = GaugeMetricFamily(
+            "kpiwatch_every_period_without_one",
+            "Periods of an at-least-one-per-period rule that ended without one, so far.",
+            labels=["rule", "unit"],
+        )
+        run = GaugeMetricFamily(
+            "kpiwatch_every_period_behind_run",
+            "The rule's latest periods without one, in a row (0: the latest had one).",
+            labels=["rule", "unit"],
+        )
+        for rule, unit, count, behind in self.data.every_period:
+            without.add_metric([rule, unit], count)
+            run.add_metric([rule, unit], behind)
+        yield without
+        yield run

@@ -4,6 +4,8 @@ One alert per unit and level, with the level's severity: KpiEscalationNotice (�
 info), KpiEscalationTalk (约谈, warning), KpiEscalationAccountability (问责, critical).
 Each carries the unit as `owner`, the label the Alertmanager example routes by; two
 kpiwatch instances scraped side by side give one alert (the highest level of any).
+KpiEveryPeriodMissed (warning) names an [[every_period]] rule whose latest period ended
+without one, with its owner.
 """
 
 from __future__ import annotations
@@ -45,7 +47,31 @@ def rule_groups(labels: tuple[str, ...], for_: str = "1h") -> dict[str, Any]:
                 },
             }
         )
+    rules.append(every_period_rule(for_))
     return {"groups": [{"name": "kpiwatch-escalation", "rules": rules}]}
+
+
+MISSED = "KpiEveryPeriodMissed"
+MISSED_SUMMARY = "{rule}: the latest {run} period(s) ended without one"
+MISSED_DESCRIPTION = (
+    "`SELECT * FROM every_period WHERE rule = '{rule}' ORDER BY period_end` "
+    "lists each period of the rule with its count."
+)
+
+
+def every_period_rule(for_: str) -> dict[str, Any]:
+    """The alert on an at-least-one-per-period rule whose latest periods had none."""
+    run = "max by (job, rule, unit) (kpiwatch_every_period_behind_run)"
+    return {
+        "alert": MISSED,
+        "expr": f'label_replace({run} > 0, "owner", "$1", "unit", "(.+)")',
+        "for": for_,
+        "labels": {"severity": "warning"},
+        "annotations": {
+            "summary": MISSED_SUMMARY.format(rule="{{ $labels.rule }}", run="{{ $value }}"),
+            "description": MISSED_DESCRIPTION.format(rule="{{ $labels.rule }}"),
+        },
+    }
 
 
 def unit_tests(labels: tuple[str, ...]) -> dict[str, Any]:
@@ -79,6 +105,29 @@ def unit_tests(labels: tuple[str, ...]) -> dict[str, Any]:
             },
         }
         cases.append({"eval_time": "4h", "alertname": alert, "exp_alerts": [expected]})
+    series += [  # the same rule from both instances, and a rule whose last week had one
+        {
+            "series": f'kpiwatch_every_period_behind_run{{job="kpiwatch",instance="{i}",'
+            f'rule="{rule}",unit="{unit}"}}',
+            "values": f"{run}x300",
+        }
+        for i in ("a:1", "b:1")
+        for rule, unit, run in (("weekly_signing", "invest", 2), ("monthly_starts", "dev", 0))
+    ]
+    missed = {
+        "exp_labels": {
+            "severity": "warning",
+            "owner": "invest",
+            "unit": "invest",
+            "rule": "weekly_signing",
+            "job": "kpiwatch",
+        },
+        "exp_annotations": {
+            "summary": MISSED_SUMMARY.format(rule="weekly_signing", run=2),
+            "description": MISSED_DESCRIPTION.format(rule="weekly_signing"),
+        },
+    }
+    cases.append({"eval_time": "4h", "alertname": MISSED, "exp_alerts": [missed]})
     return {
         "rule_files": [RULES_FILE],
         "evaluation_interval": "1m",

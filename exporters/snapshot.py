@@ -110,7 +110,7 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
     forecasts = _forecasts(con)
     units, projects = read_unit_data(con, today), read_project_data(con, today)
-    escalations, nowcasts = read_escalation_data(con), read_nowcast_data(con)
+    escalations, nowcasts = read_escalation_data(con, today), read_nowcast_data(con)
     return SnapshotData(checks, info, ends, forecasts, units, projects, escalations, nowcasts)
 
 

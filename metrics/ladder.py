@@ -15,6 +15,10 @@ starts a new run, which raises the level only where the new run's own count is h
 With `after_talk`, a period behind that ends after a recorded talk (约谈) with the
 item's unit, held since the item first stood at 约谈 without clearing, is 问责.
 
+History is as known on a day: `escalation_history_as_of(d)` reads the rules' periods and
+the tasks' pace from the register versions and reports known by then (the checks as
+they stand), and `escalations_as_of(d)` its stretches.
+
 The level is computed set-based. With C the cumulative step-downs so far and f the
 count level of a period behind (0 otherwise), level(t) = max(0, max over s ≤ t of
 (f(s) + C(s)) − C(t)): a running maximum, so the ladder is a few window functions.
@@ -193,7 +197,7 @@ WHERE days_late > th[k]
 STRETCHES = """
 WITH h AS (
     SELECT *, lag(level, 1, 0) OVER (PARTITION BY item_kind, item ORDER BY period_end) AS prev
-    FROM escalation_history WHERE period_end <= CAST(d AS DATE)
+    FROM escalation_history_as_of(d) WHERE period_end <= CAST(d AS DATE)
 ),
 x AS (
     SELECT *, lead(period_end) OVER w AS cleared, lead(period) OVER w AS cleared_period,
@@ -227,11 +231,13 @@ def views(esc: Escalation) -> str:
     return f"""
 {TALK_UNITS};
 CREATE OR REPLACE MACRO escalation_name(level) AS {labels}[level + 1];
-CREATE OR REPLACE VIEW escalation_history AS
+CREATE OR REPLACE MACRO escalation_history_as_of(d) AS TABLE
 SELECT item_kind, item, unit, indicator, region, period, period_end, status,
        CASE WHEN cls = 2 THEN run ELSE 0 END AS behind_run, after_talk, level,
        escalation_name(level) AS level_name
 FROM ({history});
+CREATE OR REPLACE VIEW escalation_history AS
+SELECT * FROM escalation_history_as_of(current_date);
 CREATE OR REPLACE MACRO escalations_as_of(d) AS TABLE
 WITH a AS ({STRETCHES} UNION ALL {late})
 SELECT *, escalation_name(level) AS level_name,

@@ -89,27 +89,29 @@ def periods(rule: EveryPeriod) -> Iterator[tuple[str, date, date]]:
         yield span.label, span.start, span.end
 
 
-# Every rule's events by day (one row per event), from the register or the tasks.
+# Every rule's events by day (one row per event), from the register or the tasks, as
+# known by the end of day d: a signing entered a week late counts from that week on.
 EVENTS = """
 SELECT r.rule, n.actual AS day
 FROM every_period_rules r
-JOIN project_nodes_at('infinity', current_date) n
+JOIN project_nodes_at(CAST(d AS DATE) + INTERVAL 1 DAY, d) n
   ON n.register = r.register AND n.node = r.node AND n.actual IS NOT NULL
 WHERE (r.region IS NULL
        OR n.region IN (SELECT region FROM region_tree WHERE ancestor = r.region))
   AND (r.min_investment IS NULL OR n.investment >= r.min_investment)
 UNION ALL
 SELECT w.rule, p.report_date
-FROM work w JOIN task_progress p ON p.task = w.task
+FROM work w JOIN task_progress_as_of(d) p ON p.task = w.task
 WHERE coalesce(p.quantity, 0) > 0 OR coalesce(p.done, false)
 """
 
-# Each task rule's task and every task below it (a key work's tasks and theirs).
+# Each task rule's task and every task below it (a key work's tasks and theirs), as the
+# tasks stood on day d.
 WORK = """
 WITH RECURSIVE work(rule, task, depth) AS (
     SELECT rule, task, 0 FROM every_period_rules WHERE task IS NOT NULL
     UNION ALL
-    SELECT w.rule, t.task, w.depth + 1 FROM work w JOIN tasks t ON t.parent = w.task
+    SELECT w.rule, t.task, w.depth + 1 FROM work w JOIN tasks_as_of(d) t ON t.parent = w.task
     WHERE w.depth < 32
 )"""
 
@@ -135,11 +137,11 @@ FROM every_period_rules r LEFT JOIN every_period p USING (rule)
 GROUP BY ALL;
 """
 
-# The periods as items of the ladder, at the rule's own grain.
+# The periods as items of the ladder, at the rule's own grain, as known on day d.
 LADDER_ITEMS = """
 SELECT 'every_period' AS item_kind, rule AS item, unit, NULL AS indicator, region,
        period, period_end, status
-FROM every_period
+FROM every_period_as_of(d)
 """
 
 

@@ -77,9 +77,9 @@ FROM j WHERE period_end < CAST(d AS DATE);
 CREATE OR REPLACE VIEW task_pace AS SELECT * FROM task_pace_as_of(current_date);
 """
 
-# The periods as items of the ladder, at the task's cadence.
+# The periods as items of the ladder, at the task's cadence, as known on day d.
 LADDER_ITEMS = """
 SELECT 'task_pace' AS item_kind, task AS item, unit, NULL AS indicator, NULL AS region,
        period, period_end, status
-FROM task_pace
+FROM task_pace_as_of(d)
 """

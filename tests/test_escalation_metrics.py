@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -15,12 +16,16 @@ from exporters.escalation_metrics import (
     read_escalation_data,
 )
 from ingest.store import open_store
-from tests.checks_helpers import pipeline
+from kpiwatch import app
+from kpiwatch.config import load_config
+from tests.checks_helpers import CONFIG
+from tests.test_escalation_rules import WEEKLY
 from tests.test_ladder import TARGET, rows
 
 DATA = EscalationData(
     [("projects_started", "zone_a", "发展改革局", 3), ("projects_started", "zone_b", "", 0)],
     [("发展改革局", 3, 1), ("dev", 1, 2)],
+    [("monthly_starts", "", 1, 0), ("weekly_signing", "投资促进局", 3, 2)],
 )
 
 
@@ -47,6 +52,10 @@ def test_one_series_per_check_and_per_unit_and_level() -> None:
         'kpiwatch_escalation_items{level="1",unit="发展改革局"} 0.0',
         'kpiwatch_escalation_items{level="2",unit="发展改革局"} 0.0',
         'kpiwatch_escalation_items{level="3",unit="发展改革局"} 1.0',
+        'kpiwatch_every_period_without_one{rule="monthly_starts",unit=""} 1.0',
+        'kpiwatch_every_period_without_one{rule="weekly_signing",unit="投资促进局"} 3.0',
+        'kpiwatch_every_period_behind_run{rule="monthly_starts",unit=""} 0.0',
+        'kpiwatch_every_period_behind_run{rule="weekly_signing",unit="投资促进局"} 2.0',
     ]
 
 
@@ -58,14 +67,31 @@ def test_exposition_passes_promtool_check_metrics() -> None:
 
 
 def test_read_from_the_store(tmp_path: Path) -> None:
-    config = pipeline(tmp_path, rows([150, 70, 70, 70]) + "\n" + rows([100], "zone_b"), TARGET)
+    (tmp_path / "progress.csv").write_text(
+        "task,date,quantity\nsigning,2026-04-15,1\nsigning,2026-04-24,1\n", encoding="utf-8"
+    )
+    weekly = WEEKLY + '[[task_files]]\npath = "progress.csv"\nkind = "progress"\n'
+    (tmp_path / "config.toml").write_text(CONFIG + TARGET + weekly, encoding="utf-8")
+    header = "period,region,indicator,measure,value\n"
+    data_rows = rows([150, 70, 70, 70]) + "\n" + rows([100], "zone_b")
+    (tmp_path / "data.csv").write_text(header + data_rows + "\n", encoding="utf-8")
+    config = load_config(tmp_path / "config.toml")
+    # everything became known on 30 April
+    assert [o.error for o in app.ingest(config, known_from=datetime(2026, 4, 30))] == [None] * 2
+    app.refresh_checks(config, date(2026, 5, 10))
     con: duckdb.DuckDBPyConnection = open_store(config.store_path)
     try:
-        data = read_escalation_data(con)
+        data = read_escalation_data(con, date(2026, 5, 10))
+        before = read_escalation_data(con, date(2026, 4, 20)).every_period
     finally:
         con.close()
     assert data.checks == [("projects_started", "zone_a", "发展改革局", 3)]
-    assert data.units == [("发展改革局", 3, 1)]
+    # the check, and the rule's weeks through May (W18..W22 without one) as known now
+    assert data.units == [("发展改革局", 3, 2)]
+    # W15 without, W16 (the 15th) and W17 (the 24th) with one, W18 without
+    assert data.every_period == [("weekly_signing", "发展改革局", 2, 1)]
+    # on 20 April the report of the 15th was not known yet: W15 and W16 without one
+    assert before == [("weekly_signing", "发展改革局", 2, 2)]
 
 
 def test_a_store_without_the_ladder_has_no_levels(tmp_path: Path) -> None:

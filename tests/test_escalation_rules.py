@@ -23,14 +23,33 @@ def promtool(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_rules_pass_promtool_check_and_their_unit_tests(tmp_path: Path) -> None:
     write_rules(tmp_path, LEVELS)
     check = promtool(tmp_path, "check", "rules", RULES_FILE)
-    assert check.returncode == 0 and "SUCCESS: 3 rules found" in check.stdout, check
+    assert check.returncode == 0 and "SUCCESS: 4 rules found" in check.stdout, check
     test = promtool(tmp_path, "test", "rules", TESTS_FILE)
     assert test.returncode == 0, test.stdout + test.stderr
 
 
+# No progress is reported on the task: by 10 May the weeks W15..W18 ended without one.
+WEEKLY = """
+[[tasks]]
+id = "signing"
+title = "招商签约"
+unit = "zone_a"
+deadline = 2026-12-31
+
+[[every_period]]
+id = "weekly_signing"
+name = "每周有签约入驻"
+grain = "week"
+start = 2026-04-06
+end = 2026-05-31
+owner = "发展改革局"
+task = "signing"
+"""
+
+
 def test_a_real_prometheus_fires_the_level_of_each_unit(tmp_path: Path) -> None:
     extra = TARGET + '[[targets]]\nindicator = "energy"\nregion = "zone_b"\nyear = 2026\n'
-    extra += "annual = 1200\n"
+    extra += "annual = 1200\n" + WEEKLY
     data = rows([150, 70, 70, 70]) + "\n" + "2026-01,zone_b,energy,value,130"
     pipeline(
         tmp_path, data, extra.replace('region = "zone_b"', 'region = "zone_b"\nowner = "财政局"')
@@ -42,15 +61,20 @@ def test_a_real_prometheus_fires_the_level_of_each_unit(tmp_path: Path) -> None:
         rules = [tmp_path / "rules" / RULES_FILE]
         with prometheus(tmp_path, [f"127.0.0.1:{port}"], rule_files=rules) as prom:
             firing = 'ALERTS{alertstate="firing"}'
-            wait_for(lambda: len(query(prom, firing)["result"]) == 2, 90, "two alerts")  # type: ignore[arg-type]
+            wait_for(lambda: len(query(prom, firing)["result"]) == 3, 90, "three alerts")  # type: ignore[arg-type]
             got = {
                 (r["metric"]["alertname"], r["metric"]["owner"], r["metric"]["severity"])
                 for r in query(prom, firing)["result"]  # type: ignore[union-attr]
             }
+            missed = query(prom, 'ALERTS{alertname="KpiEveryPeriodMissed"}')["result"]
+            without = query(prom, "kpiwatch_every_period_without_one")["result"]
     assert got == {
         ("KpiEscalationAccountability", "发展改革局", "critical"),
         ("KpiEscalationNotice", "财政局", "info"),
+        ("KpiEveryPeriodMissed", "发展改革局", "warning"),
     }
+    assert [r["metric"]["rule"] for r in missed] == ["weekly_signing"]  # type: ignore[index]
+    assert [r["value"][1] for r in without] == ["4"]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,9 @@ LINES = [
 def store(tmp_path_factory: pytest.TempPathFactory) -> Config:
     tmp = tmp_path_factory.mktemp("every_period")
     config = register_config(tmp, extra=RULES)
+    # P2's signing on 28 January (W05) reaches the register only with its March version
+    first = [line for line in LINES if not line.startswith("P2,")]
+    load(config, write_register(tmp / "register0.csv", first), "2026-01-31")
     load(config, write_register(tmp / "register1.csv", LINES), "2026-03-31")
     con = open_store(config.store_path)
     try:
@@ -123,10 +126,26 @@ def test_weeks_without_one_climb_the_ladder(store: Config) -> None:
     assert rows == [("2026-W02", 0, 0), ("2026-W03", 1, 1), ("2026-W04", 2, 2), ("2026-W05", 0, 1)]
     units = query(
         store,
-        "SELECT unit, level, reached_period FROM escalations_as_of(DATE '2026-02-02') "
+        "SELECT unit, level, reached_period FROM escalations_as_of(DATE '2026-04-01') "
         "WHERE item = 'weekly_signing' AND current",
     )
     assert units == [("投资促进局", 1, "2026-W05")]
+
+
+def test_periods_and_their_ladder_as_known_on_a_day(store: Config) -> None:
+    sql = (
+        "SELECT period, events, status FROM every_period_as_of(DATE '{}') "
+        "WHERE rule = 'weekly_signing' AND period = '2026-W05'"
+    )
+    # on 2 February P2's signing in W05 was not in the register yet; by April it was
+    assert query(store, sql.format("2026-02-02")) == [("2026-W05", 0, "behind")]
+    assert query(store, sql.format("2026-04-01")) == [("2026-W05", 1, "on_track")]
+    units = query(
+        store,
+        "SELECT unit, level, reached_period FROM escalations_as_of(DATE '2026-02-02') "
+        "WHERE item = 'weekly_signing' AND current",
+    )
+    assert units == [("投资促进局", 3, "2026-W05")]  # three weeks without one, as known then
 
 
 @pytest.mark.parametrize(
