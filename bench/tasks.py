@@ -2,11 +2,13 @@
 
 Builds a store with TASKS (default 50,000) tasks across 500 units, each with a quantity
 target and a year of weekly progress reports (52 per task: 2.6 M rows), then times, in
-the same process and on the same rows,
+the same process and on the same rows, in ROUNDS alternating rounds (default 5),
   1. the floor: the progress rows summed by unit and ISO week (a join and a GROUP BY),
   2. every task's status as of a day (task_status_as_of), and
   3. every unit's score and rank (unit_scores_as_of, which computes the statuses too).
-Usage: python -m bench.tasks [TASKS]   (from the repository root)
+Each by the clock and by CPU time (all threads); ratios are medians over the rounds of
+each query's time to the floor's in the same round.
+Usage: python -m bench.tasks [TASKS [ROUNDS]]   (from the repository root)
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
+from bench.timing import load_average, rounds
 from ingest.store import open_store
 from metrics.task_status import TaskScoring, install
 
@@ -62,43 +64,43 @@ def build(con: duckdb.DuckDBPyConnection, tasks: int) -> None:
     )
 
 
-def timed(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> tuple[float, int]:
-    """Best of three wall times of a query materialised in DuckDB (a temporary table: the
-    floor and kpiwatch pay the same, no transfer to Python), and its rows."""
-    best = float("inf")
-    for _ in range(3):
-        started = time.perf_counter()
-        con.execute(f"CREATE OR REPLACE TEMP TABLE bench_out AS {sql}", params)
-        best = min(best, time.perf_counter() - started)
-    rows = con.execute("SELECT count(*) FROM bench_out").fetchall()[0][0]
-    return best, int(rows)
+def materialise(con: duckdb.DuckDBPyConnection, sql: str) -> Callable[[], object]:
+    """A run of a query stored in DuckDB (a temporary table: the floor and kpiwatch pay
+    the same, no transfer to Python)."""
+    return lambda: con.execute(f"CREATE OR REPLACE TEMP TABLE bench_out AS {sql}", [])
 
 
-def run(tasks: int, report: Callable[[str], None] = print) -> dict[str, float]:
+def run(tasks: int, count: int = 5, report: Callable[[str], None] = print) -> dict[str, object]:
+    day = f"DATE '{AS_OF}'"
+    queries = {
+        "floor": FLOOR,
+        "statuses": f"SELECT * FROM task_status_as_of({day})",
+        "unit_scores": f"SELECT * FROM unit_scores_as_of({day})",
+    }
     with tempfile.TemporaryDirectory(prefix="kpiwatch-bench-") as tmp:
         con = open_store(Path(tmp) / "bench.duckdb")
         try:
             build(con, tasks)
             install(con, TaskScoring())
-            floor, floor_rows = timed(con, FLOOR, [])
-            status, status_rows = timed(con, "SELECT * FROM task_status_as_of(?)", [AS_OF])
-            scores, score_rows = timed(con, "SELECT * FROM unit_scores_as_of(?)", [AS_OF])
+            rows = {n: con.execute(f"SELECT count(*) FROM ({q})").fetchall()[0][0]
+                    for n, q in queries.items()}  # fmt: skip
+            load = load_average()
+            timed = rounds({n: materialise(con, q) for n, q in queries.items()}, count)
         finally:
             con.close()
     result = {
         "tasks": tasks,
         "progress_rows": tasks * WEEKS,
-        "floor_s": round(floor, 3),
-        "statuses_s": round(status, 3),
-        "unit_scores_s": round(scores, 3),
-        "statuses_ratio": round(status / floor, 2),
-        "unit_scores_ratio": round(scores / floor, 2),
+        "rounds": count,
+        "load_average": [load, load_average()],
+        **timed,
         "goal_ratio": 3.0,
     }
-    report(f"floor: {floor_rows} unit-weeks; statuses: {status_rows}; units: {score_rows}")
-    report(json.dumps(result))
+    report(", ".join(f"{n}: {r} rows" for n, r in rows.items()))
+    report(json.dumps(result, indent=1))
     return result
 
 
 if __name__ == "__main__":
-    run(int(sys.argv[1]) if len(sys.argv) > 1 else 50_000)
+    args = [int(a) for a in sys.argv[1:3]]
+    run(*(args + [50_000, 5][len(args) :]))

@@ -52,50 +52,81 @@ def _checks(day: str) -> str:
     return " ".join(f"WHEN '{g}' THEN {sql_span_start(g, day)}" for g in ("week", "dekad", "month"))
 
 
+# The completion day of a quantity task is searched only among the reports of the stretch
+# in which its total first reached the target: up to d - 182 days, then up to d - 91,
+# d - 28 and d. A task reached its target lately, mostly, so the stretch is short.
+STRETCHES = (182, 91, 28)
+
+
+def _by_stretch(d: str) -> str:
+    """Per task, the quantity done by each of the days d - STRETCHES."""
+    return ", ".join(
+        f"sum(quantity) FILTER (report_date <= {d} - {days}) AS by_{i}"
+        for i, days in enumerate(STRETCHES)
+    )
+
+
+def _reach(d: str) -> str:
+    """The CTEs `need` (the tasks whose total reached their target, with the stretch where
+    it did) and `reach` (their completion day)."""
+    n = len(STRETCHES)
+    first = " ".join(f"WHEN coalesce(tot.by_{i}, 0) >= t.quantity THEN {i + 1}" for i in range(n))
+    ends = ", ".join(f"{d} - {days}" for days in STRETCHES)
+    before = ", ".join(f"coalesce(tot.by_{i}, 0)" for i in range(n))
+    return f"""need AS (
+    SELECT task, target, ends[k] AS after_day, ends[k + 1] AS until_day,
+           done_before[k] AS done_before FROM (
+        SELECT tot.task, t.quantity AS target, CASE {first} ELSE {n + 1} END AS k,
+               ['-infinity'::DATE, {ends}, {d}] AS ends, [0, {before}] AS done_before
+        FROM tot JOIN t USING (task) WHERE tot.done_quantity >= t.quantity
+    )
+),
+-- Reports are never negative and targets are above zero, so the running sum first reaches
+-- the target on a report with a positive quantity: fold those in date order from what was
+-- done before the stretch; the fold turns negative, -position, where it is reached. Where
+-- rounding keeps it short, the stretch's last report (its sum said the target was reached).
+reach AS (
+    SELECT task, l[CASE WHEN k < 0 THEN CAST(-k AS BIGINT) ELSE len(l) END].d AS reached
+    FROM (
+        SELECT task, l, list_reduce(
+            list_transform(l, lambda x: x.q),
+            lambda acc, x, i: CASE WHEN acc < 0 THEN acc WHEN acc + x >= target THEN -i
+                                   ELSE acc + x END,
+            done_before) AS k
+        FROM (
+            SELECT r.task, list_sort(list({{'d': r.report_date, 'q': r.quantity}})) AS l,
+                   any_value(need.target) AS target, any_value(need.done_before) AS done_before
+            FROM r JOIN need USING (task)
+            WHERE r.quantity > 0 AND r.report_date > need.after_day
+              AND r.report_date <= need.until_day
+            GROUP BY r.task
+        )
+    )
+)"""
+
+
 def macros(scoring: TaskScoring) -> str:
     """The task_status and unit_scores macros and views, with the configured weights."""
     s = scoring
     d = "CAST(d AS DATE)"
     return f"""
 CREATE OR REPLACE MACRO task_status_as_of(d) AS TABLE
--- The reports current on d, read twice (totals, then the running sum of the tasks that
--- reach their target): a second scan costs less than storing them.
+-- The reports current on d, read twice (totals, then the reports of the tasks that reached
+-- their target): a second scan costs less than storing them.
 WITH r AS NOT MATERIALIZED (
     SELECT v.task, v.report_date, v.quantity, v.done
     FROM report_vintages v JOIN task_loads l USING (load_id)
     WHERE {CURRENT} AND v.report_date <= {d}
 ),
 t AS (SELECT * FROM tasks_as_of(d)),
+-- Summed per task before the join with the tasks (one row per task to join, not one per
+-- report), with what was done by each of the days d - STRETCHES.
 tot AS (
-    SELECT r.task, sum(coalesce(r.quantity, 0)) AS done_quantity,
-           sum(coalesce(r.quantity, 0)) FILTER (r.report_date <= t.deadline) AS by_deadline,
-           min(r.report_date) FILTER (r.done) AS flagged, max(r.report_date) AS last_report
-    FROM r JOIN t USING (task) GROUP BY r.task
+    SELECT task, sum(quantity) AS done_quantity, {_by_stretch(d)},
+           min(report_date) FILTER (done) AS flagged, max(report_date) AS last_report
+    FROM r GROUP BY task
 ),
--- The running sum only where the total reaches the target, and only on the side of the
--- deadline where it is reached (after it, starting from what was done by then).
-need AS (
-    SELECT tot.task, t.quantity AS target, t.deadline,
-           coalesce(tot.by_deadline, 0) >= t.quantity AS in_time,
-           coalesce(tot.by_deadline, 0) AS by_deadline
-    FROM tot JOIN t USING (task)
-    WHERE tot.done_quantity >= t.quantity
-),
--- The first report whose running sum reaches the target, by one pass over each task's
--- reports in date order (a fold is cheaper here than a window over the rows).
-reach AS (
-    SELECT task, list_reduce(
-        list_sort(list({{'d': r.report_date, 'q': coalesce(r.quantity, 0)}})),
-        lambda acc, x: {{'s': acc.s + x.q,
-                         'd': CASE WHEN acc.d IS NULL AND acc.s + x.q >= any_value(need.target)
-                                   THEN x.d ELSE acc.d END}},
-        {{'s': CASE WHEN any_value(need.in_time) THEN 0 ELSE any_value(need.by_deadline) END,
-          'd': NULL::DATE}}
-    ).d AS reached
-    FROM r JOIN need USING (task)
-    WHERE (r.report_date <= need.deadline) = need.in_time
-    GROUP BY task
-),
+{_reach(d)},
 p AS (
     SELECT tot.task, tot.done_quantity, tot.last_report,
            least(tot.flagged, reach.reached) AS done_on

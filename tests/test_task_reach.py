@@ -1,6 +1,8 @@
 """A task's completion day and totals under revised reports, held by Hypothesis to a
 direct reading of the rules: the latest version known by the day counts, and a quantity
-task is finished on the first report whose running sum reaches the target."""
+task is finished on the first report whose running sum reaches the target. The day is
+searched within stretches before the as-of day (metrics.task_status.STRETCHES): reached on
+either side of each stretch's end, it is the same day."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from ingest.store import open_store
 from ingest.task_tables import supersede_sql
-from metrics.task_status import TaskScoring, install
+from metrics.task_status import STRETCHES, TaskScoring, install
 
 START, DEADLINE = date(2026, 1, 5), date(2026, 3, 27)
 Version = tuple[int, int, float | None, bool]  # load, day offset, quantity, done
@@ -92,11 +94,11 @@ def _expected(
 VERSIONS = st.lists(
     st.tuples(
         st.integers(1, 4),
-        st.sampled_from(range(0, 121, 6)),
+        st.sampled_from(range(0, 241, 6)),
         st.sampled_from([0.5, 1.0, 2.0, 3.0]),
         st.sampled_from([False] * 6 + [True]),
     )
-    | st.tuples(st.integers(1, 4), st.sampled_from(range(0, 121, 6)), st.none(), st.just(True)),
+    | st.tuples(st.integers(1, 4), st.sampled_from(range(0, 241, 6)), st.none(), st.just(True)),
     max_size=14,
 )
 
@@ -106,7 +108,7 @@ VERSIONS = st.lists(
     st.sampled_from([1.0, 3.0, 5.5, 8.0]),
     st.lists(st.integers(0, 150), min_size=4, max_size=4),
     VERSIONS,
-    st.integers(0, 160),
+    st.integers(0, 260),
 )
 def test_completion_day_follows_the_latest_known_versions(
     store: duckdb.DuckDBPyConnection,
@@ -123,3 +125,29 @@ def test_completion_day_follows_the_latest_known_versions(
         "SELECT done_quantity, done_on FROM task_status_as_of(?)", [as_of]
     ).fetchall()
     assert (done_quantity, done_on) == _expected(target, loads, unique, as_of)
+
+
+AS_OF = START + timedelta(days=300)
+# a report a day: one each, zero on every fifth day and none on every seventh
+DAILY: list[Version] = [
+    (1, n, None if n % 7 == 3 else float(n % 5 != 1), False) for n in range(320)
+]
+
+
+def test_a_target_reached_at_a_stretchs_end_or_beside_it(
+    store: duckdb.DuckDBPyConnection,
+) -> None:
+    _load(store, 1.0, [0, 0, 0, 0], [])
+    store.executemany(
+        "INSERT INTO report_vintages VALUES ('T', ?, ?, false, '', 1, 1, NULL)",
+        [(START + timedelta(days=n), q) for _, n, q, _ in DAILY],
+    )
+    ends = {300 - days for days in STRETCHES} | {0, 300}
+    for reached in sorted({n + k for n in ends for k in (-1, 0, 1)} - {-1, 301}):
+        target = sum(q or 0.0 for _, n, q, _ in DAILY if n <= reached)
+        store.execute("UPDATE task_vintages SET quantity = ?", [target])
+        [(done_quantity, done_on)] = store.execute(
+            "SELECT done_quantity, done_on FROM task_status_as_of(?)", [AS_OF]
+        ).fetchall()
+        expected = _expected(target, [0, 0, 0, 0], DAILY, AS_OF)
+        assert (done_quantity, done_on) == expected, reached
