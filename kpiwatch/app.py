@@ -16,6 +16,7 @@ from forecasts.as_of import forecast_as_of
 from forecasts.jobs import METHOD
 from forecasts.nowcast_stage import run_nowcasts
 from forecasts.stage import ForecastReport, run_forecasts
+from ingest import talk_files
 from ingest.errors import IngestError, KpiwatchError, RowError
 from ingest.loader import LoadReport, load_file
 from ingest.register_store import RegisterReport
@@ -25,7 +26,7 @@ from ingest.textfiles import resolved
 from kpiwatch import projects, worklists
 from kpiwatch.board import read_store
 from kpiwatch.config import Config, known_units, splits_of
-from metrics import ladder, splits, talk_files
+from metrics import ladder, splits
 from metrics.actuals import actuals_table, derived_growth
 from metrics.progress import ChecksReport, run_checks
 from metrics.schema import Target

@@ -27,7 +27,6 @@ count level of a period behind (0 otherwise), level(t) = max(0, max over s ≤ t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from itertools import pairwise
 from typing import Annotated
 
@@ -37,18 +36,11 @@ from pydantic import Field, model_validator
 from ingest.errors import Problem
 from ingest.schema import Strict
 from ingest.store import transaction
+from ingest.talk_files import Talk
 from metrics import per_period, task_pace, task_status
 
 LEVELS = ("none", "通报", "约谈", "问责")
 Count = Annotated[int, Field(ge=1, le=1000)]
-
-
-class Talk(Strict):
-    """[[escalation.talks]]: a 约谈 that took place."""
-
-    date: date
-    unit: Annotated[str, Field(min_length=1)]
-    note: str = ""
 
 
 class Escalation(Strict):
@@ -64,7 +56,7 @@ class Escalation(Strict):
     labels: tuple[str, str, str, str] = LEVELS
     talks: tuple[Talk, ...] = ()
     # CSV or workbook files of talks (date, unit, note; 日期, 被约谈单位, 约谈事由), beside
-    # the ones above: each read whole or refused (metrics.talk_files)
+    # the ones above: each read whole or refused (ingest.talk_files)
     talk_files: tuple[str, ...] = ()
 
     @model_validator(mode="after")

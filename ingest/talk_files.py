@@ -8,16 +8,27 @@ physical line and the field, and nothing of the file is used.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from ingest.errors import IngestError, RowError
 from ingest.readers import read_grid
-from ingest.schema import Columns, Source
+from ingest.schema import Columns, Source, Strict
 from ingest.task_records import parse_day
-from metrics.ladder import Talk
+
+
+class Talk(Strict):
+    """[[escalation.talks]], or a row of a talk file: a 约谈 that took place."""
+
+    date: date
+    unit: Annotated[str, Field(min_length=1)]
+    note: str = ""
+
 
 # Column names: English, then the Chinese a talk register uses.
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -26,7 +37,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "note": ("备注", "约谈事由", "事由"),
 }
 REQUIRED = ("date", "unit")
-_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 
 
 def read_talks(path: Path, units: set[str]) -> list[Talk]:
