@@ -109,3 +109,27 @@ def test_a_talk_only_raises_and_the_way_down_stays_one_level_at_a_time(
     for status, a, b, before in zip(shown, plain, talked, [0, *talked], strict=False):
         if b != a and status == "behind":
             assert b == 3 or b == before
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    rules,
+    histories,
+    st.one_of(st.none(), st.integers(0, 40)),  # a talk with the item's own unit, or none
+)
+def test_any_rule_is_monotone_in_the_run_and_steps_down_at_most_as_configured(
+    esc: Escalation, statuses: list[str], talk_month: int | None
+) -> None:
+    if talk_month is not None:
+        own = Talk(date=date(2000 + talk_month // 12, talk_month % 12 + 1, 15), unit="u")
+        esc = esc.model_copy(update={"talks": (own,)})
+    got = levels(esc, statuses)
+    shown = [s for s in statuses if s != "no_data"]
+    run = 0
+    for i, (status, level) in enumerate(zip(shown, got, strict=True)):
+        before = got[i - 1] if i else 0
+        run = run + 1 if status == "behind" else 0
+        if run:  # a longer run never stands lower, and reaches each threshold it passes
+            assert level >= before and level >= sum(run >= n for n in esc.periods)
+        else:  # down by at most `step_down` (one level unless configured), never up
+            assert before - esc.step_down <= level <= before

@@ -41,6 +41,10 @@ RELATIVE_ROWS = """
 2026Q3,west_coast,gdp_growth,ytd_yoy_pct,5.1
 2026Q1,zone_a,gdp_growth,ytd_yoy_pct,5.6
 2026Q2,zone_a,gdp_growth,ytd_yoy_pct,5.6
+2026-03,CN,industry_growth,yoy_pct,5.0
+2026-03,CN,industry_growth,ytd_yoy_pct,5.0
+2026-03,zone_b,industry_growth,yoy_pct,5.1
+2026-03,zone_b,industry_growth,ytd_yoy_pct,4.9
 """
 
 RELATIVE = """
@@ -56,6 +60,18 @@ region = "zone_a"
 year = 2026
 relative_to = "west_coast"
 margin_pp = 0.5
+
+[[indicators]]
+id = "industry_growth"
+name = "规上工业增加值增速"
+unit = "%"
+kind = "growth"
+
+[[targets]]
+indicator = "industry_growth"
+region = "zone_b"
+year = 2026
+relative_to = "CN"
 """
 
 
@@ -80,6 +96,19 @@ def test_a_relative_target_missed_by_a_tenth_of_a_point_is_at_risk(relative: Con
     quarter = one(relative, "west_coast", "2026Q2", "quarter", "gdp_growth")
     assert round(quarter["gap"], 2) == -0.30  # the quarter's own 5.0 % against CN's 5.3 %
     assert quarter["status"] == "at_risk"
+
+
+def test_a_monthly_rate_is_compared_month_by_month_and_to_date(relative: Config) -> None:
+    # March's own rate beats CN's by 0.1 pp; the rate to date misses CN's by 0.1 pp
+    month = one(relative, "zone_b", "2026-03", "month", "industry_growth")
+    assert (month["pace_target"], round(month["gap"], 2), month["status"]) == (
+        pytest.approx(5.0),
+        0.10,
+        "on_track",
+    )
+    for horizon in ("quarter", "year"):
+        row = one(relative, "zone_b", "2026-03", horizon, "industry_growth")
+        assert (round(row["gap"], 2), row["status"]) == (-0.10, "at_risk")
 
 
 def test_a_period_the_reference_has_not_published_is_no_data(relative: Config) -> None:
