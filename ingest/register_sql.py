@@ -296,10 +296,31 @@ SELECT register, project, node, unnest(v) FROM (
     WHERE l.known_from <= CAST(d AS TIMESTAMP) GROUP BY ALL
 );
 
+-- The versions a count reads as known at d: the latest dates of the counted nodes only,
+-- and each project's region and investment (a third of the node versions, two columns).
+CREATE OR REPLACE MACRO project_count_nodes_at(d) AS TABLE
+SELECT register, project, node, unnest(v) FROM (
+    SELECT n.register, n.project, n.node,
+           arg_max(struct_pack(reported := n.reported, confirmed := n.confirmed),
+                   (l.known_from, n.load_id)) AS v
+    FROM node_rows n SEMI JOIN register_counts c USING (register, node)
+    JOIN loads l USING (load_id)
+    WHERE l.known_from <= CAST(d AS TIMESTAMP) GROUP BY ALL
+);
+
+CREATE OR REPLACE MACRO project_count_projects_at(d) AS TABLE
+SELECT register, project, unnest(v) FROM (
+    SELECT p.register, p.project,
+           arg_max(struct_pack(region := p.region, investment := p.investment),
+                   (l.known_from, p.load_id)) AS v
+    FROM project_rows p JOIN loads l USING (load_id)
+    WHERE l.known_from <= CAST(d AS TIMESTAMP) GROUP BY ALL
+);
+
 -- the dated events each configured count counts (one per project at most), as known at
 -- d and (project_count_events) as known now, from the latest versions kept by the loads
 CREATE OR REPLACE MACRO project_count_events_at(d) AS TABLE
-{_events("project_node_latest_at(d)", "project_latest_at(d)")};
+{_events("project_count_nodes_at(d)", "project_count_projects_at(d)")};
 
 CREATE OR REPLACE VIEW project_count_events AS
 {_events("node_rows_current", "project_rows_current")};

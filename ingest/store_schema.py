@@ -286,4 +286,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE TABLE check_inputs (target_id INTEGER PRIMARY KEY, inputs VARCHAR NOT NULL);
         """,
     ),
+    # No table changes: project_counts_at(d) resolves the counted nodes' versions only
+    # (the register's views gain project_count_nodes_at and project_count_projects_at).
+    (20, "SELECT 1;"),
 ]

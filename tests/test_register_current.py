@@ -85,6 +85,29 @@ def test_a_load_dated_before_the_latest_is_history_only(store: Config) -> None:
     assert query(store, then) == [("2026-03-02",)]
 
 
+# Every version resolved, all nodes and columns: what project_counts_at(d) must equal.
+_EVERY_VERSION = (
+    "SELECT * FROM ("
+    + register_sql._counts(
+        register_sql.by_day(
+            "("
+            + register_sql._events("project_node_latest_at({d})", "project_latest_at({d})")
+            + ")"
+        )
+    )
+    + ")"
+)
+
+
+@pytest.mark.parametrize("d", ["2026-03-01", "2026-03-10", "2026-03-20", "2026-04-02"])
+def test_counts_as_known_earlier_read_only_the_counted_nodes(store: Config, d: str) -> None:
+    day = f"TIMESTAMP '{d}'"
+    _same(store, f"SELECT * FROM project_counts_at({day})", _EVERY_VERSION.format(d=day))
+    # the nodes no count reads (land, permit) are never resolved
+    nodes = query(store, f"SELECT DISTINCT node FROM project_count_nodes_at({day}) ORDER BY 1")
+    assert {n for (n,) in nodes} <= {"signed", "started", "completed"}
+
+
 def test_an_older_store_gains_the_latest_versions(store: Config, tmp_path: Path) -> None:
     older = tmp_path / "older.duckdb"
     shutil.copy(store.store_path, older)
