@@ -13,8 +13,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from exporters import bulletin_sections as sections
+from ingest.mapping import register
 from metrics.ladder import progress_with_levels
 
 Row = dict[str, Any]
@@ -51,7 +53,8 @@ class Bulletin:
     recovered: list[Row]
     items: list[Row]
     history: dict[tuple[str, str], list[Row]]
-    forecasts: dict[tuple[str, str], Row]
+    forecasts: dict[tuple[str, str], Row]  # at the item's horizon
+    ahead: dict[tuple[str, str], list[Row]]  # at every horizon, by the month forecast
     ranking: list[Row]
     named: list[Row]
     escalations: list[Row]
@@ -111,19 +114,23 @@ WHERE year = $year AND as_of_end <= $month_end
 ORDER BY indicator, region, as_of_end
 """
 
+# Every horizon's forecast made with the item's data month (quarter end, year end): the
+# progress chart's fan passes through each of them.
 FORECASTS_SQL = """
-SELECT f.indicator, f.region, f.horizon_month, f.target, f.point, f.lower80, f.upper80,
-       f.lower95, f.upper95, f.p_meet, f.model, f.note
+SELECT f.indicator, f.region, f.horizon, f.horizon_month, f.target, f.point, f.lower80,
+       f.upper80, f.lower95, f.upper95, f.p_meet, f.model, f.note, f.horizon = i.h AS own
 FROM forecast_results f JOIN _items i
-  ON f.indicator = i.i AND f.region = i.r AND f.horizon = i.h AND f.month = i.m
+  ON f.indicator = i.i AND f.region = i.r AND f.month = i.m
 WHERE f.year = $year
+ORDER BY f.indicator, f.region, f.horizon_month, f.horizon = i.h
 """
 
 
 def gather(con: duckdb.DuckDBPyConnection, scope: Scope) -> Bulletin:
     """The bulletin for a scope; an empty month gives no items (the caller refuses it)."""
     items = _rows(con, ITEMS_SQL.format(source=progress_with_levels(con)), _params(scope))
-    history, forecasts = _series(con, scope, items)
+    history, ahead = _series(con, scope, items)
+    forecasts = {key: r for key, rows in ahead.items() for r in rows if r["own"]}
     new_reds, recovered = sections.changes(con, scope, items)
     return Bulletin(
         scope=scope,
@@ -133,6 +140,7 @@ def gather(con: duckdb.DuckDBPyConnection, scope: Scope) -> Bulletin:
         items=items,
         history=history,
         forecasts=forecasts,
+        ahead=ahead,
         ranking=sections.ranking(items),
         named=sections.named(items),
         escalations=sections.escalations(con, scope),
@@ -165,21 +173,23 @@ def _headline(con: duckdb.DuckDBPyConnection, scope: Scope) -> dict[str, dict[st
 
 def _series(
     con: duckdb.DuckDBPyConnection, scope: Scope, items: Sequence[Row]
-) -> tuple[dict[tuple[str, str], list[Row]], dict[tuple[str, str], Row]]:
-    """Each item's checks so far this year and its forecast to the horizon's end."""
-    keys = [(r["indicator"], r["region"], r["horizon"], r["as_of_end"].month) for r in items]
-    con.execute("CREATE OR REPLACE TEMP TABLE _items (i VARCHAR, r VARCHAR, h VARCHAR, m INT)")
+) -> tuple[dict[tuple[str, str], list[Row]], dict[tuple[str, str], list[Row]]]:
+    """Each item's checks so far this year and its forecasts, in the order of the months
+    they forecast (the item's own horizon last among those of one month: a quarter that
+    ends with the year is drawn as the year)."""
+    keys = pd.DataFrame(
+        [(r["indicator"], r["region"], r["horizon"], r["as_of_end"].month) for r in items],
+        columns=["i", "r", "h", "m"],
+    ).astype({"i": str, "r": str, "h": str, "m": "int32"})
+    register(con, "_items", keys)  # a frame, not row by row: thousands of items
     try:
-        if keys:
-            con.executemany("INSERT INTO _items VALUES (?, ?, ?, ?)", keys)
         params = {"year": scope.year, "month_end": scope.month_end}
         history: dict[tuple[str, str], list[Row]] = {}
         for row in _rows(con, HISTORY_SQL, params):
             history.setdefault((row["indicator"], row["region"]), []).append(row)
-        forecasts = {
-            (row["indicator"], row["region"]): row
-            for row in _rows(con, FORECASTS_SQL, {"year": scope.year})
-        }
+        ahead: dict[tuple[str, str], list[Row]] = {}
+        for row in _rows(con, FORECASTS_SQL, {"year": scope.year}):
+            ahead.setdefault((row["indicator"], row["region"]), []).append(row)
     finally:
         con.execute("DROP TABLE IF EXISTS temp._items")
-    return history, forecasts
+    return history, ahead

@@ -10,7 +10,15 @@ from typing import Any
 import jinja2
 
 from exporters.bulletin import HORIZONS, STATUSES, Bulletin, Row
-from exporters.bulletin_charts import Chart, Forecast, ProgressChart, ProjectChart, render
+from exporters.bulletin_charts import (
+    MAX_PANELS,
+    Chart,
+    Forecast,
+    ProgressChart,
+    ProjectChart,
+    SmallMultiples,
+    render,
+)
 
 HORIZON_NAMES = {"month": "月 month", "quarter": "季 quarter", "year": "年 year"}
 STATUS_NAMES = {
@@ -20,7 +28,7 @@ STATUS_NAMES = {
     "no_data": "no data",
 }
 DEFAULT_LABELS = {"on_track": "蓝", "at_risk": "黄", "behind": "红", "no_data": "—"}
-# With more regions than this for one indicator, its charts become small multiples.
+# With this many regions or more for one indicator, its charts become small multiples.
 SMALL_FROM = 2
 
 _env = jinja2.Environment(
@@ -78,7 +86,8 @@ def render_html(
 
 
 def progress_specs(b: Bulletin) -> tuple[list[dict[str, Any]], list[Chart]]:
-    """Chart groups by indicator (small multiples for several regions) and their charts."""
+    """Chart groups by indicator and their charts: one wide chart for a single region,
+    small multiples in figures of up to MAX_PANELS for several."""
     by_indicator: dict[str, list[Row]] = {}
     for row in b.items:
         by_indicator.setdefault(row["indicator"], []).append(row)
@@ -86,38 +95,31 @@ def progress_specs(b: Bulletin) -> tuple[list[dict[str, Any]], list[Chart]]:
     specs: list[Chart] = []
     for indicator, rows in by_indicator.items():
         small = len(rows) >= SMALL_FROM
-        charts = []
-        for row in sorted(rows, key=lambda r: str(r["region"])):
-            spec = _progress_chart(b, row, small)
-            specs.append(spec)
-            charts.append((spec.key, f"{row['region_name'] or row['region']} {row['as_of']}"))
+        ordered = sorted(rows, key=lambda r: str(r["region"]))
+        panels = [_progress_chart(b, row) for row in ordered]
+        figures: list[Chart] = list(panels)
+        if small:
+            figures = [
+                SmallMultiples(f"g-{indicator}-{n}", tuple(panels[n : n + MAX_PANELS]))
+                for n in range(0, len(panels), MAX_PANELS)
+            ]
+        specs += figures
         first = rows[0]
         groups.append(
             {
                 "title": first["indicator_name"] or indicator,
                 "unit": first["unit"],
                 "small": small,
-                "charts": charts,
+                "charts": [(f.key, "" if small else panels[0].title) for f in figures],
             }
         )
     return groups, specs
 
 
-def _progress_chart(b: Bulletin, row: Row, small: bool) -> ProgressChart:
+def _progress_chart(b: Bulletin, row: Row) -> ProgressChart:
     key = (row["indicator"], row["region"])
     points = b.history.get(key, [])
-    fc = b.forecasts.get(key)
     horizon_month = 12 if row["horizon"] == "year" else (row["as_of_end"].month + 2) // 3 * 3
-    forecast = None
-    if fc is not None and fc["point"] is not None:
-        forecast = Forecast(
-            int(fc["horizon_month"]),
-            fc["point"],
-            fc["lower80"],
-            fc["upper80"],
-            fc["lower95"],
-            fc["upper95"],
-        )
     return ProgressChart(
         key=f"c-{row['indicator']}-{row['region']}",
         months=tuple(int(p["m"]) for p in points),
@@ -125,9 +127,32 @@ def _progress_chart(b: Bulletin, row: Row, small: bool) -> ProgressChart:
         pace=tuple(_finite(p["pace_target"]) for p in points),
         target=_finite(row["horizon_target"]),
         horizon_month=horizon_month,
-        forecast=forecast,
-        small=small,
+        forecasts=_ahead(row, points, b.ahead.get(key, []), horizon_month),
+        title=f"{row['region_name'] or row['region']} {row['as_of']}",
     )
+
+
+def _ahead(
+    row: Row, points: Sequence[Row], forecasts: Sequence[Row], horizon_month: int
+) -> tuple[Forecast, ...]:
+    """The stored forecasts up to the chart's horizon, on the chart's axis. A flow's
+    quarter is forecast as the quarter's own sum: on a year-to-date chart it stands on
+    the year-to-date at the end of the quarter before."""
+    ytd = {int(p["m"]): _finite(p["actual"]) for p in points}
+    ytd[0] = 0.0
+    found: dict[int, Forecast] = {}
+    for fc in forecasts:  # by month; at one month the item's own horizon comes last
+        month = int(fc["horizon_month"])
+        if fc["point"] is None or month > horizon_month:
+            continue
+        shift: float | None = 0.0
+        if row["kind"] == "flow" and fc["horizon"] == "quarter" and row["horizon"] == "year":
+            shift = ytd.get(month - 3)
+        if shift is None:  # no actual to stand on: the fan goes straight past it
+            continue
+        bounds = (fc["point"], fc["lower80"], fc["upper80"], fc["lower95"], fc["upper95"])
+        found[month] = Forecast(month, *(v + shift for v in bounds))
+    return tuple(found[m] for m in sorted(found))
 
 
 def _project_specs(b: Bulletin) -> list[tuple[dict[str, Any], ProjectChart | None]]:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pandas as pd
+
+from ingest.mapping import register
 
 if TYPE_CHECKING:
     from exporters.bulletin import Scope
@@ -229,9 +232,9 @@ class _keys:
         self.keys = [(r["indicator"], r["region"], r["horizon"]) for r in items]
 
     def __enter__(self) -> None:
-        self.con.execute("CREATE OR REPLACE TEMP TABLE _prev (i VARCHAR, r VARCHAR, h VARCHAR)")
-        if self.keys:
-            self.con.executemany("INSERT INTO _prev VALUES (?, ?, ?)", self.keys)
+        # a frame, not row by row: a bulletin may hold thousands of items
+        frame = pd.DataFrame(self.keys, columns=["i", "r", "h"], dtype=str)
+        register(self.con, "_prev", frame)
 
     def __exit__(self, *exc: object) -> None:
         self.con.execute("DROP TABLE IF EXISTS temp._prev")

@@ -161,9 +161,12 @@ const probe = {
   rows: document.querySelectorAll("table.items tbody tr").length,
   charts: [...document.querySelectorAll("figure.chart")].map(
       (f) => [f.dataset.key, ...box(f.querySelector("svg"))]),
+  panels: [...document.querySelectorAll("figure.chart svg g[id^='c-']")].map(
+      (g) => [g.id, ...box(g)]),
   units: [...document.querySelectorAll("td.unit")].map((td) => td.innerText.trim()),
   sections: [...document.querySelectorAll("body > section")].map((s) => s.id),
   text: document.body.innerText,
+  chart_text: [...document.querySelectorAll("figure.chart svg text")].map((t) => t.textContent),
 };
 const pre = document.createElement("pre");
 pre.id = "probe";

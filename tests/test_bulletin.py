@@ -18,7 +18,7 @@ from matplotlib.image import imread
 from kpiwatch.cli import cli
 from kpiwatch.config import Config
 from kpiwatch.report import Request, build
-from tests.bulletin_helpers import MONTH, UNITS, build_store, probe, screenshot
+from tests.bulletin_helpers import MONTH, UNITS, ZONES, build_store, probe, screenshot
 from tests.service_helpers import free_port, kpiwatch_serve, wait_for
 from tests.test_access import PASSWORD, https, make_cert
 
@@ -69,12 +69,15 @@ def test_the_table_has_a_row_per_item_and_every_chart_is_laid_out(
 ) -> None:
     items = _items(store)
     assert laid_out["rows"] == len(items) == 6
-    charts = laid_out["charts"]
-    assert isinstance(charts, list)
+    charts, panels = laid_out["charts"], laid_out["panels"]
+    assert isinstance(charts, list) and isinstance(panels, list)
     keys = {str(key) for key, _, _ in charts}
-    assert {f"c-{i}-{r}" for i, r in items} <= keys
+    # one region: a wide chart; the four zones: small multiples, a panel each, one figure
+    assert {"c-fai-west_coast", "c-signed-west_coast", "g-urban_renewal-0"} <= keys
+    assert {str(key) for key, _, _ in panels} == {f"c-urban_renewal-{z}" for z in ZONES}
+    assert {f"c-{i}-{r}" for i, r in items} <= keys | {str(key) for key, _, _ in panels}
     assert any(key.startswith("p-signed-") for key in keys)  # the 进度图 of the register
-    assert all(w > 50 and h > 30 for _, w, h in charts), charts
+    assert all(w > 50 and h > 30 for _, w, h in charts + panels), charts + panels
 
 
 def test_sections_come_in_the_readers_order_with_chinese_text(
@@ -88,6 +91,8 @@ def test_sections_come_in_the_readers_order_with_chinese_text(
     text = str(laid_out["text"])
     for expected in ("城市更新项目开工", "古镇口核心区", "挂图作战", "签约亿元以上项目"):
         assert expected in text
+    # a small multiple's panel names its region in the chart's own text (not a glyph path)
+    assert "古镇口核心区 2026-10" in str(laid_out["chart_text"])
 
 
 def test_headline_changes_ranking_ladder_projects_and_notes(laid_out: dict[str, object]) -> None:
@@ -165,16 +170,18 @@ def test_the_pdf_is_a4_with_the_table_first_and_the_charts_on_their_own_pages(
     info = _poppler("pdfinfo", str(pdf))
     assert re.search(r"Page size:\s+59\d\.\d+ x 84\d\.\d+ pts \(A4\)", info), info
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))  # type: ignore[union-attr]
-    text = [_poppler("pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-") for n in range(1, 6)]
-    # the headline and the table; the six charts (two rows of small multiples, two
-    # full-width charts) on two pages of their own; ranking, units and projects; notes
-    assert pages == 5
+    text = [_poppler("pdftotext", "-f", str(n), "-l", str(n), str(pdf), "-") for n in range(1, 5)]
+    # the headline and the table; the charts (one figure of four small multiples, two
+    # full-width charts) on a page of their own, the panels' titles as text;
+    # ranking, units and projects; notes
+    assert pages == 4
     assert "Monthly bulletin 2026-10" in text[0] and "挂图作战" not in text[0]
     for unit in UNITS:
         assert unit in text[0]
-    assert "挂图作战" in text[1] and "Ranking within parent" not in text[1] + text[2]
-    assert "Ranking within parent" in text[3] and "Data notes" in text[4]
-    assert "古镇口核心区管委会" in text[3]  # named: red this month
+    assert "挂图作战" in text[1] and "古镇口核心区 2026-10" in text[1]
+    assert "Ranking within parent" not in text[1]
+    assert "Ranking within parent" in text[2] and "Data notes" in text[3]
+    assert "古镇口核心区管委会" in text[2]  # named: red this month
 
 
 def test_a_pdf_without_chromium_says_how_to_get_it(store: Config, tmp_path: Path) -> None:
