@@ -4,9 +4,9 @@ A relative target's year (and quarter) is met when the region's rate at the hori
 end beats the reference region's rate then by the margin. Both are still to come, so
 the forecast aims at the reference's own forecast to that end plus the margin: the jobs
 run in waves, a reference's before those of the targets relative to it. Where the
-reference has no forecast to that end (no target of its own, too short a history, a
-cycle of references) the aim is its latest published rate to date, and the forecast's
-note says so.
+reference has published its rate for that end already, the aim is that rate; where it
+has no forecast to that end (no target of its own, too short a history, a cycle of
+references), its latest published rate to date. The forecast's note says which.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Aim:
     margin: float
     latest: float  # the reference's latest rate to date, as of the job's month
     latest_month: int
+    published: tuple[tuple[int, float], ...] = ()  # its rates to date this year, by month
 
 
 def key(job: Job) -> Key:
@@ -72,11 +73,18 @@ def aim_at(job: Job, aim: Aim, points: Points) -> tuple[Job, dict[str, str]]:
     """The job with its year and quarter aimed at the reference's forecast to their ends,
     or its latest rate where it has none; and what each horizon aims at, in words."""
     targets, labels = {}, {}
+    published = dict(aim.published)
     for horizon, end in (("year", 12), ("quarter", job.quarter_month)):
         found = points.get((job.indicator, aim.reference, job.year, horizon))
         point = found[1] if found is not None and found[0] == end else None
         ends = _label(job, end)
-        if point is None:
+        if end in published:  # the reference is ahead: its figure is no longer a forecast
+            targets[horizon] = published[end] + aim.margin
+            labels[horizon] = (
+                f"aims at {aim.reference}'s published rate {published[end]:.2f} for {ends} "
+                f"{aim.margin:+g} pp"
+            )
+        elif point is None:
             targets[horizon] = aim.latest + aim.margin
             labels[horizon] = (
                 f"aims at {aim.reference}'s latest rate {aim.latest:.2f} "

@@ -201,7 +201,7 @@ def plan_jobs(
             known = _to_date(ref, t.year)
             latest = max(m for m in known if m <= job.month)  # _job found one
             aims[(t.indicator, t.region, t.year)] = Aim(
-                t.relative_to, t.margin_pp, known[latest], latest
+                t.relative_to, t.margin_pp, known[latest], latest, tuple(known.items())
             )
     return jobs, aims
 

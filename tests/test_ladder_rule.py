@@ -111,7 +111,7 @@ def test_a_talk_only_raises_and_the_way_down_stays_one_level_at_a_time(
             assert b == 3 or b == before
 
 
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=40)
 @given(
     rules,
     histories,

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecasts.relative import Aim
+from forecasts.relative import Aim, aim_at
 from forecasts.stage import plan_jobs
 from ingest.errors import ConfigError
 from ingest.schema import Region
@@ -138,8 +138,29 @@ def test_the_forecast_aims_at_the_references_latest_rate_without_its_forecast(
     # West Coast's data reach Q3; CN's latest rate to date by then is Q2's 5.3 %
     assert by_region["west_coast"].year_target == pytest.approx(5.3)
     assert by_region["west_coast"].quarter_target == pytest.approx(5.3)
-    assert aims[("gdp_growth", "west_coast", 2026)] == Aim("CN", 0.0, 5.3, 6)
+    assert aims[("gdp_growth", "west_coast", 2026)] == Aim("CN", 0.0, 5.3, 6, ((3, 5.3), (6, 5.3)))
     assert by_region["zone_a"].year_target == pytest.approx(5.7)  # 5.2 + 0.5 as of Q2
+
+
+def test_a_reference_ahead_is_aimed_at_by_its_published_rate(relative: Config) -> None:
+    con = duckdb.connect(str(relative.store_path))
+    try:
+        with actuals_table(con, relative.regions):
+            jobs, aims = plan_jobs(
+                con, relative.targets, relative.indicator_map(), relative.forecasts
+            )
+    finally:
+        con.close()
+    zone_a = next(j for j in jobs if j.region == "zone_a")  # its data reach Q2
+    aimed, labels = aim_at(zone_a, aims[("gdp_growth", "zone_a", 2026)], {})
+    # West Coast has published Q3 (5.1 % to date): Q3 is no longer a forecast
+    assert aimed.quarter_target == pytest.approx(5.6)
+    assert labels["quarter"] == "aims at west_coast's published rate 5.10 for 2026Q3 +0.5 pp"
+    assert aimed.year_target == pytest.approx(5.7)  # no forecast to Q4: 5.2 as of Q2
+    assert labels["year"] == (
+        "aims at west_coast's latest rate 5.20 (2026Q2) +0.5 pp: "
+        "west_coast has no forecast to 2026Q4"
+    )
 
 
 # CN's quarterly rates are 5.0 % throughout, its cumulative rate at 2026Q2 is published as
