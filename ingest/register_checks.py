@@ -1,9 +1,10 @@
 """The checks of a staged register CSV as set operations: every problem, with its line.
 
-ingest.register_csv stages the file (reg: the records' project texts; reg_nodes and
-reg_dates: their node texts and dates; region_map, number_map, date_map: each distinct
-text read once) and asks write_errors for reg_errors(line, seq, field, value, reason),
-the same problems ingest.register finds row by row in a workbook.
+ingest.register_csv stages the file (reg: the records' project texts; reg_nodes or
+reg_node_cells: their node texts; incoming_nodes: the node dates read, with their texts
+and errors; region_map, number_map, date_map: each distinct text read once) and asks
+write_errors for reg_errors(line, seq, field, value, reason), the same problems
+ingest.register finds row by row in a workbook.
 """
 
 from __future__ import annotations
@@ -90,20 +91,20 @@ def _event_errors(register: Register) -> list[str]:
 def _date_errors(today: date) -> list[str]:
     day = f"DATE '{today.isoformat()}'"
     parts = [
-        f"SELECT line, 10, f.{k}, d.{k}, d.{k}_error FROM reg_dates d JOIN node_fields f "
+        f"SELECT line, 10, f.{k}, d.{k}_text, d.{k}_error FROM incoming_nodes d JOIN node_fields f "
         f"USING (node) WHERE d.{k}_error IS NOT NULL"
         for k in ("planned", "reported", "confirmed")
     ]
     parts += [
-        f"SELECT line, 11, f.{k}, CAST(d.{k}_day AS VARCHAR), "
-        f"'in the future (after {today.isoformat()})' FROM reg_dates d "
-        f"JOIN node_fields f USING (node) WHERE d.{k}_day > {day}"
+        f"SELECT line, 11, f.{k}, CAST(d.{k} AS VARCHAR), "
+        f"'in the future (after {today.isoformat()})' FROM incoming_nodes d "
+        f"JOIN node_fields f USING (node) WHERE d.{k} > {day}"
         for k in ("reported", "confirmed")
     ]
     parts.append(
-        "SELECT line, 12, f.confirmed, CAST(d.confirmed_day AS VARCHAR), "
-        "'confirmed, but never reported' FROM reg_dates d JOIN node_fields f USING (node) "
-        "WHERE d.confirmed_day IS NOT NULL AND d.reported_day IS NULL"
+        "SELECT line, 12, f.confirmed, CAST(d.confirmed AS VARCHAR), "
+        "'confirmed, but never reported' FROM incoming_nodes d JOIN node_fields f USING (node) "
+        "WHERE d.confirmed IS NOT NULL AND d.reported IS NULL"
     )
     return parts
 
@@ -114,12 +115,12 @@ def _order_errors(register: Register) -> list[str]:
     for first, then in register.ordered_pairs():
         for kind in ("planned", "reported"):
             parts.append(
-                f"SELECT b.line, 13, f.{kind}, CAST(b.{kind}_day AS VARCHAR), "
-                f"printf('{then} {kind} before {first} {kind} (%s)', a.{kind}_day) "
-                f"FROM reg_dates a JOIN reg_dates b USING (project) "
+                f"SELECT b.line, 13, f.{kind}, CAST(b.{kind} AS VARCHAR), "
+                f"printf('{then} {kind} before {first} {kind} (%s)', a.{kind}) "
+                f"FROM incoming_nodes a JOIN incoming_nodes b USING (project) "
                 f"JOIN node_fields f ON f.node = b.node "
                 f"WHERE a.node = {quote_text(first)} AND b.node = {quote_text(then)} "
-                f"AND b.{kind}_day < a.{kind}_day"
+                f"AND b.{kind} < a.{kind}"
             )
     return parts
 

@@ -34,7 +34,6 @@ TEMP = (
     "line_numbers",
     "reg",
     "reg_nodes",
-    "reg_dates",
     "date_map",
     "number_map",
     "region_map",
@@ -58,8 +57,8 @@ def stage_register(
         names = [r[0] for r in con.execute("DESCRIBE raw_rows").fetchall()]
         _check_header(path, register, names)
         rows = _rows(con, register, names)
-        _nodes(con, register, names)
-        _maps(con, regions)
+        nodes, dates = _nodes(con, register, names)
+        _maps(con, regions, nodes, dates)
         write_errors(con, register, today)
         total = int(con.execute("SELECT count(*) FROM reg_errors").fetchall()[0][0])
         if total:
@@ -68,10 +67,11 @@ def stage_register(
                 f"LIMIT {ERRORS_KEPT}"
             ).fetchall()
             raise IngestError(str(path), [RowError(*r) for r in found], total)
-        _incoming(con)
+        _incoming(con, register)
         return rows
     finally:
         con.execute("DROP VIEW IF EXISTS temp.staged")
+        con.execute("DROP VIEW IF EXISTS temp.reg_node_cells")
         for name in TEMP:
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
@@ -142,11 +142,12 @@ def _rows(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) 
     return int(con.execute("SELECT count(*) FROM reg").fetchall()[0][0])
 
 
-def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) -> None:
-    """reg_nodes: the four texts of each node of each record, nodes with any text only."""
+def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) -> tuple[str, str]:
+    """The four texts of each node of each record, nodes with any text only (reg_nodes, or
+    the view reg_node_cells); return its name and a query of every date text."""
     if register.layout == "events":
         _event_nodes(con, register, names)
-        return
+        return "reg_nodes", "SELECT unnest([planned, reported, confirmed]) FROM reg_nodes"
     c = register.columns
     suffixes = (c.planned_suffix, c.reported_suffix, c.confirmed_suffix, c.confirmed_by_suffix)
     keys = ("planned", "reported", "confirmed", "confirmer")
@@ -159,9 +160,10 @@ def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str])
     # the header texts of each node's cells, joined only to name a bad one
     fields = [(n.id, *(n.name + x for x in suffixes[:3])) for n in register.nodes]
     _register_frame(con, "node_fields", fields, ["node", "planned", "reported", "confirmed"])
+    # a view: read once, into incoming_nodes (a table of 10 rows a record costs a copy)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE reg_nodes AS
+        CREATE OR REPLACE TEMP VIEW reg_node_cells AS
         SELECT line, project, node, planned, reported, confirmed, confirmer FROM (
             SELECT line, trim(coalesce({quote_ident(name_key(c.id))}, '')) AS project,
                    unnest([{", ".join(structs)}], recursive := true)
@@ -169,6 +171,8 @@ def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str])
         WHERE planned <> '' OR reported <> '' OR confirmed <> '' OR confirmer <> ''
         """
     )
+    cells = [_col(names, n.name + x) for n in register.nodes for x in suffixes[:3]]
+    return "reg_node_cells", f"SELECT unnest([{', '.join(cells)}]) FROM reg_cells"
 
 
 def _event_nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) -> None:
@@ -203,10 +207,13 @@ def _event_nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list
     )
 
 
-def _maps(con: duckdb.DuckDBPyConnection, regions: list[Region]) -> None:
+def _maps(
+    con: duckdb.DuckDBPyConnection, regions: list[Region], nodes: str, date_texts: str
+) -> None:
     """Each distinct date, number and region text read once, as ingest.register reads it;
-    reg_dates: reg_nodes with the dates (NULL when empty or bad) and their errors."""
-    dates = _distinct(con, "SELECT unnest([planned, reported, confirmed]) FROM reg_nodes")
+    incoming_nodes: the nodes with the dates read (NULL when empty or bad), their texts
+    (planned_text …) and errors (planned_error …)."""
+    dates = _distinct(con, date_texts)
     numbers = _distinct(con, "SELECT unnest([investment, funds, progress]) FROM reg")
     places = _distinct(con, "SELECT region_text FROM reg")
     known = region_names(regions)
@@ -214,16 +221,17 @@ def _maps(con: duckdb.DuckDBPyConnection, regions: list[Region]) -> None:
     _register(con, "number_map", [(t, *_read(read_number, t)) for t in numbers], "DOUBLE")
     regions_found = [(t, known.get(clean_text(t)), None) for t in places]
     _register(con, "region_map", regions_found, "VARCHAR")
-    picks = ", ".join(
-        f"{k[0]}.value AS {k}_day, {k[0]}.error AS {k}_error"
-        for k in ("planned", "reported", "confirmed")
-    )
+    kinds = ("planned", "reported", "confirmed")
+    picks = ", ".join(f"{k[0]}.value AS {k}" for k in kinds)
+    picks += ", n.confirmer AS confirmed_by, CAST(n.line AS BIGINT) AS line, "
+    picks += ", ".join(f"n.{k} AS {k}_text, {k[0]}.error AS {k}_error" for k in kinds)
     joins = " ".join(
         f"LEFT JOIN date_map {k[0]} ON {k[0]}.text = n.{k}"
         for k in ("planned", "reported", "confirmed")
     )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE reg_dates AS SELECT n.*, {picks} FROM reg_nodes n {joins}"
+        f"CREATE OR REPLACE TEMP TABLE incoming_nodes AS "
+        f"SELECT n.project, n.node, {picks} FROM {nodes} n {joins}"
     )
 
 
@@ -265,21 +273,18 @@ def _register_frame(
         con.unregister("_frame")
 
 
-# Each project's first record (the only one, in the projects layout).
+# Each project's first record (in the projects layout the only one: twice is refused).
 _FIRST_ROWS = "(SELECT DISTINCT ON (project) * FROM reg ORDER BY project, line)"
 
 
-def _incoming(con: duckdb.DuckDBPyConnection) -> None:
-    """incoming_projects and incoming_nodes, as ingest.register_store stages them."""
+def _incoming(con: duckdb.DuckDBPyConnection, register: Register) -> None:
+    """incoming_projects, as ingest.register_store stages it (incoming_nodes is staged)."""
+    source = _FIRST_ROWS if register.layout == "events" else "reg"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE incoming_projects AS
         SELECT project, name, region, unit, supporting, investment, category, funds, progress,
                CAST(line AS BIGINT) AS line
-        FROM ({PARSED.format(source=_FIRST_ROWS)});
-        CREATE OR REPLACE TEMP TABLE incoming_nodes AS
-        SELECT project, node, planned_day AS planned, reported_day AS reported,
-               confirmed_day AS confirmed, confirmer AS confirmed_by, CAST(line AS BIGINT) AS line
-        FROM reg_dates;
+        FROM ({PARSED.format(source=source)})
         """
     )
