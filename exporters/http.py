@@ -75,8 +75,9 @@ class Hooks:
     token: str | None
     on_refresh: Callable[[], None]
     on_reload: Callable[[], str | None]  # the error, or None when the reload worked
-    # the bulletin page of a month (None: the current one) as (HTTP status, body)
-    bulletin: Callable[[str | None], tuple[int, bytes]] | None = None
+    # the bulletin page of a month (None: the current one) and a query string
+    # (?region=R&unit=U) as (HTTP status, body)
+    bulletin: Callable[[str | None, str], tuple[int, bytes]] | None = None
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,8 @@ class Handler(BaseHTTPRequestHandler):
         if pages is None:
             self._send(404, PLAIN, b"not found\n")
             return
-        code, body = pages(self.target.removeprefix("/bulletin").strip("/") or None)
+        query = self.requestline.split()[1].partition("?")[2]
+        code, body = pages(self.target.removeprefix("/bulletin").strip("/") or None, query)
         self._send(code, HTML if code == 200 else PLAIN, body)
 
     def _send(self, code: int, ctype: str, body: bytes, gz: bool = False) -> None:

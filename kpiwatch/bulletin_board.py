@@ -1,11 +1,13 @@
-"""The bulletin the service serves (电子展板): rebuilt after each good refresh, older
-months built on request and kept until the next refresh changes what they would say."""
+"""The bulletin the service serves (电子展板): rebuilt after each good refresh; older
+months and a region's or a unit's bulletin (?region=R&unit=U) built on request and kept
+until the next refresh changes what they would say."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from datetime import datetime
+from urllib.parse import parse_qs
 
 import duckdb
 
@@ -19,6 +21,15 @@ log = logging.getLogger("kpiwatch")
 RELOAD_SECONDS = 300
 
 LATEST_SQL = "SELECT strftime(max(as_of_end), '%Y-%m') FROM progress"
+# Pages built on request kept at once (a large store's page is tens of megabytes).
+KEPT = 16
+SCOPES = ("region", "unit")
+# A page: its month, region and unit as asked for.
+Key = tuple[str, str | None, str | None]
+
+
+class BadQuery(ValueError):
+    """A query string /bulletin does not take."""
 
 
 class Bulletins:
@@ -26,7 +37,7 @@ class Bulletins:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pages: dict[str, bytes] = {}
+        self._pages: dict[Key, bytes] = {}
         self._current: str | None = None
         self._generation = 0  # a page built on request is kept only if no refresh came between
         self._collected: tuple[str, tuple[Bulletin, str]] | None = None
@@ -55,29 +66,65 @@ class Bulletins:
             return
         with self._lock:
             self._generation += 1
-            self._pages = {month: html}
+            self._pages = {(month, None, None): html}
             self._current = month
 
-    def page(self, config: Config, month: str | None) -> tuple[int, bytes]:
-        """(status, body) for GET /bulletin (month None) or /bulletin/YYYY-MM."""
+    def page(self, config: Config, month: str | None, query: str = "") -> tuple[int, bytes]:
+        """(status, body) for GET /bulletin (month None) or /bulletin/YYYY-MM, with the
+        query string's region and unit; a page a refresh would change is not kept."""
+        try:
+            region, unit = scope(query)
+        except BadQuery as exc:
+            return 400, f"{exc}\n".encode()
         with self._lock:
+            current = month is None
             month = month or self._current
-            found = self._pages.get(month) if month else None
+            key = (month, region, unit) if month else None
+            found = self._pages.get(key) if key else None
             generation = self._generation
-        if month is None:
+        if key is None:
             return 503, b"no bulletin yet: the first refresh has not finished\n"
         if found is not None:
             return 200, found
         try:
-            html = build(config, Request(month), generated=_now()).encode("utf-8")
-        except UsageError as exc:
+            html = self._build(config, key, current)
+        except UsageError as exc:  # no such month, region or unit: the reason, not a page
             return 404, f"{exc}\n".encode()
         except (StoreError, duckdb.Error, OSError) as exc:
             return 503, f"the store is busy, try again: {str(exc).splitlines()[0]}\n".encode()
         with self._lock:
             if generation == self._generation:
-                self._pages.setdefault(month, html)
+                self._keep(key, html)
         return 200, html
+
+    @staticmethod
+    def _build(config: Config, key: Key, current: bool) -> bytes:
+        """A page built on request; the current month's reloads itself on a wall screen."""
+        reload = RELOAD_SECONDS if current else None
+        return build(config, Request(*key), generated=_now(), reload=reload).encode("utf-8")
+
+    def _keep(self, key: Key, html: bytes) -> None:
+        """Keep a page until the next refresh; the oldest built on request goes first."""
+        self._pages.setdefault(key, html)
+        built = [k for k in self._pages if k != (self._current, None, None)]
+        for old in built[: max(0, len(built) - KEPT)]:
+            del self._pages[old]
+
+
+def scope(query: str) -> tuple[str | None, str | None]:
+    """The region and the unit a query string asks for (each at most once)."""
+    try:
+        asked = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError as exc:
+        raise BadQuery(f"query {query!r}: expected region=R&unit=U") from exc
+    unknown = sorted(set(asked) - set(SCOPES))
+    if unknown:
+        raise BadQuery(f"unknown parameter {unknown[0]!r}: /bulletin takes region and unit")
+    for name, values in asked.items():
+        if len(values) > 1 or not values[0].strip():
+            raise BadQuery(f"{name}: give one non-empty value")
+    region, unit = (asked[name][0].strip() if name in asked else None for name in SCOPES)
+    return region, unit
 
 
 def _now() -> str:

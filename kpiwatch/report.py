@@ -84,7 +84,7 @@ def collect(
     if request.unit is not None:
         keys = con.execute(UNITS_SQL, [request.unit, request.unit]).fetchall()
         if not keys:
-            raise UsageError(f"--unit {request.unit!r}: no such unit or responsible unit")
+            raise UsageError(f"unit {request.unit!r}: no such unit or responsible unit")
         units = tuple(sorted({str(k) for pair in keys for k in pair}))
         shown.append(request.unit)
     scope = Scope(year, month, regions, units)

@@ -266,7 +266,7 @@ class Service:
             refresh_token(config),
             self.request_refresh,
             self.reload,
-            lambda month: self.bulletins.page(self.config, month),
+            lambda month, query: self.bulletins.page(self.config, month, query),
         )
 
     def reload(self) -> str | None:

@@ -8,6 +8,7 @@ import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import bcrypt
 import duckdb
@@ -141,7 +142,7 @@ def test_a_region_or_a_unit_narrows_the_bulletin(store: Config) -> None:
         (["--month", "2025-10"], "no checks for 2025-10 (checks run from 2026-01 to 2026-10)"),
         (["--month", "2026-13"], "--month '2026-13': expected a month as YYYY-MM"),
         (["--month", MONTH, "--region", "atlantis"], "no region 'atlantis'"),
-        (["--month", MONTH, "--unit", "无此单位"], "--unit '无此单位': no such unit"),
+        (["--month", MONTH, "--unit", "无此单位"], "unit '无此单位': no such unit"),
     ],
 )
 def test_bad_requests_are_one_clear_line(
@@ -222,6 +223,7 @@ def test_the_service_serves_the_bulletin_with_the_tls_and_auth_of_metrics(
         assert code == 404 and body.decode("utf-8").startswith("no checks for 2025-01")
         assert https(f"{base}/junk", ctx, user)[0] == 404
         assert https(base, ctx, user, "POST")[0] == 405
+        zone, zone_page = _scoped_pages(base, ctx, user)
         # each good refresh rebuilds the current page
         stamp = re.search(r"generated ([\d-]+ [\d:]+)", page)
         assert stamp is not None
@@ -232,11 +234,43 @@ def test_the_service_serves_the_bulletin_with_the_tls_and_auth_of_metrics(
             timeout=120,
             what="the bulletin rebuilt after a refresh",
         )
+        assert https(zone, ctx, user)[1] != zone_page  # a scope's page is rebuilt too
     laid = probe(page, tmp_path)
     assert laid["rows"] == 6 and laid["sections"] == SECTIONS
     charts = laid["charts"]
     assert isinstance(charts, list) and charts
     assert all(w > 50 and h > 30 for _, w, h in charts)
+    laid = probe(zone_page.decode("utf-8"), tmp_path)
+    assert laid["rows"] == 1 and "古镇口核心区" in str(laid["text"])
+    charts = laid["charts"]
+    assert isinstance(charts, list) and charts
+    assert all(w > 50 and h > 30 for _, w, h in charts)
+
+
+def _scoped_pages(base: str, ctx: ssl.SSLContext, user: str) -> tuple[str, bytes]:
+    """A region's and a unit's bulletin, kept until the next refresh; an unknown region or
+    unit is a 404 with the reason, a parameter the route does not take a 400."""
+    zone = f"{base}?region={quote('古镇口核心区')}"
+    assert https(zone, ctx)[0] == 401
+    code, page = https(zone, ctx, user)
+    assert code == 200 and page.count(b'<tr class="item') == 1
+    assert b'<meta http-equiv="refresh"' in page  # the current month: a wall screen's page
+    assert https(zone, ctx, user)[1] == page  # the same page, not built again
+    code, unit = https(f"{base}/2026-09?unit={quote('西海岸新区管委会')}", ctx, user)
+    assert code == 200 and unit.count(b'<tr class="item') == 2
+    assert "Monthly bulletin 2026-09" in unit.decode("utf-8")
+    for query, reason in [
+        ("region=atlantis", "no region 'atlantis'"),
+        (f"unit={quote('无此单位')}", "unit '无此单位': no such unit"),
+        (f"region=lingshan&unit={quote('董家口经济区管委会')}", "no checks for 2026-10 in region"),
+        ("colour=red", "unknown parameter 'colour': /bulletin takes region and unit"),
+        ("region=a&region=b", "region: give one non-empty value"),
+    ]:
+        code, body = https(f"{base}?{query}", ctx, user)
+        assert code == (400 if "region and unit" in reason or "one" in reason else 404)
+        assert body.decode("utf-8").startswith(reason), body
+    assert https(f"{base}/2026-09?region=atlantis", ctx, user)[0] == 404
+    return zone, page
 
 
 def test_make_tools_installs_the_browser_fonts_and_pdf_tools_when_missing() -> None:
