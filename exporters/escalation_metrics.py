@@ -24,8 +24,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 CHECKS_SQL = """
-SELECT indicator, region, coalesce(unit, ''), level FROM escalation_history
-WHERE item_kind = 'check'
+SELECT indicator, region, coalesce(unit, ''), level
+FROM escalation_history_as_of(CAST($today AS DATE))
+WHERE item_kind = 'check' AND period_end <= CAST($today AS DATE)
 QUALIFY row_number() OVER (PARTITION BY item ORDER BY period_end DESC) = 1
 ORDER BY ALL
 """
@@ -33,16 +34,18 @@ ORDER BY ALL
 UNITS_SQL = """
 WITH known AS (
     SELECT id AS unit FROM units UNION SELECT name FROM units WHERE name IS NOT NULL
-    UNION SELECT DISTINCT unit FROM escalation_history WHERE unit IS NOT NULL
+    UNION SELECT DISTINCT unit FROM escalation_history_as_of(CAST($today AS DATE))
+    WHERE unit IS NOT NULL
 )
-SELECT e.unit, e.level, count(*) FROM escalations e SEMI JOIN known k ON k.unit = e.unit
+SELECT e.unit, e.level, count(*) FROM escalations_as_of(CAST($today AS DATE)) e
+SEMI JOIN known k ON k.unit = e.unit
 WHERE e.current GROUP BY ALL ORDER BY ALL
 """
 LEVELS = (1, 2, 3)
 # Each rule's periods judged as known on the day: without one, and those since the last
 # period with one.
 EVERY_PERIOD_SQL = """
-WITH p AS (SELECT * FROM every_period_as_of(CAST(? AS DATE))),
+WITH p AS (SELECT * FROM every_period_as_of(CAST($today AS DATE))),
 ok AS (SELECT rule, max(period_end) FILTER (status = 'on_track') AS last_ok FROM p GROUP BY rule)
 SELECT r.rule, coalesce(r.owner, ''), count(p.period) FILTER (p.status = 'behind'),
        count(p.period) FILTER (p.status = 'behind' AND p.period_end > coalesce(ok.last_ok,
@@ -65,14 +68,16 @@ class EscalationData:
 def read_escalation_data(
     con: duckdb.DuckDBPyConnection, today: date | None = None
 ) -> EscalationData:
-    """The current levels, and the [[every_period]] rules judged on `today` as known by
-    its end (default: the machine's date); empty for a store without the ladder's views."""
+    """The levels and the [[every_period]] rules on `today` (default: the machine's
+    date), as known by its end; empty for a store without the ladder's views."""
+    day = {"today": today or date.today()}
     try:
         checks = [
-            (str(i), str(r), str(u), int(v)) for i, r, u, v in con.execute(CHECKS_SQL).fetchall()
+            (str(i), str(r), str(u), int(v))
+            for i, r, u, v in con.execute(CHECKS_SQL, day).fetchall()
         ]
-        units = [(str(u), int(v), int(n)) for u, v, n in con.execute(UNITS_SQL).fetchall()]
-        rules = con.execute(EVERY_PERIOD_SQL, [today or date.today()]).fetchall()
+        units = [(str(u), int(v), int(n)) for u, v, n in con.execute(UNITS_SQL, day).fetchall()]
+        rules = con.execute(EVERY_PERIOD_SQL, day).fetchall()
     except duckdb.CatalogException:
         return EscalationData()
     every = [(str(r), str(u), int(n), int(run)) for r, u, n, run in rules]

@@ -86,8 +86,8 @@ def test_read_from_the_store(tmp_path: Path) -> None:
     finally:
         con.close()
     assert data.checks == [("projects_started", "zone_a", "发展改革局", 3)]
-    # the check, and the rule's weeks through May (W18..W22 without one) as known now
-    assert data.units == [("发展改革局", 3, 2)]
+    # on 10 May: the check at 问责, the rule at 通报 (W18 without one after two with one)
+    assert data.units == [("发展改革局", 1, 1), ("发展改革局", 3, 1)]
     # W15 without, W16 (the 15th) and W17 (the 24th) with one, W18 without
     assert data.every_period == [("weekly_signing", "发展改革局", 2, 1)]
     # on 20 April the report of the 15th was not known yet: W15 and W16 without one
