@@ -83,6 +83,7 @@ def test_a_real_prometheus_fires_the_level_of_each_unit(tmp_path: Path) -> None:
         ("KpiEscalationNotice", "owner-1"),
         ("KpiEscalationTalk", "supervision,owner-1"),
         ("KpiEscalationAccountability", "supervision,owner-1"),
+        ("KpiEveryPeriodMissed", "owner-1"),  # the rule's owner alone, like 通报
     ],
 )
 def test_the_alertmanager_example_routes_talks_and_accountability_apart(
