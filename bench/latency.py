@@ -4,7 +4,8 @@ Starts `kpiwatch serve` (its own process, 127.0.0.1, a free port) on the demo co
 on the bench store of bench.checks (1,000,000 observations, 100,000 targets), waits for
 its first refresh, then REPEATS times drops a one-release file into the inbox and polls
 /metrics until the new value is served; prints min and median seconds.
-Usage: python -m bench.latency demo|bench [REPEATS]   (from the repository root)
+Usage: python -m bench.latency demo|bench [REPEATS [ROWS]]   (from the repository root;
+ROWS: the bench store's observations, 1,000,000 unless given)
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ def demo(base: Path) -> tuple[Path, str, dict[str, str]]:
     return base / "config.toml", "period,region,indicator,measure,value\n" + row + "\n", labels
 
 
-def bench(base: Path) -> tuple[Path, str, dict[str, str]]:
+def bench(base: Path, rows: int = 1_000_000) -> tuple[Path, str, dict[str, str]]:
     """The bench store's config, its observations read from the inbox."""
-    config = checks.build(base, 1_000_000)
+    config = checks.build(base, rows)
     (base / "inbox").mkdir()
     shutil.move(base / "obs.csv", base / "inbox" / "obs.csv")
     text = config.read_text(encoding="utf-8").replace(
@@ -88,9 +89,10 @@ def wait(port: int, sample: dict[str, str], value: float, limit: float) -> float
 def main() -> None:
     which = sys.argv[1] if len(sys.argv) > 1 else "demo"
     times = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    rows = int(sys.argv[3]) if len(sys.argv) > 3 else 1_000_000
     with tempfile.TemporaryDirectory(prefix="kpiwatch-latency-") as tmp:
         base = Path(tmp)
-        config, release, sample = (demo if which == "demo" else bench)(base)
+        config, release, sample = demo(base) if which == "demo" else bench(base, rows)
         port = free_port()
         server = subprocess.Popen(
             [

@@ -4,7 +4,9 @@ until the next refresh changes what they would say."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from datetime import datetime
 from urllib.parse import parse_qs
@@ -19,6 +21,8 @@ from kpiwatch.report import Request, build, collect, page
 log = logging.getLogger("kpiwatch")
 # A wall screen reloads the current bulletin this often (seconds).
 RELOAD_SECONDS = 300
+# How much lower the drawing of a page runs than the refreshes (a nice increment).
+NICER = 10
 
 LATEST_SQL = "SELECT strftime(max(as_of_end), '%Y-%m') FROM progress"
 # Pages built on request kept at once (a large store's page is tens of megabytes).
@@ -41,6 +45,8 @@ class Bulletins:
         self._current: str | None = None
         self._generation = 0  # a page built on request is kept only if no refresh came between
         self._collected: tuple[str, tuple[Bulletin, str]] | None = None
+        self._pending: tuple[str, tuple[Bulletin, str]] | None = None  # the next to draw
+        self._drawer: threading.Thread | None = None
 
     def collect(self, con: duckdb.DuckDBPyConnection, config: Config) -> None:
         """Read the current month's bulletin on the refresh's own connection: the store
@@ -54,20 +60,43 @@ class Bulletins:
             log.warning("the bulletin was not rebuilt: %s", str(exc).splitlines()[0])
 
     def rebuild(self) -> None:
-        """After a good refresh: draw the collected month's page; older ones on request."""
+        """After a good refresh: draw the collected month's page in the background (older
+        months on request). A big store's page holds thousands of charts: the refresh loop
+        must not wait for them, or files dropped into the inbox wait as long."""
         if self._collected is None:
             return
-        month, found = self._collected
-        self._collected = None
-        try:
-            html = page(found, _now(), RELOAD_SECONDS).encode("utf-8")
-        except Exception:  # a drawing bug must not stop the service; the old page stays
-            log.exception("the bulletin could not be drawn")
-            return
         with self._lock:
-            self._generation += 1
-            self._pages = {(month, None, None): html}
-            self._current = month
+            self._pending, self._collected = self._collected, None
+            if self._drawer is not None:
+                return  # it draws this page once the one it is drawing is done
+            self._drawer = threading.Thread(target=self._draw, name="bulletin", daemon=True)
+            self._drawer.start()
+
+    def drawing(self) -> bool:
+        """Whether a page collected by a refresh is still being drawn."""
+        with self._lock:
+            return self._drawer is not None
+
+    def _draw(self) -> None:
+        """Draw the newest collected page until none is waiting; a page overtaken by a
+        newer refresh's while it was drawn is replaced by it right after."""
+        _yield_cores()
+        while True:
+            with self._lock:
+                job, self._pending = self._pending, None
+                if job is None:
+                    self._drawer = None
+                    return
+            month, found = job
+            try:
+                html = page(found, _now(), RELOAD_SECONDS).encode("utf-8")
+            except Exception:  # a drawing bug must not stop the service; the old page stays
+                log.exception("the bulletin could not be drawn")
+                continue
+            with self._lock:
+                self._generation += 1
+                self._pages = {(month, None, None): html}
+                self._current = month
 
     def page(self, config: Config, month: str | None, query: str = "") -> tuple[int, bytes]:
         """(status, body) for GET /bulletin (month None) or /bulletin/YYYY-MM, with the
@@ -125,6 +154,14 @@ def scope(query: str) -> tuple[str | None, str | None]:
             raise BadQuery(f"{name}: give one non-empty value")
     region, unit = (asked[name][0].strip() if name in asked else None for name in SCOPES)
     return region, unit
+
+
+def _yield_cores() -> None:
+    """Run this thread, and the chart workers it starts (they inherit its priority),
+    below the refreshes: the wall board can wait, the metrics should not."""
+    me = threading.get_native_id()
+    with contextlib.suppress(OSError):  # a platform without per-thread priorities
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + NICER))
 
 
 def _now() -> str:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.store import open_store
-from kpiwatch import app
+from kpiwatch import app, bulletin_board
 from kpiwatch.config import Config, load_config
 from kpiwatch.service import Service
 from metrics.progress import ChecksReport
@@ -240,7 +241,12 @@ def test_refreshes_store_what_a_full_recompute_stores(
     shutil.rmtree(full, ignore_errors=True)
 
 
-def test_a_file_dropped_while_a_refresh_runs_is_loaded_by_the_next(store: Path) -> None:
+def test_a_file_dropped_while_a_refresh_runs_is_loaded_by_the_next(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropped after the refresh's ingest read the inbox, it is loaded by the next refresh,
+    which waits neither for the timer nor for the bulletin's drawing: a big store's page
+    holds thousands of charts (minutes), held here until the next refresh is done."""
     text = (store / "config.toml").read_text(encoding="utf-8")
     text = text.replace('path = "data.csv"', 'path = "inbox/*.csv"')
     text += '\n[server]\ninbox = "inbox"\ninbox_poll_seconds = 0.05\n'
@@ -248,6 +254,13 @@ def test_a_file_dropped_while_a_refresh_runs_is_loaded_by_the_next(store: Path) 
     (store / "config.toml").write_text(text, encoding="utf-8")
     (store / "inbox").mkdir()
     late = store / "inbox" / "late.csv"
+    drawn, pages = threading.Event(), iter(("first", "second"))
+
+    def held(*_: Any) -> str:
+        drawn.wait(300)
+        return next(pages)  # the charts are not at stake here
+
+    monkeypatch.setattr(bulletin_board, "page", held)
 
     class DropDuring(Service):
         """Drops a release just after the ingest of its first refresh has read the inbox."""
@@ -255,8 +268,8 @@ def test_a_file_dropped_while_a_refresh_runs_is_loaded_by_the_next(store: Path) 
         refreshes = 0
 
         def refresh(self) -> bool:
-            self.refreshes += 1
             done = super().refresh()
+            self.refreshes += 1
             if self.refreshes == 1:
                 late.write_text(
                     "period,region,indicator,measure,value\n2026-07,zone_b,energy,value,47\n",
@@ -270,10 +283,12 @@ def test_a_file_dropped_while_a_refresh_runs_is_loaded_by_the_next(store: Path) 
     loop = threading.Thread(target=service.run_loop)
     loop.start()
     loop.join(120)  # bounded: without the next refresh the loop would wait a day
+    refreshes = service.refreshes
+    drawn.set()
     service.triggers.stop.set()
     loop.join()
     service.close()
-    assert service.refreshes == 2
+    assert refreshes == 2
     con = duckdb.connect(str(store / "kpiwatch.duckdb"), read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM loads WHERE file LIKE '%late.csv'").fetchall() == [
@@ -281,3 +296,10 @@ def test_a_file_dropped_while_a_refresh_runs_is_loaded_by_the_next(store: Path) 
         ]
     finally:
         con.close()
+    pause = threading.Event()
+    for _ in range(2400):  # the pages are drawn once let go (bounded: two minutes)
+        if not service.bulletins.drawing():
+            break
+        pause.wait(0.05)
+    status, body = service.bulletins.page(service.config, None)
+    assert (status, body) == (200, b"second")  # the newest refresh's page
