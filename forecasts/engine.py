@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.stats import norm
-from scipy.stats import t as student_t
 
 from forecasts.models import (
     Array,
@@ -52,8 +50,10 @@ MEMBERS = {  # in the order of candidates()
 CALIB_WINDOW = 2
 CALIB_PRIOR = 6.0
 TAIL_DF = 4
-# t quantile scaled to the Gaussian's at 90 % (the 80 % interval's upper bound).
-TAIL_MATCH = float(norm.ppf(0.9) / student_t.ppf(0.9, TAIL_DF))
+# t quantile scaled to the Gaussian's at 90 % (the 80 % interval's upper bound):
+# norm.ppf(0.9) / t.ppf(0.9, TAIL_DF), written out so that no verb pays for scipy.stats
+# (0.6 s) before it forecasts.
+TAIL_MATCH = 0.8358637629050891
 
 
 class TooShort(ValueError):

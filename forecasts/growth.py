@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
 
 from forecasts.engine import TooShort
 from forecasts.models import Array, Forecaster, Naive, Theta
@@ -163,6 +162,8 @@ def forecast_growth(
 ) -> GrowthForecast:
     """Draws of the cumulative rate at the end of the year and of the quarter, given the
     data to `month` of `year` (`to_date`: the cumulative rate then, if not in `data`)."""
+    from scipy.stats import norm  # 0.6 s: only where a forecast is made
+
     c_known = dict(data.cumulative).get(year * 12 + month - 1, to_date)
     ends = (12, quarter_end)
     now = member_points(data, year, month, c_known, ends)

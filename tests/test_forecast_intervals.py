@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forecasts.engine import _calibration, forecast_series
+from forecasts.engine import TAIL_DF, TAIL_MATCH, _calibration, forecast_series
 from forecasts.jobs import Job, run
 
 
@@ -22,6 +23,12 @@ def test_calibration_widens_late_steps_where_backtest_errors_grow() -> None:
     assert c[:3].max() < 0.8 * one_scale < 1.1 * one_scale < c[9:12].min(), c
     assert c[-1] > 1.5 * c[0]
     assert np.all(c[12:] == c[11]), "steps past the backtest keep the last step's scale"
+
+
+def test_the_tails_match_the_gaussian_at_the_80_percent_bound() -> None:
+    from scipy.stats import norm, t
+
+    assert pytest.approx(norm.ppf(0.9) / t.ppf(0.9, TAIL_DF), rel=1e-12) == TAIL_MATCH
 
 
 def test_calibration_is_flat_where_errors_do_not_grow() -> None:

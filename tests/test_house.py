@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,3 +89,19 @@ def test_make_test_leaves_the_system_prometheus_alone(tmp_path: Path) -> None:
     assert "[dev]" in plan
     assert "systemctl" not in plan
     assert "service prometheus" not in plan
+
+
+def test_the_cli_starts_without_the_libraries_only_some_verbs_need() -> None:
+    # Every `kpiwatch` run pays for what the CLI imports before the verb starts.
+    heavy = ("scipy", "statsmodels.tsa", "matplotlib")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import sys, kpiwatch.cli; print([m for m in {heavy} if m in sys.modules])",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
