@@ -50,7 +50,8 @@ def _key(trains: list[Array], h: int, season: int, model: str) -> str:
     return digest.hexdigest()[:20]
 
 
-def _run(trains: list[Array], h: int, season: int, model: str) -> Baseline:
+def run(trains: list[Array], h: int, season: int, model: str) -> Baseline:
+    """One statsforecast model on the series (no cache), timed."""
     from statsforecast import StatsForecast
     from statsforecast import models as sf_models
 
@@ -83,7 +84,7 @@ def baselines(
                 bounds = {b: z[b] for b in BOUNDS}
                 out.append(Baseline(model, z["mean"], bounds, float(z["seconds"])))
             continue
-        base = _run(trains, h, season, model)
+        base = run(trains, h, season, model)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         arrays = {"mean": base.mean, "seconds": np.array(base.seconds), **base.bounds}
