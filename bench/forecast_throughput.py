@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from bench.forecast_baselines import run
 from bench.forecast_sets import SeriesSet
 
-SAMPLE = 160
+SAMPLE = 96
 ROUNDS = 2
 
 

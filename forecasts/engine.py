@@ -71,6 +71,9 @@ class SeriesForecast:
     backtest_mase: float | None
     note: str
     fallback: bool
+    # The chosen model's errors at the backtest origins and its (calibrated) sds there,
+    # (origins, steps): what the benchmark recalibrates P(meet) on (bench/forecast_calibration).
+    backtest: tuple[Array, Array] | None = None
 
 
 def seasonal_indices(y: Array, season: int) -> tuple[Array, bool] | None:
@@ -147,7 +150,7 @@ def _forecast(y: Array, h: int, season: int, n_paths: int, seed: int) -> SeriesF
         )
     found = seasonal_indices(y, season)
     makers = candidates(len(y), season, found is not None)
-    scores, errors = _backtest(y, h, season, makers, found is not None)
+    scores, checks = _backtest(y, h, season, makers, found is not None)
     ok = {k: v for k, v in scores.items() if np.isfinite(v)}
     if not ok:
         model = Naive(season).fit(y)
@@ -158,9 +161,13 @@ def _forecast(y: Array, h: int, season: int, n_paths: int, seed: int) -> SeriesF
     # single model that beat it by 40 % there lost out of sample (MASE on M3 monthly, M1
     # monthly, M3 quarterly: 0.8347, 1.0310, 1.0710 against 0.8352, 1.0299, 1.0581).
     best = "combination" if "combination" in ok else min(ok, key=lambda k: ok[k])
-    calib = _calibration(errors.get(best, np.empty((0, 0))), h)
+    err, sd = checks.get(best, (np.empty((0, 0)), np.empty((0, 0))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        calib = _calibration(np.where(sd > 0, err / sd, np.nan), h)
+    backtest = (err, sd * calib[: sd.shape[1]])
     if best == "combination":
-        return _combined(y, h, season, found, ok[best], calib, n_paths, seed)
+        f = _combined(y, h, season, found, ok[best], calib, n_paths, seed)
+        return replace(f, backtest=backtest)
     maker = next(m for m in makers if m().name == best)
     try:
         model, sa = _fit(maker, y, season, found)
@@ -178,7 +185,7 @@ def _forecast(y: Array, h: int, season: int, n_paths: int, seed: int) -> SeriesF
             n_paths,
             seed,
         )
-    return _finish(
+    f = _finish(
         y,
         h,
         model,
@@ -190,6 +197,7 @@ def _forecast(y: Array, h: int, season: int, n_paths: int, seed: int) -> SeriesF
         n_paths,
         seed,
     )
+    return replace(f, backtest=backtest)
 
 
 def _fit(
@@ -248,15 +256,15 @@ def _predict(
 
 def _backtest(
     y: Array, h: int, season: int, makers: list[Callable[[], Forecaster]], seasonal: bool
-) -> tuple[dict[str, float], dict[str, Array]]:
+) -> tuple[dict[str, float], dict[str, tuple[Array, Array]]]:
     """MASE per model (and the combination) over up to two rolling origins, and the
-    errors in the model's standard deviations, (origins, steps)."""
+    errors and the model's standard deviations, each (origins, steps)."""
     n = len(y)
     hb = max(1, min(h, n // 4))
     origins = [o for o in (n - hb, n - 2 * hb) if o >= max(MIN_HISTORY, 4)]
     lag = season if n > 2 * season else 1
     abs_err: dict[str, list[float]] = {}
-    z: dict[str, list[Array]] = {}
+    checks: dict[str, list[tuple[Array, Array]]] = {}
     for o in origins:
         train, test = y[:o], y[o : o + hb]
         scale = float(np.mean(np.abs(train[lag:] - train[:-lag]))) or 1.0
@@ -277,11 +285,10 @@ def _backtest(
         for name, (mean, sd) in preds.items():
             err = test - mean[: len(test)]
             abs_err.setdefault(name, []).append(float(np.mean(np.abs(err))) / scale)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                row = np.where(sd[: len(test)] > 0, err / sd[: len(test)], np.nan)
-            z.setdefault(name, []).append(np.r_[row, np.full(hb - len(row), np.nan)])
+            pad = np.full(hb - len(test), np.nan)
+            checks.setdefault(name, []).append((np.r_[err, pad], np.r_[sd[: len(test)], pad]))
     return {k: float(np.mean(v)) for k, v in abs_err.items()}, {
-        k: np.array(v) for k, v in z.items()
+        k: (np.array([e for e, _ in v]), np.array([d for _, d in v])) for k, v in checks.items()
     }
 
 
