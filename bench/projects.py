@@ -8,13 +8,15 @@ in 7 move, so most node versions change every month), then, for each file in ord
 Then all derived counts (the project_counts view: regions rolled up, 旬, month, quarter,
 year) against a bare GROUP BY of the same events by region, node and month (best of 3
 each), and project_counts_at(d) for a d before the last load (every stored version
-resolved). Peak RSS of the run.
+resolved). Wall and CPU seconds (this process, DuckDB's threads included, and any
+children), the load average, and peak RSS of the run.
 Usage: python -m bench.projects [PROJECTS [VERSIONS [LAYOUT]]]
        (defaults 100000, 12, projects; LAYOUT events: one row per project × node)
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import tempfile
@@ -76,50 +78,61 @@ COUNTS = [
 ]
 
 
+def cpu() -> float:
+    """CPU seconds of this process (DuckDB's threads included) and of its children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def ingest(
     tmp: Path, files: list[Path], layout: str
-) -> tuple[float, float, duckdb.DuckDBPyConnection]:
-    """Seconds of bare read_csv and of kpiwatch for every file in order; the store."""
+) -> tuple[tuple[float, float], tuple[float, float], duckdb.DuckDBPyConnection]:
+    """(wall, CPU) seconds of bare read_csv and of kpiwatch for every file in order; the
+    store. The two alternate file by file, so both see the same load."""
     register = Register(name="bench", path="*.csv", counts=COUNTS, layout=layout)
     bare = duckdb.connect(str(tmp / "bare.duckdb"))
     con = open_store(tmp / "kpiwatch.duckdb")
-    t_bare = t_ours = 0.0
+    t_bare, t_ours = [0.0, 0.0], [0.0, 0.0]
     for v, f in enumerate(files):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu()
         bare.execute(f"CREATE OR REPLACE TABLE raw AS SELECT * FROM read_csv('{f}', header = true)")
-        t_bare += time.perf_counter() - t
-        t = time.perf_counter()
+        t_bare[0] += time.perf_counter() - t
+        t_bare[1] += cpu() - c
+        t, c = time.perf_counter(), cpu()
         known = datetime(2026, 1, 1, 12) + timedelta(days=30 * v)
         load_register(con, f, register, {}, REGIONS, [register], known_from=known)
-        t_ours += time.perf_counter() - t
-    return t_bare, t_ours, con
+        t_ours[0] += time.perf_counter() - t
+        t_ours[1] += cpu() - c
+    return (t_bare[0], t_bare[1]), (t_ours[0], t_ours[1]), con
 
 
-def counts(con: duckdb.DuckDBPyConnection) -> tuple[float, float, float, int]:
+def counts(con: duckdb.DuckDBPyConnection) -> tuple[float, float, tuple[float, float], int]:
     """Seconds (best of 3) of all derived counts, of a bare GROUP BY of the same events
-    and of the counts as known on an earlier day; rows."""
+    and (wall, CPU) of the counts as known on an earlier day; rows."""
     con.execute(  # the same events, flat: what a bare GROUP BY would be handed
         "CREATE TEMP TABLE flat AS SELECT p.region, n.node, n.reported AS day "
         "FROM node_rows_current n JOIN project_rows_current p USING (register, project) "
         "WHERE n.reported IS NOT NULL"
     )
-    t_counts = _best("SELECT count(*) FROM project_counts", con)
+    t_counts = _best("SELECT count(*) FROM project_counts", con)[0]
     t_group = _best(
         "SELECT region, node, date_trunc('month', day), count(*) FROM flat GROUP BY ALL", con
-    )
-    t_then = _best("SELECT count(*) FROM project_counts_at(TIMESTAMP '2026-06-01')", con, 1)
+    )[0]
+    t_then = _best("SELECT count(*) FROM project_counts_at(TIMESTAMP '2026-06-01')", con, 2)
     n = con.execute("SELECT count(*) FROM project_counts").fetchall()[0][0]
     return t_counts, t_group, t_then, int(n)
 
 
-def _best(sql: str, con: duckdb.DuckDBPyConnection, runs: int = 3) -> float:
-    """The shortest of `runs` runs of a query, in seconds."""
-    times = []
+def _best(sql: str, con: duckdb.DuckDBPyConnection, runs: int = 3) -> tuple[float, float]:
+    """The shortest wall and CPU seconds of `runs` runs of a query."""
+    walls, cpus = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), cpu()
         con.execute(sql).fetchall()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        walls.append(time.perf_counter() - t)
+        cpus.append(cpu() - c)
+    return min(walls), min(cpus)
 
 
 def main() -> None:
@@ -130,16 +143,22 @@ def main() -> None:
         files = [Path(tmp) / f"register_{v:02d}.csv" for v in range(versions)]
         for v, f in enumerate(files):
             generate(f, projects, v, layout)
+        print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         t_bare, t_ours, con = ingest(Path(tmp), files, layout)
         print(f"ingest: {versions} registers of {projects:,} projects × 10 nodes ({layout})")
-        print(f"  bare read_csv {t_bare:.2f} s, kpiwatch {t_ours:.2f} s: {t_bare / t_ours:.3f}")
+        for what, i in (("wall", 0), ("CPU", 1)):
+            print(
+                f"  {what}: bare read_csv {t_bare[i]:.2f} s, kpiwatch {t_ours[i]:.2f} s: "
+                f"{t_bare[i] / t_ours[i]:.3f}"
+            )
         t_counts, t_group, t_then, n = counts(con)
         print(
             f"counts: project_counts {t_counts:.3f} s ({n:,} rows) vs bare GROUP BY "
-            f"{t_group:.3f} s: {t_counts / t_group:.1f}×; as known on 2026-06-01 {t_then:.2f} s"
+            f"{t_group:.3f} s: {t_counts / t_group:.1f}×; as known on 2026-06-01 "
+            f"{t_then[0]:.2f} s ({t_then[1]:.2f} CPU s)"
         )
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"peak RSS {rss:.0f} MB")
+        print(f"peak RSS {rss:.0f} MB; load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
