@@ -5,7 +5,8 @@ target and a year of weekly progress reports (52 per task: 2.6 M rows), then tim
 the same process and on the same rows, in ROUNDS alternating rounds (default 5),
   1. the floor: the progress rows summed by unit and ISO week (a join and a GROUP BY),
   2. every task's status as of a day (task_status_as_of), and
-  3. every unit's score and rank (unit_scores_as_of, which computes the statuses too).
+  3. every unit's score and rank (unit_scores_as_of, which computes the statuses too),
+  4. every quantity task's pace, period by period (task_pace_as_of: 1.5 M periods).
 Each by the clock and by CPU time (all threads); ratios are medians over the rounds of
 each query's time to the floor's in the same round.
 Usage: python -m bench.tasks [TASKS [ROUNDS]]   (from the repository root)
@@ -24,6 +25,7 @@ import duckdb
 
 from bench.timing import load_average, rounds
 from ingest.store import open_store
+from metrics import task_pace
 from metrics.task_status import TaskScoring, install
 
 UNITS, WEEKS = 500, 52
@@ -76,12 +78,14 @@ def run(tasks: int, count: int = 5, report: Callable[[str], None] = print) -> di
         "floor": FLOOR,
         "statuses": f"SELECT * FROM task_status_as_of({day})",
         "unit_scores": f"SELECT * FROM unit_scores_as_of({day})",
+        "task_pace": f"SELECT * FROM task_pace_as_of({day})",
     }
     with tempfile.TemporaryDirectory(prefix="kpiwatch-bench-") as tmp:
         con = open_store(Path(tmp) / "bench.duckdb")
         try:
             build(con, tasks)
             install(con, TaskScoring())
+            con.execute(task_pace.MACRO)
             rows = {n: con.execute(f"SELECT count(*) FROM ({q})").fetchall()[0][0]
                     for n, q in queries.items()}  # fmt: skip
             load = load_average()

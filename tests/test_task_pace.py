@@ -1,17 +1,24 @@
-"""Quantity tasks behind pace at their cadence, period by period, on the escalation ladder."""
+"""Quantity tasks behind pace at their cadence, period by period, on the escalation ladder;
+every judged period held by Hypothesis to a direct reading of the rules."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
+from ingest.grains import Grain, spans
 from ingest.store import open_store
 from kpiwatch import app, unit_render
 from kpiwatch.config import Config
-from metrics import unit_list
+from metrics import task_pace, unit_list
+from metrics.task_status import TaskScoring, install
 from tests.units_helpers import load_lists, query
 
 
@@ -70,3 +77,84 @@ def test_periods_behind_pace_climb_the_ladder(
     lines = console.export_text().splitlines()
     assert "ladder" in next(line for line in lines if "parent" in line)
     assert "问责" in next(line for line in lines if "renewal" in line)
+
+
+FIRST = date(2025, 12, 1)
+Report = tuple[int, float | None, bool]  # day offset, quantity, done
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_store(tmp_path_factory.mktemp("pace") / "store.duckdb")
+    install(con, TaskScoring())
+    con.execute(task_pace.MACRO)
+    con.execute(
+        "INSERT INTO task_loads VALUES (0, 'tasks', 'f', '', '2025-01-01', now(), 1, 1, 0, 0)"
+    )
+    yield con
+    con.close()
+
+
+def _expected(
+    cadence: Grain, start: date, deadline: date, target: float, reports: list[Report], as_of: date
+) -> list[tuple[str, date, float, float, str]]:
+    """Each period from the start's to the deadline's that ended before the day: due the
+    target prorated by days to its end (or the deadline), done what was reported by then."""
+    rows = []
+    for span in spans(start, min(deadline, as_of), cadence):
+        if span.end >= as_of:
+            continue
+        cutoff = min(span.end, deadline)
+        upto = [(q, done) for day, q, done in reports if FIRST + timedelta(days=day) <= cutoff]
+        done_quantity = sum(q or 0.0 for q, _ in upto)
+        due = target * min(1, ((cutoff - start).days + 1) / ((deadline - start).days + 1))
+        behind = done_quantity < due and not any(done for _, done in upto)
+        rows.append((span.label, span.end, due, done_quantity, "behind" if behind else "on_track"))
+    return rows
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    st.sampled_from(task_pace.CADENCES),
+    st.integers(0, 60),
+    st.integers(0, 150),
+    st.sampled_from([1.0, 7.5, 26.0]),
+    st.dictionaries(
+        st.integers(0, 240),
+        st.tuples(
+            st.sampled_from([None, 0.0, 0.5, 2.0, 4.0]), st.sampled_from([False] * 8 + [True])
+        ),
+        max_size=20,
+    ),
+    st.integers(0, 260),
+)
+def test_each_period_is_judged_by_what_was_reported_by_its_end(
+    store: duckdb.DuckDBPyConnection,
+    cadence: Grain,
+    start_day: int,
+    length: int,
+    target: float,
+    reported: dict[int, tuple[float | None, bool]],
+    as_of_day: int,
+) -> None:
+    start, as_of = FIRST + timedelta(days=start_day), FIRST + timedelta(days=as_of_day)
+    deadline = start + timedelta(days=length)
+    reports = [(day, q, done) for day, (q, done) in sorted(reported.items())]
+    store.execute("DELETE FROM task_vintages")
+    store.execute("DELETE FROM report_vintages")
+    store.execute(
+        "INSERT INTO task_vintages VALUES ('T', 't', 'u', '', [], ?, ?, ?, ?, '', NULL, false, "
+        "0, 1, NULL)",
+        [cadence, start, deadline, target],
+    )
+    for day, q, done in reports:
+        store.execute(
+            "INSERT INTO report_vintages VALUES ('T', ?, ?, ?, '', 0, 1, NULL)",
+            [FIRST + timedelta(days=day), q, done],
+        )
+    got = store.execute(
+        "SELECT period, period_end, due, done_quantity, status FROM task_pace_as_of(?) "
+        "ORDER BY period_end",
+        [as_of],
+    ).fetchall()
+    assert got == _expected(cadence, start, deadline, target, reports, as_of)
