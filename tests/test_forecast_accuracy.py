@@ -88,10 +88,35 @@ def test_a_seasonal_series_is_forecast_by_members_that_see_its_season_differentl
     y = _seasonal()
     f = forecast_series(y, 12, 12, n_paths=100)
     assert f.model == (
-        "combination(ets_damped, theta_trend, holt_winters, theta_stl, ar_changes)"
+        "combination(ets_damped, theta_trend, holt_winters, theta_stl, ar_changes, ar_seasonal)"
     ), f.model
     # the seasonal swing survives into the forecast (no member flattened it away)
     assert np.ptp(f.mean) > 25
+
+
+def test_a_monthly_season_is_combined_without_its_highest_and_lowest_member() -> None:
+    from forecasts import engine
+
+    y = _seasonal()
+    found = engine.seasonal_indices(y, 12)
+    names, trimmed = engine.combination_rule(True, 12)
+    assert trimmed and names[-1] == "ar_seasonal"
+    members = [m for m in engine.candidates(len(y), 12, True) if m().name in names]
+    means = np.array([engine._predict(m, y, 12, 12, found)[0] for m in members])
+    assert len(means) == 6
+    f = forecast_series(y, 12, 12, n_paths=100)
+    ordered = np.sort(means, axis=0)
+    assert f.mean == pytest.approx((ordered[1:5]).sum(axis=0) / 4)
+    assert not np.allclose(f.mean, means.mean(axis=0))
+
+
+def test_a_quarterly_season_keeps_the_plain_mean_of_its_members() -> None:
+    t = np.arange(48)
+    y = 100 + 0.5 * t + 20 * np.sin(2 * np.pi * t / 4) + np.random.default_rng(4).normal(0, 2, 48)
+    f = forecast_series(y, 8, 4, n_paths=100)
+    assert f.model == (
+        "combination(ets_damped, theta_trend, holt_winters, theta_stl, ar_changes)"
+    ), f.model
 
 
 def test_a_series_without_season_is_forecast_by_theta_instead_of_the_ar() -> None:
@@ -138,7 +163,9 @@ def test_a_member_failing_on_the_full_series_leaves_the_others(
     monkeypatch.setattr(models.HoltWinters, "fit", fails_last)
     f = forecast_series(y, 12, 12, n_paths=100)
     assert calls["n"] >= 2  # it took part in the backtests
-    assert f.model == "combination(ets_damped, theta_trend, theta_stl, ar_changes)", f.model
+    assert f.model == (
+        "combination(ets_damped, theta_trend, theta_stl, ar_changes, ar_seasonal)"
+    ), f.model
     assert np.all(np.isfinite(f.mean)) and not f.fallback
 
 
