@@ -7,14 +7,18 @@ MASE, sMAPE, 80 % and 95 % coverage per horizon band, series per second against
 AutoETS, forecasts below zero for series that never were, the same figures on the
 slice of strongly seasonal series (STL strength >= 0.8), and the calibration of
 P(meet target) on cases built from the series: target = the last season's total grown
-by a random -10...+15 %, met when the first season of the test reaches it.
-Usage: python -m bench.forecast_accuracy [--limit N] [SET.csv[:SEASON] ...]
+by a random -10...+15 %, met when the first season of the test reaches it; P(meet)
+before and after a recalibration on the backtest origins; throughput timed live against
+AutoETS (bench/forecast_throughput.py); and, at the end, the growth-target cases of
+bench.growth_targets (NBS GDP).
+Usage: python -m bench.forecast_accuracy [--limit N] [--cached-only] [SET.csv[:SEASON] ...]
 (from the repository root; `pip install -e '.[bench]'` for statsforecast)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 import zlib
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bench import forecast_calibration as calibration
+from bench import growth_targets
 from bench.forecast_baselines import MODELS, Array, baselines
 from bench.forecast_scores import (
     Forecasts,
@@ -126,15 +131,18 @@ def goals(mine: dict[str, Any], best_single: dict[str, Any], best_combo: dict[st
     )
 
 
-def report_set(s: SeriesSet, models: tuple[str, ...] = MODELS) -> list[str]:
+def report_set(s: SeriesSet, models: tuple[str, ...] = MODELS, compute: bool = True) -> list[str]:
     """Every figure of one set, as Markdown lines."""
     mine, p, met = ours(s)
-    bases = [from_baseline(b) for b in baselines(s.trains, s.h, s.season, models)]
+    bases = [from_baseline(b) for b in baselines(s.trains, s.h, s.season, models, compute)]
     combos = combinations(bases)
     ets = next(b for b in bases if b.name == "AutoETS")
     strength = np.array([seasonal_strength(y, s.season) for y in s.trains])
     strong = np.flatnonzero(strength >= STRONG_SEASON)
     lines = [f"## {s.name}: {len(s.ids)} series, h = {s.h}, season {s.season}", ""]
+    missing = sorted(set(models) - {b.name for b in bases})
+    if missing:
+        lines += [f"not in the cache, left out: {', '.join(missing)}", ""]
     for label, rows in (("all series", None), (f"strongly seasonal: {len(strong)}", strong)):
         scored = [score(s, f, rows) for f in [mine, *bases]]
         combo_scores = sorted((score(s, c, rows) for c in combos), key=lambda r: r["mase"])
@@ -173,11 +181,20 @@ def main() -> None:
     parser.add_argument(
         "--models", default=",".join(MODELS), help="statsforecast models, comma-separated"
     )
+    parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="leave out statsforecast models not in the cache instead of computing them",
+    )
     args = parser.parse_args()
     defaults = [d for d in DEFAULT_SETS if not args.only or any(o in d for o in args.only)]
     for spec in [*defaults, *args.sets]:
-        lines = report_set(load(spec, args.limit), tuple(args.models.split(",")))
+        models = tuple(args.models.split(","))
+        lines = report_set(load(spec, args.limit), models, not args.cached_only)
         print("\n".join(lines), flush=True)
+    if not args.limit:
+        print("## growth targets: P(year's GDP growth >= x), NBS quarterly GDP", flush=True)
+        print(json.dumps(growth_targets.report(), indent=1, ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":

@@ -73,9 +73,10 @@ def run(trains: list[Array], h: int, season: int, model: str) -> Baseline:
 
 
 def baselines(
-    trains: list[Array], h: int, season: int, models: tuple[str, ...] = MODELS
+    trains: list[Array], h: int, season: int, models: tuple[str, ...] = MODELS, compute: bool = True
 ) -> list[Baseline]:
-    """Each model's forecasts of the series, from the cache when it holds them."""
+    """Each model's forecasts of the series, from the cache when it holds them (else
+    computed and cached; left out when `compute` is false)."""
     out = []
     for model in models:
         path = cache_dir() / f"{model}-{_key(trains, h, season, model)}.npz"
@@ -83,6 +84,8 @@ def baselines(
             with np.load(path) as z:
                 bounds = {b: z[b] for b in BOUNDS}
                 out.append(Baseline(model, z["mean"], bounds, float(z["seconds"])))
+            continue
+        if not compute:
             continue
         base = run(trains, h, season, model)
         path.parent.mkdir(parents=True, exist_ok=True)
