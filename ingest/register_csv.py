@@ -171,8 +171,11 @@ def _nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str])
         WHERE planned <> '' OR reported <> '' OR confirmed <> '' OR confirmer <> ''
         """
     )
-    cells = [_col(names, n.name + x) for n in register.nodes for x in suffixes[:3]]
-    return "reg_node_cells", f"SELECT unnest([{', '.join(cells)}]) FROM reg_cells"
+    columns = [name_key(n.name + x) for n in register.nodes for x in suffixes[:3]]
+    cells = [quote_ident(k) for k in columns if k in names]
+    # trimmed once per distinct cell text, not once per cell
+    untrimmed = f"SELECT DISTINCT unnest([{', '.join(cells) or 'NULL'}]) AS t FROM reg_cells"
+    return "reg_node_cells", f"SELECT trim(t) FROM ({untrimmed}) WHERE t IS NOT NULL"
 
 
 def _event_nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list[str]) -> None:
