@@ -11,6 +11,8 @@ ROWS: the bench store's observations, 1,000,000 unless given)
 from __future__ import annotations
 
 import json
+import os
+import resource
 import shutil
 import signal
 import socket
@@ -53,9 +55,9 @@ def bench(base: Path, rows: int = 1_000_000) -> tuple[Path, str, dict[str, str]]
         f'path = "{base}/obs.csv"', 'path = "inbox/*.csv"'
     )
     config.write_text(text + SERVER, encoding="utf-8")
-    rows = "".join(f"2026-11,r{r},i{i},value,{{value}}\n" for i in range(5) for r in range(200))
+    lines = "".join(f"2026-11,r{r},i{i},value,{{value}}\n" for i in range(5) for r in range(200))
     labels = {"indicator": "i0", "region": "r0", "horizon": "month", "year": "2026"}
-    return config, "period,region,indicator,measure,value\n" + rows, labels
+    return config, "period,region,indicator,measure,value\n" + lines, labels
 
 
 def served(port: int, labels: dict[str, str]) -> float | None:
@@ -109,34 +111,55 @@ def main() -> None:
             ],
             cwd=base,
         )
+        loads = [os.getloadavg()[0]]
         try:
             first = time.perf_counter()
             served_value(port, sample)
             started = time.perf_counter() - first
-            seconds = []
+            seconds, refreshes = [], []
             for n in range(times):
                 value = 170 + n
                 drop = base / "inbox" / f"release{n}.csv"
                 drop.with_suffix(".tmp").write_text(release.format(value=value), encoding="utf-8")
                 drop.with_suffix(".tmp").rename(drop)  # the whole file appears at once
                 seconds.append(wait(port, sample, float(value), 1800))
+                refreshes.append(refresh_seconds(port))
+                loads.append(os.getloadavg()[0])
         finally:
             server.send_signal(signal.SIGTERM)
-            server.wait(60)
+            server.wait(600)
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)  # the service and its workers
     print(
         json.dumps(
             {
                 "store": which,
                 "first_refresh_s": round(started, 2),
-                "inbox_to_metrics_s": {
-                    "min": round(min(seconds), 2),
-                    "median": round(statistics.median(seconds), 2),
-                },
+                "inbox_to_metrics_s": spread(seconds),
+                "refresh_duration_s": spread(refreshes),  # as the service reports it
                 "inbox_poll_seconds": 0.2,
+                "service_cpu_s": round(cpu.ru_utime + cpu.ru_stime, 1),
+                "load_average_1m": [round(x, 1) for x in loads],
             },
             indent=2,
         )
     )
+
+
+def spread(values: list[float]) -> dict[str, object]:
+    return {
+        "min": round(min(values), 2),
+        "median": round(statistics.median(values), 2),
+        "each": [round(v, 2) for v in values],
+    }
+
+
+def refresh_seconds(port: int) -> float:
+    """kpiwatch_refresh_duration_seconds: the last refresh, ingest to snapshot."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("kpiwatch_refresh_duration_seconds "):
+                return float(line.split()[-1])
+    return float("nan")
 
 
 def served_value(port: int, sample: dict[str, str]) -> float:
