@@ -26,7 +26,7 @@ from ingest.textfiles import resolved
 from kpiwatch import projects, worklists
 from kpiwatch.board import read_store
 from kpiwatch.config import Config, known_units, splits_of
-from metrics import ladder, splits
+from metrics import ladder, ladder_state
 from metrics.actuals import actuals_table, derived_growth
 from metrics.progress import ChecksReport, run_checks
 from metrics.schema import Target
@@ -214,12 +214,18 @@ def checks_with(
     )
 
 
-def escalations_with(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """(Re)build the escalation ladder over the checks, forecasts, tasks and nodes."""
+def escalations_with(
+    con: duckdb.DuckDBPyConnection, config: Config, *, force: bool = False
+) -> None:
+    """(Re)build the escalation ladder over the checks, forecasts, tasks and nodes, unless
+    the store holds the one this config and code install (`force`: build it anyway)."""
     # the talk files are read before anything is written: a refused one changes nothing
     esc = escalation_settings(config)
-    ladder.install(con, esc, config.task_scoring, config.every_period)
-    splits.install(con, splits_of(config))
+    inputs = config.check_inputs()  # the targets, regions and indicators, digested once
+    digest = inputs.shared + inputs.targets
+    rules = config.every_period
+    scoring = config.task_scoring
+    ladder_state.install(con, esc, scoring, rules, lambda: splits_of(config), digest, force=force)
 
 
 def escalation_settings(config: Config) -> ladder.Escalation:
@@ -312,7 +318,7 @@ def refresh_with(
         on_stage("nowcasts")
         forecasts = nowcasts_with(con, config, today, forecasts)
     on_stage("escalation")
-    escalations_with(con, config)
+    escalations_with(con, config, force=full)
     return checks, forecasts
 
 

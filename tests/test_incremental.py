@@ -76,8 +76,11 @@ SERIES = [
 ]
 
 
-def _config_text(annual: dict[tuple[str, str], int], behind_below: float) -> str:
+def _config_text(
+    annual: dict[tuple[str, str], int], behind_below: float, periods: str = "[1, 2, 3]"
+) -> str:
     text = CONFIG + textwrap.dedent(EXTRA) + f"[thresholds]\nbehind_below = {behind_below}\n"
+    text += f"[escalation]\nperiods = {periods}\n"
     for (indicator, region), body in TARGETS.items():
         value = annual.get((indicator, region), 600 if indicator != "gdp_growth" else 5)
         for year in (2025, 2026):
@@ -149,6 +152,28 @@ def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
         con.close()
 
 
+# The ladder as read: views over the stored tables, judged on the refresh's day.
+LADDER = (
+    "SELECT * FROM escalation_history",
+    "SELECT * FROM progress_escalation",
+    "SELECT * FROM escalations_as_of(CAST(? AS DATE))",
+)
+
+
+def _ladder(path: Path, today: date) -> list[list[tuple[object, ...]]]:
+    """The ladder's levels and stretches, every row, sorted."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return [
+            con.execute(
+                f"SELECT COLUMNS(lambda c: c <> 'computed_at') FROM ({sql}) ORDER BY ALL", params
+            ).fetchall()
+            for sql, params in zip(LADDER, ([], [], [today]), strict=True)
+        ]
+    finally:
+        con.close()
+
+
 def _refresh(config: Config, today: date, *, full: bool = False) -> ChecksReport:
     con = open_store(config.store_path)
     try:
@@ -193,6 +218,7 @@ STEP = st.one_of(
     # annual targets a config accepts: at least the Q1 target of 257
     st.tuples(st.just("target"), st.sampled_from(sorted(TARGETS)), st.integers(300, 900)),
     st.tuples(st.just("threshold"), st.sampled_from([0.6, 0.8])),
+    st.tuples(st.just("escalation"), st.sampled_from(["[1, 2, 3]", "[2, 3]"])),
     st.tuples(st.just("day"), st.integers(0, 40)),
 )
 
@@ -204,7 +230,7 @@ def test_refreshes_store_what_a_full_recompute_stores(
 ) -> None:
     folder = _copy(base)
     annual: dict[tuple[str, str], int] = {}
-    behind, today = 0.8, TODAY
+    behind, periods, today = 0.8, "[1, 2, 3]", TODAY
     config = load_config(folder / "config.toml")
     for n, step in enumerate(steps):
         kind = step[0]
@@ -223,12 +249,14 @@ def test_refreshes_store_what_a_full_recompute_stores(
             )
             outcomes = app.ingest(config, [release], source_name="data")
             assert all(o.error is None for o in outcomes), [str(o.error) for o in outcomes]
-        elif kind in ("target", "threshold"):
+        elif kind in ("target", "threshold", "escalation"):
             if kind == "target":
                 annual[step[1]] = step[2]  # type: ignore[index]
-            else:
+            elif kind == "threshold":
                 behind = float(step[1])  # type: ignore[arg-type]
-            text = _config_text(annual, behind)
+            else:
+                periods = str(step[1])
+            text = _config_text(annual, behind, periods)
             (folder / "config.toml").write_text(text, encoding="utf-8")
             config = load_config(folder / "config.toml")
         else:
@@ -237,6 +265,7 @@ def test_refreshes_store_what_a_full_recompute_stores(
     full = _copy(folder)
     _refresh(load_config(full / "config.toml"), today, full=True)
     assert _tables(folder / "kpiwatch.duckdb") == _tables(full / "kpiwatch.duckdb")
+    assert _ladder(folder / "kpiwatch.duckdb", today) == _ladder(full / "kpiwatch.duckdb", today)
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(full, ignore_errors=True)
 
