@@ -127,8 +127,14 @@ def _copy(base: Path) -> Path:
     return folder
 
 
+# Forecasts are kept for every data month a refresh saw; a store made from scratch has
+# those of the latest alone (each target's, per year), which the refreshes must match.
+LATEST = "QUALIFY month = max(month) OVER (PARTITION BY indicator, region, year)"
+
+
 def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    """Every stored table's rows, sorted, without the moments they were computed at."""
+    """Every stored table's rows, sorted, without the moments they were computed at (and
+    the latest forecasts alone)."""
     con = duckdb.connect(str(path), read_only=True)
     try:
         out = {}
@@ -146,7 +152,10 @@ def _tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
                 ).fetchall()
             ]
             names = ", ".join(f'"{c}"' for c in columns)
-            out[table] = con.execute(f'SELECT {names} FROM "{table}" ORDER BY ALL').fetchall()
+            where = LATEST if table == "forecast_results" else ""
+            out[table] = con.execute(
+                f'SELECT {names} FROM "{table}" {where} ORDER BY ALL'
+            ).fetchall()
         return out
     finally:
         con.close()
@@ -266,6 +275,80 @@ def test_refreshes_store_what_a_full_recompute_stores(
     _refresh(load_config(full / "config.toml"), today, full=True)
     assert _tables(folder / "kpiwatch.duckdb") == _tables(full / "kpiwatch.duckdb")
     assert _ladder(folder / "kpiwatch.duckdb", today) == _ladder(full / "kpiwatch.duckdb", today)
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(full, ignore_errors=True)
+
+
+FORECAST_TARGETS = [("energy", "west_coast"), ("projects_started", "zone_b")]
+
+
+@pytest.fixture(scope="module")
+def forecasting(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store that forecasts two targets of 2026 (few paths, one worker), refreshed once."""
+    folder = tmp_path_factory.mktemp("forecasting")
+    (folder / "config.toml").write_text(_forecast_config({}), encoding="utf-8")
+    (folder / "data.csv").write_text(_history(), encoding="utf-8")
+    config = load_config(folder / "config.toml")
+    assert all(o.error is None for o in app.ingest(config))
+    app.refresh(config, TODAY)
+    return folder
+
+
+def _forecast_config(annual: dict[tuple[str, str], int]) -> str:
+    text = CONFIG + textwrap.dedent(EXTRA).replace("enabled = false", "paths = 100\nworkers = 1")
+    for indicator, region in FORECAST_TARGETS:
+        value = annual.get((indicator, region), 600)
+        text += f'[[targets]]\nindicator = "{indicator}"\nregion = "{region}"\nyear = 2026\n'
+        text += f"annual = {value}\n"
+    return text
+
+
+FORECAST_STEP = st.one_of(
+    st.tuples(
+        st.just("release"),
+        st.sampled_from([s for s in SERIES if s[:2] in FORECAST_TARGETS]),
+        st.integers(6, 8),
+        st.integers(0, 90),
+    ),
+    st.tuples(st.just("target"), st.sampled_from(FORECAST_TARGETS), st.integers(300, 900)),
+    st.tuples(st.just("day"), st.integers(0, 40)),
+)
+
+
+@settings(max_examples=2, deadline=None)  # forecasts are slow: few, short examples
+@given(steps=st.lists(FORECAST_STEP, min_size=1, max_size=2))
+def test_refreshes_store_the_forecasts_a_store_made_from_scratch_stores(
+    forecasting: Path, steps: list[tuple[object, ...]]
+) -> None:
+    folder = _copy(forecasting)
+    annual: dict[tuple[str, str], int] = {}
+    today = TODAY
+    config = load_config(folder / "config.toml")
+    for n, step in enumerate(steps):
+        if step[0] == "release":
+            (indicator, region, measure), month, value = step[1], step[2], step[3]
+            release = folder / f"release{n}.csv"
+            release.write_text(
+                "period,region,indicator,measure,value\n"
+                f"2026-{month:02d},{region},{indicator},{measure},{value}\n",
+                encoding="utf-8",
+            )
+            assert all(o.error is None for o in app.ingest(config, [release], source_name="data"))
+        elif step[0] == "target":
+            annual[step[1]] = step[2]  # type: ignore[index]
+            (folder / "config.toml").write_text(_forecast_config(annual), encoding="utf-8")
+            config = load_config(folder / "config.toml")
+        else:
+            today += timedelta(days=int(step[1]))  # type: ignore[call-overload]
+        _refresh(config, today)
+    full = _copy(folder)
+    con = duckdb.connect(str(full / "kpiwatch.duckdb"))
+    con.execute("DELETE FROM forecast_results")  # nothing to reuse: made from scratch
+    con.close()
+    _refresh(load_config(full / "config.toml"), today, full=True)
+    stored = _tables(folder / "kpiwatch.duckdb")
+    assert stored["forecast_results"]  # forecasts there are, to compare
+    assert stored == _tables(full / "kpiwatch.duckdb")
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(full, ignore_errors=True)
 
