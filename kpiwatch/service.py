@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
@@ -81,10 +81,10 @@ class Service:
         started = time.monotonic()
         self.store_fault = False
         try:
-            data = self._read_store(config)
-            if data is None:
+            rendering = self._read_store(config)
+            if rendering is None:
                 return False  # stopped while the store was locked
-            snapshot = self._render(data, config)
+            snapshot = self._rendered(rendering, config)
         except StageError as exc:
             log.error("refresh failed: %s (serving the last good snapshot)", exc)
             self.holder.health_changed()
@@ -99,14 +99,17 @@ class Service:
         self.bulletins.rebuild()  # the wall board shows what the metrics show
         return True
 
-    def _read_store(self, config: Config) -> SnapshotData | None:
+    def _read_store(self, config: Config) -> Future[Snapshot] | None:
         con = self._open_with_retry(config)
         if con is None:
             return None
         try:
             data = self._pipeline(con, config)
+            # the worker renders the snapshot while this refresh reads the bulletin: on a
+            # big store each takes longer than the refresh itself
+            rendering = self._render(data, config)
             self.bulletins.collect(con, config)  # while this refresh holds the store
-            return data
+            return rendering
         finally:
             with contextlib.suppress(duckdb.Error):  # a connection DuckDB gave up on
                 con.close()
@@ -181,15 +184,21 @@ class Service:
             return con
         return None
 
-    def _render(self, data: SnapshotData, config: Config) -> Snapshot:
+    def _render(self, data: SnapshotData, config: Config) -> Future[Snapshot]:
         """Render in a worker process: rendering is pure Python and would hold the GIL,
         stalling scrapes for as long as it runs."""
         if self._renderer is None:
             self._renderer = process_pool(1)
         try:
-            return self._renderer.submit(
-                render, data, time.time(), config.server.max_series
-            ).result()
+            return self._renderer.submit(render, data, time.time(), config.server.max_series)
+        except BrokenProcessPool as exc:
+            self._renderer = None
+            raise self._failed("snapshot", exc, config) from exc
+
+    def _rendered(self, rendering: Future[Snapshot], config: Config) -> Snapshot:
+        """The rendered snapshot; a worker's failure is the snapshot stage's."""
+        try:
+            return rendering.result()
         except BrokenProcessPool as exc:
             self._renderer = None
             raise self._failed("snapshot", exc, config) from exc
