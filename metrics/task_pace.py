@@ -47,7 +47,8 @@ D = "CAST(d AS DATE)"
 # sum of its last report, and periods without a report the sum of the report before.
 MACRO = f"""
 CREATE OR REPLACE MACRO task_pace_as_of(d) AS TABLE
-WITH t AS (
+-- materialised: every reader must see the same row numbers
+WITH t AS MATERIALIZED (
     SELECT CAST(row_number() OVER () AS INTEGER) AS tid, task, unit, cadence, start_date,
            deadline, quantity, {_by_cadence(_NUMBER, "start_date")} AS first_n,
            least({_by_cadence(_NUMBER, "deadline")}, {_by_cadence(_NUMBER, D)} - 1) AS last_n
