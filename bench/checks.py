@@ -17,12 +17,12 @@ Usage: python -m bench.checks [ROWS [REPEATS]]   (from the repository root)
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -101,37 +101,38 @@ def release(base: Path, rows: int, n: int) -> Path:
     return path
 
 
-def refresh(config: Config, full: bool) -> tuple[float, float, int]:
-    """Seconds to the checks stored, seconds in all (the ladder too), targets recomputed."""
+def refresh(config: Config, full: bool) -> tuple[float, float, int, float]:
+    """Seconds to the checks stored, seconds in all (the ladder too), targets recomputed,
+    CPU seconds to the checks stored (DuckDB's threads included)."""
     con = open_store(config.store_path)
-    marks: dict[str, float] = {}
+    marks: dict[str, tuple[float, float]] = {}
+
+    def mark(stage: str) -> None:
+        marks.setdefault(stage, (time.perf_counter(), time.process_time()))
+
     try:
-        start = time.perf_counter()
-        checks, _ = app.refresh_with(
-            con, config, TODAY, lambda s: marks.setdefault(s, time.perf_counter()), full=full
-        )
-        return marks["escalation"] - start, time.perf_counter() - start, checks.recomputed
+        start, cpu = time.perf_counter(), time.process_time()
+        checks, _ = app.refresh_with(con, config, TODAY, mark, full=full)
+        wall, at = marks["escalation"]
+        return wall - start, time.perf_counter() - start, checks.recomputed, at - cpu
     finally:
         con.close()
 
 
-def floor(config: Config) -> float:
+def floor(config: Config) -> tuple[float, float]:
+    """Wall and CPU seconds of the floor."""
     con = open_store(config.store_path)
     try:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with transaction(con):
             con.execute(FLOOR)
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
     finally:
         con.close()
 
 
 def spread(values: list[float]) -> dict[str, float]:
     return {"min": round(min(values), 3), "median": round(statistics.median(values), 3)}
-
-
-def repeat(times: int, run: Callable[[int], float]) -> list[float]:
-    return [run(n) for n in range(times)]
 
 
 def main() -> None:
@@ -143,10 +144,14 @@ def main() -> None:
         (outcome,) = app.ingest(config)
         assert outcome.error is None, outcome.error
         config.check_inputs()  # digested once per config: a service does it at start or reload
-        floors = repeat(times, lambda _: floor(config))
-        fulls = [refresh(config, True) for _ in range(times)]
+        load = [os.getloadavg()[0]]
+        floors, fulls = [], []
+        for _ in range(times):  # alternating: the machine's load falls on both alike
+            floors.append(floor(config))
+            fulls.append(refresh(config, True))
+        load.append(os.getloadavg()[0])
         loads: list[float] = []
-        after: list[tuple[float, float, int]] = []
+        after: list[tuple[float, float, int, float]] = []
         for n in range(times):
             path = release(base, rows, n)
             start = time.perf_counter()
@@ -154,21 +159,28 @@ def main() -> None:
             assert outcome.error is None, outcome.error
             loads.append(time.perf_counter() - start)
             after.append(refresh(config, False))
+    load.append(os.getloadavg()[0])
     full = statistics.median(f[0] for f in fulls)
+    full_cpu = statistics.median(f[3] for f in fulls)
     print(
         json.dumps(
             {
                 "observations": rows,
                 "targets": len(config.targets),
-                "floor_persisted_s": spread(floors),
+                "floor_persisted_s": spread([f[0] for f in floors]),
+                "floor_persisted_cpu_s": spread([f[1] for f in floors]),
                 "full_checks_s": spread([f[0] for f in fulls]),
+                "full_checks_cpu_s": spread([f[3] for f in fulls]),
                 "full_with_ladder_s": spread([f[1] for f in fulls]),
                 "release_ingest_s": spread(loads),
                 "release_checks_s": spread([a[0] for a in after]),
                 "release_with_ladder_s": spread([a[1] for a in after]),
+                "release_checks_cpu_s": spread([a[3] for a in after]),
                 "release_targets_recomputed": after[0][2],
-                "full_to_floor": round(full / statistics.median(floors), 2),
+                "full_to_floor": round(full / statistics.median(f[0] for f in floors), 2),
+                "full_to_floor_cpu": round(full_cpu / statistics.median(f[1] for f in floors), 2),
                 "release_to_full": round(statistics.median(a[0] for a in after) / full, 3),
+                "load_average_1m": [round(x, 1) for x in load],
             },
             indent=2,
         )
