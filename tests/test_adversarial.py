@@ -6,6 +6,7 @@ import csv
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.errors import IngestError
-from kpiwatch.config import Config
-from tests.conftest import NBS, dump
+from kpiwatch.config import Config, load_config
+from tests.conftest import BASE_TOML, NBS, dump
 from tests.ingest_helpers import HOSTILE, LONG_SOURCE, Hostile, load
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "west_coast_projects.csv"
@@ -201,21 +202,51 @@ def test_the_corpus_is_large() -> None:
     assert len(CORPUS) >= 200
 
 
+REGIONS = "".join(
+    f'\n[[regions]]\nid = "{r}"\nname = "{r}"\n'
+    for r in ("sino_german_ecopark", "dongjiakou", "guzhenkou")
+)
+
+
+def corpus_source(source: str, path: Path) -> str:
+    """The config TOML (beyond BASE_TOML) of one corpus source reading `path`."""
+    return REGIONS + f'\n[[sources]]\nname = "s"\npath = "{path}"\n' + SOURCES[source][1]
+
+
+@pytest.fixture(scope="module")
+def holding(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Per source, a store already holding the first 20 kB of its real file.
+
+    Built once: each corpus case starts from a copy, as a refresh would find it.
+    """
+    stores = {}
+    for source, (path, _) in SOURCES.items():
+        folder = tmp_path_factory.mktemp(f"holding-{source}")
+        good = folder / "good.csv"
+        good.write_bytes(path.read_bytes()[:20000].rsplit(b"\n", 1)[0] + b"\n")
+        config_file = folder / "config.toml"
+        config_file.write_text(BASE_TOML + corpus_source(source, good), encoding="utf-8")
+        config = load_config(config_file)
+        assert load(config, good).new > 0
+        assert not Path(f"{config.store_path}.wal").exists()  # all of it is in the copied file
+        stores[source] = config.store_path
+    return stores
+
+
 @pytest.mark.parametrize(("source", "name", "data"), CORPUS, ids=[f"{s}-{n}" for s, n, _ in CORPUS])
 def test_bad_file_is_refused_clearly_or_loaded_whole(
-    make_config: Callable[[str], Config], tmp_path: Path, source: str, name: str, data: bytes
+    make_config: Callable[[str], Config],
+    holding: dict[str, Path],
+    tmp_path: Path,
+    source: str,
+    name: str,
+    data: bytes,
 ) -> None:
-    path, toml = SOURCES[source]
-    regions = "".join(
-        f'\n[[regions]]\nid = "{r}"\nname = "{r}"\n'
-        for r in ("sino_german_ecopark", "dongjiakou", "guzhenkou")
-    )
     bad = tmp_path / f"{name}.csv"
     bad.write_bytes(data)
-    config = make_config(regions + f'\n[[sources]]\nname = "s"\npath = "{bad}"\n' + toml)
-    good = tmp_path / "good.csv"
-    good.write_bytes(path.read_bytes()[:20000].rsplit(b"\n", 1)[0] + b"\n")
-    load(config, good)  # the store already holds data when the bad file arrives
+    config = make_config(corpus_source(source, bad))
+    # the store already holds data when the bad file arrives
+    shutil.copyfile(holding[source], config.store_path)
     before = dump(config.store_path)
     try:
         report = load(config, bad)
