@@ -91,14 +91,19 @@ WHERE horizon = 'month' OR (horizon = 'quarter' AND as_of LIKE '%Q%')
 # difference; `run` is the length of the island so far.
 LEVELS_SQL = """
 WITH s AS (
-    SELECT *, CASE status WHEN 'behind' THEN 2 WHEN 'on_track' THEN 1 ELSE 0 END AS cls,
-           row_number() OVER (PARTITION BY item_kind, item ORDER BY period_end) AS seq
+    SELECT *, CASE status WHEN 'behind' THEN 2 WHEN 'on_track' THEN 1 ELSE 0 END AS cls
     FROM ({source}) WHERE status <> 'no_data'
 ),
+-- a run starts where the class changes: its length is the rows since the last change
+x AS (
+    SELECT *, row_number() OVER w AS seq,
+           CASE WHEN cls IS DISTINCT FROM lag(cls) OVER w THEN row_number() OVER w END AS chg
+    FROM s WINDOW w AS (PARTITION BY item_kind, item ORDER BY period_end)
+),
 r AS (
-    SELECT *, row_number() OVER (PARTITION BY item_kind, item, cls, isl ORDER BY seq) AS run
-    FROM (SELECT *, seq - row_number() OVER (PARTITION BY item_kind, item, cls ORDER BY seq)
-                 AS isl FROM s)
+    SELECT * EXCLUDE (chg), seq + 1 - max(chg) OVER (PARTITION BY item_kind, item ORDER BY seq
+                                                     ROWS UNBOUNDED PRECEDING) AS run
+    FROM x
 ),
 d AS (
     SELECT *, CASE WHEN cls = 2 THEN {count} ELSE 0 END AS f,
