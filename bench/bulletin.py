@@ -4,8 +4,8 @@ Builds a store with INDICATORS (default 200) × REGIONS (default 30, under one p
 monthly series from January of FIRST_YEAR (default 2013) to October 2026 — 6,000 series ×
 166 months = 996,000 observations — one 2026 target per series, then times ROUNDS times,
 alternating, in the same run:
-  1. one full refresh, as `kpiwatch refresh` runs it: ingest, checks, forecasts, ladder
-     (the first round into a fresh store, later ones into a copy of a fresh one);
+  1. one full refresh into an empty store, as `kpiwatch refresh` runs it: ingest, checks,
+     forecasts, ladder;
   2. the bulletin for 2026-10: reading the store, drawing every chart (an indicator's
      regions as small multiples in one figure, figures in a process per core), the page.
 Wall and CPU seconds both, CPU including the worker processes (RUSAGE_CHILDREN): on a
@@ -119,7 +119,7 @@ def bulletin(config: Config, workers: int) -> dict[str, float]:
         "cpu_s": cpu() - c,
         "read_s": read_s,
         "rows": len(b.items),
-        "charts": len(bulletin_page.progress_specs(b)[1]),
+        "figures": len(bulletin_page.progress_specs(b)[1]),
         "page_mb": len(html.encode()) / 1e6,
     }
 
@@ -142,14 +142,14 @@ def main() -> None:
                 "series": indicators * regions,
                 "observations": observations[0] if observations else None,
                 "table_rows": b["rows"],
-                "small_multiples": b["charts"],
+                "chart_figures": b["figures"],
                 "workers": workers,
                 "full_refresh_s": round(refresh_s, 1),
                 "full_refresh_cpu_s": round(refresh_cpu, 1),
                 "bulletin_s": round(b["s"], 1),
                 "bulletin_cpu_s": round(b["cpu_s"], 1),
                 "of_which_reading_store_s": round(b["read_s"], 2),
-                "wall_per_small_multiple_ms": round(b["s"] / b["charts"] * 1000, 2),
+                "bulletin_cpu_per_row_ms": round(b["cpu_s"] / b["rows"] * 1000, 2),
                 "page_mb": round(b["page_mb"], 1),
                 "bulletin_to_refresh": round(b["s"] / refresh_s, 3),
                 "bulletin_to_refresh_cpu": round(b["cpu_s"] / refresh_cpu, 3),
