@@ -257,7 +257,12 @@ STYLE = {"behind": "bold red", "at_risk": "bold yellow", "on_track": "bold blue"
 
 @cli.command()
 @click.option("--region", help="Only this region: its id, name or an alias.")
-@click.option("--as-of", "as_of", help="The as-of period, e.g. 2026-03 (default: latest).")
+@click.option(
+    "--as-of",
+    "as_of",
+    help="The as-of period, e.g. 2026-03, or a 旬 (2026-03-D2) with --horizon dekad "
+    "(default: latest).",
+)
 @click.option(
     "--horizon",
     type=click.Choice(["year", "quarter", "month", "dekad"]),
