@@ -57,8 +57,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# One worker per core; each test file stays on one worker, so its module fixtures are built once.
 test: $(STAMP) tools lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 # The load and crash tests at full length: 60 s of 8 scraping clients, over HTTP and over
 # TLS, while five idle and five slow connections are held open; 50 ingests killed at random.
