@@ -24,6 +24,10 @@ HORIZONS = ("month", "quarter", "year")
 STATUSES = ("on_track", "at_risk", "behind", "no_data")
 
 
+class DrawingCancelled(RuntimeError):
+    """A page's drawing was called off (the service is stopping)."""
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which month and which part of the tree a bulletin covers."""

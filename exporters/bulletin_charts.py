@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from matplotlib.typing import RcKeyType
 
+from exporters.bulletin import DrawingCancelled
 from forecasts.pool import process_pool
 
 # Debian's fonts-noto-cjk; DejaVu (matplotlib's own) draws what a CJK font lacks.
@@ -36,6 +39,11 @@ ACTUAL, PACE, TARGET, FORECAST = "#1f4e99", "#7f7f7f", "#c0392b", "#e67e22"
 WIDE_MARGINS = (0.07, 0.11, 0.99, 0.97)
 # Below this many figures, starting worker processes costs more than it saves.
 PARALLEL_FROM = 8
+# Charts a worker draws at a time: a stopping service waits for at most one such
+# chunk a worker (about a second), not for a whole page of thousands of charts.
+CHUNK = 64
+# Seconds between looks at the cancel flag while chunks are drawn.
+POLL = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,14 +94,33 @@ class ProjectChart:
 Chart = ProgressChart | SmallMultiples | ProjectChart
 
 
-def render(charts: Sequence[Chart], workers: int = 1) -> list[str]:
-    """Each chart as SVG text, in order; drawn in `workers` processes when there are many."""
+def render(
+    charts: Sequence[Chart], workers: int = 1, cancel: threading.Event | None = None
+) -> list[str]:
+    """Each chart as SVG text, in order; drawn in `workers` processes when there are many.
+    Setting `cancel` stops the drawing (DrawingCancelled) once the chunks in hand are done."""
     if workers <= 1 or len(charts) < PARALLEL_FROM:
         return draw_many(charts)
-    size = max(1, math.ceil(len(charts) / (4 * workers)))
+    size = min(CHUNK, max(1, math.ceil(len(charts) / (4 * workers))))
     chunks = [charts[i : i + size] for i in range(0, len(charts), size)]
-    with process_pool(workers) as pool:
-        return [svg for done in pool.map(draw_many, chunks) for svg in done]
+    pool = process_pool(workers)
+    try:
+        futures = [pool.submit(draw_many, chunk) for chunk in chunks]
+        _wait_all(futures, cancel or threading.Event())
+    finally:
+        # cancelled: the chunks not started are dropped, the ones drawing end on their own
+        pool.shutdown(wait=not (cancel and cancel.is_set()), cancel_futures=True)
+    return [svg for f in futures for svg in f.result()]
+
+
+def _wait_all(futures: list[Future[list[str]]], cancel: threading.Event) -> None:
+    pending = set(futures)
+    while pending:
+        if cancel.is_set():
+            raise DrawingCancelled("the bulletin's drawing was called off")
+        done, pending = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
+        for f in done:
+            f.result()  # a chart that failed fails the page now
 
 
 def draw_many(charts: Sequence[Chart]) -> list[str]:

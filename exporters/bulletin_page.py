@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,13 +56,14 @@ def render_html(
     workers: int = 1,
     generated: str | None = None,
     reload: int | None = None,
+    cancel: threading.Event | None = None,
 ) -> str:
     """The bulletin page; charts drawn in `workers` processes; `reload`: seconds between
-    a wall screen's reloads."""
+    a wall screen's reloads; `cancel` calls the drawing off (DrawingCancelled)."""
     groups, specs = progress_specs(b)
     projects = _project_specs(b)
     charts = [*specs, *(c for _, c in projects if c is not None)]
-    drawn = dict(zip((c.key for c in charts), render(charts, workers), strict=True))
+    drawn = dict(zip((c.key for c in charts), render(charts, workers, cancel), strict=True))
     labels = DEFAULT_LABELS | {r["status"]: r["status_label"] for r in b.items}
     return _env.get_template("bulletin.html.j2").render(
         b=b,

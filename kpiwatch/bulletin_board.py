@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 
 import duckdb
 
-from exporters.bulletin import Bulletin
+from exporters.bulletin import Bulletin, DrawingCancelled
 from ingest.errors import KpiwatchError, StoreError, UsageError
 from kpiwatch.config import Config
 from kpiwatch.report import Request, build, collect, page
@@ -47,6 +47,7 @@ class Bulletins:
         self._collected: tuple[str, tuple[Bulletin, str]] | None = None
         self._pending: tuple[str, tuple[Bulletin, str]] | None = None  # the next to draw
         self._drawer: threading.Thread | None = None
+        self._stop = threading.Event()  # the service is stopping: no page is drawn to the end
 
     def collect(self, con: duckdb.DuckDBPyConnection, config: Config) -> None:
         """Read the current month's bulletin on the refresh's own connection: the store
@@ -72,6 +73,11 @@ class Bulletins:
             self._drawer = threading.Thread(target=self._draw, name="bulletin", daemon=True)
             self._drawer.start()
 
+    def close(self) -> None:
+        """Call off the page being drawn: a stopping service waits for the chart chunks
+        in hand (about a second), not for a whole page of thousands of charts."""
+        self._stop.set()
+
     def drawing(self) -> bool:
         """Whether a page collected by a refresh is still being drawn."""
         with self._lock:
@@ -89,7 +95,11 @@ class Bulletins:
                     return
             month, found = job
             try:
-                html = page(found, _now(), RELOAD_SECONDS).encode("utf-8")
+                html = page(found, _now(), RELOAD_SECONDS, self._stop).encode("utf-8")
+            except DrawingCancelled:
+                with self._lock:
+                    self._drawer = None
+                return
             except Exception:  # a drawing bug must not stop the service; the old page stays
                 log.exception("the bulletin could not be drawn")
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -96,11 +97,16 @@ def collect(
     return b, bulletin_page.region_scope(shown)
 
 
-def page(found: tuple[Bulletin, str], generated: str | None, reload: int | None) -> str:
+def page(
+    found: tuple[Bulletin, str],
+    generated: str | None,
+    reload: int | None,
+    cancel: threading.Event | None = None,
+) -> str:
     """The collected bulletin as HTML, its charts drawn over the cores."""
     from exporters import bulletin_page
 
-    return bulletin_page.render_html(found[0], found[1], WORKERS, generated, reload)
+    return bulletin_page.render_html(found[0], found[1], WORKERS, generated, reload, cancel)
 
 
 def _where(request: Request) -> str:

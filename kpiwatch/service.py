@@ -216,8 +216,9 @@ class Service:
             log.warning("the snapshot is served but could not be saved: %s", exc)
 
     def close(self) -> None:
-        """Stop the loop and the render worker."""
+        """Stop the loop, the render worker and the bulletin's drawing."""
         self.triggers.stop.set()
+        self.bulletins.close()
         if self._renderer is not None:
             self._renderer.shutdown(cancel_futures=True)
 
