@@ -22,11 +22,30 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+# Read by OpenBLAS, OpenMP and MKL when their library loads.
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def one_blas_thread() -> threadpool_limits:
+    """One BLAS thread in every library the models use, for a `with` block in this process.
+
+    scipy's optimisers (L-BFGS-B, behind every smoothing model's fit) bring their own
+    OpenBLAS, loaded on first import: a limit set before that import misses it, and its
+    threads cost several times the CPU on these tiny problems."""
+    import scipy.optimize  # noqa: F401  (loads that library, so that the limit reaches it)
+
+    return threadpool_limits(1)
+
+
 def _start_worker(parent: int) -> None:
     _exit_with_parent(parent)
     # The workers are the parallelism. BLAS threads on top of them oversubscribe the
     # cores and, on the small matrices of these models, make every fit several times
-    # slower (M3: 3.9 against 32 series/s on 2 cores).
+    # slower (M3: 3.9 against 32 series/s on 2 cores; M3 quarterly 0.13 against 0.04 CPU
+    # s a series with scipy's own OpenBLAS). The variables reach the libraries loaded
+    # later (at no import cost where a worker never fits), the limit those loaded now.
+    for var in BLAS_THREAD_VARS:
+        os.environ[var] = "1"
     threadpool_limits(1)
 
 

@@ -9,11 +9,10 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from forecasts.growth import rate_data
 from forecasts.jobs import Job, Result, run
-from forecasts.pool import process_pool
+from forecasts.pool import one_blas_thread, process_pool
 from forecasts.relative import Aim, Key, Labels, Points, labelled, referenced, run_in_waves
 from forecasts.schema import ForecastSettings
 from ingest.mapping import register
@@ -120,7 +119,7 @@ DASK_CHUNK = 16  # jobs per Dask task: fewer round trips to the scheduler
 
 def run_single_threaded(jobs: list[Job]) -> list[list[Result]]:
     """Run jobs with one BLAS thread (a Dask worker's threads are the parallelism)."""
-    with threadpool_limits(1):
+    with one_blas_thread():
         return [run(job) for job in jobs]
 
 
@@ -134,7 +133,8 @@ def fan_out(jobs: list[Job], settings: ForecastSettings) -> list[list[Result]]:
             done = client.gather(client.map(run_single_threaded, chunks, pure=False))
         return [results for chunk in done for results in chunk]
     if len(jobs) < 8 or settings.workers == 1:
-        return [run(j) for j in jobs]
+        with one_blas_thread():  # as in a worker: one thread is faster on these fits
+            return [run(j) for j in jobs]
     with process_pool(settings.workers) as pool:
         return list(pool.map(run, jobs, chunksize=max(1, len(jobs) // (4 * settings.workers))))
 
