@@ -157,10 +157,29 @@ class DampedETS(Forecaster):
         return {}
 
     def _mean(self, h: int) -> Array:
-        return np.asarray(self._result.forecast(h), dtype=np.float64)
+        return _holt_winters_forecast(self._result, h)
 
     def _residuals(self) -> Array:
         return np.asarray(self._y - self._result.fittedvalues, dtype=np.float64)
+
+
+def _holt_winters_forecast(res: Any, h: int) -> Array:
+    """statsmodels' forecast of a damped additive trend (and season), computed as its
+    `_predict` does, with the same operations, from the fitted states: `forecast` reruns
+    the whole recursion and builds pandas frames, a fifth of the fit's cost."""
+    model = res.model
+    phi = res.params["damping_trend"]
+    phi_h = np.cumsum(np.repeat(phi, h + 1) ** np.arange(1, h + 2))
+    trend = res.level[-1] + res.trend[-1] * phi_h
+    if not model.has_seasonal:
+        return np.asarray(trend[:h], dtype=np.float64)
+    m, n = model.seasonal_periods, model.nobs
+    s = np.r_[res.params["initial_seasons"], res.season, np.zeros(h + 1)]
+    # The season past the states extended as statsmodels extends it (its indexing kept).
+    s[n + m - 1 :] = [s[(n - 1) + j % m] for j in range(h + 2)]
+    season = s[n : n + h]
+    out = trend[:h] * season if model.seasonal == "mul" else trend[:h] + season
+    return np.asarray(out, dtype=np.float64)
 
 
 class HoltWinters(DampedETS):
