@@ -245,7 +245,9 @@ def _theta_fit(data: bytes) -> tuple[float, float, Array]:
         warnings.simplefilter("ignore")
         ses = SimpleExpSmoothing(y, initialization_method="known", initial_level=y[0]).fit()
     alpha = float(ses.params["smoothing_level"])
-    one_step = np.r_[np.asarray(ses.fittedvalues, dtype=np.float64), ses.forecast(1)]
+    # The next step's forecast is the last level (what `forecast(1)` returns, without
+    # rerunning the recursion and building its pandas frames).
+    one_step = np.r_[np.asarray(ses.fittedvalues, dtype=np.float64), ses.level[-1]]
     return alpha, b0, one_step
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from forecasts.models import DampedETS, HoltWinters
+from forecasts.models import DampedETS, HoltWinters, _theta_fit
 
 RNG = np.random.default_rng(7)
 T = np.arange(60, dtype=np.float64)
@@ -29,3 +29,14 @@ def test_smoothing_forecasts_equal_statsmodels_own(
         mine = fitted.predict(h).mean
         theirs = np.asarray(fitted._result.forecast(h), dtype=np.float64)  # type: ignore[attr-defined]
         np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", SERIES)
+def test_theta_next_step_equals_statsmodels_ses_forecast(name: str) -> None:
+    from statsmodels.tsa.holtwinters import SimpleExpSmoothing
+
+    y = SERIES[name]
+    _, _, one_step = _theta_fit(y.tobytes())
+    ses = SimpleExpSmoothing(y, initialization_method="known", initial_level=y[0]).fit()
+    np.testing.assert_allclose(one_step[:-1], ses.fittedvalues, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(one_step[-1], ses.forecast(1)[0], rtol=1e-12, atol=1e-12)
