@@ -86,26 +86,50 @@ def unit_tests(labels: tuple[str, ...]) -> dict[str, Any]:
         for i in ("a:1", "b:1")
         for u, level in zip(units, (1, 2, 3, 0), strict=True)
     ]
-    cases = []
-    for level, alert, severity in ALERTS:
-        unit = units[level - 1]
-        expected = {
-            "exp_labels": {
-                "severity": severity,
-                "level": str(level),
-                "owner": unit,
-                "unit": unit,
-                "job": "kpiwatch",
-            },
-            "exp_annotations": {
-                "summary": f"{unit} stands at {labels[level]} (escalation level {level})",
-                "description": DESCRIPTION.format(name=labels[level]).replace(
-                    "{{ $labels.owner }}", unit
-                ),
-            },
-        }
-        cases.append({"eval_time": "4h", "alertname": alert, "exp_alerts": [expected]})
-    series += [  # the same rule from both instances, and a rule whose last week had one
+    cases = [
+        _level_case(level, alert, severity, units[level - 1], labels)
+        for level, alert, severity in ALERTS
+    ]
+    missed_series, missed_case = _missed_test()
+    return {
+        "rule_files": [RULES_FILE],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series + missed_series,
+                "alert_rule_test": [*cases, missed_case],
+            }
+        ],
+    }
+
+
+def _level_case(
+    level: int, alert: str, severity: str, unit: str, labels: tuple[str, ...]
+) -> dict[str, Any]:
+    """The one alert a unit standing at `level` fires."""
+    expected = {
+        "exp_labels": {
+            "severity": severity,
+            "level": str(level),
+            "owner": unit,
+            "unit": unit,
+            "job": "kpiwatch",
+        },
+        "exp_annotations": {
+            "summary": f"{unit} stands at {labels[level]} (escalation level {level})",
+            "description": DESCRIPTION.format(name=labels[level]).replace(
+                "{{ $labels.owner }}", unit
+            ),
+        },
+    }
+    return {"eval_time": "4h", "alertname": alert, "exp_alerts": [expected]}
+
+
+def _missed_test() -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """The same every-period rule from both instances (one alert), and a rule whose last
+    period had one (none)."""
+    series = [
         {
             "series": f'kpiwatch_every_period_behind_run{{job="kpiwatch",instance="{i}",'
             f'rule="{rule}",unit="{unit}"}}',
@@ -127,12 +151,7 @@ def unit_tests(labels: tuple[str, ...]) -> dict[str, Any]:
             "description": MISSED_DESCRIPTION.format(rule="weekly_signing"),
         },
     }
-    cases.append({"eval_time": "4h", "alertname": MISSED, "exp_alerts": [missed]})
-    return {
-        "rule_files": [RULES_FILE],
-        "evaluation_interval": "1m",
-        "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": cases}],
-    }
+    return series, {"eval_time": "4h", "alertname": MISSED, "exp_alerts": [missed]}
 
 
 def write_rules(out: Path, labels: tuple[str, ...], for_: str = "1h") -> list[Path]:

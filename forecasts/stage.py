@@ -78,12 +78,7 @@ def run_forecasts(
     else:
         with actuals_table(con, regions, derived=derived_growth(indicators.values())):
             jobs, aims = plan_jobs(con, targets, indicators, settings)
-    known = dict(
-        con.execute(
-            "SELECT indicator || '/' || region || '/' || year, arg_max(input_hash, month) "
-            "FROM forecast_results GROUP BY ALL"
-        ).fetchall()
-    )
+    known = _known_hashes(con)
     results: list[Result] = []
     computed = 0
 
@@ -156,6 +151,16 @@ def _store(con: duckdb.DuckDBPyConnection, results: list[Result]) -> None:
         con.execute("DROP TABLE IF EXISTS temp._results")
 
 
+def _known_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each target's latest stored input hash: a job with the same hash is not rerun."""
+    return dict(
+        con.execute(
+            "SELECT indicator || '/' || region || '/' || year, arg_max(input_hash, month) "
+            "FROM forecast_results GROUP BY ALL"
+        ).fetchall()
+    )
+
+
 def plan_jobs(
     con: duckdb.DuckDBPyConnection,
     targets: Sequence[Target],
@@ -166,26 +171,8 @@ def plan_jobs(
     """One job per target whose year is under way (data in it, December not yet), and
     what each relative target's job aims at (its targets are the reference's latest rate
     plus the margin until forecasts.relative aims them)."""
-    # Plain tuples per series: pandas frames per series cost ~2 ms a target (minutes
-    # a refresh at 100k targets), tuples a few microseconds.
-    by_series: dict[tuple[str, str], list[Row]] = {}
-    for ind_id, reg, *row in con.execute(
-        "SELECT indicator, region, year, month, to_date, own, own_months FROM actuals "
-        "ORDER BY indicator, region, year, month"
-    ).fetchall():
-        by_series.setdefault((ind_id, reg), []).append(tuple(row))
-    if paces is None:
-        # The targets' pace curves in one batch, as the checks compute them; only
-        # seasonal pacing and stock openings look at past years.
-        past = {
-            (t.indicator, t.region): past_years(
-                (y, m, v) for y, m, v, _, _ in by_series.get((t.indicator, t.region), [])
-            )
-            for t in targets
-            if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
-        }
-        paces = pace_curves(targets, indicators, past)
-    curves, q_targets, _ = paces
+    by_series = _series_rows(con)
+    curves, q_targets, _ = paces if paces is not None else _paces(targets, indicators, by_series)
     jobs, aims = [], {}
     for i, t in enumerate(targets):
         rows = by_series.get((t.indicator, t.region))
@@ -204,6 +191,35 @@ def plan_jobs(
                 t.relative_to, t.margin_pp, known[latest], latest, tuple(known.items())
             )
     return jobs, aims
+
+
+def _series_rows(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], list[Row]]:
+    """The actuals by series, as plain tuples: pandas frames per series cost ~2 ms a
+    target (minutes a refresh at 100k targets), tuples a few microseconds."""
+    by_series: dict[tuple[str, str], list[Row]] = {}
+    for ind_id, reg, *row in con.execute(
+        "SELECT indicator, region, year, month, to_date, own, own_months FROM actuals "
+        "ORDER BY indicator, region, year, month"
+    ).fetchall():
+        by_series.setdefault((ind_id, reg), []).append(tuple(row))
+    return by_series
+
+
+def _paces(
+    targets: Sequence[Target],
+    indicators: Mapping[str, Indicator],
+    by_series: dict[tuple[str, str], list[Row]],
+) -> Paces:
+    """The targets' pace curves in one batch, as the checks compute them; only seasonal
+    pacing and stock openings look at past years."""
+    past = {
+        (t.indicator, t.region): past_years(
+            (y, m, v) for y, m, v, _, _ in by_series.get((t.indicator, t.region), [])
+        )
+        for t in targets
+        if t.pacing == "seasonal" or indicators[t.indicator].kind == "stock"
+    }
+    return pace_curves(targets, indicators, past)
 
 
 def _job(
