@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import calendar
 import logging
 import sys
-from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from exporters.listen import parse_listen
@@ -28,41 +24,10 @@ from kpiwatch import (
     unit_render,
     worklists,
 )
-from kpiwatch.config import Config, find_indicator, find_region, load_config, split_gaps
+from kpiwatch.config import Config, find_region, load_config, split_gaps
+from kpiwatch.console import add_row, err, fail, out, table, wrote
+from kpiwatch.forecast_verb import forecast as forecast_verb
 from kpiwatch.report import report as report_verb
-
-# Wide enough for the tables when output goes to a file or a pipe.
-out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 140)
-# Errors are never wrapped: a user copies the file name and line from them.
-err = Console(
-    stderr=True,
-    highlight=False,
-    emoji=False,
-    soft_wrap=True,
-    width=None if sys.stderr.isatty() else 140,
-)
-
-
-def fail(message: str) -> NoReturn:
-    """Print one clear message on stderr and exit 1."""
-    err.print(message, markup=False)
-    sys.exit(1)
-
-
-def table(*columns: str, title: str) -> Table:
-    """A table whose title is shown as typed (never read as rich markup)."""
-    return Table(*columns, title=Text(title))
-
-
-def wrote(paths: Iterable[Path]) -> None:
-    """Name each file written, one a line."""
-    for path in paths:
-        out.print(f"wrote {path}", markup=False)
-
-
-def add_row(into: Table, cells: Iterable[object]) -> None:
-    """Add a row, each cell as plain text: config and file texts are never markup."""
-    into.add_row(*(c if isinstance(c, Text) else Text(str(c)) for c in cells))
 
 
 class Verbs(click.Group):
@@ -363,79 +328,6 @@ def serve(obj: Context, listen: str | None, today: datetime | None, log_level: s
         sys.exit(1)
 
 
-def end_of(text: str) -> datetime:
-    """The last moment of the day (2023-10-20) or period (2023-09, 2023Q3) named."""
-    try:
-        day = datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError:
-        p = board.as_of_period(text)
-        day = date(p.year, p.last_month, calendar.monthrange(p.year, p.last_month)[1])
-    return datetime.combine(day, time.max)
-
-
-@cli.command()
-@click.option("--indicator", required=True)
-@click.option("--region", required=True)
-@click.option("--as-of", "as_of", help="Forecast from the figures known then (2023-09, a day).")
-@click.pass_obj
-def forecast(obj: Context, indicator: str, region: str, as_of: str | None) -> None:
-    """Print one series' forecast to quarter and year end, and why that model."""
-    config = obj.config()
-    indicator = find_indicator(config, indicator).id
-    region = find_region(config, region).id
-    if as_of:
-        moment = end_of(as_of)
-        rows = app.forecast_rows_as_of(config, indicator, region, moment)
-        if not rows:
-            fail(
-                f"no forecast for {indicator} in {region} as of {moment:%Y-%m-%d}: no target "
-                "year under way in the figures known then (a file loaded without --vintage "
-                "is known from its load)"
-            )
-    else:
-        rows = app.forecast_rows(config, indicator, region)
-    if not rows:
-        err.print(f"no forecast for {indicator} in {region} (run kpiwatch refresh)", markup=False)
-        sys.exit(1)
-    shown = table(
-        "horizon",
-        "ends",
-        "target",
-        "forecast",
-        "80 %",
-        "95 %",
-        "P(meet)",
-        "shortfall",
-        title=f"{indicator} · {region}",
-    )
-    for r in rows:
-        if r["point"] is None:
-            add_row(shown, (r["horizon"], r["horizon_label"], f"{r['target']:.2f}", "—"))
-            continue
-        add_row(
-            shown,
-            (
-                r["horizon"],
-                r["horizon_label"],
-                f"{r['target']:.2f}",
-                f"{r['point']:.2f}",
-                f"{r['lower80']:.2f} … {r['upper80']:.2f}",
-                f"{r['lower95']:.2f} … {r['upper95']:.2f}",
-                f"{r['p_meet']:.1%}",
-                f"{r['expected_shortfall']:.2f}",
-            ),
-        )
-    out.print(shown)
-    first = rows[0]
-    mase = first["backtest_mase"]
-    out.print(
-        f"model: {first['model']}"
-        + (f" (backtest MASE {mase:.2f})" if mase is not None else "")
-        + f"; {first['note']}; data to {first['as_of']}",
-        markup=False,
-    )
-
-
 @cli.command()
 @click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True)
 @click.pass_obj
@@ -503,6 +395,7 @@ def summary(obj: Context) -> None:
 
 
 cli.add_command(report_verb)
+cli.add_command(forecast_verb)
 
 
 def main() -> None:
