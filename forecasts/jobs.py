@@ -13,16 +13,16 @@ from forecasts import engine, growth, models
 from forecasts.engine import TooShort, forecast_series
 from forecasts.growth import RateData, forecast_growth
 from forecasts.models import Array
+from ingest.fingerprint import source_digest
 
 
 def _method() -> str:
     """A fingerprint of the forecasting code and statsmodels' version: after an upgrade
     that changes either, every series is forecast anew once (else the store would keep
     forecasts of the old method for series whose data did not change)."""
-    digest = hashlib.sha1(statsmodels.__version__.encode())
-    for source in (engine.__file__, models.__file__, growth.__file__, __file__):
-        digest.update(Path(str(source)).read_bytes())
-    return digest.hexdigest()[:16]
+    return source_digest([engine, models, growth, Path(__file__)], seed=statsmodels.__version__)[
+        :16
+    ]
 
 
 METHOD = _method()

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -21,6 +20,7 @@ from forecasts.jobs import METHOD
 from forecasts.nowcast import FactorNowcaster, News, Nowcast, NowcastFailed, nowcast
 from forecasts.nowcast_data import OBS_COLUMNS, Panel, SeriesSpec, build_panel
 from forecasts.schema import ForecastSettings, NowcastSettings
+from ingest.fingerprint import source_digest
 from ingest.mapping import register
 from ingest.store import transaction
 from metrics.schema import Target
@@ -85,9 +85,7 @@ def run_nowcasts(
 
 def input_hash(settings: NowcastSettings, panel: Panel) -> str:
     """What a nowcast depends on: the settings, the panel, the code and statsmodels."""
-    digest = hashlib.sha1(METHOD.encode())
-    for module in (nowcast_module, nowcast_data):
-        digest.update(Path(str(module.__file__)).read_bytes())
+    digest = hashlib.sha1(source_digest([nowcast_module, nowcast_data], seed=METHOD).encode())
     digest.update(settings.model_dump_json().encode())
     digest.update(panel.monthly.to_csv().encode())
     digest.update(panel.quarterly.to_csv().encode())

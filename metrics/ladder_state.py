@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import duckdb
 
 from ingest import task_tables
+from ingest.fingerprint import source_digest
 from ingest.store import transaction
 from metrics import ladder, per_period, splits, task_pace, task_status
 from metrics.splits import Split
@@ -43,10 +43,7 @@ SELECT string_agg(line, chr(10) ORDER BY line) FROM (
 
 def _code() -> str:
     """The fingerprint of the code whose SQL an install runs."""
-    digest = hashlib.sha1()
-    for module in (ladder, per_period, splits, task_pace, task_status, task_tables):
-        digest.update(Path(str(module.__file__)).read_bytes())
-    return digest.hexdigest()
+    return source_digest([ladder, per_period, splits, task_pace, task_status, task_tables])
 
 
 CODE = _code()

@@ -22,6 +22,7 @@ import duckdb
 import pandas as pd
 
 from ingest import store_views
+from ingest.fingerprint import source_digest
 from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.schema import Target, Thresholds
@@ -31,10 +32,9 @@ Pair = tuple[str, str]  # indicator, region
 
 def _code() -> str:
     """This code's fingerprint: an upgrade that changes it recomputes every check once."""
-    digest = hashlib.sha1(Path(str(store_views.__file__)).read_bytes())
-    for name in ("actuals", "checks", "pace", "progress", "scope", "targets"):
-        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
-    return digest.hexdigest()[:16]
+    here = Path(__file__).parent
+    names = ("actuals", "checks", "pace", "progress", "scope", "targets")
+    return source_digest([store_views, *(here / f"{name}.py" for name in names)])[:16]
 
 
 CODE = _code()
