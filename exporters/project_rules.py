@@ -16,7 +16,7 @@ from typing import Any
 
 from exporters.project_collector import BANDS
 from exporters.rule_tests import minutes
-from exporters.rules import write_yaml_files
+from exporters.rules import latest, write_yaml_files
 
 RULES_FILE = "kpiwatch-project-rules.yml"
 TESTS_FILE = "kpiwatch-project-rules.test.yml"
@@ -89,12 +89,12 @@ DEKAD_ITEM = "job, indicator, region, year"
 def _dekad_expr(s: ProjectAlertSettings) -> str:
     """The attainment of each count behind at a 旬 that has not ended (one per HA pair)."""
 
-    def latest(metric: str) -> str:
-        return f"max by ({DEKAD_ITEM}) (last_over_time({metric}[{s.scrape_gap}]))"
+    def dekad(metric: str) -> str:
+        return latest(metric, s.scrape_gap, DEKAD_ITEM)
 
-    behind = latest('kpiwatch_kpi_pace_status{horizon="dekad",status="behind"}')
-    live = latest('kpiwatch_kpi_horizon_end_timestamp_seconds{horizon="dekad"}')
-    attainment = latest('kpiwatch_kpi_attainment_ratio{horizon="dekad"}')
+    behind = dekad('kpiwatch_kpi_pace_status{horizon="dekad",status="behind"}')
+    live = dekad('kpiwatch_kpi_horizon_end_timestamp_seconds{horizon="dekad"}')
+    attainment = dekad('kpiwatch_kpi_attainment_ratio{horizon="dekad"}')
     return (
         f"{attainment}\n"
         f"and on({DEKAD_ITEM}) ({behind} == 1)\n"

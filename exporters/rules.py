@@ -41,9 +41,14 @@ class AlertSettings:
     behind_below: float = 0.2
 
 
+def latest(metric: str, scrape_gap: str, item: str = ITEM) -> str:
+    """The item's latest sample, bridging missing scrapes (a restart) up to scrape_gap;
+    one per HA pair (the max over the instances)."""
+    return f"max by ({item}) (last_over_time({metric}[{scrape_gap}]))"
+
+
 def _latest(s: AlertSettings, metric: str) -> str:
-    """The item's latest sample, bridging missing scrapes (a restart) up to scrape_gap."""
-    return f"max by ({ITEM}) (last_over_time({metric}[{s.scrape_gap}]))"
+    return latest(metric, s.scrape_gap)
 
 
 def _live(s: AlertSettings) -> str:
