@@ -41,6 +41,8 @@ from ingest.store import open_store
 from kpiwatch import app
 from kpiwatch.bulletin_board import Bulletins
 from kpiwatch.config import Config, load_config
+from kpiwatch.inbox import Inbox
+from kpiwatch.inbox import listing as inbox_listing
 from kpiwatch.storefaults import classify
 
 log = logging.getLogger("kpiwatch")
@@ -68,8 +70,7 @@ class Service:
         self.health = ServiceHealth()
         self.holder = SnapshotHolder(self.health)
         self.triggers = Triggers(threading.Event(), threading.Event())
-        self._inbox_seen: tuple[tuple[str, int, int], ...] | None = None
-        self._inbox_loaded: tuple[tuple[str, int, int], ...] | None = None
+        self.inbox = Inbox()
         self.store_fault = False  # the last refresh failed on the store's file
         self._renderer: ProcessPoolExecutor | None = None
         self.bulletins = Bulletins()
@@ -318,21 +319,9 @@ class Service:
     def request_refresh(self) -> None:
         self.triggers.event.set()
 
-    def inbox_changed(self) -> bool:
-        """True once the inbox listing changed and then held still for one poll."""
-        if self.config.server.inbox is None:
-            return False
-        listing = self._inbox_listing()
-        settled = listing == self._inbox_seen
-        self._inbox_seen = listing
-        if settled and listing != self._inbox_loaded:
-            self._inbox_loaded = listing
-            return True
-        return False
-
-    def _inbox_listing(self) -> tuple[tuple[str, int, int], ...]:
+    def _inbox_folder(self) -> Path | None:
         inbox = self.config.server.inbox
-        return () if inbox is None else _listing(self.config.resolve(inbox))
+        return None if inbox is None else self.config.resolve(inbox)
 
     def run_loop(self) -> None:
         """Refresh now, then on schedule, on request and on inbox changes, until stopped."""
@@ -343,7 +332,7 @@ class Service:
             if now >= next_due or self.triggers.event.is_set():
                 self.triggers.event.clear()
                 # what this refresh's ingest reads: a file dropped later is the next one's
-                listing = self._inbox_listing()
+                listing = inbox_listing(self._inbox_folder())
                 try:
                     ok = self.refresh()
                 except RuntimeError:
@@ -354,12 +343,12 @@ class Service:
                 if not ok and self.store_fault:  # a full disk or a bad mount may be fixed soon
                     interval = min(interval, server.store_retry_max_seconds)
                 next_due = time.monotonic() + interval
-                self._inbox_seen = self._inbox_loaded = listing
+                self.inbox.refreshed_with(listing)
                 continue
             wait = min(next_due - now, server.inbox_poll_seconds)
             if self.triggers.event.wait(wait):
                 continue
-            if self.inbox_changed():
+            if self.inbox.changed(self._inbox_folder()):
                 log.info("new files in the inbox")
                 self.triggers.event.set()
 
@@ -410,14 +399,6 @@ def first_line(exc: BaseException) -> str:
     """The first line of an error's message, or its type when it has none."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _listing(folder: Path) -> tuple[tuple[str, int, int], ...]:
-    """Name, size and mtime of each file in a folder (empty if there is no folder)."""
-    if not folder.is_dir():
-        return ()
-    stats = ((e.name, e.stat()) for e in os.scandir(folder) if e.is_file())
-    return tuple(sorted((name, st.st_size, st.st_mtime_ns) for name, st in stats))
 
 
 def refresh_token(config: Config) -> str | None:
