@@ -36,6 +36,13 @@ _LABELS = (
 )
 
 
+# A 旬 inside a year the reader already knows (a target's): 3-D2, 03-D2, 3月中旬.
+_DEKADS_OF_YEAR = (
+    re.compile(r"^(\d{1,2})-D([123])$", re.IGNORECASE),
+    re.compile(r"^(\d{1,2})\s*月\s*([上中下])旬$"),
+)
+
+
 class SpanError(ValueError):
     """The text is not a span label kpiwatch understands."""
 
@@ -134,6 +141,27 @@ def parse_span(text: str) -> Span:
         if found:
             return _from_match(grain, found.groups(), text)  # type: ignore[arg-type]
     raise SpanError(f"{text!r} is not a period label (e.g. 2026-03-D2, 2026-W09, 2026-03)")
+
+
+def dekad_of_year(text: str, year: int) -> tuple[int, int]:
+    """(month, 1..3) of a 旬 named within `year`: 3-D2, 3月中旬, or 2026-03-D2 of that year."""
+    clean = unicodedata.normalize("NFKC", text).strip()
+    for pattern in _DEKADS_OF_YEAR:
+        found = pattern.match(clean)
+        if found:
+            month, which = int(found[1]), found[2]
+            if not 1 <= month <= 12:
+                raise SpanError(f"{text!r} has month {month}")
+            return month, "上中下".index(which) + 1 if which in "上中下" else int(which)
+    try:
+        span = parse_span(clean)
+    except SpanError:
+        raise SpanError(f"{text!r} is not a 旬 (e.g. 3-D2, 3月中旬, {year}-03-D2)") from None
+    if span.grain != "dekad":
+        raise SpanError(f"{text!r} is a {span.grain}, not a 旬 (e.g. 3-D2, 3月中旬)")
+    if span.start.year != year:
+        raise SpanError(f"{text!r} is a 旬 of {span.start.year}, not of {year}")
+    return span.start.month, dekad_number(span.start)
 
 
 def _from_match(grain: Grain, parts: tuple[str, ...], text: str) -> Span:

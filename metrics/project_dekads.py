@@ -1,8 +1,9 @@
 """Targets of register counts checked per 旬 (旬调度), not only per month.
 
 A target's pace at a month's end comes from its curve (metrics.targets.curve_for: the
-pacing rule, quarter and month anchors); inside a month it grows with the days passed,
-so a 旬's pace is the month's pace prorated to the 旬's last day. The actual is the
+pacing rule, quarter, month and 下旬 anchors); inside a month it grows linearly with the
+days passed, through the values the target gives at the ends of the 上旬 and 中旬, so a
+旬's pace is the pace on the 旬's last day. The actual is the
 year's count of the register's events up to that day, as known at the end of as_of.
 """
 
@@ -12,6 +13,7 @@ import calendar
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time
+from itertools import pairwise
 
 import duckdb
 import pandas as pd
@@ -52,11 +54,22 @@ class DekadCheck:
     target: float | None = None  # the pace at the 旬's end
 
 
-def pace_at(curve: Curve, day: date) -> float:
-    """The pace at the end of `day`: the month's pace prorated by the days passed."""
+def pace_at(curve: Curve, day: date, inner: Mapping[tuple[int, int], float] | None = None) -> float:
+    """The pace at the end of `day`: linear by days inside its month, from the pace at
+    the previous month's end through the values given at its 上旬's and 中旬's ends
+    (`inner`, by month and 旬) to the pace at its own end."""
     days = calendar.monthrange(day.year, day.month)[1]
     before, end = float(curve[day.month - 1]), float(curve[day.month])
-    return before + (end - before) * day.day / days
+    given = [(10 * n, v) for (m, n), v in (inner or {}).items() if m == day.month and n < 3]
+    if not given:
+        return before + (end - before) * day.day / days
+    points = [(0, before), *sorted(given), (days, end)]
+    for (d0, v0), (d1, v1) in pairwise(points):
+        if day.day == d1:
+            return v1
+        if day.day < d1:
+            return v0 + (v1 - v0) * (day.day - d0) / (d1 - d0)
+    return end
 
 
 def dekad_checks(
@@ -79,11 +92,12 @@ def dekad_checks(
         dekads = list(spans(date(t.year, 1, 1), as_of, "dekad"))
         asked += [(t, d, min(d.end, as_of), curve) for d in dekads[-last if last else 0 :]]
     actuals = _counts(con, [(t.indicator, t.region, t.year, end) for t, _, end, _ in asked], as_of)
+    inner = {id(t): t.inner_dekads() for t, _, _, _ in asked}
     return [
         replace(
-            _judge(t, dekad, actual, pace_at(curve, end), thresholds(t.indicator)),
+            _judge(t, dekad, actual, pace_at(curve, end, inner[id(t)]), thresholds(t.indicator)),
             as_of=end,
-            target=pace_at(curve, dekad.end),
+            target=pace_at(curve, dekad.end, inner[id(t)]),
         )
         for (t, dekad, end, curve), actual in zip(asked, actuals, strict=True)
     ]

@@ -159,6 +159,8 @@ def _values(t: Target) -> Iterable[tuple[str, float]]:
         yield "annual", t.annual
     yield from ((f"quarters.{q}", v) for q, v in sorted(t.quarters.items()))
     yield from ((f'months."{m}"', v) for m, v in sorted(t.months.items(), key=lambda i: int(i[0])))
+    # one 旬 however each target writes it (3-D2, 3月中旬)
+    yield from ((f'dekads."{m}-D{n}"', v) for (m, n), v in sorted(t.dekad_values().items()))
 
 
 def _gap(

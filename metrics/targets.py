@@ -69,7 +69,7 @@ def curve_for(
     Without an annual target the curve ends at the last period given (NaN after it).
     """
     quarters = {int(q[1]): v for q, v in target.quarters.items()}
-    months = {int(m): v for m, v in target.months.items()}
+    months = target.month_values()
     last, year_end = last_given(target)
     if indicator.kind == "growth":
         default = np.nan if target.annual is None else target.annual
@@ -90,12 +90,7 @@ def curve_for(
 def last_given(target: Target) -> tuple[int, float]:
     """The last month end a target gives a value for, and that value (the year's end
     and the annual target when there is one)."""
-    if target.annual is not None:
-        return 12, target.annual
-    given = {3 * int(q[1]): v for q, v in target.quarters.items()}
-    given.update({int(m): v for m, v in target.months.items()})
-    last = max(given)
-    return last, given[last]
+    return target.last_given()
 
 
 Paces = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[str]]
@@ -178,9 +173,9 @@ def pace_curves(
             curves[tid] = q_targets[tid] = t.margin_pp
             used.append(f"relative to {t.relative_to} ({t.margin_pp:+g} pp)")
         elif t.indicator in flows and t.pacing == "linear" and t.annual is not None:
-            if t.months:  # explicit cumulative values; a month's wins over its quarter's
+            if t.months or t.dekads:  # cumulative values; a month's wins over its quarter's
                 given = {QUARTER_END[q]: v for q, v in t.quarters.items() if q != "Q4"}
-                given.update({int(m): v for m, v in t.months.items()})
+                given.update(t.month_values())
                 given.pop(12, None)  # the year ends at the annual target
                 inner = tuple(sorted(given))
                 values = [given[a] for a in inner]
