@@ -32,6 +32,8 @@ class ProjectAlertSettings:
     count_targets: bool = False  # targets on register counts: alert per 旬 too
     dekad_for: str = "1h"
     scrape_gap: str = "10m"
+    # indicators published per 旬: their own alert (exporters.dekad_rules), not this one
+    released: tuple[str, ...] = ()
 
     def late_bands(self) -> list[str]:
         """The bands of days late beyond overdue_days."""
@@ -89,8 +91,10 @@ DEKAD_ITEM = "job, indicator, region, year"
 def _dekad_expr(s: ProjectAlertSettings) -> str:
     """The attainment of each count behind at a 旬 that has not ended (one per HA pair)."""
 
+    counts = f',indicator!~"{"|".join(sorted(s.released))}"' if s.released else ""
+
     def dekad(metric: str) -> str:
-        return latest(metric, s.scrape_gap, DEKAD_ITEM)
+        return latest(metric.replace("}", counts + "}"), s.scrape_gap, DEKAD_ITEM)
 
     behind = dekad('kpiwatch_kpi_pace_status{horizon="dekad",status="behind"}')
     live = dekad('kpiwatch_kpi_horizon_end_timestamp_seconds{horizon="dekad"}')

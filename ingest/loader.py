@@ -52,8 +52,13 @@ TEMP_TABLES = (
 )
 # In the packed key k (see ingest.validate.check) k >> 25 names the series and
 # k & PERIOD_BITS is the period key yyyy·10⁴ + first month·100 + last month.
-# A period key's position in time by its last month (yyyy·100 + last month):
-END_ORDER = f"((k & {PERIOD_BITS}) // 10000) * 100 + (k & {PERIOD_BITS}) % 100"
+# A period key's position in time by its end: yyyymm0n for the n-th 旬 of a month (key
+# yyyymm2n), yyyymm99 for periods ending with month mm.
+_P = f"(k & {PERIOD_BITS})"
+END_ORDER = (
+    f"CASE WHEN {_P} % 100 > 20 THEN {_P} // 100 * 100 + {_P} % 100 - 20 "
+    f"ELSE ({_P} // 10000 * 100 + {_P} % 100) * 100 + 99 END"
+)
 
 
 @dataclass(frozen=True)

@@ -38,12 +38,13 @@ def register(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> 
 
 
 def period_key(p: Period) -> int:
-    """An integer naming a period: yyyy·10⁴ + first month·100 + last month."""
-    return p.year * 10000 + p.first_month * 100 + p.last_month
+    """An integer naming a period: yyyy·10⁴ + first month·100 + last month, or for a 旬
+    yyyy·10⁴ + month·100 + 20 + its number (21..23, past any month)."""
+    return p.year * 10000 + p.first_month * 100 + (20 + p.dekad if p.dekad else p.last_month)
 
 
 SERIES_COLUMNS = ["series", "measure_text", "key_id", "rid", "scale", "digits", "status"]
-SERIES_COLUMNS += ["non_negative", "cumulative"]
+SERIES_COLUMNS += ["non_negative", "cumulative", "dekads"]
 
 
 def build_series_map(
@@ -87,7 +88,7 @@ def _series_row(
     entry = source.series_entry(series) if source.series else None
     if source.series and entry is None:
         status = None if source.unmapped == "ignore" else UNMAPPED
-        return (series, measure_text, None, None, 1.0, 0, status, False, False)
+        return (series, measure_text, None, None, 1.0, 0, status, False, False, False)
     indicator = (entry.indicator if entry else None) or source.indicator or name_key(series)
     measure = (entry.measure if entry else None) or name_key(measure_text)
     measure = measure or source.measure or "value"
@@ -101,7 +102,8 @@ def _series_row(
     key_id = keys.setdefault((indicator, measure), len(keys)) if status == 0 else None
     refuses = status == 0 and indicators[indicator].refuses_negative and measure in ("value", "ytd")
     row = (series, measure_text, key_id, rid, scale, _digits(scale), status, refuses)
-    return (*row, measure in CUMULATIVE)
+    dekads = status == 0 and indicators[indicator].frequency == "dekad"
+    return (*row, measure in CUMULATIVE, dekads)
 
 
 def _digits(scale: float) -> int:

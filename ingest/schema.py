@@ -38,7 +38,9 @@ class Indicator(Strict):
     name: str
     unit: str = ""
     kind: Kind
-    frequency: Literal["monthly", "quarterly"] = "monthly"
+    # dekad: figures per 旬, checked per 旬 and summed (flows) or taken at the month's last
+    # 旬 (stocks, rates) into months
+    frequency: Literal["monthly", "quarterly", "dekad"] = "monthly"
     direction: Literal["higher", "lower"] = "higher"
     owner: str = ""
     # Counts and amounts cannot be negative; a negative one is a typing error.
@@ -124,7 +126,7 @@ class Source(Strict):
     indicator: Id | None = None
     measure: Measure | None = None
     region: Id | None = None
-    freq: Literal["M", "Q"] = "M"
+    freq: Literal["M", "Q", "D"] = "M"
     scale: float = Field(default=1.0, gt=0)
     series: dict[str, SeriesMap] = {}
     unmapped: Literal["error", "ignore"] = "error"

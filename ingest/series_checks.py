@@ -1,10 +1,10 @@
 """Checks across the rows of one series, inside the file and against the store.
 
-A series (indicator × region × measure) holds one figure per month it covers. Periods
-that share a month contradict each other: a Jan–Feb `value` beside a January one, a
-quarter beside one of its months, a year-to-date keyed by a quarter beside the same
-month's. And a year-to-date of a count cannot fall within a year. Each is refused,
-naming both rows.
+A series (indicator × region × measure) holds one figure per month it covers, or one
+per 旬 of it. Periods that share a month (or a 旬) contradict each other: a Jan–Feb
+`value` beside a January one, a quarter beside one of its months, a 旬 beside its month,
+a year-to-date keyed by a quarter beside the same month's. And a year-to-date of a count
+cannot fall within a year. Each is refused, naming both rows.
 """
 
 from __future__ import annotations
@@ -16,15 +16,24 @@ from ingest.schema import Source
 from ingest.validate import KEY_ID, PERIOD_BITS
 
 LIMIT = 1000
-# incoming with what the checks need: series (kr), period, its year and the months it
-# covers; a year-to-date covers only its last month (1-2月 and 2月 are one key).
+
+
+def tenth(day: str) -> str:
+    """SQL: the 旬 of the year (1..36) a day falls in."""
+    return f"(3 * (month({day}) - 1) + least(3, (day({day}) - 1) // 10 + 1))"
+
+
+# incoming with what the checks need: series (kr), period, its year and the 旬 of the
+# year it covers (m1..m2: a month is three); a year-to-date covers only its last month
+# (1-2月 and 2月 are one key), or its 旬.
 FILE_ROWS = f"""
 CREATE OR REPLACE TEMP VIEW file_rows AS
 SELECT i.k >> 25 AS kr, CAST(i.k & {PERIOD_BITS} AS INTEGER) AS pkey, i.value, i.line, i.cell,
        km.indicator, km.measure, km.cumulative, km.non_negative, pl.period,
        year(pl.period_end) AS y,
-       CASE WHEN km.cumulative THEN month(pl.period_end) ELSE month(pl.period_start) END AS m1,
-       month(pl.period_end) AS m2
+       CASE WHEN km.cumulative AND pl.freq <> 'D' THEN 3 * month(pl.period_end) - 2
+            ELSE {tenth("pl.period_start")} END AS m1,
+       {tenth("pl.period_end")} AS m2
 FROM incoming i
 JOIN period_labels pl ON pl.pkey = CAST(i.k & {PERIOD_BITS} AS INTEGER)
 JOIN key_map km ON km.key_id = {KEY_ID.format("i.k")}
@@ -101,7 +110,9 @@ def _overlaps_with_store(con: duckdb.DuckDBPyConnection, source: Source) -> list
         r AS (SELECT * FROM file_rows WHERE pkey IN (SELECT a_key FROM pairs)),
         st AS (
             SELECT f.kr, p.pkey, p.period, year(p.period_end) AS y,
-                   month(p.period_start) AS s1, month(p.period_end) AS m2,
+                   {tenth("p.period_start")} AS s1, {tenth("p.period_end")} AS m2,
+                   CASE WHEN p.freq = 'D' THEN {tenth("p.period_start")}
+                        ELSE 3 * month(p.period_end) - 2 END AS c1,
                    arg_max(l.file, (l.known_from, v.load_id)) AS file,
                    arg_max(v.line, (l.known_from, v.load_id)) AS line
             FROM vintages v JOIN file_series f ON f.known_id = v.series_id
@@ -113,7 +124,7 @@ def _overlaps_with_store(con: duckdb.DuckDBPyConnection, source: Source) -> list
                r.indicator, r.measure
         FROM r JOIN st
           ON r.kr = st.kr AND r.y = st.y AND r.pkey <> st.pkey AND r.m1 <= st.m2
-         AND CASE WHEN r.cumulative THEN st.m2 ELSE st.s1 END <= r.m2
+         AND CASE WHEN r.cumulative THEN st.c1 ELSE st.s1 END <= r.m2
         JOIN staged s ON s.cell = r.cell
         QUALIFY row_number() OVER (PARTITION BY r.cell ORDER BY st.m2) = 1
         ORDER BY r.line LIMIT {LIMIT}
@@ -136,7 +147,7 @@ def _falling_ytd(con: duckdb.DuckDBPyConnection, source: Source, known: bool) ->
         return []
     stored = f"""
         UNION ALL
-        SELECT p.k >> 25, pl.period, year(pl.period_end), month(pl.period_end), p.value,
+        SELECT p.k >> 25, pl.period, year(pl.period_end), {tenth("pl.period_end")}, p.value,
                NULL, NULL, NULL
         FROM prior p JOIN periods pl ON pl.pkey = CAST(p.k & {PERIOD_BITS} AS INTEGER)
         WHERE p.k >> 25 IN (SELECT kr FROM f) AND p.k NOT IN (SELECT k FROM incoming)

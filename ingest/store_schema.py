@@ -289,4 +289,6 @@ MIGRATIONS: list[tuple[int, str]] = [
     # No table changes: project_counts_at(d) resolves the counted nodes' versions only
     # (the register's views gain project_count_nodes_at and project_count_projects_at).
     (20, "SELECT 1;"),
+    # No table changes: the view monthly rolls 旬 figures up to their months.
+    (21, "SELECT 1;"),
 ]

@@ -220,8 +220,31 @@ FROM nowcast_news_rows;
 
 """
 
+# A relation shaped like observations_latest with each 旬 figure rolled up to its month
+# (column from_dekads): a flow's `value` is the sum of the month's three 旬, known once
+# all three are; every other figure is the month's last 旬's (下旬: a level at the month's
+# end, a year-to-date, a rate as published at the month's end). A month some of whose 旬
+# are missing has no figure of that kind: its month is not complete.
+MONTH_ROWS = """
+SELECT indicator, region, period, measure, value, period_start, period_end, months, freq,
+       false AS from_dekads
+FROM {latest} WHERE freq <> 'D'
+UNION ALL
+SELECT o.indicator, o.region, strftime(max(o.period_end), '%Y-%m'), o.measure,
+       CASE WHEN i.kind = 'flow' AND o.measure = 'value' THEN sum(o.value)
+            ELSE any_value(o.value) FILTER (o.period_end = last_day(o.period_end)) END,
+       date_trunc('month', max(o.period_end))::DATE, last_day(max(o.period_end)),
+       CAST(1 AS TINYINT), 'M', true
+FROM {latest} o JOIN indicators i ON i.id = o.indicator
+WHERE o.freq = 'D'
+GROUP BY o.indicator, o.region, o.measure, i.kind, date_trunc('month', o.period_end)
+HAVING CASE WHEN i.kind = 'flow' AND o.measure = 'value' THEN count(*) = 3
+            ELSE bool_or(o.period_end = last_day(o.period_end)) END
+"""
+
 # Each indicator's own value per month, from a relation shaped like observations_latest
 # (the view below; the checks' actuals of a few series use it on those series alone).
+# `basis` is 'published' for a relation without from_dekads (see MONTH_ROWS).
 MONTHLY = """
 WITH latest AS (
     SELECT o.*, i.kind FROM {latest} o JOIN indicators i ON i.id = o.indicator
@@ -229,7 +252,7 @@ WITH latest AS (
 ),
 published AS (
     SELECT indicator, region, period, period_start, period_end, months, value,
-           'published' AS basis
+           {basis} AS basis
     FROM latest
     WHERE measure = CASE kind WHEN 'growth' THEN 'yoy_pct' ELSE 'value' END
 ),
@@ -268,4 +291,11 @@ WHERE NOT EXISTS (
 )
 """
 
-VIEWS += "CREATE OR REPLACE VIEW monthly AS" + MONTHLY.format(latest="observations_latest") + ";\n"
+FROM_DEKADS = "CASE WHEN from_dekads THEN 'from_dekads' ELSE 'published' END"
+VIEWS += (
+    "CREATE OR REPLACE VIEW monthly AS"
+    + MONTHLY.format(
+        latest=f"({MONTH_ROWS.format(latest='observations_latest')})", basis=FROM_DEKADS
+    )
+    + ";\n"
+)

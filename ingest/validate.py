@@ -11,7 +11,7 @@ from ingest.mapping import UNKNOWN_INDICATOR, UNKNOWN_MEASURE, UNMAPPED
 from ingest.schema import Region, Source
 
 MISSING = ("", "nan", "NaN", "NA", "N/A", "--", "—", "…", "...")
-UNKNOWN_REGION, BAD_PERIOD, NOT_A_NUMBER, NEGATIVE, DUPLICATE = 4, 5, 6, 7, 8
+UNKNOWN_REGION, BAD_PERIOD, NOT_A_NUMBER, NEGATIVE, DUPLICATE, NOT_DEKADS = 4, 5, 6, 7, 8, 9
 # SQL templates unpacking the packed key k (see check).
 KEY_ID = "CAST({0} >> 40 AS INTEGER)"
 RID = "CAST(({0} >> 25) & 32767 AS INTEGER)"
@@ -43,7 +43,7 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
         f"""
         CREATE OR REPLACE TEMP TABLE checked AS
         WITH resolved AS (
-            SELECT s.cell, s.line, m.key_id, m.status, m.non_negative,
+            SELECT s.cell, s.line, m.key_id, m.status, m.non_negative, m.dekads,
                    CASE WHEN m.cumulative THEN p.c_error ELSE p.error END AS error,
                    coalesce(m.rid, r.rid, CASE WHEN s.region = '' THEN $fixed END) AS rid,
                    CASE WHEN m.cumulative THEN p.c_key ELSE p.p_key END AS pkey,
@@ -62,6 +62,7 @@ def check(con: duckdb.DuckDBPyConnection, source: Source, regions: Sequence[Regi
                CAST(CASE WHEN status > 0 THEN status
                          WHEN rid IS NULL THEN {UNKNOWN_REGION}
                          WHEN error IS NOT NULL THEN {BAD_PERIOD}
+                         WHEN pkey % 100 > 20 AND NOT dekads THEN {NOT_DEKADS}
                          WHEN absent THEN NULL
                          WHEN value IS NULL OR NOT isfinite(value) THEN {NOT_A_NUMBER}
                          WHEN non_negative AND value < 0 THEN {NEGATIVE}
@@ -189,6 +190,9 @@ def row_errors(
             yield RowError(line, field, value, _not_a_number(value))
         elif reason == NEGATIVE:
             yield RowError(line, field, value, f"negative value for {ind} (a count or amount)")
+        elif reason == NOT_DEKADS:
+            text = f'a 旬 figure for {ind}, whose frequency is not "dekad"'
+            yield RowError(line, cols.period or field, period, text)
         else:
             key = f"{ind}, {region_id}, {label}"
             text = f"duplicate key ({key}) with a different value than line {first}"

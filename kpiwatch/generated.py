@@ -9,6 +9,7 @@ from typing import Any
 from exporters import (
     backfill,
     dashboards,
+    dekad_rules,
     escalation_rules,
     grafana,
     mixin,
@@ -41,7 +42,22 @@ def project_alert_settings(config: Config) -> project_rules.ProjectAlertSettings
     counted = {c.indicator for r in config.registers for c in r.counts}
     return project_rules.ProjectAlertSettings(
         count_targets=any(t.indicator in counted for t in config.targets),
+        released=tuple(sorted(i.id for i in config.indicators if i.frequency == "dekad")),
         dekad_for=config.alerts.behind_for,
+        scrape_gap=config.alerts.scrape_gap,
+    )
+
+
+def dekad_alert_settings(config: Config) -> dekad_rules.DekadAlertSettings | None:
+    """The 旬 alert, where a target is set on an indicator published per 旬."""
+    dekads = {i.id for i in config.indicators if i.frequency == "dekad"}
+    targeted = tuple(sorted({t.indicator for t in config.targets} & dekads))
+    if not targeted:
+        return None
+    return dekad_rules.DekadAlertSettings(
+        indicators=targeted,
+        release_lag_days=config.checks.release_lag_days_dekad,
+        behind_for=config.alerts.behind_for,
         scrape_gap=config.alerts.scrape_gap,
     )
 
@@ -55,6 +71,8 @@ def write_rules(config: Config, out: Path) -> list[Path]:
         written += unit_rules.write_rules(out, config.unit_alerts)
     if config.registers:
         written += project_rules.write_rules(out, project_alert_settings(config))
+    if (dekads := dekad_alert_settings(config)) is not None:
+        written += dekad_rules.write_rules(out, dekads)
     written += escalation_rules.write_rules(out, config.escalation.labels)
     if config.nowcasts:
         written += nowcast_rules.write_rules(out, alert_settings(config))
@@ -101,6 +119,8 @@ def all_rule_groups(config: Config) -> dict[str, Any]:
         groups += unit_rules.rule_groups(config.unit_alerts)["groups"]
     if config.registers:
         groups += project_rules.rule_groups(project_alert_settings(config))["groups"]
+    if (dekads := dekad_alert_settings(config)) is not None:
+        groups += dekad_rules.rule_groups(dekads)["groups"]
     groups += escalation_rules.rule_groups(config.escalation.labels)["groups"]
     if config.nowcasts:
         groups += nowcast_rules.rule_groups(alert_settings(config))["groups"]

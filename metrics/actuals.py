@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from ingest.schema import Indicator, Region
-from ingest.store_views import MONTHLY
+from ingest.store_views import FROM_DEKADS, MONTH_ROWS, MONTHLY
 
 ACTUALS_SQL = """
 CREATE OR REPLACE TEMP TABLE actuals AS
@@ -109,18 +109,25 @@ def build_actuals(
     With `series` (indicator, region), only those are read: they must hold every
     sub-region a parent among them sums, and the levels a growth rate derives from.
     """
-    if series is None:
-        con.execute(ACTUALS_SQL.format(latest="observations_latest", monthly="monthly"))
-    else:
+    latest = "observations_latest"
+    if series is not None:
         read = pd.DataFrame(list(series), columns=["indicator", "region"]).astype(str)
         con.register("_read", read)
         try:
             con.execute(SCOPED_LATEST)
         finally:
             con.unregister("_read")
-        monthly = f"({MONTHLY.format(latest='scoped_latest')})"
-        con.execute(ACTUALS_SQL.format(latest="scoped_latest", monthly=monthly))
-        con.execute("DROP TABLE scoped_latest")
+        latest = "scoped_latest"
+    basis = "'published'"
+    if _has_dekads(con):  # 旬 figures count in their months (once, for both reads below)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE month_rows AS {MONTH_ROWS.format(latest=latest)}"
+        )
+        latest, basis = "month_rows", FROM_DEKADS
+    monthly = f"({MONTHLY.format(latest=latest, basis=basis)})"
+    con.execute(ACTUALS_SQL.format(latest=latest, monthly=monthly))
+    for table in ("scoped_latest", "month_rows"):
+        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
     mismatches = roll_up(con, regions, tolerance)
     if derived:
         pairs = pd.DataFrame(list(derived.items()), columns=["growth", "levels"]).astype(str)
@@ -146,6 +153,11 @@ def actuals_table(
         yield build_actuals(con, regions, tolerance, derived, series)
     finally:
         con.execute("DROP TABLE IF EXISTS temp.actuals")
+
+
+def _has_dekads(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store holds any 旬 figure (periods is small: one row per label)."""
+    return bool(con.execute("SELECT count(*) FROM periods WHERE freq = 'D'").fetchall()[0][0])
 
 
 def derived_growth(indicators: Iterable[Indicator]) -> dict[str, str]:

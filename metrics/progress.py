@@ -13,6 +13,7 @@ from ingest.schema import Indicator, Region
 from ingest.store import transaction
 from metrics.actuals import actuals_table, derived_growth
 from metrics.checks import CLEAR, CLEAR_SOME, RESTALE, drop_check_tables, prepare_checks
+from metrics.dekad_series import dekad_series_checks
 from metrics.project_dekads import dekad_checks, write_dekad_checks
 from metrics.schema import Checks, Target, Thresholds
 from metrics.scope import Plan, forget_state
@@ -82,6 +83,7 @@ def _run_checks(
         store: tuple[str, ...] = ()
         # the 旬 checks of register counts are judged on the day: every refresh, all
         dekads = dekad_checks(con, job.targets, job.indicators, job.thresholds, job.today, None)
+        dekads += dekad_series_checks(con, job.targets, job.indicators, job.thresholds, job.today)
         if chosen:
             owners = [t.owner or job.owners.get(t.region) for t in chosen]
             target_tables(con, chosen, job.indicators, job.thresholds, owners, ids=ids, paces=paces)

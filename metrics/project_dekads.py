@@ -46,12 +46,13 @@ class DekadCheck:
     indicator: str
     region: str
     dekad: Span
-    actual: int
+    actual: float | None  # a count, or a published figure (None: not published)
     pace: float  # at the 旬's end, or at as_of inside the 旬 in progress
     attainment: float | None
     status: str
     as_of: date | None = None  # the day judged (the 旬's end, or as_of inside it)
     target: float | None = None  # the pace at the 旬's end
+    gap: float | None = None  # actual − pace (pace − actual for a ceiling)
 
 
 def pace_at(curve: Curve, day: date, inner: Mapping[tuple[int, int], float] | None = None) -> float:
@@ -95,7 +96,14 @@ def dekad_checks(
     inner = {id(t): t.inner_dekads() for t, _, _, _ in asked}
     return [
         replace(
-            _judge(t, dekad, actual, pace_at(curve, end, inner[id(t)]), thresholds(t.indicator)),
+            judged(
+                t,
+                indicators[t.indicator],
+                dekad,
+                actual,
+                pace_at(curve, end, inner[id(t)]),
+                thresholds(t.indicator),
+            ),
             as_of=end,
             target=pace_at(curve, dekad.end, inner[id(t)]),
         )
@@ -124,10 +132,9 @@ def _row(c: DekadCheck) -> tuple[object, ...]:
     """A row of progress_dekads (without computed_at)."""
     span = c.dekad
     pace = _number(c.pace)
-    gap = None if pace is None else c.actual - pace
     return (
         *(c.indicator, c.region, span.start.year, span.label, span.start, span.end),
-        *(c.as_of, c.actual, pace, _number(c.target), c.attainment, gap, c.status),
+        *(c.as_of, c.actual, pace, _number(c.target), c.attainment, c.gap, c.status),
     )
 
 
@@ -157,19 +164,33 @@ def _counts(
     return [int(r[1]) for r in rows]
 
 
-def _judge(t: Target, dekad: Span, actual: int, pace: float, th: Thresholds) -> DekadCheck:
-    if pace != pace:  # past the last period the target gives: nothing to judge
+def judged(
+    t: Target, ind: Indicator, dekad: Span, actual: float | None, pace: float, th: Thresholds
+) -> DekadCheck:
+    """A 旬 check judged as the month checks are: attainment to 0.1 % for amounts (mirrored
+    for a ceiling; nothing due has no ratio), the gap in pp to 0.01 for growth rates."""
+    if actual is None or pace != pace:  # not published, or past the target's last period
         return DekadCheck(t.indicator, t.region, dekad, actual, pace, None, "no_data")
-    attainment = actual / pace if pace > 0 else None
-    status = "on_track"
-    if attainment is not None and round(attainment, 4) < th.behind_below:
-        status = "behind"
-    elif attainment is not None and round(attainment, 4) < th.at_risk_below:
-        status = "at_risk"
-    return DekadCheck(t.indicator, t.region, dekad, actual, pace, attainment, status)
+    gap = pace - actual if ind.direction == "lower" else actual - pace
+    if ind.kind == "growth":
+        rounded = round(gap, 2)
+        limits = (th.growth_behind_below_pp, th.growth_at_risk_below_pp)
+        return DekadCheck(
+            t.indicator, t.region, dekad, actual, pace, gap, _colour(rounded, *limits), gap=gap
+        )
+    if pace <= 0:
+        status = "behind" if round(gap, 2) < 0 else "on_track"
+        return DekadCheck(t.indicator, t.region, dekad, actual, pace, None, status, gap=gap)
+    attainment = 2 - actual / pace if ind.direction == "lower" else actual / pace
+    status = _colour(round(attainment, 3), th.behind_below, th.at_risk_below)
+    return DekadCheck(t.indicator, t.region, dekad, actual, pace, attainment, status, gap=gap)
 
 
-# The 旬 check of each register-count target at the latest 旬 ending by $last (NULL: the
+def _colour(x: float, behind: float, at_risk: float) -> str:
+    return "behind" if x < behind else "at_risk" if x < at_risk else "on_track"
+
+
+# The 旬 check of each target checked per 旬 at the latest 旬 ending by $last (NULL: the
 # latest stored), in the three-colour board's columns, worst first.
 DEKAD_BOARD_SQL = """
 WITH d AS (
@@ -181,8 +202,13 @@ WITH d AS (
 SELECT d.status, coalesce(l.label, d.status), coalesce(i.name, d.indicator),
        coalesce(r.name, d.region), d.period, 'dekad', d.attainment,
        CASE WHEN d.pace_target IS NULL THEN 'no target for ' || d.period
-       ELSE printf('%d to %s against %.2f due by then; %.2f due by the 旬''s end (%s)',
-                   CAST(d.actual AS BIGINT), strftime(d.as_of_day, '%Y-%m-%d'), d.pace_target,
+       WHEN d.actual IS NULL THEN 'no data for ' || d.period
+       WHEN i.kind = 'growth' THEN printf('%.2f%% to %s against %.2f%% (%+.2f pp)', d.actual,
+                                          strftime(d.as_of_day, '%Y-%m-%d'), d.pace_target, d.gap)
+       ELSE printf('%s to %s against %.2f due by then; %.2f due by the 旬''s end (%s)',
+                   CASE WHEN d.actual = round(d.actual) THEN printf('%d', CAST(d.actual AS BIGINT))
+                        ELSE printf('%.2f', d.actual) END,
+                   strftime(d.as_of_day, '%Y-%m-%d'), d.pace_target,
                    d.dekad_target, strftime(d.period_end, '%Y-%m-%d')) END,
        coalesce(nullif(o.owner, ''), i.owner, ''), coalesce(i.kind, 'flow'),
        coalesce(i.illustrative, false), ''

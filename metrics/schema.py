@@ -47,6 +47,8 @@ class Checks(Strict):
     # Data is stale when the next period is this many days past its end and not loaded.
     release_lag_days_monthly: int = Field(default=25, ge=0, le=366)
     release_lag_days_quarterly: int = Field(default=30, ge=0, le=366)
+    # A 旬 figure's release after its 旬: its check pages until the next 旬's is due.
+    release_lag_days_dekad: int = Field(default=5, ge=0, le=60)
     # A parent's own figure differing from its children's sum by more is reported.
     rollup_tolerance: float = Field(default=0.01, ge=0, le=1)
     # Targets split over sub-regions (or key works over tasks) that do not add up: reported

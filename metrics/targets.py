@@ -243,7 +243,7 @@ def _targets_table(
                 i.id,
                 i.kind,
                 i.direction,
-                i.frequency,
+                "monthly" if i.frequency == "dekad" else i.frequency,  # checked by month too
                 th.behind_below,
                 th.at_risk_below,
                 th.growth_behind_below_pp,
