@@ -15,7 +15,8 @@ from datetime import datetime
 
 import duckdb
 
-from ingest.register_sql import KEPT_DAYS, REFRESH_COUNT_DAYS, by_day
+from ingest.register_sql import KEPT_DAYS, by_day
+from ingest.register_wide import LATEST_COUNT_DAYS
 
 # One value per count, region and month as this load knows it (zeros included), with
 # keys stored earlier that no longer have events (they become zero).
@@ -94,10 +95,13 @@ def count_days(con: duckdb.DuckDBPyConnection, known: datetime) -> str:
 
 
 def known_now(con: duckdb.DuckDBPyConnection, known: datetime) -> bool:
-    """No project or node version is known after `known`: the latest ones are as of then."""
+    """No project or node version is known after `known`: the latest ones are as of then.
+
+    (A load known later that stored any version made it the latest of what it changed.)
+    """
     row = con.execute(
-        "SELECT NOT EXISTS (SELECT 1 FROM project_rows_current WHERE known_from > $d) "
-        "AND NOT EXISTS (SELECT 1 FROM node_rows_current WHERE known_from > $d)",
+        "SELECT NOT EXISTS (SELECT 1 FROM loads WHERE known_from > $d "
+        "AND load_id IN (SELECT DISTINCT load_id FROM project_history))",
         {"d": known},
     ).fetchall()
     return bool(row[0][0])
@@ -108,7 +112,7 @@ def write_counts(con: duckdb.DuckDBPyConnection, load_id: int, known_from: datet
 
     Leaves the temp table count_values for the caller to drop (after a rollback).
     """
-    con.execute(REFRESH_COUNT_DAYS)
+    con.execute(LATEST_COUNT_DAYS)
     con.execute(_COUNTS.format(days=count_days(con, known_from)), {"d": known_from})
     return _write(con, "count_values", load_id)
 

@@ -53,9 +53,9 @@ def stage_register(
 ) -> int:
     """Stage and check the file; refuse it naming every bad cell; return its rows."""
     try:
-        stage_long(con, path, _as_source(register))
+        stage_long(con, path, as_source(register))
         names = [r[0] for r in con.execute("DESCRIBE raw_rows").fetchall()]
-        _check_header(path, register, names)
+        check_header(path, register, names)
         rows = _rows(con, register, names)
         nodes, dates = _nodes(con, register, names)
         _maps(con, regions, nodes, dates)
@@ -76,7 +76,7 @@ def stage_register(
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
-def _as_source(register: Register) -> Source:
+def as_source(register: Register) -> Source:
     """The long reader's view of a register: its id column stands for period and value."""
     return Source(
         name=register.name,
@@ -96,7 +96,7 @@ def _col(names: list[str], header: str) -> str:
     return f"trim(coalesce({quote_ident(key)}, ''))" if key in names else "''"
 
 
-def _check_header(path: Path, register: Register, names: list[str]) -> None:
+def check_header(path: Path, register: Register, names: list[str]) -> None:
     c = register.columns
     need = [c.id, c.region] + [n.name + s for n in register.nodes for s in (c.planned_suffix,)]
     need += [n.name + c.reported_suffix for n in register.nodes]
@@ -186,7 +186,7 @@ def _event_nodes(con: duckdb.DuckDBPyConnection, register: Register, names: list
         str(r[0])
         for r in con.execute(f"SELECT DISTINCT {_col(names, c.node)} FROM reg_cells").fetchall()
     ]
-    _register(con, "node_map", [(t, node_id(register, t), None) for t in texts], "VARCHAR")
+    register_map(con, "node_map", [(t, node_id(register, t), None) for t in texts], "VARCHAR")
     heads = (c.planned, c.reported, c.confirmed)
     fields = [(n.id, *heads) for n in register.nodes]
     _register_frame(con, "node_fields", fields, ["node", "planned", "reported", "confirmed"])
@@ -220,10 +220,10 @@ def _maps(
     numbers = _distinct(con, "SELECT unnest([investment, funds, progress]) FROM reg")
     places = _distinct(con, "SELECT region_text FROM reg")
     known = region_names(regions)
-    _register(con, "date_map", [(t, *_read(parse_date, t)) for t in dates], "DATE")
-    _register(con, "number_map", [(t, *_read(read_number, t)) for t in numbers], "DOUBLE")
+    register_map(con, "date_map", [(t, *_read(parse_date, t)) for t in dates], "DATE")
+    register_map(con, "number_map", [(t, *_read(read_number, t)) for t in numbers], "DOUBLE")
     regions_found = [(t, known.get(clean_text(t)), None) for t in places]
-    _register(con, "region_map", regions_found, "VARCHAR")
+    register_map(con, "region_map", regions_found, "VARCHAR")
     kinds = ("planned", "reported", "confirmed")
     picks = ", ".join(f"{k[0]}.value AS {k}" for k in kinds)
     picks += ", n.confirmer AS confirmed_by, CAST(n.line AS BIGINT) AS line, "
@@ -250,7 +250,7 @@ def _read(parse: Callable[[str], T], text: str) -> tuple[T | None, str | None]:
         return None, str(exc)
 
 
-def _register(
+def register_map(
     con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[Any, ...]], kind: str
 ) -> None:
     """A temp table (text, value, error) of parsed texts."""

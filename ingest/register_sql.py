@@ -17,6 +17,7 @@ The `_at(d, today)` table macros give the same as known at timestamp d, judged o
 
 from __future__ import annotations
 
+from ingest import register_wide
 from ingest.grains import Grain, sql_span_start
 
 TABLES = """
@@ -129,8 +130,10 @@ def by_day(events: str) -> str:
     return f"(SELECT indicator, region, day, count(*) AS n FROM {events} GROUP BY ALL)"
 
 
-# Each count's events summed by region and day as the latest versions have them, rebuilt
-# by every load (project_count_days): project_counts reads these few rows.
+# Each count's events summed by region and day as the latest versions have them
+# (project_count_days, first built by a migration from the narrow tables; every load
+# rebuilds it from the wide ones, ingest.register_wide.LATEST_COUNT_DAYS): project_counts
+# reads these few rows.
 REFRESH_COUNT_DAYS = f"""
 DELETE FROM project_count_days;
 INSERT INTO project_count_days
@@ -163,7 +166,9 @@ SELECT indicator, region, frequency, CASE frequency {labels} END AS period,
 FROM (SELECT *, period_start AS s FROM g)"""
 
 
-VIEWS = f"""
+VIEWS = (
+    register_wide.VIEWS
+    + f"""
 -- every region with itself and each region above it
 CREATE OR REPLACE VIEW region_tree AS
 WITH RECURSIVE up(region, ancestor, depth) AS (
@@ -331,3 +336,4 @@ CREATE OR REPLACE MACRO project_counts_at(d) AS TABLE
 CREATE OR REPLACE VIEW project_counts AS
 {_counts(KEPT_DAYS)};
 """
+)

@@ -14,9 +14,19 @@ import pandas as pd
 from ingest.errors import IngestError, RowError, StoreError
 from ingest.loader import SeriesReport
 from ingest.register import RegisterRows, read_register
-from ingest.register_counts import known_now, write_counts, write_sums
+from ingest.register_counts import write_counts, write_sums
 from ingest.register_csv import stage_register
+from ingest.register_fast import stage_wide
 from ingest.register_schema import Register
+from ingest.register_versions import (
+    changed_stats,
+    compare,
+    layout_id,
+    layout_nodes,
+    remap,
+    store_versions,
+    widen,
+)
 from ingest.schema import Indicator, Region
 from ingest.store import sync_catalog, transaction
 from ingest.workbooks import WORKBOOK_SUFFIXES
@@ -42,8 +52,8 @@ _NODE_TYPES = dict(zip(_NODE_COLUMNS, [_TEXT] * 2 + [_DATE] * 3 + [_TEXT, _LINE]
 _TEMP = (
     "incoming_projects",
     "incoming_nodes",
-    "changed_projects",
-    "changed_nodes",
+    "incoming_wide",
+    "changed_wide",
     "count_values",
     "sum_values",
 )
@@ -118,8 +128,11 @@ def load_register(
         return RegisterReport(str(path), register.name, 0, None, already_loaded=int(earlier))
     known = known_from or datetime.now().replace(microsecond=0)
     try:
-        rows = _read(con, path, register, regions, known)
-        return _store(con, path, register, rows, digest, known, indicators, regions, registers)
+        nodes = layout_nodes(con, register)
+        rows = _read(con, path, register, regions, known, nodes)
+        return _store(
+            con, path, register, nodes, rows, digest, known, indicators, regions, registers
+        )
     except duckdb.Error as exc:
         raise StoreError(f"{path}: {exc}") from exc
     finally:
@@ -133,23 +146,34 @@ def _read(
     register: Register,
     regions: Sequence[Region],
     known: datetime,
+    nodes: list[str],
 ) -> int:
-    """Stage the file's checked projects and nodes (incoming_*); return its rows.
+    """Stage the file's checked projects, one row each (incoming_wide); return its rows.
 
-    CSVs (either layout) are read and checked by DuckDB (large registers); workbooks
-    row by row in Python, to the same rules.
+    CSVs are read and checked by DuckDB (large registers: the projects layout in one
+    wide pass unless a cell needs reading one by one); workbooks row by row in Python,
+    to the same rules.
     """
-    if path.suffix.lower() not in WORKBOOK_SUFFIXES:
-        return stage_register(con, path, register, list(regions), known.date())
-    rows = read_register(path, register, regions, known.date())
-    _stage(con, rows)
-    return rows.rows_read
+    today = known.date()
+    if path.suffix.lower() in WORKBOOK_SUFFIXES:
+        read = read_register(path, register, regions, today)
+        _stage(con, read)
+        rows = read.rows_read
+    else:
+        if register.layout == "projects":
+            fast = stage_wide(con, path, register, list(regions), today, nodes)
+            if fast is not None:
+                return fast
+        rows = stage_register(con, path, register, list(regions), today)
+    widen(con, nodes, register.layout == "events")
+    return rows
 
 
 def _store(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     register: Register,
+    nodes: list[str],
     rows_read: int,
     digest: str,
     known: datetime,
@@ -157,26 +181,17 @@ def _store(
     regions: Sequence[Region],
     registers: Sequence[Register],
 ) -> RegisterReport:
-    _changes(con, register.name)
-    projects = int(con.execute("SELECT count(*) FROM incoming_projects").fetchall()[0][0])
+    projects = int(con.execute("SELECT count(*) FROM incoming_wide").fetchall()[0][0])
     with transaction(con):
         sync_catalog(con, indicators.values(), regions)
         sync_registers(con, registers)
-        stats = _changed_stats(con)
+        layout = layout_id(con, register.name, nodes)
+        remap(con, register.name, layout, nodes)
+        compare(con, register.name, len(nodes))
+        stats = changed_stats(con, len(nodes))
         unchanged = projects - stats[0] - stats[1]
         load_id = _record_load(con, register.name, path, digest, known, rows_read, stats, unchanged)
-        params = {"reg": register.name, "load_id": load_id}
-        con.execute(
-            "INSERT INTO project_rows SELECT $reg, * EXCLUDE (line, known), $load_id, line "
-            "FROM changed_projects",
-            params,
-        )
-        con.execute(
-            "INSERT INTO node_rows SELECT $reg, * EXCLUDE (line, prior_planned), $load_id, line "
-            "FROM changed_nodes",
-            params,
-        )
-        _keep_current(con, register.name, load_id, known)
+        store_versions(con, register.name, layout, len(nodes), load_id, known)
         missing = _record_absences(con, register.name, load_id)
         counts = write_counts(con, load_id, known)
         counts += write_sums(con, register.name, load_id, known)
@@ -214,52 +229,6 @@ def _stage(con: duckdb.DuckDBPyConnection, rows: RegisterRows) -> None:
             con.unregister("_frame")
 
 
-def _changes(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """changed_projects and changed_nodes: what differs from the latest stored version.
-
-    A node a listed project no longer dates is stored as cleared (all dates NULL).
-    """
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE changed_projects AS
-        SELECT i.project, i.name, i.region, i.unit, i.supporting, i.investment, i.category,
-               i.funds, i.progress, i.line, p.project IS NOT NULL AS known
-        FROM incoming_projects i
-        LEFT JOIN (SELECT * FROM project_rows_current WHERE register = $reg) p
-          USING (project)
-        WHERE p.project IS NULL
-           OR (i.name, i.region, i.unit, i.supporting, i.investment, i.category, i.funds,
-               i.progress) IS DISTINCT FROM
-              (p.name, p.region, p.unit, p.supporting, p.investment, p.category, p.funds,
-               p.progress)
-        """,
-        {"reg": name},
-    )
-    con.execute(_CHANGED_NODES, {"reg": name})
-
-
-_CHANGED_NODES = """
-        CREATE OR REPLACE TEMP TABLE changed_nodes AS
-        WITH prior AS (  -- the current nodes of the projects the file lists
-            SELECT c.*, ip.line AS project_line
-            FROM node_rows_current c JOIN incoming_projects ip USING (project)
-            WHERE c.register = $reg
-        ),
-        rows AS (  -- one join: a node the file no longer dates comes as all NULL
-            SELECT coalesce(i.project, p.project) AS project, coalesce(i.node, p.node) AS node,
-                   i.planned, i.reported, i.confirmed, nullif(i.confirmed_by, '') AS confirmed_by,
-                   coalesce(i.line, p.project_line) AS line, p.planned AS prior_planned,
-                   p.reported AS prior_reported, p.confirmed AS prior_confirmed,
-                   p.confirmed_by AS prior_confirmed_by
-            FROM incoming_nodes i FULL JOIN prior p ON p.project = i.project AND p.node = i.node
-        )
-        SELECT project, node, planned, reported, confirmed, confirmed_by, line, prior_planned
-        FROM rows
-        WHERE (planned, reported, confirmed, confirmed_by) IS DISTINCT FROM
-              (prior_planned, prior_reported, prior_confirmed, prior_confirmed_by)
-"""
-
-
 def _record_load(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -281,60 +250,13 @@ def _record_load(
     return load_id
 
 
-# A load's changed rows replace the current ones unless those are known later (a load
-# dated before the latest keeps its versions as history only; {newer} is then the test).
-_KEEP_CURRENT = """
-DELETE FROM project_rows_current o
-WHERE o.register = $reg AND o.known_from <= $known
-  AND o.project IN (SELECT project FROM changed_projects);
-INSERT INTO project_rows_current
-SELECT $reg, project, name, region, unit, supporting, investment, category, funds, progress,
-       $known, $load_id
-FROM changed_projects c WHERE {newer_project};
-DELETE FROM node_rows_current o
-WHERE o.register = $reg AND o.known_from <= $known AND EXISTS (
-    SELECT 1 FROM changed_nodes c WHERE c.project = o.project AND c.node = o.node);
-INSERT INTO node_rows_current
-SELECT $reg, project, node, planned, reported, confirmed, confirmed_by, $known, $load_id
-FROM changed_nodes c WHERE {newer_node};
-"""
-_NEWER = {
-    "newer_project": "NOT EXISTS (SELECT 1 FROM project_rows_current o "
-    "WHERE o.register = $reg AND o.project = c.project)",
-    "newer_node": "NOT EXISTS (SELECT 1 FROM node_rows_current o "
-    "WHERE o.register = $reg AND o.project = c.project AND o.node = c.node)",
-}
-
-
-def _keep_current(con: duckdb.DuckDBPyConnection, name: str, load_id: int, known: datetime) -> None:
-    """Bring the current versions (project_rows_current, node_rows_current) up to date."""
-    params: dict[str, object] = {"reg": name, "load_id": load_id, "known": known}
-    latest = known_now(con, known)
-    sql = _KEEP_CURRENT.format_map({k: "true" for k in _NEWER} if latest else _NEWER)
-    for statement in sql.split(";")[:-1]:
-        con.execute(statement, {k: v for k, v in params.items() if f"${k}" in statement})
-
-
-def _changed_stats(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
-    """New projects, changed projects, changed nodes, nodes planned later than before."""
-    row = con.execute(
-        """
-        SELECT (SELECT count(*) FILTER (NOT known) FROM changed_projects),
-               (SELECT count(*) FILTER (known) FROM changed_projects),
-               (SELECT count(*) FROM changed_nodes),
-               (SELECT count(*) FILTER (planned > prior_planned) FROM changed_nodes)
-        """
-    ).fetchall()[0]
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
-
-
 def _record_absences(con: duckdb.DuckDBPyConnection, name: str, load_id: int) -> list[str]:
     """Stored projects this file does not list: recorded with the load and returned."""
     con.execute(
         """
         INSERT INTO project_absences
-        SELECT $reg, project, $load_id FROM project_rows_current
-        WHERE register = $reg AND project NOT IN (SELECT project FROM incoming_projects)
+        SELECT $reg, project, $load_id FROM project_latest
+        WHERE register = $reg AND project NOT IN (SELECT project FROM incoming_wide)
         """,
         {"reg": name, "load_id": load_id},
     )

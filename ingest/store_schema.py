@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest import register_sql
+from ingest import register_sql, register_wide
 from ingest.task_tables import MIGRATION as TASK_TABLES
 from ingest.task_tables import SUPERSEDED
 
@@ -291,4 +291,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (20, "SELECT 1;"),
     # No table changes: the view monthly rolls 旬 figures up to their months.
     (21, "SELECT 1;"),
+    # The register stored wide, one row per project version (ingest/register_wide.py);
+    # project_rows, node_rows and their _current tables become views with the same rows.
+    (22, register_wide.MIGRATION),
 ]

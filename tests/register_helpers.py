@@ -9,7 +9,8 @@ from pathlib import Path
 import duckdb
 
 from ingest.register_store import RegisterReport, load_register
-from ingest.store import open_store
+from ingest.register_wide import MIGRATION
+from ingest.store import MIGRATIONS, open_store
 from kpiwatch.config import Config, load_config
 
 REGISTER_TOML = """
@@ -130,3 +131,19 @@ def query(config: Config, sql: str) -> list[tuple[object, ...]]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+NARROW = ("project_rows", "node_rows", "project_rows_current", "node_rows_current")
+
+
+def narrow(con: duckdb.DuckDBPyConnection) -> None:
+    """Turn a store back into the narrow tables its views stand for, without the wide
+    tables and with the migration to them not applied (a store of older kpiwatch)."""
+    for name in NARROW:
+        con.execute(f"CREATE TABLE {name}_t AS SELECT * FROM {name}")
+        con.execute(f"DROP VIEW {name}")
+        con.execute(f"ALTER TABLE {name}_t RENAME TO {name}")
+    for name in ("project_latest", "project_history", "register_layouts"):
+        con.execute(f"DROP TABLE {name}")
+    version = next(v for v, sql in MIGRATIONS if sql == MIGRATION)
+    con.execute("DELETE FROM schema_version WHERE version = ?", [version])

@@ -5,15 +5,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingest import register_sql
 from ingest.errors import IngestError
-from ingest.store import open_store
 from kpiwatch.config import Config
 from tests.register_helpers import (
     HEADER,
     load,
+    narrow,
     project_line,
     query,
     register_config,
@@ -111,8 +112,9 @@ def test_counts_as_known_earlier_read_only_the_counted_nodes(store: Config, d: s
 def test_an_older_store_gains_the_latest_versions(store: Config, tmp_path: Path) -> None:
     older = tmp_path / "older.duckdb"
     shutil.copy(store.store_path, older)
-    con = open_store(older)
+    con = duckdb.connect(str(older))
     try:  # the migration that adds the tables, run on a store without them
+        narrow(con)
         con.execute("DROP TABLE project_rows_current; DROP TABLE node_rows_current")
         con.execute("DROP TABLE project_count_days")
         con.execute(register_sql.CURRENT_TABLES)

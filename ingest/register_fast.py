@@ -1,0 +1,195 @@
+"""A register CSV of the `projects` layout staged wide in one pass, when every cell is plain.
+
+One statement reads each record into one row with its node dates in lists (the load's
+layout), parsing in SQL only the forms whose reading is unambiguous: dates written
+2026-03-05, 2026/3/5 or 2026年3月5日, plain decimal numbers. One aggregate then
+says whether anything is wrong or unusual (a bad or other-form cell, an unknown region,
+a duplicate, a date in the future, nodes out of order …). Only then does the cell-by-cell
+path (ingest.register_csv) read the file again, to accept the other forms the same way
+as ever or to name every bad cell with its line and field.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from ingest.readers import quote_ident, stage_long
+from ingest.register import region_names
+from ingest.register_csv import as_source, check_header, register_map
+from ingest.register_schema import Register, RegisterColumns
+from ingest.schema import Region
+from ingest.text import clean_text, name_key
+
+_PLAIN_DATE = r"\d{4}年\d{1,2}月\d{1,2}日?"
+_PLAIN_NUMBER = r"[+-]?(\d+(\.\d*)?|\.\d+)"
+TEMP = ("raw_rows", "fast_rows", "region_map")
+
+
+def stage_wide(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    register: Register,
+    regions: list[Region],
+    today: date,
+    nodes: list[str],
+) -> int | None:
+    """incoming_wide straight from the file; its records, or None when a cell needs the
+    cell-by-cell path (nothing is left staged then)."""
+    try:
+        stage_long(con, path, as_source(register))
+        names = [r[0] for r in con.execute("DESCRIBE raw_rows").fetchall()]
+        check_header(path, register, names)
+        _regions(con, register, names, regions)
+        con.execute(_wide(register, names, nodes))
+        if _anything_wrong(con, register, today, nodes):
+            con.execute("DROP TABLE IF EXISTS temp.incoming_wide")
+            return None
+        return int(con.execute("SELECT count(*) FROM incoming_wide").fetchall()[0][0])
+    finally:
+        con.execute("DROP VIEW IF EXISTS temp.staged")
+        for name in TEMP:
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+
+def _text(names: list[str], header: str) -> str:
+    """The trimmed text of a column of raw_rows r ('' when the file has no such column)."""
+    key = name_key(header)
+    return f"trim(coalesce(r.{quote_ident(key)}, ''))" if key in names else "''"
+
+
+def _regions(
+    con: duckdb.DuckDBPyConnection, register: Register, names: list[str], regions: list[Region]
+) -> None:
+    """region_map: each distinct region text read once, as ingest.register reads it."""
+    texts = con.execute(
+        f"SELECT DISTINCT {_text(names, register.columns.region)} FROM raw_rows r"
+    ).fetchall()
+    known = region_names(regions)
+    found = [(t, known.get(clean_text(t)), None) for (t,) in texts]
+    register_map(con, "region_map", found, "VARCHAR")
+
+
+def plain_date(t: str) -> str:
+    """SQL reading a date text the way ingest.register.parse_date does, for the forms where
+    DuckDB's own reading agrees with it (NULL for an empty text and any other form)."""
+    return (
+        f"CASE WHEN {t}[5] IN ('-', '/') AND length({t}) BETWEEN 8 AND 10 "
+        f"THEN try_cast({t} AS DATE) "
+        f"WHEN {t}[5] = '年' AND regexp_full_match({t}, '{_PLAIN_DATE}') "
+        f"THEN try_cast(translate({t}, '年月日', '--') AS DATE) END"
+    )
+
+
+def _dates(register: Register, names: list[str], nodes: list[str]) -> tuple[list[str], str, str]:
+    """The date cells' texts and dates (inner columns), the three lists and the test of a
+    cell the fast path cannot read."""
+    c = register.columns
+    label = {n.id: n.name for n in register.nodes}
+    texts, lists, bad = [], [], []
+    for kind, suffix in (
+        ("planned", c.planned_suffix),
+        ("reported", c.reported_suffix),
+        ("confirmed", c.confirmed_suffix),
+    ):
+        items = []
+        for k, node in enumerate(nodes):
+            header = label.get(node, "") + suffix
+            if node not in label or name_key(header) not in names:
+                items.append("NULL::DATE")
+                continue
+            t = f"{kind}_{k}"
+            texts.append(f"{_text(names, header)} AS {t}")
+            texts.append(f"{plain_date(t)} AS d_{t}")
+            items.append(f"d_{t}")
+            # a year below 1000 is not four digits (1-3 digit years DuckDB reads)
+            bad.append(f"({t} <> '' AND coalesce(year(d_{t}) < 1000, true))")
+        lists.append(f"[{', '.join(items)}] AS {kind}")
+    return texts, ", ".join(lists), " OR ".join(bad) or "false"
+
+
+def _numbers(register: Register, names: list[str]) -> tuple[list[str], str]:
+    """The number cells read in SQL (inner columns) and the test of a bad one."""
+    c = register.columns
+    texts, bad = [], []
+    for column, header, most in (
+        ("investment", c.investment, None),
+        ("funds", c.funds, None),
+        ("progress", c.progress, 100.0),
+    ):
+        t = f"{column}_text"
+        texts.append(f"{_text(names, header)} AS {t}")
+        texts.append(
+            f"CASE WHEN regexp_full_match({t}, '{_PLAIN_NUMBER}') "
+            f"THEN CAST({t} AS DOUBLE) END AS {column}"
+        )
+        limit = f" OR {column} > {most}" if most is not None else ""
+        bad.append(f"({t} <> '' AND ({column} IS NULL OR {column} < 0{limit}))")
+    return texts, " OR ".join(bad)
+
+
+def _wide(register: Register, names: list[str], nodes: list[str]) -> str:
+    """The statement staging incoming_wide, with `bad`: a cell the fast path cannot read."""
+    c = register.columns
+    label = {n.id: n.name for n in register.nodes}
+    date_texts, lists, bad_date = _dates(register, names, nodes)
+    number_texts, bad_number = _numbers(register, names)
+    confirmers = ", ".join(
+        f"nullif({_text(names, label[n] + c.confirmed_by_suffix)}, '')" if n in label else "NULL"
+        for n in nodes
+    )
+    any_text = " OR ".join(f"trim(coalesce(r.{quote_ident(n)}, '')) <> ''" for n in names)
+    inner = ", ".join(
+        [f"{_text(names, h)} AS {k}" for k, h in _project_texts(c).items()]
+        + date_texts
+        + number_texts
+    )
+    return f"""
+    CREATE OR REPLACE TEMP TABLE incoming_wide AS
+    SELECT project, name, m.value AS region, unit, supporting, investment, category, funds,
+           progress, line, {lists}, confirmed_by, NULL::BIGINT[] AS node_lines,
+           project = '' OR m.value IS NULL OR {bad_date} OR {bad_number} AS bad
+    FROM (
+        SELECT s.line, {inner}, [{confirmers}]::VARCHAR[] AS confirmed_by
+        FROM raw_rows r JOIN staged s ON s.cell = r.rowid
+        WHERE {any_text}
+    ) f
+    LEFT JOIN region_map m ON m.text = f.region_text
+    """
+
+
+def _project_texts(c: RegisterColumns) -> dict[str, str]:
+    """The project columns' headers, by the inner names they are read as."""
+    return {
+        "project": c.id,
+        "name": c.name,
+        "region_text": c.region,
+        "unit": c.unit,
+        "supporting": c.supporting,
+        "category": c.category,
+    }
+
+
+def _anything_wrong(
+    con: duckdb.DuckDBPyConnection, register: Register, today: date, nodes: list[str]
+) -> bool:
+    """Whether any check of ingest.register_checks could find a problem."""
+    day = f"DATE '{today.isoformat()}'"
+    ks = f"range(1, {len(nodes) + 1})"
+    checks = [
+        "bool_or(bad)",
+        "count(*) <> count(DISTINCT project)",
+        f"bool_or(list_max(reported) > {day} OR list_max(confirmed) > {day})",
+        f"bool_or(list_bool_or(list_transform({ks}, "
+        "lambda k: confirmed[k] IS NOT NULL AND reported[k] IS NULL)))",
+    ]
+    for first, then in register.ordered_pairs():
+        a, b = nodes.index(first) + 1, nodes.index(then) + 1
+        checks.append(f"bool_or(planned[{b}] < planned[{a}] OR reported[{b}] < reported[{a}])")
+    row = con.execute(
+        f"SELECT coalesce({' OR '.join(f'coalesce({x}, false)' for x in checks)}, false) "
+        "FROM incoming_wide"
+    ).fetchall()
+    return bool(row[0][0])

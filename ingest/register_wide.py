@@ -1,0 +1,190 @@
+"""The project register stored wide: one row per project version, its node dates in lists.
+
+A load writes one row for each project that changed (project_history) and keeps each
+project's latest state in one row (project_latest): ten times fewer rows than one per
+node. The lists follow the node order of a layout (register_layouts), one per register
+and node list, so a node list changed in config never misreads older rows. The narrow
+relations analysts and the other views read — project_rows, node_rows (a row only where
+the load changed that part), project_rows_current, node_rows_current — are views over
+these with the same columns and rows as when they were tables.
+"""
+
+from __future__ import annotations
+
+WIDE_TABLES = """
+CREATE TABLE register_layouts (
+    layout INTEGER PRIMARY KEY, register VARCHAR NOT NULL, nodes VARCHAR[] NOT NULL
+);
+-- every project version a load stored (its details and all its nodes' dates) and which
+-- of them that load changed; node_lines NULL: every node on the project's line
+CREATE TABLE project_history (
+    register VARCHAR NOT NULL, project VARCHAR NOT NULL, name VARCHAR, region VARCHAR NOT NULL,
+    unit VARCHAR, supporting VARCHAR, investment DOUBLE, category VARCHAR, funds DOUBLE,
+    progress DOUBLE, layout INTEGER NOT NULL, planned DATE[], reported DATE[],
+    confirmed DATE[], confirmed_by VARCHAR[], node_lines BIGINT[],
+    details_changed BOOLEAN NOT NULL, nodes_changed BOOLEAN[] NOT NULL,
+    load_id BIGINT NOT NULL, line BIGINT
+);
+-- the latest version of each project: load_id of its details, node_loads of each node's
+-- dates (NULL: never dated)
+CREATE TABLE project_latest (
+    register VARCHAR NOT NULL, project VARCHAR NOT NULL, name VARCHAR, region VARCHAR NOT NULL,
+    unit VARCHAR, supporting VARCHAR, investment DOUBLE, category VARCHAR, funds DOUBLE,
+    progress DOUBLE, load_id BIGINT NOT NULL, layout INTEGER NOT NULL, planned DATE[],
+    reported DATE[], confirmed DATE[], confirmed_by VARCHAR[], node_loads BIGINT[]
+);
+"""
+
+# One layout per register: its configured nodes, then any other node it has stored.
+_BACKFILL_LAYOUTS = """
+INSERT INTO register_layouts
+SELECT row_number() OVER (ORDER BY register), register,
+       coalesce(list(node ORDER BY position NULLS LAST, node) FILTER (node IS NOT NULL), [])
+FROM (SELECT r.register, n.node, c.position
+      FROM (SELECT register FROM project_rows UNION SELECT register FROM register_nodes) r
+      LEFT JOIN (SELECT register, node FROM node_rows UNION SELECT register, node
+                 FROM register_nodes) n USING (register)
+      LEFT JOIN register_nodes c USING (register, node))
+GROUP BY register;
+"""
+_DETAILS = (
+    "struct_pack(name := {p}.name, region := {p}.region, unit := {p}.unit, "
+    "supporting := {p}.supporting, investment := {p}.investment, category := {p}.category, "
+    "funds := {p}.funds, progress := {p}.progress)"
+)
+_DATES = (
+    "struct_pack(planned := {n}.planned, reported := {n}.reported, "
+    "confirmed := {n}.confirmed, confirmed_by := {n}.confirmed_by)"
+)
+# Each version's state: what it stored, else the latest earlier version (else the first).
+_BACKFILL_HISTORY = f"""
+INSERT INTO project_history
+WITH v AS (
+    SELECT x.register, x.project, x.load_id, l.known_from
+    FROM (SELECT register, project, load_id FROM project_rows
+          UNION SELECT register, project, load_id FROM node_rows) x
+    JOIN loads l USING (load_id)
+),
+d AS (
+    SELECT register, project, load_id, line, details_changed,
+           coalesce(last_value(s IGNORE NULLS) OVER w, first_value(s IGNORE NULLS) OVER a) AS s
+    FROM (SELECT v.*, p.line, p.project IS NOT NULL AS details_changed,
+                 CASE WHEN p.project IS NOT NULL THEN {_DETAILS.format(p="p")} END AS s
+          FROM v LEFT JOIN project_rows p ON p.register = v.register
+               AND p.project = v.project AND p.load_id = v.load_id)
+    WINDOW w AS (PARTITION BY register, project ORDER BY known_from, load_id
+                 ROWS UNBOUNDED PRECEDING),
+           a AS (PARTITION BY register, project ORDER BY known_from, load_id
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+),
+y AS (SELECT layout, register, unnest(nodes) AS node, generate_subscripts(nodes, 1) AS k
+      FROM register_layouts),
+g AS (
+    SELECT v.register, v.project, v.load_id, y.layout, y.k, n.line AS node_line,
+           n.project IS NOT NULL AS changed,
+           last_value(CASE WHEN n.project IS NOT NULL THEN {_DATES.format(n="n")} END
+                      IGNORE NULLS) OVER (
+               PARTITION BY v.register, v.project, y.node ORDER BY v.known_from, v.load_id
+               ROWS UNBOUNDED PRECEDING) AS s
+    FROM v JOIN y USING (register)
+    LEFT JOIN node_rows n ON n.register = v.register AND n.project = v.project
+         AND n.node = y.node AND n.load_id = v.load_id
+),
+lists AS (
+    SELECT register, project, load_id, list(s.planned ORDER BY k) AS planned,
+           list(s.reported ORDER BY k) AS reported, list(s.confirmed ORDER BY k) AS confirmed,
+           list(s.confirmed_by ORDER BY k) AS confirmed_by,
+           list(node_line ORDER BY k) AS node_lines, min(node_line) AS first_line,
+           list(changed ORDER BY k) AS nodes_changed
+    FROM g GROUP BY ALL
+)
+SELECT d.register, d.project, d.s.name, d.s.region, d.s.unit, d.s.supporting,
+       d.s.investment, d.s.category, d.s.funds, d.s.progress, y.layout, l.planned,
+       l.reported, l.confirmed, l.confirmed_by, l.node_lines, d.details_changed,
+       coalesce(l.nodes_changed, []), d.load_id, coalesce(d.line, l.first_line)
+FROM d JOIN register_layouts y USING (register)
+LEFT JOIN lists l USING (register, project, load_id);
+"""
+_BACKFILL_LATEST = """
+INSERT INTO project_latest
+WITH y AS (SELECT layout, register, unnest(nodes) AS node, generate_subscripts(nodes, 1) AS k
+           FROM register_layouts),
+lists AS (
+    SELECT p.register, p.project, list(n.planned ORDER BY k) AS planned,
+           list(n.reported ORDER BY k) AS reported, list(n.confirmed ORDER BY k) AS confirmed,
+           list(n.confirmed_by ORDER BY k) AS confirmed_by,
+           list(n.load_id ORDER BY k) AS node_loads
+    FROM project_rows_current p JOIN y USING (register)
+    LEFT JOIN node_rows_current n ON n.register = p.register AND n.project = p.project
+         AND n.node = y.node
+    GROUP BY ALL
+)
+SELECT p.register, p.project, p.name, p.region, p.unit, p.supporting, p.investment,
+       p.category, p.funds, p.progress, p.load_id, y.layout, l.planned, l.reported,
+       l.confirmed, l.confirmed_by, l.node_loads
+FROM project_rows_current p JOIN register_layouts y USING (register)
+LEFT JOIN lists l USING (register, project);
+"""
+# The migration to the wide tables: backfilled from the narrow ones, which become views.
+MIGRATION = (
+    WIDE_TABLES
+    + _BACKFILL_LAYOUTS
+    + _BACKFILL_HISTORY
+    + _BACKFILL_LATEST
+    + """
+DROP TABLE node_rows_current; DROP TABLE project_rows_current;
+DROP TABLE node_rows; DROP TABLE project_rows;
+"""
+)
+
+_PROJECT_COLUMNS = "name, region, unit, supporting, investment, category, funds, progress"
+
+# The narrow relations, as the tables they were.
+VIEWS = f"""
+CREATE OR REPLACE VIEW project_rows AS
+SELECT register, project, {_PROJECT_COLUMNS}, load_id, line
+FROM project_history WHERE details_changed;
+
+CREATE OR REPLACE VIEW node_rows AS
+SELECT register, project, node, planned, reported, confirmed, confirmed_by, load_id, line
+FROM (
+    SELECT h.register, h.project, unnest(y.nodes) AS node, unnest(h.planned) AS planned,
+           unnest(h.reported) AS reported, unnest(h.confirmed) AS confirmed,
+           unnest(h.confirmed_by) AS confirmed_by, h.load_id,
+           coalesce(unnest(h.node_lines), h.line) AS line,
+           unnest(h.nodes_changed) AS changed
+    FROM project_history h JOIN register_layouts y USING (layout)
+)
+WHERE changed;
+
+CREATE OR REPLACE VIEW project_rows_current AS
+SELECT p.register, p.project, {_PROJECT_COLUMNS}, l.known_from, p.load_id
+FROM project_latest p JOIN loads l USING (load_id);
+
+CREATE OR REPLACE VIEW node_rows_current AS
+SELECT n.register, n.project, n.node, n.planned, n.reported, n.confirmed, n.confirmed_by,
+       l.known_from, n.load_id
+FROM (
+    SELECT p.register, p.project, unnest(y.nodes) AS node, unnest(p.planned) AS planned,
+           unnest(p.reported) AS reported, unnest(p.confirmed) AS confirmed,
+           unnest(p.confirmed_by) AS confirmed_by, unnest(p.node_loads) AS load_id
+    FROM project_latest p JOIN register_layouts y USING (layout)
+) n JOIN loads l USING (load_id);
+"""
+
+# Each count's events by region and day from the latest versions, rebuilt by every load:
+# one list element per counted node and project (what project_count_events has).
+LATEST_COUNT_DAYS = """
+DELETE FROM project_count_days;
+INSERT INTO project_count_days
+SELECT indicator, region, day, count(*) FROM (
+    SELECT c.indicator, p.region,
+           CASE WHEN c.confirmed_only THEN p.confirmed[y.k]
+                ELSE coalesce(p.confirmed[y.k], p.reported[y.k]) END AS day
+    FROM register_counts c JOIN project_latest p ON p.register = c.register
+    JOIN (SELECT layout, unnest(nodes) AS node, generate_subscripts(nodes, 1) AS k
+          FROM register_layouts) y ON y.layout = p.layout AND y.node = c.node
+    WHERE c.min_investment IS NULL OR p.investment >= c.min_investment
+)
+WHERE day IS NOT NULL GROUP BY ALL;
+"""

@@ -1,0 +1,201 @@
+"""Registers stored one row per project version: node lists that change, late files,
+absences, the one-pass reading of plain files, and stores migrated from the narrow tables."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.register import parse_date
+from ingest.register_fast import plain_date
+from ingest.register_store import RegisterReport, load_register
+from ingest.store import open_store
+from kpiwatch.config import Config
+from tests.register_helpers import narrow, project_line, query, register_config, write_register
+from tests.test_register_current import PAIRS
+
+ORDER = ("signed", "land", "permit", "started", "completed")
+P1 = {"signed": ("2026-01-05", "2026-01-05"), "started": ("2026-03-01", "")}
+
+
+def _load(config: Config, path: Path, known: str, nodes: tuple[str, ...] = ORDER) -> RegisterReport:
+    """Load with the register's nodes in the given order (a node left out is unconfigured)."""
+    base = config.registers[0]
+    by_id = {n.id: n for n in base.nodes}
+    register = base.model_copy(update={"nodes": tuple(by_id[n] for n in nodes)})
+    con = open_store(config.store_path)
+    try:
+        return load_register(
+            con,
+            path,
+            register,
+            config.indicator_map(),
+            config.regions,
+            [register],
+            known_from=datetime.fromisoformat(known),
+        )
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, list[RegisterReport]]:
+    """Nodes reordered, a node unconfigured then back, a project absent then back, and a
+    late file that brings one node's version known after the latest one of that node."""
+    tmp = tmp_path_factory.mktemp("wide")
+    config = register_config(tmp)
+    p1 = project_line("P1", completed=("2026-12-01", ""), **P1)
+    p2 = project_line("P2", signed=("2026-02-01", "2026-02-03"))
+    reports = [
+        _load(config, write_register(tmp / "register_1.csv", [p1]), "2026-03-01"),
+        _load(config, write_register(tmp / "register_2.csv", [p1, p2]), "2026-04-01", ORDER[::-1]),
+        _load(config, write_register(tmp / "register_3.csv", [p1, ""]), "2026-05-01", ORDER[:4]),
+    ]
+    p1_back = project_line("P1", completed=("2026-12-15", ""), **P1)
+    reports.append(
+        _load(config, write_register(tmp / "register_4.csv", [p1_back, p2]), "2026-06-01")
+    )
+    late = project_line(
+        "P1", completed=("2026-12-01", ""), **(P1 | {"started": ("2026-03-01", "2026-03-02")})
+    )
+    reports.append(_load(config, write_register(tmp / "register_5.csv", [late, p2]), "2026-04-15"))
+    return config, reports
+
+
+def _node(config: Config, relation: str, node: str) -> list[tuple[object, ...]]:
+    sql = f"SELECT planned, reported FROM {relation} WHERE project = 'P1' AND node = '{node}'"
+    return query(config, sql)
+
+
+def test_a_reordered_node_list_reads_every_node_as_before(
+    store: tuple[Config, list[RegisterReport]],
+) -> None:
+    config, reports = store
+    assert (reports[1].node_changes, reports[1].changed_projects, reports[1].new_projects) == (
+        1,
+        0,
+        1,
+    )
+    then = "project_node_latest_at(TIMESTAMP '2026-04-02')"
+    assert _node(config, then, "signed") == [(date(2026, 1, 5), date(2026, 1, 5))]
+    assert _node(config, then, "completed") == [(date(2026, 12, 1), None)]
+
+
+def test_a_node_left_out_of_the_list_is_cleared_and_comes_back(
+    store: tuple[Config, list[RegisterReport]],
+) -> None:
+    config, reports = store
+    assert reports[2].node_changes == 1 and reports[2].missing == ["P2"]
+    cleared = "project_node_latest_at(TIMESTAMP '2026-05-02')"
+    assert _node(config, cleared, "completed") == [(None, None)]
+    assert reports[3].node_changes == 1 and reports[3].slipped_nodes == 0
+    assert _node(config, "node_rows_current", "completed") == [(date(2026, 12, 15), None)]
+    # P2, absent then back unchanged, has one version
+    assert reports[3].new_projects == 0 and reports[3].changed_projects == 0
+    assert query(config, "SELECT count(*) FROM project_versions WHERE project = 'P2'") == [(1,)]
+
+
+def test_a_late_file_replaces_only_the_nodes_known_earlier(
+    store: tuple[Config, list[RegisterReport]],
+) -> None:
+    config, reports = store
+    # its completed date is history (June's is known later); its start report is newer
+    # than March's, the latest version of that node
+    assert reports[4].node_changes == 2
+    assert _node(config, "node_rows_current", "completed") == [(date(2026, 12, 15), None)]
+    assert _node(config, "node_rows_current", "started") == [(date(2026, 3, 1), date(2026, 3, 2))]
+    assert query(config, "SELECT count(*) FROM node_rows WHERE project = 'P1'") == [(7,)]
+
+
+@pytest.mark.parametrize(("kept", "resolved"), PAIRS)
+def test_kept_latest_equals_every_version_resolved(
+    store: tuple[Config, list[RegisterReport]], kept: str, resolved: str
+) -> None:
+    config = store[0]
+    assert query(config, f"({kept}) EXCEPT ALL ({resolved})") == []
+    assert query(config, f"({resolved}) EXCEPT ALL ({kept})") == []
+
+
+READERS = [
+    "project_rows",
+    "node_rows",
+    "project_rows_current",
+    "node_rows_current",
+    "project_versions",
+    "project_node_versions",
+    "projects",
+    "project_nodes",
+    "project_counts",
+    "project_count_events",
+    "project_counts_at(TIMESTAMP '2026-04-20')",
+    "project_node_latest_at(TIMESTAMP '2026-04-20')",
+]
+
+
+def _rows(path: Path, relation: str) -> Counter[tuple[object, ...]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return Counter(con.execute(f"SELECT * FROM {relation}").fetchall())
+    finally:
+        con.close()
+
+
+def test_a_store_of_narrow_tables_is_migrated_to_the_same_rows(
+    store: tuple[Config, list[RegisterReport]], tmp_path: Path
+) -> None:
+    config = store[0]
+    older = tmp_path / "older.duckdb"
+    shutil.copy(config.store_path, older)
+    con = duckdb.connect(str(older))
+    try:
+        narrow(con)
+    finally:
+        con.close()
+    open_store(older).close()
+    for relation in READERS:
+        assert _rows(older, relation) == _rows(config.store_path, relation), relation
+
+
+def test_plain_files_read_in_one_pass_equal_those_read_cell_by_cell(tmp_path: Path) -> None:
+    """An Excel serial sends a file down the cell-by-cell path: the rows must not differ."""
+    lines = [
+        project_line("P1", investment="50", completed=("2026年12月1日", ""), **P1),
+        project_line("P2", investment=".5", land=("2026/2/1", "2026/2/03", "2026-2-4")),
+        project_line("P3", investment="+7", permit=("2026-02-10", "2026-02-10")),
+    ]
+    stores = []
+    for name, first in (("plain", "2026-01-05"), ("serial", "46027")):
+        (tmp_path / name).mkdir()
+        config = register_config(tmp_path / name)
+        text = [lines[0].replace("2026-01-05", first, 1), *lines[1:]]
+        _load(config, write_register(tmp_path / "register.csv", text), "2026-03-01")
+        stores.append(config.store_path)
+    for relation in READERS:
+        assert _rows(stores[0], relation) == _rows(stores[1], relation), relation
+
+
+_DATE_TEXT = st.text(alphabet="0123456789-/.年月日 T:+aE", min_size=6, max_size=12)
+
+
+@settings(deadline=None, max_examples=300)
+@given(
+    texts=st.lists(
+        _DATE_TEXT | st.dates().map(lambda d: f"{d.year:04d}-{d.month}-{d.day}"),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_dates_read_in_sql_are_read_as_in_python(texts: list[str]) -> None:
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT t, {plain_date('t')} FROM unnest(?) AS x(t)", [texts]).fetchall()
+    for text, day in rows:
+        if day is None or day.year < 1000:
+            continue  # the cell-by-cell path reads it (or names it as bad)
+        assert parse_date(text) == day, text
