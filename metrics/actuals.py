@@ -118,16 +118,18 @@ def build_actuals(
         finally:
             con.unregister("_read")
         latest = "scoped_latest"
+    made = [] if series is None else [latest]
     basis = "'published'"
     if _has_dekads(con):  # 旬 figures count in their months (once, for both reads below)
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE month_rows AS {MONTH_ROWS.format(latest=latest)}"
         )
         latest, basis = "month_rows", FROM_DEKADS
+        made.append(latest)
     monthly = f"({MONTHLY.format(latest=latest, basis=basis)})"
     con.execute(ACTUALS_SQL.format(latest=latest, monthly=monthly))
-    for table in ("scoped_latest", "month_rows"):
-        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    for table in made:
+        con.execute(f"DROP TABLE {table}")
     mismatches = roll_up(con, regions, tolerance)
     if derived:
         pairs = pd.DataFrame(list(derived.items()), columns=["growth", "levels"]).astype(str)
