@@ -20,6 +20,7 @@ from ingest.readers import quote_ident, stage_long
 from ingest.register import region_names
 from ingest.register_csv import as_source, check_header, register_map
 from ingest.register_schema import Register, RegisterColumns
+from ingest.register_wide import sparse
 from ingest.schema import Region
 from ingest.text import clean_text, name_key
 
@@ -146,8 +147,7 @@ def _wide(register: Register, names: list[str], nodes: list[str]) -> str:
         + date_texts
         + number_texts
     )
-    return f"""
-    CREATE OR REPLACE TEMP TABLE incoming_wide AS
+    return "CREATE OR REPLACE TEMP TABLE incoming_wide AS " + sparse(f"""
     SELECT project, name, m.value AS region, unit, supporting, investment, category, funds,
            progress, line, {lists}, confirmed_by, NULL::BIGINT[] AS node_lines,
            project = '' OR m.value IS NULL OR {bad_date} OR {bad_number} AS bad
@@ -157,7 +157,7 @@ def _wide(register: Register, names: list[str], nodes: list[str]) -> str:
         WHERE {any_text}
     ) f
     LEFT JOIN region_map m ON m.text = f.region_text
-    """
+    """)
 
 
 def _project_texts(c: RegisterColumns) -> dict[str, str]:

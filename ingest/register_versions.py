@@ -13,7 +13,9 @@ from datetime import datetime
 import duckdb
 
 from ingest.readers import quote_text
+from ingest.register_counts import known_now
 from ingest.register_schema import Register
+from ingest.register_wide import sparse
 
 _DETAILS = ("name", "region", "unit", "supporting", "investment", "category", "funds", "progress")
 _LISTS = ("planned", "reported", "confirmed", "confirmed_by")
@@ -59,8 +61,8 @@ def widen(con: duckdb.DuckDBPyConnection, nodes: list[str], lines: bool) -> None
     lists += f", {each(confirmer)} AS confirmed_by"
     lists += f", {each('n.line') if lines else 'NULL::BIGINT[]'} AS node_lines"
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE incoming_wide AS
+        "CREATE OR REPLACE TEMP TABLE incoming_wide AS "
+        + sparse(f"""
         SELECT p.project, any_value(p.name) AS name, any_value(p.region) AS region,
                any_value(p.unit) AS unit, any_value(p.supporting) AS supporting,
                any_value(p.investment) AS investment, any_value(p.category) AS category,
@@ -70,13 +72,16 @@ def widen(con: duckdb.DuckDBPyConnection, nodes: list[str], lines: bool) -> None
         LEFT JOIN (SELECT *, CASE node {position} END AS k FROM incoming_nodes) n
           USING (project)
         GROUP BY p.project
-        """
+        """)
     )
 
 
 def remap(con: duckdb.DuckDBPyConnection, name: str, layout: int, nodes: list[str]) -> None:
     """Rewrite the register's latest versions stored in another layout into this one."""
-    moved = ", ".join(f"{c} = list_transform(m.idx, lambda i: p.{c}[i])" for c in _LISTS)
+    moved = ", ".join(
+        f"{c} = CASE WHEN p.{c} IS NOT NULL THEN list_transform(m.idx, lambda i: p.{c}[i]) END"
+        for c in _LISTS
+    )
     con.execute(
         f"""
         UPDATE project_latest p
@@ -92,7 +97,8 @@ def remap(con: duckdb.DuckDBPyConnection, name: str, layout: int, nodes: list[st
 
 def compare(con: duckdb.DuckDBPyConnection, name: str, count: int) -> None:
     """changed_wide: the file's projects that are new or differ from their latest version,
-    with what changed (details_changed, nodes_changed per node) and that version (prior)."""
+    with what changed (details_changed, nodes_changed per node) and what the latest version
+    had (prior_planned; prior_load, prior_loads: the loads of its details and node dates)."""
     ks = f"range(1, {count + 1})"
     mine = ", ".join(f"i.{c}[k]" for c in _LISTS)
     theirs = ", ".join(f"c.{c}[k]" for c in _LISTS)
@@ -109,7 +115,8 @@ def compare(con: duckdb.DuckDBPyConnection, name: str, count: int) -> None:
                        AS details_changed,
                    list_transform({ks}, lambda k: ({mine}) IS DISTINCT FROM ({theirs}))
                        AS nodes_changed,
-                   c AS prior
+                   c.planned AS prior_planned, c.load_id AS prior_load,
+                   c.node_loads AS prior_loads
             FROM incoming_wide i
             LEFT JOIN (SELECT * FROM project_latest WHERE register = $reg) c USING (project)
             WHERE c.project IS NULL OR ({details[0]}) IS DISTINCT FROM ({details[1]})
@@ -124,7 +131,7 @@ def changed_stats(con: duckdb.DuckDBPyConnection, count: int) -> tuple[int, int,
     """New projects, changed projects, changed nodes, nodes planned later than before."""
     slipped = (
         f"list_count(list_filter(range(1, {count + 1}), lambda k: nodes_changed[k] "
-        "AND planned[k] > prior.planned[k]))"
+        "AND planned[k] > prior_planned[k]))"
     )
     row = con.execute(
         f"""
@@ -156,37 +163,74 @@ def store_versions(
         """,
         params,
     )
-    # what a version known later holds is kept: only versions known by then are replaced
+    if known_now(con, known):  # every version it replaces is known before it
+        _replace_latest(con, name, "changed_wide")
+        con.execute(
+            f"""
+            INSERT INTO project_latest
+            SELECT $reg, project, {", ".join(_DETAILS)},
+                   CASE WHEN details_changed THEN $load_id ELSE prior_load END, $layout,
+                   {", ".join(_LISTS)},
+                   list_transform(range(1, {count + 1}), lambda k:
+                       CASE WHEN nodes_changed[k] THEN $load_id ELSE prior_loads[k] END)
+            FROM changed_wide
+            """,
+            params,
+        )
+    else:
+        _merge_late(con, name, layout, count, load_id, known)
+
+
+def _replace_latest(con: duckdb.DuckDBPyConnection, name: str, table: str) -> None:
+    con.execute(
+        "DELETE FROM project_latest "
+        f"WHERE register = ? AND project IN (SELECT project FROM {table})",
+        [name],
+    )
+
+
+def _merge_late(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    layout: int,
+    count: int,
+    load_id: int,
+    known: datetime,
+) -> None:
+    """A load dated before the latest: only details and nodes whose latest version is
+    known before it take its dates; the others keep theirs."""
     older = [
         int(r[0])
         for r in con.execute("SELECT load_id FROM loads WHERE known_from <= ?", [known]).fetchall()
     ]
     held = f"[{', '.join(map(str, older))}]::BIGINT[]"
     take = (
-        f"list_transform(range(1, {count + 1}), lambda k: nodes_changed[k] AND "
-        f"(prior.node_loads[k] IS NULL OR list_contains({held}, prior.node_loads[k])))"
+        f"list_transform(range(1, {count + 1}), lambda k: w.nodes_changed[k] AND "
+        f"(c.node_loads[k] IS NULL OR list_contains({held}, c.node_loads[k])))"
     )
-    details = ", ".join(f"CASE WHEN d THEN {c} ELSE prior.{c} END" for c in _DETAILS)
+    details = ", ".join(f"CASE WHEN x.d THEN w.{c} ELSE c.{c} END AS {c}" for c in _DETAILS)
     lists = ", ".join(
         f"list_transform(range(1, {count + 1}), "
-        f"lambda k: CASE WHEN t[k] THEN {c}[k] ELSE prior.{c}[k] END)"
+        f"lambda k: CASE WHEN x.t[k] THEN w.{c}[k] ELSE c.{c}[k] END) AS {c}"
         for c in _LISTS
     )
     con.execute(
-        "DELETE FROM project_latest "
-        "WHERE register = ? AND project IN (SELECT project FROM changed_wide)",
-        [name],
-    )
-    con.execute(
-        f"""
-        INSERT INTO project_latest
-        SELECT $reg, project, {details}, CASE WHEN d THEN $load_id ELSE prior.load_id END,
-               $layout, {lists},
+        "CREATE OR REPLACE TEMP TABLE merged_latest AS "
+        + sparse(f"""
+        SELECT $reg AS register, w.project, {details},
+               CASE WHEN x.d THEN $load_id ELSE c.load_id END AS load_id, $layout AS layout,
+               {lists},
                list_transform(range(1, {count + 1}),
-                              lambda k: CASE WHEN t[k] THEN $load_id ELSE prior.node_loads[k] END)
-        FROM (SELECT *, details_changed AND (NOT known OR list_contains({held}, prior.load_id))
-                        AS d, {take} AS t
-              FROM changed_wide)
-        """,
-        params,
+                              lambda k: CASE WHEN x.t[k] THEN $load_id ELSE c.node_loads[k] END)
+                   AS node_loads
+        FROM changed_wide w
+        LEFT JOIN (SELECT * FROM project_latest WHERE register = $reg) c USING (project),
+        LATERAL (SELECT w.details_changed
+                        AND (c.project IS NULL OR list_contains({held}, c.load_id)) AS d,
+                        {take} AS t) x
+        """),
+        {"reg": name, "layout": layout, "load_id": load_id},
     )
+    _replace_latest(con, name, "merged_latest")
+    con.execute("INSERT INTO project_latest SELECT * FROM merged_latest")
+    con.execute("DROP TABLE merged_latest")

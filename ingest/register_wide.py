@@ -11,6 +11,16 @@ these with the same columns and rows as when they were tables.
 
 from __future__ import annotations
 
+LISTS = ("planned", "reported", "confirmed", "confirmed_by")
+
+
+def sparse(query: str) -> str:
+    """The query with each node list NULL where it holds no value at all (stored as one
+    bit instead of a list of NULLs: registers leave whole columns empty)."""
+    lists = ", ".join(f"CASE WHEN list_count({c}) > 0 THEN {c} END AS {c}" for c in LISTS)
+    return f"SELECT * REPLACE ({lists}) FROM ({query})"
+
+
 WIDE_TABLES = """
 CREATE TABLE register_layouts (
     layout INTEGER PRIMARY KEY, register VARCHAR NOT NULL, nodes VARCHAR[] NOT NULL
@@ -57,8 +67,9 @@ _DATES = (
     "confirmed := {n}.confirmed, confirmed_by := {n}.confirmed_by)"
 )
 # Each version's state: what it stored, else the latest earlier version (else the first).
-_BACKFILL_HISTORY = f"""
-INSERT INTO project_history
+_BACKFILL_HISTORY = (
+    "INSERT INTO project_history "
+    + sparse(f"""
 WITH v AS (
     SELECT x.register, x.project, x.load_id, l.known_from
     FROM (SELECT register, project, load_id FROM project_rows
@@ -103,10 +114,13 @@ SELECT d.register, d.project, d.s.name, d.s.region, d.s.unit, d.s.supporting,
        l.reported, l.confirmed, l.confirmed_by, l.node_lines, d.details_changed,
        coalesce(l.nodes_changed, []), d.load_id, coalesce(d.line, l.first_line)
 FROM d JOIN register_layouts y USING (register)
-LEFT JOIN lists l USING (register, project, load_id);
-"""
-_BACKFILL_LATEST = """
-INSERT INTO project_latest
+LEFT JOIN lists l USING (register, project, load_id)
+""")
+    + ";\n"
+)
+_BACKFILL_LATEST = (
+    "INSERT INTO project_latest "
+    + sparse("""
 WITH y AS (SELECT layout, register, unnest(nodes) AS node, generate_subscripts(nodes, 1) AS k
            FROM register_layouts),
 lists AS (
@@ -123,8 +137,10 @@ SELECT p.register, p.project, p.name, p.region, p.unit, p.supporting, p.investme
        p.category, p.funds, p.progress, p.load_id, y.layout, l.planned, l.reported,
        l.confirmed, l.confirmed_by, l.node_loads
 FROM project_rows_current p JOIN register_layouts y USING (register)
-LEFT JOIN lists l USING (register, project);
-"""
+LEFT JOIN lists l USING (register, project)
+""")
+    + ";\n"
+)
 # The migration to the wide tables: backfilled from the narrow ones, which become views.
 MIGRATION = (
     WIDE_TABLES
