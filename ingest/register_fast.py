@@ -102,7 +102,10 @@ def _dates(register: Register, names: list[str], nodes: list[str]) -> tuple[list
                 items.append("NULL::DATE")
                 continue
             t = f"{kind}_{k}"
-            texts.append(f"{_text(names, header)} AS {t}")
+            # untrimmed: a date with outer spaces other than trailing ones is not plain
+            # (the cell-by-cell path reads it), and trimming every cell costs more
+            # than reading it
+            texts.append(f"coalesce(r.{quote_ident(name_key(header))}, '') AS {t}")
             texts.append(f"{plain_date(t)} AS d_{t}")
             items.append(f"d_{t}")
             # a year below 1000 is not four digits (1-3 digit years DuckDB reads)
