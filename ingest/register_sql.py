@@ -308,8 +308,7 @@ SELECT register, project, node, unnest(v) FROM (
     SELECT n.register, n.project, n.node,
            arg_max(struct_pack(reported := n.reported, confirmed := n.confirmed),
                    (l.known_from, n.load_id)) AS v
-    FROM node_rows n SEMI JOIN register_counts c USING (register, node)
-    JOIN loads l USING (load_id)
+    FROM counted_node_rows n JOIN loads l USING (load_id)
     WHERE l.known_from <= CAST(d AS TIMESTAMP) GROUP BY ALL
 );
 

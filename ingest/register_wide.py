@@ -173,6 +173,17 @@ FROM (
 )
 WHERE changed;
 
+-- node_rows of the nodes some count counts, picked from the lists (not unnested)
+CREATE OR REPLACE VIEW counted_node_rows AS
+SELECT h.register, h.project, y.node, h.reported[y.k] AS reported,
+       h.confirmed[y.k] AS confirmed, h.load_id
+FROM project_history h
+JOIN (SELECT y.layout, y.node, y.k
+      FROM (SELECT layout, register, unnest(nodes) AS node,
+                   generate_subscripts(nodes, 1) AS k FROM register_layouts) y
+      SEMI JOIN register_counts c USING (register, node)) y ON y.layout = h.layout
+WHERE h.nodes_changed[y.k];
+
 CREATE OR REPLACE VIEW project_rows_current AS
 SELECT p.register, p.project, {_PROJECT_COLUMNS}, l.known_from, p.load_id
 FROM project_latest p JOIN loads l USING (load_id);

@@ -143,6 +143,12 @@ def narrow(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE {name}_t AS SELECT * FROM {name}")
         con.execute(f"DROP VIEW {name}")
         con.execute(f"ALTER TABLE {name}_t RENAME TO {name}")
+    # the counted nodes' versions as the older views read them
+    con.execute(
+        "CREATE OR REPLACE VIEW counted_node_rows AS SELECT register, project, node, "
+        "reported, confirmed, load_id FROM node_rows SEMI JOIN register_counts "
+        "USING (register, node)"
+    )
     for name in ("project_latest", "project_history", "register_layouts"):
         con.execute(f"DROP TABLE {name}")
     version = next(v for v, sql in MIGRATIONS if sql == MIGRATION)
