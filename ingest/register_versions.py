@@ -51,27 +51,29 @@ def widen(con: duckdb.DuckDBPyConnection, nodes: list[str], lines: bool) -> None
     """incoming_wide from incoming_projects and incoming_nodes (one row per node); with
     `lines`, each node's own line (the events layout)."""
     position = " ".join(f"WHEN {quote_text(n)} THEN {k}" for k, n in enumerate(nodes, 1))
-
-    def each(expr: str) -> str:
-        picks = (f"max({expr}) FILTER (k = {k})" for k in range(1, len(nodes) + 1))
-        return "[" + ", ".join(picks) + "]"
-
-    lists = ", ".join(f"{each(f'n.{c}')} AS {c}" for c in ("planned", "reported", "confirmed"))
-    confirmer = "nullif(n.confirmed_by, '')"
-    lists += f", {each(confirmer)} AS confirmed_by"
-    lists += f", {each('n.line') if lines else 'NULL::BIGINT[]'} AS node_lines"
+    # each project's nodes gathered once, then put at their positions
+    fields = ("planned", "reported", "confirmed", "confirmed_by", "line")
+    put = "list_transform(range(1, {n}), lambda j: s[list_position(ks, j)].{c})"
+    lists = ", ".join(put.format(n=len(nodes) + 1, c=c) + f" AS {c}" for c in fields[:4])
+    lists += ", " + (put.format(n=len(nodes) + 1, c="line") if lines else "NULL::BIGINT[]")
+    packed = ", ".join(f"{c} := n.{c}" for c in fields if c != "confirmed_by")
     con.execute(
         "CREATE OR REPLACE TEMP TABLE incoming_wide AS "
         + sparse(f"""
-        SELECT p.project, any_value(p.name) AS name, any_value(p.region) AS region,
-               any_value(p.unit) AS unit, any_value(p.supporting) AS supporting,
-               any_value(p.investment) AS investment, any_value(p.category) AS category,
-               any_value(p.funds) AS funds, any_value(p.progress) AS progress,
-               any_value(p.line) AS line, {lists}
-        FROM incoming_projects p
-        LEFT JOIN (SELECT *, CASE node {position} END AS k FROM incoming_nodes) n
-          USING (project)
-        GROUP BY p.project
+        SELECT project, name, region, unit, supporting, investment, category, funds,
+               progress, line, {lists} AS node_lines
+        FROM (SELECT *, list_transform(s, lambda e: e.k) AS ks FROM (
+            SELECT p.project, any_value(p.name) AS name, any_value(p.region) AS region,
+                   any_value(p.unit) AS unit, any_value(p.supporting) AS supporting,
+                   any_value(p.investment) AS investment, any_value(p.category) AS category,
+                   any_value(p.funds) AS funds, any_value(p.progress) AS progress,
+                   any_value(p.line) AS line,
+                   list(struct_pack(k := n.k, {packed},
+                                    confirmed_by := nullif(n.confirmed_by, ''))) AS s
+            FROM incoming_projects p
+            LEFT JOIN (SELECT *, CASE node {position} END AS k FROM incoming_nodes) n
+              USING (project)
+            GROUP BY p.project))
         """)
     )
 
