@@ -6,7 +6,8 @@ missing), a stock's level (`value`), a growth rate (`ytd_yoy_pct`, else `yoy_pct
 pace is the target's curve on the 旬's last day (metrics.project_dekads.pace_at: linear
 by days inside a month, through the target's 上旬 and 中旬 values); a growth target's
 rate is its month's (or the 旬's own, where given). Every 旬 of a year is checked from
-the first to the last one with a figure; a 旬 without one between them is no_data.
+the first to the last one with a figure; a 旬 without one between them is no_data. A
+region without 旬 figures of its own is checked on its children's summed (not rates).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from ingest.grains import Span, spans
-from ingest.schema import Indicator
+from ingest.schema import Indicator, Region
 from metrics.pace import Curve
 from metrics.project_dekads import DekadCheck, judged, pace_at
 from metrics.schema import Target, Thresholds
@@ -44,6 +45,7 @@ def dekad_series_checks(
     indicators: Mapping[str, Indicator],
     thresholds: Callable[[str], Thresholds],
     today: date,
+    regions: Sequence[Region] = (),
 ) -> list[DekadCheck]:
     """Every 旬 check of the targets on 旬 indicators (the temp table actuals gives the
     past years that seasonal pacing and a stock's opening level read)."""
@@ -54,15 +56,51 @@ def dekad_series_checks(
     chosen = [t for t in targets if t.indicator in published and t.relative_to is None]
     if not chosen:
         return []
-    figures = _figures(con, {(t.indicator, t.region) for t in chosen}, today)
-    past = history(con, sorted({(t.indicator, t.region) for t in chosen}))
+    kids: dict[str, list[str]] = {}
+    for r in regions:
+        if r.parent is not None:
+            kids.setdefault(r.parent, []).append(r.id)
+    asked = {(t.indicator, t.region) for t in chosen}
+    figures = _figures(con, _with_descendants(asked, kids), today)
+    past = history(con, sorted(asked))
     checks = []
     for t in chosen:
         ind = indicators[t.indicator]
-        found = figures.get((t.indicator, t.region), {})
+        found = _rolled(figures, t.indicator, t.region, ind.kind, kids)
         curve, _, _ = curve_for(t, ind, past.get((t.indicator, t.region), {}))
         checks += _target_checks(t, ind, curve, found, thresholds(t.indicator))
     return checks
+
+
+def _with_descendants(
+    series: set[tuple[str, str]], kids: Mapping[str, list[str]]
+) -> set[tuple[str, str]]:
+    """The series and those of every region below theirs."""
+    out, stack = set(series), list(series)
+    while stack:
+        ind, reg = stack.pop()
+        for child in kids.get(reg, ()):
+            if (ind, child) not in out:
+                out.add((ind, child))
+                stack.append((ind, child))
+    return out
+
+
+def _rolled(
+    figures: Figures, ind: str, region: str, kind: str, kids: Mapping[str, list[str]]
+) -> Mapping[str, Mapping[date, float]]:
+    """A region's 旬 figures; a region without any of its own gets its children's summed
+    (flows and stocks, as its months do), for each 旬 all of them report."""
+    own = figures.get((ind, region))
+    if own or kind == "growth" or not kids.get(region):
+        return own or {}
+    parts = [_rolled(figures, ind, c, kind, kids) for c in kids[region]]
+    out: dict[str, dict[date, float]] = {}
+    for measure in set().union(*parts):
+        ends = set.intersection(*(set(p.get(measure, {})) for p in parts))
+        if ends:
+            out[measure] = {e: sum(p[measure][e] for p in parts) for e in sorted(ends)}
+    return out
 
 
 def _figures(con: duckdb.DuckDBPyConnection, series: set[tuple[str, str]], today: date) -> Figures:

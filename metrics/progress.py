@@ -52,9 +52,10 @@ def run_checks(
     if mismatches is None:
         derived = derived_growth(indicators.values())
         with actuals_table(con, regions, settings.rollup_tolerance, derived) as found:
-            job = Job(targets, indicators, thresholds, settings, today or date.today(), owners)
+            day = today or date.today()
+            job = Job(targets, indicators, thresholds, settings, day, owners, regions)
             return _run_checks(con, job, found, None, None)
-    job = Job(targets, indicators, thresholds, settings, today or date.today(), owners)
+    job = Job(targets, indicators, thresholds, settings, today or date.today(), owners, regions)
     return _run_checks(con, job, mismatches, plan, paces)
 
 
@@ -68,6 +69,7 @@ class Job:
     settings: Checks
     today: date
     owners: Mapping[str, str | None]  # by region
+    regions: Sequence[Region] = ()
 
 
 def _run_checks(
@@ -83,7 +85,9 @@ def _run_checks(
         store: tuple[str, ...] = ()
         # the 旬 checks of register counts are judged on the day: every refresh, all
         dekads = dekad_checks(con, job.targets, job.indicators, job.thresholds, job.today, None)
-        dekads += dekad_series_checks(con, job.targets, job.indicators, job.thresholds, job.today)
+        dekads += dekad_series_checks(
+            con, job.targets, job.indicators, job.thresholds, job.today, job.regions
+        )
         if chosen:
             owners = [t.owner or job.owners.get(t.region) for t in chosen]
             target_tables(con, chosen, job.indicators, job.thresholds, owners, ids=ids, paces=paces)

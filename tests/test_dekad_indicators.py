@@ -23,6 +23,20 @@ path = "store.duckdb"
 id = "wc"
 name = "西海岸新区"
 
+[[regions]]
+id = "west"
+name = "西区"
+
+[[regions]]
+id = "wa"
+name = "甲"
+parent = "west"
+
+[[regions]]
+id = "wb"
+name = "乙"
+parent = "west"
+
 [[indicators]]
 id = "fai_d"
 name = "固定资产投资"
@@ -56,6 +70,12 @@ year = 2026
 annual = 360
 
 [[targets]]
+indicator = "fai_d"
+region = "west"
+year = 2026
+annual = 720
+
+[[targets]]
 indicator = "building_d"
 region = "wc"
 year = 2026
@@ -73,6 +93,20 @@ path = "dekads_*.csv"
 layout = "long"
 region = "wc"
 columns = { period = "旬", series = "指标", measure = "口径", value = "数值" }
+
+[[sources]]
+name = "by_region"
+path = "regions_*.csv"
+layout = "long"
+indicator = "fai_d"
+columns = { period = "旬", region = "地区", value = "数值" }
+"""
+
+# west has no figures of its own: its 旬 are wa's and wb's summed where both report
+BY_REGION = """旬,地区,数值
+2026-01-D1,甲,5
+2026-01-D2,甲,6
+2026-01-D1,乙,7
 """
 
 # fai_d: January 10 + 10 + 11 = 31, February 8 + 9 + 9 = 26, March's first 旬 alone.
@@ -107,6 +141,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("dekads")
     (tmp / "config.toml").write_text(CONFIG, encoding="utf-8")
     (tmp / "dekads_1.csv").write_text(ROWS, encoding="utf-8")
+    (tmp / "regions_1.csv").write_text(BY_REGION, encoding="utf-8")
     loaded = _run(tmp, "ingest")
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     refreshed = _run(tmp, "refresh", "--today", "2026-03-12")
@@ -126,7 +161,8 @@ def test_dekads_are_stored_as_published(store: Path) -> None:
     rows = _query(
         store,
         "SELECT period, CAST(period_start AS VARCHAR), CAST(period_end AS VARCHAR), months, "
-        "freq, value FROM observations_latest WHERE indicator = 'fai_d' ORDER BY period_start",
+        "freq, value FROM observations_latest WHERE indicator = 'fai_d' AND region = 'wc' "
+        "ORDER BY period_start",
     )
     assert rows[2] == ("2026-01-D3", "2026-01-21", "2026-01-31", 0, "D", 11.0)
     assert rows[5] == ("2026-02-D3", "2026-02-21", "2026-02-28", 0, "D", 9.0)  # 8 days
@@ -152,7 +188,7 @@ def test_month_checks_run_on_the_rolled_up_months(store: Path) -> None:
     rows = _query(
         store,
         "SELECT indicator, as_of, horizon, actual, round(pace_target, 4), status FROM progress "
-        "WHERE horizon IN ('month', 'year') ORDER BY indicator, as_of, horizon",
+        "WHERE horizon IN ('month', 'year') AND region = 'wc' ORDER BY indicator, as_of, horizon",
     )
     # 360 a year, linear: 30 a month; the level 120 all year; the rate 6.5 %
     assert [r for r in rows if r[0] == "fai_d"] == [
@@ -171,7 +207,7 @@ def test_each_dekad_is_checked_against_the_pace_on_its_last_day(store: Path) -> 
     rows = _query(
         store,
         "SELECT indicator, period, actual, round(dekad_target, 4), round(attainment, 4), "
-        "status FROM progress_dekads ORDER BY indicator, period_start",
+        "status FROM progress_dekads WHERE region = 'wc' ORDER BY indicator, period_start",
     )
     fai = [r for r in rows if r[0] == "fai_d"]
     assert [r[1] for r in fai] == [f"2026-0{m}-D{d}" for m in (1, 2) for d in (1, 2, 3)] + [
@@ -187,6 +223,17 @@ def test_each_dekad_is_checked_against_the_pace_on_its_last_day(store: Path) -> 
     rate = {r[1]: r for r in rows if r[0] == "rate_d"}
     assert rate["2026-01-D3"][2:] == (6.0, 6.5, -0.5, "at_risk")  # −0.5 pp: not below −0.5
     assert rate["2026-03-D1"][2:] == (6.8, 6.5, 0.3, "on_track")
+
+
+def test_a_parent_region_is_checked_on_its_children_summed(store: Path) -> None:
+    rows = _query(
+        store,
+        "SELECT region, period, actual, round(dekad_target, 4), status FROM progress_dekads "
+        "WHERE region IN ('west', 'wa', 'wb') ORDER BY region, period_start",
+    )
+    # 720 a year: 60 × 10/31 = 19.3548 by 10 January; 5 + 7 = 12 done (62 %, 红); wb has
+    # no second 旬, so west has none either (nor a January)
+    assert rows == [("west", "2026-01-D1", 12.0, round(600 / 31, 4), "behind")]
 
 
 def test_dekad_checks_reach_status_and_metrics(store: Path) -> None:
