@@ -122,7 +122,8 @@ def build_actuals(
     basis = "'published'"
     if _has_dekads(con):  # 旬 figures count in their months (once, for both reads below)
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE month_rows AS {MONTH_ROWS.format(latest=latest)}"
+            "CREATE OR REPLACE TEMP TABLE month_rows AS "
+            + MONTH_ROWS.format(latest=latest, dekads=latest)
         )
         latest, basis = "month_rows", FROM_DEKADS
         made.append(latest)
