@@ -89,7 +89,8 @@ def expose(own_text: bytes, own_openmetrics: bytes, snapshot: Snapshot | None) -
     return Exposition(text, om, gzip.compress(text, 1), gzip.compress(om, 1))
 
 
-# The latest 旬 check of each target on a register count, as horizon "dekad".
+# The latest 旬 check of each target checked per 旬 (register counts, 旬 indicators),
+# as horizon "dekad".
 DEKADS_SQL = """
 SELECT d.indicator, d.region, 'dekad', coalesce(i.kind, ''), d.actual, d.pace_target,
        d.dekad_target, d.attainment, d.gap, NULL, d.status, false, d.year,

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
+from exporters import dekad_rules, project_rules
 from exporters.snapshot import read_snapshot_data, render
 from ingest.periods import PeriodError, parse_period
 from ingest.store import open_store
@@ -311,3 +313,60 @@ def test_dekad_periods_as_published(text: str, freq: str, label: str) -> None:
 def test_a_source_of_dekads_refuses_months(text: str) -> None:
     with pytest.raises(PeriodError, match="not a 旬"):
         parse_period(text, "D")
+
+
+def test_a_dekad_figure_pages_once_not_also_as_a_count(tmp_path: Path) -> None:
+    """A 旬 figure loaded while its 旬 runs is 'live' too: only KpiBehindDekad pages."""
+    project_rules.write_rules(
+        tmp_path, project_rules.ProjectAlertSettings(count_targets=True, released=("fai_d",))
+    )
+    dekad_rules.write_rules(tmp_path, dekad_rules.DekadAlertSettings(indicators=("fai_d",)))
+    labels = 'job="kpiwatch",instance="a",horizon="dekad",indicator="fai_d",region="wc",year="2026"'
+    series = [
+        {"series": f"kpiwatch_kpi_attainment_ratio{{{labels}}}", "values": "0.5x120"},
+        {"series": f'kpiwatch_kpi_pace_status{{{labels},status="behind"}}', "values": "1x120"},
+        {
+            "series": f"kpiwatch_kpi_horizon_end_timestamp_seconds{{{labels}}}",
+            "values": "86400x120",
+        },
+    ]
+    alert = {"severity": "warning", "job": "kpiwatch", "indicator": "fai_d", "region": "wc"}
+    tests = {
+        "rule_files": [project_rules.RULES_FILE, dekad_rules.RULES_FILE],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [
+                    {"eval_time": "90m", "alertname": "ProjectCountBehindDekad", "exp_alerts": []},
+                    {
+                        "eval_time": "90m",
+                        "alertname": "KpiBehindDekad",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {**alert, "year": "2026"},
+                                "exp_annotations": {
+                                    "summary": "fai_d in wc is behind pace (红) at its latest 旬",
+                                    "description": "50% of the pace due by that 旬's end; "
+                                    "`kpiwatch status --horizon dekad` shows it against its pace.",
+                                },
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+    (tmp_path / "both.test.yml").write_text(yaml.safe_dump(tests), encoding="utf-8")
+    run = subprocess.run(
+        ["promtool", "test", "rules", "both.test.yml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    own = subprocess.run(
+        ["promtool", "test", "rules", project_rules.TESTS_FILE],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert own.returncode == 0, own.stdout + own.stderr
