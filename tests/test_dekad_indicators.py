@@ -370,3 +370,39 @@ def test_a_dekad_figure_pages_once_not_also_as_a_count(tmp_path: Path) -> None:
         text=True,
     )
     assert own.returncode == 0, own.stdout + own.stderr
+
+
+def test_a_dekad_year_to_date(tmp_path: Path) -> None:
+    """A flow published as 旬 year-to-dates: checked on them, its month from the 下旬's."""
+    from datetime import date
+
+    from kpiwatch import app
+    from kpiwatch.config import load_config
+
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    config = load_config(tmp_path / "config.toml")
+    good = tmp_path / "ytd.csv"
+    good.write_text(
+        "旬,指标,口径,数值\n2026-01-D1,fai_d,ytd,10\n2026-01-D2,fai_d,ytd,20\n"
+        "2026-01-D3,fai_d,ytd,31\n2026-02-D1,fai_d,ytd,39\n",
+        encoding="utf-8",
+    )
+    [loaded] = app.ingest(config, [good], source_name="dekads")
+    assert loaded.error is None, loaded.error
+    falls = tmp_path / "falls.csv"
+    falls.write_text("旬,指标,口径,数值\n2026-02-D2,fai_d,ytd,38\n", encoding="utf-8")
+    [refused] = app.ingest(config, [falls], source_name="dekads")
+    assert "falls from 39.0 (2026-02-D1" in str(refused.error), refused.error
+    app.refresh_checks(config, today=date(2026, 2, 15))
+    rows = _query(
+        tmp_path,
+        "SELECT period, actual, round(dekad_target, 4) FROM progress_dekads "
+        "WHERE indicator = 'fai_d' ORDER BY period_start",
+    )
+    assert rows[2:] == [("2026-01-D3", 31.0, 30.0), ("2026-02-D1", 39.0, round(30 + 300 / 28, 4))]
+    months = _query(
+        tmp_path,
+        "SELECT as_of, actual FROM progress "
+        "WHERE horizon = 'year' AND indicator = 'fai_d' AND region = 'wc'",
+    )
+    assert months == [("2026-01", 31.0)]  # February has no 下旬 yet
