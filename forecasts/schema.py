@@ -84,6 +84,9 @@ def check_nowcasts(
             if m.indicator not in indicators:
                 why = f"unknown indicator {m.indicator!r}"
                 problems.append(Problem(f"{where}.monthly[{i}].indicator", why))
+            elif indicators[m.indicator].frequency == "dekad":
+                why = "an indicator published per 旬 is not a nowcast input (monthly ones are)"
+                problems.append(Problem(f"{where}.monthly[{i}].indicator", why))
     keys = Counter(n.key for n in nowcasts)
     problems += [
         Problem(f"nowcasts[{k}]", "defined more than once") for k, c in keys.items() if c > 1

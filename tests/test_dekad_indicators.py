@@ -406,3 +406,28 @@ def test_a_dekad_year_to_date(tmp_path: Path) -> None:
         "WHERE horizon = 'year' AND indicator = 'fai_d' AND region = 'wc'",
     )
     assert months == [("2026-01", 31.0)]  # February has no 下旬 yet
+
+
+def test_a_dekad_indicator_is_no_nowcast_input(tmp_path: Path) -> None:
+    from ingest.errors import ConfigError
+    from kpiwatch.config import load_config
+
+    nowcast = """
+[[indicators]]
+id = "gdp_growth"
+name = "GDP growth"
+kind = "growth"
+frequency = "quarterly"
+
+[[nowcasts]]
+target = "gdp_growth"
+region = "wc"
+release_lag_days = 17
+monthly = [{ indicator = "rate_d", transform = "yoy", release_lag_days = 5 }]
+"""
+    (tmp_path / "config.toml").write_text(CONFIG + nowcast, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "config.toml")
+    [problem] = info.value.problems
+    assert problem.path == "nowcasts[target=gdp_growth, region=wc].monthly[0].indicator"
+    assert "per 旬" in problem.message
