@@ -199,6 +199,9 @@ def cross_check(config: Config) -> list[Problem]:
     indicators = {i.id for i in config.indicators}
     kinds = {i.id: i.kind for i in config.indicators}
     regions = {r.id: r for r in config.regions}
+    # indicators checked per 旬: published per 旬, or counted from a register
+    per_dekad = {i.id for i in config.indicators if i.frequency == "dekad"}
+    per_dekad |= {c.indicator for r in config.registers for c in r.counts}
     for table, ids in (
         ("indicators", [i.id for i in config.indicators]),
         ("regions", [r.id for r in config.regions]),
@@ -229,6 +232,8 @@ def cross_check(config: Config) -> list[Problem]:
         if t.indicator in kinds:
             for key, why in contradictions(t, kinds[t.indicator]):
                 problems.append(Problem(f"{where}.{key}", why))
+        if t.inner_dekads() and t.indicator not in per_dekad:
+            problems.append(Problem(f"{where}.dekads", UNCHECKED_DEKADS))
         problems += relative_problems(t, where, kinds, regions)
     keys = [(t.indicator, t.region, t.year) for t in config.targets]
     for ind, reg, year in sorted(k for k, n in Counter(keys).items() if n > 1):
@@ -245,6 +250,12 @@ def cross_check(config: Config) -> list[Problem]:
     problems += check_rules(config.every_period, config.registers, set(regions))
     problems += check_nowcasts(config.nowcasts, config.indicator_map(), set(regions))
     return problems + split_problems(config)
+
+
+UNCHECKED_DEKADS = (
+    "上旬 and 中旬 values pace the 旬 checks, which run only for register counts and "
+    'indicators with frequency = "dekad" (a 下旬 value, its month\'s end, is fine)'
+)
 
 
 def known_units(config: Config) -> set[str]:

@@ -123,6 +123,27 @@ def test_dekad_values_that_make_no_sense_are_refused(
     assert words in problems[0].message, problems
 
 
+def test_dekad_values_where_no_dekad_is_checked_are_refused(tmp_path: Path) -> None:
+    monthly = """
+[[indicators]]
+id = "gdp"
+name = "GDP"
+kind = "flow"
+
+[[targets]]
+indicator = "gdp"
+region = "west_coast"
+year = 2026
+annual = 600
+dekads = { "3-D3" = 150, "4-D1" = 160 }
+"""
+    with pytest.raises(ConfigError) as info:
+        register_config(tmp_path, extra=monthly)
+    [problem] = info.value.problems
+    assert problem.path == "targets[indicator=gdp, region=west_coast, year=2026].dekads"
+    assert "run only for register counts" in problem.message
+
+
 @pytest.mark.parametrize(
     "dekads", ['{ "３月上旬" = 190 }', '{ "03-d1" = 190, "2026年3月中旬" = 210, "3-D3" = 257 }']
 )
