@@ -188,7 +188,7 @@ def _store(
         layout = layout_id(con, register.name, nodes)
         remap(con, register.name, layout, nodes)
         compare(con, register.name, len(nodes))
-        stats = changed_stats(con, len(nodes))
+        stats = changed_stats(con)
         unchanged = projects - stats[0] - stats[1]
         load_id = _record_load(con, register.name, path, digest, known, rows_read, stats, unchanged)
         store_versions(con, register.name, layout, len(nodes), load_id, known)

@@ -99,8 +99,8 @@ def remap(con: duckdb.DuckDBPyConnection, name: str, layout: int, nodes: list[st
 
 def compare(con: duckdb.DuckDBPyConnection, name: str, count: int) -> None:
     """changed_wide: the file's projects that are new or differ from their latest version,
-    with what changed (details_changed, nodes_changed per node) and what the latest version
-    had (prior_planned; prior_load, prior_loads: the loads of its details and node dates)."""
+    with what changed (details_changed, nodes_changed per node; slips: nodes planned later)
+    and the loads of the latest version's details and node dates (prior_load, prior_loads)."""
     ks = f"range(1, {count + 1})"
     mine = ", ".join(f"i.{c}[k]" for c in _LISTS)
     theirs = ", ".join(f"c.{c}[k]" for c in _LISTS)
@@ -110,15 +110,14 @@ def compare(con: duckdb.DuckDBPyConnection, name: str, count: int) -> None:
         f"""
         CREATE OR REPLACE TEMP TABLE changed_wide AS
         SELECT * FROM (
-            SELECT i.project, {", ".join(f"i.{c}" for c in _DETAILS)}, i.line,
-                   {", ".join(f"i.{c}" for c in _LISTS)}, i.node_lines,
-                   c.project IS NOT NULL AS known,
+            SELECT i.project, c.project IS NOT NULL AS known,
                    c.project IS NULL OR ({details[0]}) IS DISTINCT FROM ({details[1]})
                        AS details_changed,
                    list_transform({ks}, lambda k: ({mine}) IS DISTINCT FROM ({theirs}))
                        AS nodes_changed,
-                   c.planned AS prior_planned, c.load_id AS prior_load,
-                   c.node_loads AS prior_loads
+                   list_count(list_filter({ks}, lambda k: i.planned[k] > c.planned[k]))
+                       AS slips,
+                   c.load_id AS prior_load, c.node_loads AS prior_loads
             FROM incoming_wide i
             LEFT JOIN (SELECT * FROM project_latest WHERE register = $reg) c USING (project)
             WHERE c.project IS NULL OR ({details[0]}) IS DISTINCT FROM ({details[1]})
@@ -129,17 +128,13 @@ def compare(con: duckdb.DuckDBPyConnection, name: str, count: int) -> None:
     )
 
 
-def changed_stats(con: duckdb.DuckDBPyConnection, count: int) -> tuple[int, int, int, int]:
+def changed_stats(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
     """New projects, changed projects, changed nodes, nodes planned later than before."""
-    slipped = (
-        f"list_count(list_filter(range(1, {count + 1}), lambda k: nodes_changed[k] "
-        "AND planned[k] > prior_planned[k]))"
-    )
     row = con.execute(
-        f"""
+        """
         SELECT count(*) FILTER (NOT known), count(*) FILTER (known AND details_changed),
                coalesce(sum(list_count(list_filter(nodes_changed, lambda x: x))), 0),
-               coalesce(sum({slipped}), 0)
+               coalesce(sum(slips), 0)
         FROM changed_wide
         """
     ).fetchall()[0]
@@ -161,7 +156,7 @@ def store_versions(
         INSERT INTO project_history
         SELECT $reg, project, {", ".join(_DETAILS)}, $layout, {", ".join(_LISTS)}, node_lines,
                details_changed, nodes_changed, $load_id, line
-        FROM changed_wide
+        FROM incoming_wide JOIN changed_wide USING (project)
         """,
         params,
     )
@@ -175,7 +170,7 @@ def store_versions(
                    {", ".join(_LISTS)},
                    list_transform(range(1, {count + 1}), lambda k:
                        CASE WHEN nodes_changed[k] THEN $load_id ELSE prior_loads[k] END)
-            FROM changed_wide
+            FROM incoming_wide JOIN changed_wide USING (project)
             """,
             params,
         )
@@ -210,22 +205,22 @@ def _merge_late(
         f"list_transform(range(1, {count + 1}), lambda k: w.nodes_changed[k] AND "
         f"(c.node_loads[k] IS NULL OR list_contains({held}, c.node_loads[k])))"
     )
-    details = ", ".join(f"CASE WHEN x.d THEN w.{c} ELSE c.{c} END AS {c}" for c in _DETAILS)
+    details = ", ".join(f"CASE WHEN x.d THEN i.{c} ELSE c.{c} END AS {c}" for c in _DETAILS)
     lists = ", ".join(
         f"list_transform(range(1, {count + 1}), "
-        f"lambda k: CASE WHEN x.t[k] THEN w.{c}[k] ELSE c.{c}[k] END) AS {c}"
+        f"lambda k: CASE WHEN x.t[k] THEN i.{c}[k] ELSE c.{c}[k] END) AS {c}"
         for c in _LISTS
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE merged_latest AS "
         + sparse(f"""
-        SELECT $reg AS register, w.project, {details},
+        SELECT $reg AS register, project, {details},
                CASE WHEN x.d THEN $load_id ELSE c.load_id END AS load_id, $layout AS layout,
                {lists},
                list_transform(range(1, {count + 1}),
                               lambda k: CASE WHEN x.t[k] THEN $load_id ELSE c.node_loads[k] END)
                    AS node_loads
-        FROM changed_wide w
+        FROM changed_wide w JOIN incoming_wide i USING (project)
         LEFT JOIN (SELECT * FROM project_latest WHERE register = $reg) c USING (project),
         LATERAL (SELECT w.details_changed
                         AND (c.project IS NULL OR list_contains({held}, c.load_id)) AS d,
