@@ -186,6 +186,12 @@ def _replace_latest(con: duckdb.DuckDBPyConnection, name: str, table: str) -> No
     )
 
 
+def _known_by(con: duckdb.DuckDBPyConnection, known: datetime) -> str:
+    """The loads known by `known`, as an SQL list."""
+    rows = con.execute("SELECT load_id FROM loads WHERE known_from <= ?", [known]).fetchall()
+    return f"[{', '.join(str(int(r[0])) for r in rows)}]::BIGINT[]"
+
+
 def _merge_late(
     con: duckdb.DuckDBPyConnection,
     name: str,
@@ -196,11 +202,7 @@ def _merge_late(
 ) -> None:
     """A load dated before the latest: only details and nodes whose latest version is
     known before it take its dates; the others keep theirs."""
-    older = [
-        int(r[0])
-        for r in con.execute("SELECT load_id FROM loads WHERE known_from <= ?", [known]).fetchall()
-    ]
-    held = f"[{', '.join(map(str, older))}]::BIGINT[]"
+    held = _known_by(con, known)
     take = (
         f"list_transform(range(1, {count + 1}), lambda k: w.nodes_changed[k] AND "
         f"(c.node_loads[k] IS NULL OR list_contains({held}, c.node_loads[k])))"
