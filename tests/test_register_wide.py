@@ -199,3 +199,36 @@ def test_dates_read_in_sql_are_read_as_in_python(texts: list[str]) -> None:
         if day is None or day.year < 1000:
             continue  # the cell-by-cell path reads it (or names it as bad)
         assert parse_date(text) == day, text
+
+
+def test_events_keep_each_node_line_and_migrate(tmp_path: Path) -> None:
+    """A node's own line (its record's), a cleared node on its project's first line."""
+    head = "项目编号,项目名称,区域,责任单位,总投资(亿元),节点,计划日期,实际日期,认定日期,认定人"
+    rows = [
+        "P1,一号,中德生态园,发改局,60,签约,2026-01-05,2026-01-05,2026-01-08,张三",
+        "P2,二号,董家口经济区,工信局,5,土地,2026-02-01,,,",
+        "P1,一号,中德生态园,发改局,60,started,2026-03-01,2026/3/2,,",
+    ]
+    config = register_config(tmp_path, layout="events")
+    for i, (lines, known) in enumerate(((rows, "2026-03-20"), (rows[:2], "2026-04-01"))):
+        path = tmp_path / f"register_{i}.csv"
+        path.write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
+        _load(config, path, known)
+    stored = (
+        "SELECT node, line, reported FROM node_rows WHERE project = 'P1' ORDER BY load_id, node"
+    )
+    assert query(config, stored) == [
+        ("signed", 2, date(2026, 1, 5)),
+        ("started", 4, date(2026, 3, 2)),
+        ("started", 2, None),  # cleared by the second file
+    ]
+    older = tmp_path / "older.duckdb"
+    shutil.copy(config.store_path, older)
+    con = duckdb.connect(str(older))
+    try:
+        narrow(con)
+    finally:
+        con.close()
+    open_store(older).close()
+    for relation in READERS:
+        assert _rows(older, relation) == _rows(config.store_path, relation), relation
