@@ -62,11 +62,11 @@ _DETAILS = (
     "supporting := {p}.supporting, investment := {p}.investment, category := {p}.category, "
     "funds := {p}.funds, progress := {p}.progress)"
 )
-_DATES = (
-    "struct_pack(planned := {n}.planned, reported := {n}.reported, "
-    "confirmed := {n}.confirmed, confirmed_by := {n}.confirmed_by)"
-)
-# Each version's state: what it stored, else the latest earlier version (else the first).
+# Each field of a list put at its node's position (s: structs with k, ks: their k).
+_PUT = "list_transform(range(1, len(y.nodes) + 1), lambda j: l.s[list_position(l.ks, j)].{c})"
+# Each version's details: what it stored, else the latest earlier version's (else the
+# first's); its node lists: the dates it stored (rows migrated from the narrow tables hold
+# no others, nodes_changed says which).
 _BACKFILL_HISTORY = (
     "INSERT INTO project_history "
     + sparse(f"""
@@ -90,29 +90,23 @@ d AS (
 ),
 y AS (SELECT layout, register, unnest(nodes) AS node, generate_subscripts(nodes, 1) AS k
       FROM register_layouts),
-g AS (
-    SELECT v.register, v.project, v.load_id, y.layout, y.k, n.line AS node_line,
-           n.project IS NOT NULL AS changed,
-           last_value(CASE WHEN n.project IS NOT NULL THEN {_DATES.format(n="n")} END
-                      IGNORE NULLS) OVER (
-               PARTITION BY v.register, v.project, y.node ORDER BY v.known_from, v.load_id
-               ROWS UNBOUNDED PRECEDING) AS s
-    FROM v JOIN y USING (register)
-    LEFT JOIN node_rows n ON n.register = v.register AND n.project = v.project
-         AND n.node = y.node AND n.load_id = v.load_id
+g AS (  -- the node versions each load stored, gathered per project
+    SELECT n.register, n.project, n.load_id,
+           list(struct_pack(k := y.k, planned := n.planned, reported := n.reported,
+                            confirmed := n.confirmed, confirmed_by := n.confirmed_by,
+                            line := n.line)) AS s
+    FROM node_rows n JOIN y USING (register, node) GROUP BY ALL
 ),
-lists AS (
-    SELECT register, project, load_id, list(s.planned ORDER BY k) AS planned,
-           list(s.reported ORDER BY k) AS reported, list(s.confirmed ORDER BY k) AS confirmed,
-           list(s.confirmed_by ORDER BY k) AS confirmed_by,
-           list(node_line ORDER BY k) AS node_lines, min(node_line) AS first_line,
-           list(changed ORDER BY k) AS nodes_changed
-    FROM g GROUP BY ALL
-)
+lists AS (SELECT *, list_transform(s, lambda e: e.k) AS ks FROM g)
 SELECT d.register, d.project, d.s.name, d.s.region, d.s.unit, d.s.supporting,
-       d.s.investment, d.s.category, d.s.funds, d.s.progress, y.layout, l.planned,
-       l.reported, l.confirmed, l.confirmed_by, l.node_lines, d.details_changed,
-       coalesce(l.nodes_changed, []), d.load_id, coalesce(d.line, l.first_line)
+       d.s.investment, d.s.category, d.s.funds, d.s.progress, y.layout,
+       {_PUT.format(c="planned")} AS planned, {_PUT.format(c="reported")} AS reported,
+       {_PUT.format(c="confirmed")} AS confirmed,
+       {_PUT.format(c="confirmed_by")} AS confirmed_by,
+       {_PUT.format(c="line")} AS node_lines, d.details_changed,
+       list_transform(range(1, len(y.nodes) + 1),
+                      lambda j: coalesce(list_contains(l.ks, j), false)) AS nodes_changed,
+       d.load_id, coalesce(d.line, list_min(list_transform(l.s, lambda e: e.line)))
 FROM d JOIN register_layouts y USING (register)
 LEFT JOIN lists l USING (register, project, load_id)
 """)
@@ -120,24 +114,24 @@ LEFT JOIN lists l USING (register, project, load_id)
 )
 _BACKFILL_LATEST = (
     "INSERT INTO project_latest "
-    + sparse("""
+    + sparse(f"""
 WITH y AS (SELECT layout, register, unnest(nodes) AS node, generate_subscripts(nodes, 1) AS k
            FROM register_layouts),
-lists AS (
-    SELECT p.register, p.project, list(n.planned ORDER BY k) AS planned,
-           list(n.reported ORDER BY k) AS reported, list(n.confirmed ORDER BY k) AS confirmed,
-           list(n.confirmed_by ORDER BY k) AS confirmed_by,
-           list(n.load_id ORDER BY k) AS node_loads
-    FROM project_rows_current p JOIN y USING (register)
-    LEFT JOIN node_rows_current n ON n.register = p.register AND n.project = p.project
-         AND n.node = y.node
-    GROUP BY ALL
-)
+g AS (
+    SELECT n.register, n.project,
+           list(struct_pack(k := y.k, planned := n.planned, reported := n.reported,
+                            confirmed := n.confirmed, confirmed_by := n.confirmed_by,
+                            load_id := n.load_id)) AS s
+    FROM node_rows_current n JOIN y USING (register, node) GROUP BY ALL
+),
+l AS (SELECT *, list_transform(s, lambda e: e.k) AS ks FROM g)
 SELECT p.register, p.project, p.name, p.region, p.unit, p.supporting, p.investment,
-       p.category, p.funds, p.progress, p.load_id, y.layout, l.planned, l.reported,
-       l.confirmed, l.confirmed_by, l.node_loads
+       p.category, p.funds, p.progress, p.load_id, y.layout,
+       {_PUT.format(c="planned")} AS planned, {_PUT.format(c="reported")} AS reported,
+       {_PUT.format(c="confirmed")} AS confirmed,
+       {_PUT.format(c="confirmed_by")} AS confirmed_by, {_PUT.format(c="load_id")}
 FROM project_rows_current p JOIN register_layouts y USING (register)
-LEFT JOIN lists l USING (register, project)
+LEFT JOIN l USING (register, project)
 """)
     + ";\n"
 )
