@@ -85,9 +85,14 @@ def _run_checks(
         store: tuple[str, ...] = ()
         # the 旬 checks of register counts are judged on the day: every refresh, all
         dekads = dekad_checks(con, job.targets, job.indicators, job.thresholds, job.today, None)
+        # those of 旬 figures only change with the figures: the recomputed targets' (the
+        # actuals hold their series alone), the others' stay as stored
         dekads += dekad_series_checks(
-            con, job.targets, job.indicators, job.thresholds, job.today, job.regions
+            con, chosen, job.indicators, job.thresholds, job.today, job.regions
         )
+        kept = {i.id for i in job.indicators.values() if i.frequency == "dekad"}
+        kept = kept if ids is not None else set()
+        replaced = [(t.indicator, t.region, t.year) for t in chosen if t.indicator in kept]
         if chosen:
             owners = [t.owner or job.owners.get(t.region) for t in chosen]
             target_tables(con, chosen, job.indicators, job.thresholds, owners, ids=ids, paces=paces)
@@ -96,7 +101,7 @@ def _run_checks(
             store = prepare_checks(con, job.today, *lags)
         with transaction(con):
             _replace(con, plan, store, mismatches, job)
-            write_dekad_checks(con, dekads)
+            write_dekad_checks(con, dekads, sorted(kept), replaced)
         row = con.execute(
             "SELECT count(y_code) + count(q_code) + count(m_code) FROM check_results"
         ).fetchall()[0]

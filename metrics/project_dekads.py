@@ -111,11 +111,30 @@ def dekad_checks(
     ]
 
 
-def write_dekad_checks(con: duckdb.DuckDBPyConnection, checks: Sequence[DekadCheck]) -> None:
-    """Replace progress_dekads with these checks (inside the caller's transaction)."""
+def write_dekad_checks(
+    con: duckdb.DuckDBPyConnection,
+    checks: Sequence[DekadCheck],
+    kept: Sequence[str] = (),
+    replaced: Sequence[tuple[str, str, int]] = (),
+) -> None:
+    """Replace progress_dekads with these checks (inside the caller's transaction); the
+    rows of the `kept` indicators stay, but those of the targets (indicator, region,
+    year) in `replaced`."""
     rows = [_row(c) for c in checks]
     frame = pd.DataFrame(rows, columns=[f"c{i}" for i in range(13)], dtype=object)
-    con.execute("DELETE FROM progress_dekads")
+    if kept:
+        keys = pd.DataFrame(list(replaced), columns=["indicator", "region", "year"])
+        con.register("_replaced", keys.astype({"indicator": str, "region": str, "year": "int32"}))
+        try:
+            con.execute(
+                "DELETE FROM progress_dekads WHERE NOT list_contains($kept, indicator) "
+                "OR (indicator, region, year) IN (SELECT (indicator, region, year) FROM _replaced)",
+                {"kept": list(kept)},
+            )
+        finally:
+            con.unregister("_replaced")
+    else:
+        con.execute("DELETE FROM progress_dekads")
     if rows:
         con.register("_dekads", frame)
         try:

@@ -431,3 +431,46 @@ monthly = [{ indicator = "rate_d", transform = "yoy", release_lag_days = 5 }]
     [problem] = info.value.problems
     assert problem.path == "nowcasts[target=gdp_growth, region=wc].monthly[0].indicator"
     assert "per 旬" in problem.message
+
+
+def test_a_refresh_after_a_release_keeps_the_other_dekad_checks(tmp_path: Path) -> None:
+    """A stock's 旬 pace starts from last December's level, whichever series a release
+    touched: a refresh after one stores the 旬 checks a full recompute stores."""
+    from datetime import date
+
+    from kpiwatch import app
+    from kpiwatch.config import load_config
+
+    (tmp_path / "config.toml").write_text(CONFIG, encoding="utf-8")
+    config = load_config(tmp_path / "config.toml")
+    first = tmp_path / "dekads_1.csv"
+    first.write_text(
+        "旬,指标,口径,数值\n2025-12-D3,building_d,value,100\n2026-01-D1,building_d,value,101\n"
+        "2026-01-D1,fai_d,value,10\n",
+        encoding="utf-8",
+    )
+    app.ingest(config)
+    app.refresh(config, today=date(2026, 1, 25))
+    sql = (
+        "SELECT indicator, period, actual, round(dekad_target, 4), status FROM progress_dekads "
+        "WHERE region = 'wc' ORDER BY ALL"
+    )
+    full = _query(tmp_path, sql)
+    # from 100 at the end of 2025 to 120 at the end of 2026, linear: 100 + 20 × (10/31)/12
+    assert (
+        "building_d",
+        "2026-01-D1",
+        101.0,
+        round(100 + 20 * 10 / 31 / 12, 4),
+        "on_track",
+    ) in full
+    (tmp_path / "dekads_2.csv").write_text(
+        "旬,指标,口径,数值\n2026-01-D2,fai_d,value,10\n", encoding="utf-8"
+    )
+    app.ingest(config)
+    app.refresh(config, today=date(2026, 1, 25))  # only fai_d's checks are recomputed
+    after = _query(tmp_path, sql)
+    assert [r for r in after if r[0] == "building_d"] == [r for r in full if r[0] == "building_d"]
+    assert ("fai_d", "2026-01-D2", 20.0, round(600 / 31, 4), "on_track") in after
+    app.refresh(config, today=date(2026, 1, 25))  # nothing new: nothing recomputed
+    assert _query(tmp_path, sql) == after
