@@ -92,7 +92,9 @@ def _run_checks(
         )
         kept = {i.id for i in job.indicators.values() if i.frequency == "dekad"}
         kept = kept if ids is not None else set()
-        replaced = [(t.indicator, t.region, t.year) for t in chosen if t.indicator in kept]
+        replaced = (
+            [(t.indicator, t.region, t.year) for t in chosen if t.indicator in kept] if kept else []
+        )
         if chosen:
             owners = [t.owner or job.owners.get(t.region) for t in chosen]
             target_tables(con, chosen, job.indicators, job.thresholds, owners, ids=ids, paces=paces)
