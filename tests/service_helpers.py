@@ -38,7 +38,9 @@ def get(
         return e.code, dict(e.headers), e.read()
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 60, what: str = "condition") -> None:
+def wait_for(check: Callable[[], bool], timeout: float = 180, what: str = "condition") -> None:
+    """Poll until check() holds. The bound only ends a hung test: it is generous, since a
+    service's first refresh on a busy 2-core machine can take a minute."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError):
