@@ -50,6 +50,7 @@ HELP = {
     f"{P}stale": "1 when the next release is late.",
     f"{P}target_met_probability": "Probability of meeting the horizon's target.",
     f"{P}horizon_end_timestamp_seconds": "End of the horizon, as a Unix time.",
+    f"{P}next_release_due_timestamp_seconds": "End of the day the next 旬 figure is due.",
     f"{P}info": "Indicator metadata: name, unit, kind, owner, illustrative (value 1).",
     f"{P}target_info": "The unit answering for a target (value 1).",
     f"{P}data_period_end_timestamp_seconds": "End of the latest period with data, Unix time.",
@@ -95,6 +96,7 @@ class CheckRow:
     horizon_end: float | None = None  # Unix time of the horizon's end
     pace_status: str = "no_data"
     owner: str = ""  # the unit answering for the target
+    due: float | None = None  # end of the day the next 旬 figure is due (旬 indicators)
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ def check_samples(row: CheckRow) -> Iterator[tuple[str, list[str], float]]:
     yield P + "stale", labels, 1.0 if row.stale else 0.0
     if row.horizon_end is not None:
         yield P + "horizon_end_timestamp_seconds", labels, row.horizon_end
+    if row.due is not None:
+        yield P + "next_release_due_timestamp_seconds", labels, row.due
     if row.horizon == "year":  # once per target: every target has a year check
         yield P + "target_info", [row.indicator, row.region, str(row.year), row.owner], 1.0
 

@@ -230,6 +230,36 @@ def restart_test(s: AlertSettings) -> dict[str, Any]:
     }
 
 
+DEKAD_DUE = 86400 * 15  # the end of the due day, 1970-01-15: its figure is late now
+
+
+def dekad_stale_test(s: AlertSettings) -> dict[str, Any]:
+    """A series published per 旬 whose next figure is late pages once, as its 旬 item
+    (horizon "dekad") with the day it was due, not again when its month is late too; a
+    monthly series' late release still pages as its year's item."""
+    t = minutes(s.stale_for) + 2
+    v = f"Vx{t + 5}"
+    late = {**ON_TRACK, "stale": 1}
+    fai_d: Item = ("fai", "west_coast", "dekad", "2026")
+    series = item_series(FAI, late, v) + item_series(PS, late, v)
+    for instance in ("a", "b"):
+        labels = {"job": "kpiwatch", "instance": instance, "indicator": "fai"}
+        labels |= {"region": "west_coast", "horizon": "dekad", "year": "2026"}
+        for name, value in (("stale", 1), ("next_release_due_timestamp_seconds", DEKAD_DUE)):
+            series.append(_series(name, labels, v.replace("V", str(value))))
+    dekad = expected(s, "KpiDataStale", fai_d, late)
+    notes = dekad["exp_annotations"]
+    notes["description"] = notes["description"].replace(
+        "Data runs to", "The next 旬's figure was due by 1970-01-15. Data runs to"
+    )
+    fired = [dekad, expected(s, "KpiDataStale", PS, late)]
+    return {
+        "interval": "1m",
+        "input_series": series,
+        "alert_rule_test": [_case("KpiDataStale", t, fired)],
+    }
+
+
 def _instance(name: str, **values: str) -> list[dict[str, str]]:
     """Series of one kpiwatch instance's own metrics, by metric name."""
     labels = f'job="kpiwatch",instance="{name}"'
@@ -321,5 +351,10 @@ def unit_tests(
     return {
         "rule_files": [rule_file],
         "evaluation_interval": "1m",
-        "tests": [targets_test(s), restart_test(s), service_test(s, service_rules)],
+        "tests": [
+            targets_test(s),
+            restart_test(s),
+            service_test(s, service_rules),
+            dekad_stale_test(s),
+        ],
     }

@@ -121,12 +121,24 @@ ITEM_NAME = "{{ $labels.name }} ({{ $labels.indicator }}) in {{ $labels.region }
 HORIZON = "{{ $labels.year }} {{ $labels.horizon }}"
 OWNER = "Responsible unit: {{ $labels.owner }}."
 STALE = 'kpiwatch_kpi_stale{horizon="year"}'
+# A series published per 旬 is late a 旬 (plus the release lag) after its last figure,
+# long before its month is: that item (horizon "dekad") pages instead of its year's.
+DEKAD_STALE = 'kpiwatch_kpi_stale{horizon="dekad"}'
+TARGET = "job, indicator, region, year"
 DATA_END = _number(  # the metric holds the first second after the period: show its last day
     "kpiwatch_kpi_data_period_end_timestamp_seconds",
     'toTime).Format "2006-01-02"',
     " - 86400",
     "job, indicator, region",
 ).replace("{{ . | first | value | toTime", "{{ (. | first | value | toTime")
+
+DEKAD_DUE = _number(  # the end of the due day, as DATA_END: show the day itself
+    "kpiwatch_kpi_next_release_due_timestamp_seconds", 'toTime).Format "2006-01-02"', " - 86400"
+).replace("{{ . | first | value | toTime", "{{ (. | first | value | toTime")
+DEKAD_LATE = (
+    f'{{{{ if eq $labels.horizon "dekad" }}}}The next 旬\'s figure was due by {DEKAD_DUE}. '
+    "{{ end }}"
+)
 
 
 # alert: severity, summary, description
@@ -153,7 +165,8 @@ TARGET_TEXTS = {
         "warning",
         f"{ITEM_NAME}: the latest release has not arrived",
         "The next period's figures are later than the release calendar allows; "
-        f"forecast alerts for it are held back until they arrive. Data runs to {DATA_END}. "
+        f"forecast alerts for it are held back until they arrive. {DEKAD_LATE}"
+        f"Data runs to {DATA_END}. "
         f"{OWNER}",
     ),
 }
@@ -190,7 +203,9 @@ def target_rules(s: AlertSettings) -> list[dict[str, Any]]:
     """One alert per cause for each item: behind pace, or on pace but forecast to miss."""
     live, behind, p = _live(s), _behind(s), _p_meet(s)
     forecast = f"and on({ITEM}) ({live})\nunless on({ITEM}) ({behind})"
-    end = _latest(s, "kpiwatch_kpi_horizon_end_timestamp_seconds")
+    year_end = _latest(s, 'kpiwatch_kpi_horizon_end_timestamp_seconds{horizon="year"}')
+    dekad_stale = f"{_latest(s, DEKAD_STALE)} == 1"
+    stale = f"({_latest(s, STALE)} == 1)\nunless on({TARGET}) ({dekad_stale})\nor {dekad_stale}"
     exprs = {
         "KpiBehindPace": (f"({behind})\nand on({ITEM}) ({live})", s.behind_for),
         "KpiForecastShortfall": (f"({p} < {s.behind_below})\n{forecast}", s.forecast_for),
@@ -199,8 +214,7 @@ def target_rules(s: AlertSettings) -> list[dict[str, Any]]:
             s.forecast_for,
         ),
         "KpiDataStale": (
-            f"({_latest(s, STALE)} == 1)\n"
-            f"and on({ITEM}) ({end} > time() - {s.stale_days_after_end * 86400})",
+            f"({stale})\nand on({TARGET}) ({year_end} > time() - {s.stale_days_after_end * 86400})",
             s.stale_for,
         ),
     }

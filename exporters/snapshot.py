@@ -90,14 +90,22 @@ def expose(own_text: bytes, own_openmetrics: bytes, snapshot: Snapshot | None) -
 
 
 # The latest 旬 check of each target checked per 旬 (register counts, 旬 indicators),
-# as horizon "dekad".
+# as horizon "dekad"; a 旬 indicator's with whether its next 旬 figure is late and the
+# end of the day it was due (metrics.dekad_stale), once the checks have judged it.
 DEKADS_SQL = """
 SELECT d.indicator, d.region, 'dekad', coalesce(i.kind, ''), d.actual, d.pace_target,
-       d.dekad_target, d.attainment, d.gap, NULL, d.status, false, d.year,
-       CAST(epoch(d.period_end + INTERVAL 1 DAY) AS DOUBLE), d.status, ''
-FROM progress_dekads d LEFT JOIN indicators i ON i.id = d.indicator
+       d.dekad_target, d.attainment, d.gap, NULL, d.status, {stale}, d.year,
+       CAST(epoch(d.period_end + INTERVAL 1 DAY) AS DOUBLE), d.status, '', {due}
+FROM progress_dekads d LEFT JOIN indicators i ON i.id = d.indicator {join}
 QUALIFY row_number() OVER (PARTITION BY d.indicator, d.region ORDER BY d.period_end DESC) = 1
 """
+RELEASES = {
+    "stale": "coalesce(r.stale, false)",
+    "due": "CAST(epoch(r.due + INTERVAL 1 DAY) AS DOUBLE)",
+    "join": "LEFT JOIN dekad_releases r "
+    "ON r.indicator = d.indicator AND r.region = d.region AND r.year = d.year",
+}
+NO_RELEASES = {"stale": "false", "due": "NULL", "join": ""}
 
 
 def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None) -> SnapshotData:
@@ -105,7 +113,12 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None
     and the units' lists judged on `today` as known by its end (default: the machine's
     date)."""
     checks = [CheckRow(*r) for r in con.execute(CHECKS_SQL).fetchall()]
-    checks += [CheckRow(*r) for r in con.execute(DEKADS_SQL).fetchall()]
+    judged = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'dekad_releases'"
+    ).fetchall()[0][0]
+    dekads = DEKADS_SQL.format(**(RELEASES if judged else NO_RELEASES))
+    checks += [CheckRow(*r) for r in con.execute(dekads).fetchall()]
     checks.sort(key=lambda c: (c.indicator, c.region, c.horizon))
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
@@ -175,7 +188,7 @@ def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int
         NowcastCollector(data.nowcasts),
     ]
     fixed = len(data.info) + sum(len(m.samples) for c in others for m in c.collect())
-    most = 17 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
+    most = 18 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
     if most + fixed <= max_series:  # the cheap bound: no need to count
         return data, 0
     size = _target_sizes(data)

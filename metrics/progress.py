@@ -14,6 +14,7 @@ from ingest.store import transaction
 from metrics.actuals import actuals_table, derived_growth
 from metrics.checks import CLEAR, CLEAR_SOME, RESTALE, drop_check_tables, prepare_checks
 from metrics.dekad_series import dekad_series_checks
+from metrics.dekad_stale import dekad_releases, write_dekad_releases
 from metrics.project_dekads import dekad_checks, write_dekad_checks
 from metrics.schema import Checks, Target, Thresholds
 from metrics.scope import Plan, forget_state
@@ -95,6 +96,8 @@ def _run_checks(
         replaced = (
             [(t.indicator, t.region, t.year) for t in chosen if t.indicator in kept] if kept else []
         )
+        lag = job.settings.release_lag_days_dekad
+        releases = dekad_releases(con, job.targets, job.indicators, job.regions, job.today, lag)
         if chosen:
             owners = [t.owner or job.owners.get(t.region) for t in chosen]
             target_tables(con, chosen, job.indicators, job.thresholds, owners, ids=ids, paces=paces)
@@ -104,6 +107,7 @@ def _run_checks(
         with transaction(con):
             _replace(con, plan, store, mismatches, job)
             write_dekad_checks(con, dekads, sorted(kept), replaced)
+            write_dekad_releases(con, releases, job.today)
         row = con.execute(
             "SELECT count(y_code) + count(q_code) + count(m_code) FROM check_results"
         ).fetchall()[0]

@@ -1,0 +1,150 @@
+"""Late 旬 figures: when the next 旬's figure of a series published per 旬 is due.
+
+A series' newest 旬 figure ends on day E; the next 旬 ends on day N (the 10th, the 20th
+or the month's last day), and its figure is due on N + `[checks] release_lag_days_dekad`
+days. From the day after, the series is stale. A region without 旬 figures of its own
+(flows and stocks, summed from its children) has a 旬 once all its children have it: its
+newest is the oldest of its children's newest. Judged on every run of the checks, so a
+new day re-judges it; the monthly staleness (metrics.checks) is untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+
+from ingest.grains import span_of
+from ingest.schema import Indicator, Region
+from metrics.schema import Target
+
+TABLE = "dekad_releases"
+# The newest 旬 figure of each asked series, any measure, any year.
+_NEWEST = """
+SELECT s.indicator, s.region, max(p.period_end)
+FROM vintages v JOIN periods p USING (pkey)
+JOIN (SELECT s.* FROM series s JOIN _asked USING (indicator, region)) s USING (series_id)
+WHERE p.freq = 'D' AND p.period_start <= $today
+GROUP BY ALL
+"""
+_CREATE = f"""
+CREATE OR REPLACE TABLE {TABLE} (
+    indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, year INTEGER NOT NULL,
+    latest_end DATE NOT NULL, next_period VARCHAR NOT NULL, due DATE NOT NULL,
+    stale BOOLEAN NOT NULL, judged_on DATE NOT NULL
+)
+"""
+
+
+@dataclass(frozen=True)
+class DekadRelease:
+    """A series' newest 旬 figure and when the next one is due, judged on a day."""
+
+    indicator: str
+    region: str
+    latest_end: date  # last day of the newest 旬 with a figure
+    next_period: str  # the 旬 whose figure is awaited, 2026-03-D1
+    due: date  # the last day its figure may arrive on
+    stale: bool
+
+
+def next_due(latest_end: date, lag_days: int) -> tuple[str, date]:
+    """The 旬 after the one ending on `latest_end`, and the day its figure is due."""
+    nxt = span_of(latest_end + timedelta(days=1), "dekad")
+    return nxt.label, nxt.end + timedelta(days=lag_days)
+
+
+def dekad_releases(
+    con: duckdb.DuckDBPyConnection,
+    targets: Sequence[Target],
+    indicators: Mapping[str, Indicator],
+    regions: Sequence[Region],
+    today: date,
+    lag_days: int,
+) -> list[DekadRelease]:
+    """The release state of every series a target on a 旬 indicator watches."""
+    published = {i.id for i in indicators.values() if i.frequency == "dekad"}
+    asked = {(t.indicator, t.region) for t in targets if t.indicator in published}
+    if not asked:
+        return []
+    kids: dict[str, list[str]] = {}
+    for r in regions:
+        if r.parent is not None:
+            kids.setdefault(r.parent, []).append(r.id)
+    newest = _newest(con, _family(asked, kids), today)
+    out = []
+    for ind, region in sorted(asked):
+        latest = _rolled(newest, ind, region, indicators[ind].kind, kids)
+        if latest is not None:
+            label, due = next_due(latest, lag_days)
+            out.append(DekadRelease(ind, region, latest, label, due, today > due))
+    return out
+
+
+def _family(asked: set[tuple[str, str]], kids: Mapping[str, list[str]]) -> set[tuple[str, str]]:
+    """The asked series and those of every region below theirs."""
+    out, stack = set(asked), list(asked)
+    while stack:
+        ind, reg = stack.pop()
+        for child in kids.get(reg, ()):
+            if (ind, child) not in out:
+                out.add((ind, child))
+                stack.append((ind, child))
+    return out
+
+
+def _newest(
+    con: duckdb.DuckDBPyConnection, series: set[tuple[str, str]], today: date
+) -> dict[tuple[str, str], date]:
+    asked = pd.DataFrame(sorted(series), columns=["indicator", "region"]).astype(str)
+    con.register("_asked", asked)
+    try:
+        rows = con.execute(_NEWEST, {"today": today}).fetchall()
+    finally:
+        con.unregister("_asked")
+    return {(ind, reg): end for ind, reg, end in rows}
+
+
+def _rolled(
+    newest: Mapping[tuple[str, str], date],
+    ind: str,
+    region: str,
+    kind: str,
+    kids: Mapping[str, list[str]],
+) -> date | None:
+    """A region's newest 旬; without figures of its own, the oldest of its children's
+    (rates are not summed: a growth series has only its own)."""
+    own = newest.get((ind, region))
+    if own is not None or kind == "growth" or not kids.get(region):
+        return own
+    parts = [_rolled(newest, ind, c, kind, kids) for c in kids[region]]
+    known = [p for p in parts if p is not None]
+    return min(known) if len(known) == len(parts) else None
+
+
+def write_dekad_releases(
+    con: duckdb.DuckDBPyConnection, releases: Sequence[DekadRelease], today: date
+) -> None:
+    """Replace the table dekad_releases (inside the caller's transaction)."""
+    con.execute(_CREATE)
+    if releases:
+        con.executemany(
+            f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [_row(r, today) for r in releases],
+        )
+
+
+def _row(r: DekadRelease, today: date) -> tuple[object, ...]:
+    return (
+        r.indicator,
+        r.region,
+        r.latest_end.year,
+        r.latest_end,
+        r.next_period,
+        r.due,
+        r.stale,
+        today,
+    )
