@@ -228,20 +228,34 @@ SELECT d.status, coalesce(l.label, d.status), coalesce(i.name, d.indicator),
                    CASE WHEN d.actual = round(d.actual) THEN printf('%d', CAST(d.actual AS BIGINT))
                         ELSE printf('%.2f', d.actual) END,
                    strftime(d.as_of_day, '%Y-%m-%d'), d.pace_target,
-                   d.dekad_target, strftime(d.period_end, '%Y-%m-%d')) END,
+                   d.dekad_target, strftime(d.period_end, '%Y-%m-%d')) END{late},
        coalesce(nullif(o.owner, ''), i.owner, ''), coalesce(i.kind, 'flow'),
        coalesce(i.illustrative, false), ''
 FROM d LEFT JOIN indicators i ON i.id = d.indicator
 LEFT JOIN regions r ON r.id = d.region
-LEFT JOIN owners o USING (indicator, region, year)
+LEFT JOIN owners o USING (indicator, region, year){releases}
 LEFT JOIN status_labels l ON l.status = d.status
 ORDER BY CASE d.status WHEN 'behind' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'no_data' THEN 2
          ELSE 3 END, d.attainment NULLS FIRST, d.indicator, d.region, d.year
 """
 
 
+# The current board says when a 旬 indicator's next figure is late (metrics.dekad_stale).
+LATE = {
+    "late": """ || CASE WHEN $last IS NULL AND rel.stale
+                THEN printf('; the figure for %s is late (due %s)', rel.next_period,
+                            strftime(rel.due, '%Y-%m-%d')) ELSE '' END""",
+    "releases": "\nLEFT JOIN dekad_releases rel USING (indicator, region, year)",
+}
+
+
 def dekad_board(
     con: duckdb.DuckDBPyConnection, region: str | None, last: date | None
 ) -> list[tuple[object, ...]]:
     """The 旬 rows of the three-colour board: each target's 旬 in progress on `last`."""
-    return con.execute(DEKAD_BOARD_SQL, {"region": region, "last": last}).fetchall()
+    judged = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'dekad_releases'"
+    ).fetchall()[0][0]
+    sql = DEKAD_BOARD_SQL.format(**(LATE if judged else {"late": "", "releases": ""}))
+    return con.execute(sql, {"region": region, "last": last}).fetchall()

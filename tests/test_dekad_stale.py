@@ -240,6 +240,17 @@ def test_the_metrics_say_stale_and_when_the_figure_was_due(store: tuple[Path, st
     assert check.returncode == 0 and not check.stdout.strip(), check.stdout + check.stderr
 
 
+def test_the_dekad_board_says_which_figure_is_late(store: tuple[Path, str, str]) -> None:
+    board = _run(store[0], "status", "--horizon", "dekad")
+    assert board.returncode == 0, board.stderr
+    text = " ".join(board.stdout.replace("│", " ").split())
+    assert text.count("is late") == 3, text  # a, b and p, not c
+    assert "the figure for 2026-03-D1 is late (due 2026-03-15)" in text
+    assert "the figure for 2026-02-D3 is late (due 2026-03-05)" in text
+    past = _run(store[0], "status", "--horizon", "dekad", "--as-of", "2026-02-D1")
+    assert past.returncode == 0 and "late" not in past.stdout, past.stdout + past.stderr
+
+
 def test_the_stale_alert_pages_once_per_late_dekad_series(tmp_path: Path) -> None:
     """The generated promtool test holds a late 旬 series: one alert, as horizon "dekad";
     the rules without the 旬 item's precedence page twice and fail it."""
