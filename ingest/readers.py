@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -62,58 +63,100 @@ class _NotUtf8(Exception):
     """An `auto` encoded file turned out not to be UTF-8."""
 
 
+@dataclass(frozen=True)
+class Records:
+    """A CSV's records read into a temp table: the header's column names, how many
+    records, and whether line_runs numbers them (else record n is on line header_row + n)."""
+
+    names: list[str]
+    rows: int
+    numbered: bool
+
+
+# The query a table is read by, given the header's column names: every record as text
+# (FROM records), one row each, in file order; None declines to read the file.
+RecordQuery = Callable[[list[str]], "str | None"]
+
+
 def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> int:
     """Read a long CSV (one observation per row) into the staged view; return its rows."""
+    read = read_records(con, path, source, "raw_rows", lambda names: "SELECT * FROM records")
+    assert read is not None  # the query above reads every header
+    line = (
+        "line_runs.line + (raw_rows.rowid - line_runs.first) AS line"
+        if read.numbered
+        else f"rowid + {source.header_row + 1} AS line"
+    )
+    _create_staged(con, path, source, read.names, line)
+    _refuse_headless_values(con, path, read.names)
+    return read.rows
+
+
+def read_records(
+    con: duckdb.DuckDBPyConnection, path: Path, source: Source, table: str, query: RecordQuery
+) -> Records | None:
+    """Read a CSV by `query` into the temp table `table` (None when the query declines)."""
     try:
         encoding = detect_encoding(path, "utf-8" if source.encoding == "auto" else source.encoding)
         if source.encoding != "auto" or encoding != "utf-8-sig":
-            return _stage_long(con, path, source, encoding)
+            return _read_records(con, path, source, encoding, table, query)
         # DuckDB validates UTF-8 while it reads: trying it first spares a decoding pass.
         try:
-            return _stage_long(con, path, source, "utf-8-sig")
+            return _read_records(con, path, source, "utf-8-sig", table, query)
         except _NotUtf8:
-            return _stage_long(con, path, source, "gb18030")
+            return _read_records(con, path, source, "gb18030", table, query)
     except OSError as exc:
         raise read_error(path, exc) from exc
 
 
-def _stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source, encoding: str) -> int:
+def _read_records(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    source: Source,
+    encoding: str,
+    table: str,
+    query: RecordQuery,
+) -> Records | None:
     auto = source.encoding == "auto" and encoding == "utf-8-sig"
     with utf8_copy(path, encoding) as text:
         try:
             lines = scan_lines(path, text, source.limits.line_bytes)
             names = _csv_header(path, text, source)
-            _read_csv(con, path, text, source, names)
+            sql = query(names)
+            if sql is None:
+                return None
+            rows = _read_csv(con, path, text, source, names, table, sql)
         except (UnicodeDecodeError, _NotUtf8) as exc:
             if auto:
                 raise _NotUtf8 from exc
             raise decoding_error(path, encoding, first_invalid_byte(path, encoding)) from exc
-        rows = _count(con, "SELECT count(*) FROM raw_rows")
         # DuckDB skips empty lines and joins quoted line breaks: either leaves fewer
         # records than lines, and only then are the lines numbered one by one.
         numbered = rows != lines - source.header_row
         if numbered:
             _number_lines(con, path, text, source, rows)
-    line = (
-        "line_runs.line + (raw_rows.rowid - line_runs.first) AS line"
-        if numbered
-        else f"rowid + {source.header_row + 1} AS line"
-    )
-    _create_staged(con, path, source, names, line)
-    _refuse_headless_values(con, path, names)
-    return rows
+    return Records(names, rows, numbered)
 
 
 def _read_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, text: Path, source: Source, names: list[str]
-) -> None:
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    text: Path,
+    source: Source,
+    names: list[str],
+    table: str,
+    sql: str,
+) -> int:
+    """The temp table `table` created by `sql` over the file's records; its rows."""
     columns = {name: "VARCHAR" for name in names}
+    csv = (
+        "SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = ?, "
+        "delim = ?, quote = '\"', escape = '\"', skip = ?, strict_mode = true, "
+        "null_padding = false, max_line_size = ?)"
+    )
     try:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE raw_rows AS SELECT * FROM read_csv(?, "
-            "header = true, auto_detect = false, columns = ?, delim = ?, quote = '\"', "
-            "escape = '\"', skip = ?, strict_mode = true, null_padding = false, "
-            "max_line_size = ?)",
+        created = con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS WITH records AS ({csv}) {sql}",
             [
                 str(text),
                 columns,
@@ -121,7 +164,7 @@ def _read_csv(
                 source.header_row - 1,
                 max(source.limits.line_bytes + 2, 1 << 21),
             ],
-        )
+        ).fetchall()
     except duckdb.OutOfMemoryException:
         raise  # not the file's fault: the loader reports the memory limit
     except duckdb.Error as exc:
@@ -131,6 +174,7 @@ def _read_csv(
         if fault is not None:
             raise IngestError(str(path), [fault]) from exc
         raise refuse(path, 0, "csv", _csv_original(str(exc)), _first_line(exc)) from exc
+    return int(created[0][0])
 
 
 def _number_lines(
@@ -216,9 +260,14 @@ def duplicates(names: Sequence[str]) -> list[str]:
     return sorted(name for name, n in Counter(names).items() if n > 1)
 
 
+def headless(names: list[str]) -> list[str]:
+    """The names standing for columns with no header text (placeholders)."""
+    return [n for n in names if n.startswith(_BLANK)]
+
+
 def _refuse_headless_values(con: duckdb.DuckDBPyConnection, path: Path, names: list[str]) -> None:
     """A value under a column with no name has no meaning: refuse the file at its first."""
-    blank = [n for n in names if n.startswith(_BLANK)]
+    blank = headless(names)
     if not blank:
         return
     cells = ", ".join(f"coalesce({quote_ident(n)}, '')" for n in blank)
@@ -241,11 +290,6 @@ def _csv_original(message: str) -> str:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchall()[0]
-    return int(row[0]) if row else 0
 
 
 def read_grid(path: Path, source: Source) -> list[tuple[int, list[str]]]:

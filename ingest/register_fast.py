@@ -1,8 +1,10 @@
 """A register CSV of the `projects` layout staged wide in one pass, when every cell is plain.
 
-One statement reads each record into one row with its node dates in lists (the load's
-layout), parsing in SQL only the forms whose reading is unambiguous: dates written
-2026-03-05, 2026/3/5 or 2026年3月5日, plain decimal numbers. One aggregate then
+One statement reads the file's records straight into one row each with its node dates in
+lists (the load's layout), parsing in SQL only the forms whose reading is unambiguous:
+dates written 2026-03-05, 2026/3/5 or 2026年3月5日, plain decimal numbers. A record's
+line is its place in the file unless empty lines or quoted line breaks moved it (then
+the lines are counted one by one, as ingest.readers does). One aggregate then
 says whether anything is wrong or unusual (a bad or other-form cell, an unknown region,
 a duplicate, a date in the future, nodes out of order …). Only then does the cell-by-cell
 path (ingest.register_csv) read the file again, to accept the other forms the same way
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.readers import quote_ident, stage_long
+from ingest.errors import IngestError
+from ingest.readers import Records, headless, quote_ident, read_records
 from ingest.register import region_names
 from ingest.register_csv import as_source, check_header, register_map
 from ingest.register_schema import Register, RegisterColumns
@@ -26,7 +29,7 @@ from ingest.text import clean_text, name_key
 
 _PLAIN_DATE = r"\d{4}年\d{1,2}月\d{1,2}日?"
 _PLAIN_NUMBER = r"[+-]?(\d+(\.\d*)?|\.\d+)"
-TEMP = ("raw_rows", "fast_rows", "region_map")
+TEMP = ("region_map", "line_runs")
 
 
 def stage_wide(
@@ -40,44 +43,72 @@ def stage_wide(
     """incoming_wide straight from the file; its records, or None when a cell needs the
     cell-by-cell path (nothing is left staged then)."""
     try:
-        stage_long(con, path, as_source(register))
-        names = [r[0] for r in con.execute("DESCRIBE raw_rows").fetchall()]
-        check_header(path, register, names)
-        _regions(con, register, names, regions)
-        con.execute(_wide(register, names, nodes))
+        known = region_names(regions)
+        # the names as written (most cells are) matched in the read itself
+        exact = [(t, r, None) for t, r in known.items() if clean_text(t) == t]
+        register_map(con, "region_map", exact, "VARCHAR")
+
+        def query(names: list[str]) -> str | None:
+            try:
+                check_header(path, register, names)
+            except IngestError:
+                return None  # the cell-by-cell path names what is missing
+            return _wide(register, names, nodes)
+
+        read = read_records(con, path, as_source(register), "incoming_wide", query)
+        if read is None:
+            return None
+        rows = read.rows - _tidy(con, register.header_row, read, known)
         if _anything_wrong(con, register, today, nodes):
             con.execute("DROP TABLE IF EXISTS temp.incoming_wide")
             return None
-        return int(con.execute("SELECT count(*) FROM incoming_wide").fetchall()[0][0])
+        return rows
     finally:
-        con.execute("DROP VIEW IF EXISTS temp.staged")
         for name in TEMP:
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def _text(names: list[str], header: str) -> str:
-    """The trimmed text of a column of raw_rows r ('' when the file has no such column)."""
+    """The trimmed text of a column of the records r ('' when the file has no such column)."""
     key = name_key(header)
     return f"trim(coalesce(r.{quote_ident(key)}, ''))" if key in names else "''"
 
 
-def _regions(
-    con: duckdb.DuckDBPyConnection, register: Register, names: list[str], regions: list[Region]
-) -> None:
-    """region_map: each distinct region text read once, as ingest.register reads it."""
-    texts = con.execute(
-        f"SELECT DISTINCT {_text(names, register.columns.region)} FROM raw_rows r"
-    ).fetchall()
-    known = region_names(regions)
-    found = [(t, known.get(clean_text(t)), None) for (t,) in texts]
-    register_map(con, "region_map", found, "VARCHAR")
+def _tidy(
+    con: duckdb.DuckDBPyConnection, header_row: int, read: Records, known: dict[str, str]
+) -> int:
+    """Number the lines one by one where records and lines differ, drop the records with
+    no text and map the region texts the read left unmatched; return the records dropped."""
+    if read.numbered:
+        first = header_row + 1
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE incoming_wide AS "
+            f"SELECT w.* REPLACE (r.line + (w.line - {first} - r.first) AS line) "
+            f"FROM incoming_wide w ASOF JOIN line_runs r ON w.line - {first} >= r.first"
+        )
+    blank, texts = con.execute(
+        "SELECT count(*) FILTER (blank), "
+        "coalesce(list(DISTINCT region_text) FILTER (region IS NULL AND NOT blank), []) "
+        "FROM incoming_wide"
+    ).fetchall()[0]
+    if blank:
+        con.execute("DELETE FROM incoming_wide WHERE blank")
+    found = [(t, known[clean_text(t)], None) for t in texts if clean_text(t) in known]
+    if found:
+        register_map(con, "region_map", found, "VARCHAR")
+        con.execute(
+            "UPDATE incoming_wide w SET region = m.value FROM region_map m "
+            "WHERE w.region IS NULL AND m.text = w.region_text"
+        )
+    return int(blank)
 
 
 def plain_date(t: str) -> str:
     """SQL reading a date text the way ingest.register.parse_date does, for the forms where
     DuckDB's own reading agrees with it (NULL for an empty text and any other form)."""
     return (
-        f"CASE WHEN {t}[5] IN ('-', '/') AND length({t}) BETWEEN 8 AND 10 "
+        f"CASE WHEN {t} = '' THEN NULL "  # most cells of a register are empty: decided first
+        f"WHEN {t}[5] IN ('-', '/') AND length({t}) BETWEEN 8 AND 10 "
         f"THEN try_cast({t} AS DATE) "
         f"WHEN {t}[5] = '年' AND regexp_full_match({t}, '{_PLAIN_DATE}') "
         f"THEN try_cast(translate({t}, '年月日', '--') AS DATE) END"
@@ -135,7 +166,8 @@ def _numbers(register: Register, names: list[str]) -> tuple[list[str], str]:
 
 
 def _wide(register: Register, names: list[str], nodes: list[str]) -> str:
-    """The statement staging incoming_wide, with `bad`: a cell the fast path cannot read."""
+    """The query staging incoming_wide from the records: `blank` a record with no text,
+    `bad` a cell the fast path cannot read (the region is matched apart)."""
     c = register.columns
     label = {n.id: n.name for n in register.nodes}
     date_texts, lists, bad_date = _dates(register, names, nodes)
@@ -144,20 +176,26 @@ def _wide(register: Register, names: list[str], nodes: list[str]) -> str:
         f"nullif({_text(names, label[n] + c.confirmed_by_suffix)}, '')" if n in label else "NULL"
         for n in nodes
     )
-    any_text = " OR ".join(f"trim(coalesce(r.{quote_ident(n)}, '')) <> ''" for n in names)
+    # a record with no text is skipped; one with a project id has text (decided first)
+    texts = [f"trim(coalesce(r.{quote_ident(n)}, '')) <> ''" for n in names]
+    blank = f"CASE WHEN {_text(names, c.id)} <> '' THEN false ELSE NOT ({' OR '.join(texts)}) END"
+    # a value under a column with no header: the cell-by-cell path refuses the file
+    unnamed = " OR ".join(f"coalesce(r.{quote_ident(n)}, '') <> ''" for n in headless(names))
     inner = ", ".join(
         [f"{_text(names, h)} AS {k}" for k, h in _project_texts(c).items()]
         + date_texts
         + number_texts
     )
-    return "CREATE OR REPLACE TEMP TABLE incoming_wide AS " + sparse(f"""
-    SELECT project, name, m.value AS region, unit, supporting, investment, category, funds,
-           progress, line, {lists}, confirmed_by, NULL::BIGINT[] AS node_lines,
-           project = '' OR m.value IS NULL OR {bad_date} OR {bad_number} AS bad
+    return sparse(f"""
+    SELECT project, name, m.value AS region, region_text, unit, supporting, investment,
+           category, funds, progress, line, {lists}, confirmed_by,
+           NULL::BIGINT[] AS node_lines, blank,
+           project = '' OR unnamed OR {bad_date} OR {bad_number} AS bad
     FROM (
-        SELECT s.line, {inner}, [{confirmers}]::VARCHAR[] AS confirmed_by
-        FROM raw_rows r JOIN staged s ON s.cell = r.rowid
-        WHERE {any_text}
+        SELECT row_number() OVER () + {register.header_row} AS line, {inner},
+               [{confirmers}]::VARCHAR[] AS confirmed_by, {blank} AS blank,
+               {unnamed or "false"} AS unnamed
+        FROM records r
     ) f
     LEFT JOIN region_map m ON m.text = f.region_text
     """)
@@ -182,7 +220,7 @@ def _anything_wrong(
     day = f"DATE '{today.isoformat()}'"
     ks = f"range(1, {len(nodes) + 1})"
     checks = [
-        "bool_or(bad)",
+        "bool_or(bad OR region IS NULL)",
         "count(*) <> count(DISTINCT project)",
         f"bool_or(list_max(reported) > {day} OR list_max(confirmed) > {day})",
         f"bool_or(list_bool_or(list_transform({ks}, "

@@ -13,12 +13,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ingest.errors import IngestError
 from ingest.register import parse_date
-from ingest.register_fast import plain_date
+from ingest.register_fast import plain_date, stage_wide
 from ingest.register_store import RegisterReport, load_register
 from ingest.store import open_store
 from kpiwatch.config import Config
-from tests.register_helpers import narrow, project_line, query, register_config, write_register
+from tests.register_helpers import (
+    HEADER,
+    narrow,
+    project_line,
+    query,
+    register_config,
+    write_register,
+)
 from tests.test_register_current import PAIRS
 
 ORDER = ("signed", "land", "permit", "started", "completed")
@@ -169,22 +177,52 @@ def test_a_store_of_narrow_tables_is_migrated_to_the_same_rows(
     _assert_migrates_to_the_same_rows(config, tmp_path)
 
 
+# Records as an editor shows them: an empty line, a name with a quoted line break, a
+# record of empty cells, a region written in full-width letters (its id).
+_ODD_LINES = [
+    project_line("P1", investment="50", completed=("2026年12月1日", ""), **P1),
+    "",
+    project_line("P2", investment=".5", land=("2026/2/1", "2026/2/03", "2026-2-4")).replace(
+        "项目P2", '"项目\nP2"'
+    ),
+    "," * (HEADER.count(",")),
+    project_line("P3", "ｅｃｏｐａｒｋ", "+7", permit=("2026-02-10", "2026-02-10")),
+]
+
+
 def test_plain_files_read_in_one_pass_equal_those_read_cell_by_cell(tmp_path: Path) -> None:
     """An Excel serial sends a file down the cell-by-cell path: the rows must not differ."""
-    lines = [
-        project_line("P1", investment="50", completed=("2026年12月1日", ""), **P1),
-        project_line("P2", investment=".5", land=("2026/2/1", "2026/2/03", "2026-2-4")),
-        project_line("P3", investment="+7", permit=("2026-02-10", "2026-02-10 ")),
-    ]
     stores = []
     for name, first in (("plain", "2026-01-05"), ("serial", "46027")):
         (tmp_path / name).mkdir()
         config = register_config(tmp_path / name)
-        text = [lines[0].replace("2026-01-05", first, 1), *lines[1:]]
+        text = [_ODD_LINES[0].replace("2026-01-05", first, 1), *_ODD_LINES[1:]]
         _load(config, write_register(tmp_path / "register.csv", text), "2026-03-01")
         stores.append(config.store_path)
     for relation in READERS:
         assert _rows(stores[0], relation) == _rows(stores[1], relation), relation
+
+
+def test_one_pass_numbers_the_lines_an_editor_shows(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    register = config.registers[0]
+    path = write_register(tmp_path / "register.csv", [*_ODD_LINES, "", ""])
+    con = duckdb.connect()
+    today = date(2026, 3, 1)
+    assert stage_wide(con, path, register, list(config.regions), today, register.node_ids()) == 3
+    rows = con.execute("SELECT project, line, region FROM incoming_wide ORDER BY line").fetchall()
+    assert rows == [("P1", 2, "ecopark"), ("P2", 4, "ecopark"), ("P3", 7, "ecopark")]
+
+
+def test_a_value_under_a_column_with_no_header_refuses_the_file(tmp_path: Path) -> None:
+    config = register_config(tmp_path)
+    path = tmp_path / "register.csv"
+    lines = [project_line("P1", **P1) + ",", project_line("P2", **P1) + ",x"]
+    path.write_text("\n".join([HEADER + ",", *lines]) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError) as err:
+        _load(config, path, "2026-03-01")
+    assert [(e.line, e.field, e.value) for e in err.value.errors] == [(3, "column 21", "x")]
+    assert query(config, "SELECT count(*) FROM loads") == [(0,)]
 
 
 _DATE_TEXT = st.text(alphabet="0123456789-/.年月日 \tT:+aE", min_size=6, max_size=12)
