@@ -192,7 +192,7 @@ def _store(
         unchanged = projects - stats[0] - stats[1]
         load_id = _record_load(con, register.name, path, digest, known, rows_read, stats, unchanged)
         store_versions(con, register.name, layout, len(nodes), load_id, known)
-        missing = _record_absences(con, register.name, load_id)
+        missing = _record_absences(con, register.name, load_id, projects)
         counts = write_counts(con, load_id, known)
         counts += write_sums(con, register.name, load_id, known)
     return RegisterReport(
@@ -250,8 +250,14 @@ def _record_load(
     return load_id
 
 
-def _record_absences(con: duckdb.DuckDBPyConnection, name: str, load_id: int) -> list[str]:
+def _record_absences(
+    con: duckdb.DuckDBPyConnection, name: str, load_id: int, projects: int
+) -> list[str]:
     """Stored projects this file does not list: recorded with the load and returned."""
+    # every project the file lists is stored by now: more stored ones are the absent
+    stored = con.execute("SELECT count(*) FROM project_latest WHERE register = ?", [name])
+    if stored.fetchall()[0][0] == projects:
+        return []
     con.execute(
         """
         INSERT INTO project_absences

@@ -196,6 +196,14 @@ def test_missing_project_is_reported_and_kept(tmp_path: Path) -> None:
     assert "no longer listed: P2" in report.summary()
     rows = query(config, "SELECT project, listed FROM projects ORDER BY 1")
     assert rows == [("P1", True), ("P2", False)]
+    # as many projects listed as before, one of them new; then a late file with another
+    lines = [project_line("P1"), project_line("P3")]
+    assert load(
+        config, write_register(tmp_path / "register_3.csv", lines), "2026-03-21"
+    ).missing == ["P2"]
+    lines = [project_line("P1"), project_line("P4")]
+    late = load(config, write_register(tmp_path / "register_4.csv", lines), "2026-03-05")
+    assert late.missing == ["P2", "P3"]
 
 
 @pytest.mark.parametrize(
