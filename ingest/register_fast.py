@@ -223,7 +223,8 @@ def _anything_wrong(
         "bool_or(bad OR region IS NULL)",
         "count(*) <> count(DISTINCT project)",
         f"bool_or(list_max(reported) > {day} OR list_max(confirmed) > {day})",
-        f"bool_or(list_bool_or(list_transform({ks}, "
+        # (a file without confirmed dates stores no list: nothing to look through)
+        f"bool_or(confirmed IS NOT NULL AND list_bool_or(list_transform({ks}, "
         "lambda k: confirmed[k] IS NOT NULL AND reported[k] IS NULL)))",
     ]
     for first, then in register.ordered_pairs():
