@@ -28,9 +28,10 @@ monthly AS (
            sum(e.n) AS n
     FROM ev e JOIN region_tree t ON t.region = e.region GROUP BY ALL
 ),
-regs AS (
+regs AS (  -- each register's regions found once, not once per version and count
     SELECT DISTINCT c.indicator, t.ancestor AS region
-    FROM register_counts c JOIN project_rows p ON p.register = c.register
+    FROM register_counts c
+    JOIN (SELECT DISTINCT register, region FROM project_rows) p ON p.register = c.register
     JOIN region_tree t ON t.region = p.region
 ),
 first AS (SELECT indicator, make_date(year(min(m)), 1, 1) AS m0 FROM monthly GROUP BY ALL),
