@@ -2,8 +2,10 @@
 
 A 旬 figure arrives after its 旬 has ended, so its check cannot page "in the 旬 in
 progress" as a register count's does (exporters.project_rules): it pages from the
-release of a 旬 behind pace (红) until the next 旬's figure is due — the next 旬 (at most
-11 days) and the release lag after it — unless a later 旬's check replaces it first.
+release of a 旬 behind pace (红) until the next 旬's figure is due
+(kpiwatch_kpi_next_release_due_timestamp_seconds: the next 旬's end and the release lag),
+when KpiDataStale takes over, unless a later 旬's check replaces it first. Without that
+series (a snapshot saved before it was exported) the longest 旬 bounds it instead.
 """
 
 from __future__ import annotations
@@ -49,10 +51,12 @@ def _expr(s: DekadAlertSettings) -> str:
 
     behind = dekad("kpiwatch_kpi_pace_status", ',status="behind"')
     end = dekad("kpiwatch_kpi_horizon_end_timestamp_seconds")
+    due = dekad("kpiwatch_kpi_next_release_due_timestamp_seconds")
     return (
         f"{dekad('kpiwatch_kpi_attainment_ratio')}\n"
         f"and on({ITEM}) ({behind} == 1)\n"
-        f"and on({ITEM}) ({end} > time() - {s.current_seconds})"
+        f"and on({ITEM}) ({due} > time()\n"
+        f"or ({end} > time() - {s.current_seconds} unless on({ITEM}) {due}))"
     )
 
 
@@ -75,17 +79,24 @@ def rule_groups(s: DekadAlertSettings) -> dict[str, Any]:
 
 def unit_tests(s: DekadAlertSettings) -> dict[str, Any]:
     """promtool unit test: a 旬 behind released a day ago pages after behind_for; one
-    that ended longer ago than a 旬 and the lag, and one on track, do not."""
+    whose next figure was due yesterday (KpiDataStale's), one on track, and one without
+    a due day that ended longer ago than a 旬 and the lag do not."""
     wait = minutes(s.behind_for)
     n = wait + 60
     day = 86400
     # evaluation starts at 0: a 旬 "ended" (its end timestamp) a day after the epoch
-    # is current, one ended before -current_seconds is not
-    cases = (("wc", day, 1), ("old", -s.current_seconds - day, 1), ("ok", day, 0))
+    # is current, its next figure due in 15 days; "late" ended as long ago but the
+    # next 8-day 旬's figure was due yesterday; "old" (no due day) ended too long ago
+    cases = (
+        ("wc", day, 1, 16 * day),
+        ("late", -s.current_seconds + day, 1, -day),
+        ("old", -s.current_seconds - day, 1, None),
+        ("ok", day, 0, 16 * day),
+    )
     indicator = sorted(s.indicators)[0]
     series = []
     for instance in ("a", "b"):  # an HA pair: one alert per item
-        for region, end, behind in cases:
+        for region, end, behind, due in cases:
             labels = (
                 f'job="kpiwatch",instance="{instance}",horizon="dekad",'
                 f'indicator="{indicator}",region="{region}",year="2026"'
@@ -101,6 +112,9 @@ def unit_tests(s: DekadAlertSettings) -> dict[str, Any]:
                     "values": f"{end}x{n}",
                 },
             ]
+            if due is not None:
+                name = "kpiwatch_kpi_next_release_due_timestamp_seconds"
+                series.append({"series": f"{name}{{{labels}}}", "values": f"{due}x{n}"})
     fired = {
         "exp_labels": {
             "severity": "warning",
