@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
@@ -65,6 +66,15 @@ class Region(Strict):
     aliases: tuple[str, ...] = ()
     # the unit answering for this region's targets, unless a target names its own
     owner: str | None = None
+
+
+def region_children(regions: Iterable[Region]) -> dict[str, list[str]]:
+    """Each region's direct children, in config order (regions without any are absent)."""
+    children: dict[str, list[str]] = {}
+    for r in regions:
+        if r.parent is not None:
+            children.setdefault(r.parent, []).append(r.id)
+    return children
 
 
 class SeriesMap(Strict):

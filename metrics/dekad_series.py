@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from ingest.grains import Span, spans
-from ingest.schema import Indicator, Region
+from ingest.schema import Indicator, Region, region_children
 from metrics.pace import Curve
 from metrics.project_dekads import DekadCheck, judged, pace_at
 from metrics.schema import Target, Thresholds
@@ -56,12 +56,9 @@ def dekad_series_checks(
     chosen = [t for t in targets if t.indicator in published and t.relative_to is None]
     if not chosen:
         return []
-    kids: dict[str, list[str]] = {}
-    for r in regions:
-        if r.parent is not None:
-            kids.setdefault(r.parent, []).append(r.id)
+    kids = region_children(regions)
     asked = {(t.indicator, t.region) for t in chosen}
-    figures = _figures(con, _with_descendants(asked, kids), today)
+    figures = _figures(con, with_descendants(asked, kids), today)
     past = history(con, sorted(asked))
     checks = []
     for t in chosen:
@@ -72,7 +69,7 @@ def dekad_series_checks(
     return checks
 
 
-def _with_descendants(
+def with_descendants(
     series: set[tuple[str, str]], kids: Mapping[str, list[str]]
 ) -> set[tuple[str, str]]:
     """The series and those of every region below theirs."""

@@ -18,7 +18,8 @@ import duckdb
 import pandas as pd
 
 from ingest.grains import span_of
-from ingest.schema import Indicator, Region
+from ingest.schema import Indicator, Region, region_children
+from metrics.dekad_series import with_descendants
 from metrics.schema import Target
 
 TABLE = "dekad_releases"
@@ -70,29 +71,14 @@ def dekad_releases(
     asked = {(t.indicator, t.region) for t in targets if t.indicator in published}
     if not asked:
         return []
-    kids: dict[str, list[str]] = {}
-    for r in regions:
-        if r.parent is not None:
-            kids.setdefault(r.parent, []).append(r.id)
-    newest = _newest(con, _family(asked, kids), today)
+    kids = region_children(regions)
+    newest = _newest(con, with_descendants(asked, kids), today)
     out = []
     for ind, region in sorted(asked):
         latest = _rolled(newest, ind, region, indicators[ind].kind, kids)
         if latest is not None:
             label, due = next_due(latest, lag_days)
             out.append(DekadRelease(ind, region, latest, label, due, today > due))
-    return out
-
-
-def _family(asked: set[tuple[str, str]], kids: Mapping[str, list[str]]) -> set[tuple[str, str]]:
-    """The asked series and those of every region below theirs."""
-    out, stack = set(asked), list(asked)
-    while stack:
-        ind, reg = stack.pop()
-        for child in kids.get(reg, ()):
-            if (ind, child) not in out:
-                out.add((ind, child))
-                stack.append((ind, child))
     return out
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ingest import store_views
 from ingest.fingerprint import source_digest
-from ingest.schema import Indicator, Region
+from ingest.schema import Indicator, Region, region_children
 from ingest.store import transaction
 from metrics.schema import Target, Thresholds
 
@@ -151,10 +151,7 @@ def closure(
     the whole region family (its top region's subtree), for the indicator, the growth
     rates derived from its levels and the levels a growth rate derives from."""
     parent = {r.id: r.parent for r in regions}
-    children: dict[str, list[str]] = {}
-    for r in regions:
-        if r.parent is not None:
-            children.setdefault(r.parent, []).append(r.id)
+    children = region_children(regions)
     derived: dict[str, set[str]] = {}
     for growth, level in levels.items():
         derived.setdefault(level, set()).add(growth)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from ingest.schema import Region
+from ingest.schema import Region, region_children
 from ingest.store import transaction
 from ingest.unit_schema import Task
 from metrics.schema import Target
@@ -104,10 +104,7 @@ def target_splits(
     The annual value and each quarter or month the parent gives are compared with the
     children's same key, over the children that give it.
     """
-    children: dict[str, list[str]] = {}
-    for r in regions:
-        if r.parent is not None:
-            children.setdefault(r.parent, []).append(r.id)
+    children = region_children(regions)
     by_key = {(t.indicator, t.region, t.year): t for t in targets}
     splits = []
     for t in targets:
