@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exporters.rule_tests import minutes
+from exporters.rule_tests import dekad_check_series, minutes
 from exporters.rules import latest, write_yaml_files
 
 RULES_FILE = "kpiwatch-dekad-rules.yml"
@@ -97,24 +97,11 @@ def unit_tests(s: DekadAlertSettings) -> dict[str, Any]:
     series = []
     for instance in ("a", "b"):  # an HA pair: one alert per item
         for region, end, behind, due in cases:
-            labels = (
-                f'job="kpiwatch",instance="{instance}",horizon="dekad",'
-                f'indicator="{indicator}",region="{region}",year="2026"'
-            )
-            series += [
-                {"series": f"kpiwatch_kpi_attainment_ratio{{{labels}}}", "values": f"0.5x{n}"},
-                {
-                    "series": f'kpiwatch_kpi_pace_status{{{labels},status="behind"}}',
-                    "values": f"{behind}x{n}",
-                },
-                {
-                    "series": f"kpiwatch_kpi_horizon_end_timestamp_seconds{{{labels}}}",
-                    "values": f"{end}x{n}",
-                },
-            ]
+            values = {"attainment_ratio": 0.5, "pace_status": behind}
+            values["horizon_end_timestamp_seconds"] = end
             if due is not None:
-                name = "kpiwatch_kpi_next_release_due_timestamp_seconds"
-                series.append({"series": f"{name}{{{labels}}}", "values": f"{due}x{n}"})
+                values["next_release_due_timestamp_seconds"] = due
+            series += dekad_check_series(instance, indicator, region, values, n)
     fired = {
         "exp_labels": {
             "severity": "warning",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from exporters.project_collector import BANDS
-from exporters.rule_tests import minutes
+from exporters.rule_tests import dekad_check_series, minutes
 from exporters.rules import latest, write_yaml_files
 
 RULES_FILE = "kpiwatch-project-rules.yml"
@@ -183,21 +183,9 @@ def _dekad_series(s: ProjectAlertSettings, instance: str) -> list[dict[str, str]
         ("ecopark", ended, 1),
         ("dongjiakou", 86400, 0),
     ):
-        labels = (
-            f'job="kpiwatch",instance="{instance}",horizon="dekad",'
-            f'indicator="projects_started",region="{region}",year="2026"'
-        )
-        out += [
-            {"series": f"kpiwatch_kpi_attainment_ratio{{{labels}}}", "values": f"0.4x{n}"},
-            {
-                "series": f'kpiwatch_kpi_pace_status{{{labels},status="behind"}}',
-                "values": f"{behind}x{n}",
-            },
-            {
-                "series": f"kpiwatch_kpi_horizon_end_timestamp_seconds{{{labels}}}",
-                "values": f"{ends}x{n}",
-            },
-        ]
+        values = {"attainment_ratio": 0.4, "pace_status": behind}
+        values["horizon_end_timestamp_seconds"] = ends
+        out += dekad_check_series(instance, "projects_started", region, values, n)
     return out
 
 

@@ -36,6 +36,20 @@ def _series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
     return {"series": f"kpiwatch_kpi_{name}{{{body}}}", "values": values}
 
 
+def dekad_check_series(
+    instance: str, indicator: str, region: str, values: dict[str, float], n: int
+) -> list[dict[str, str]]:
+    """The series one 旬 check of 2026 exports, for the 旬 alerts' tests: each value held
+    for n minutes, `pace_status` as the behind flag and any other name as it is exported."""
+    labels = {"job": "kpiwatch", "instance": instance, "horizon": "dekad"}
+    labels |= {"indicator": indicator, "region": region, "year": "2026"}
+    out = []
+    for name, value in values.items():
+        where = {**labels, "status": "behind"} if name == "pace_status" else labels
+        out.append(_series(name, where, f"{value}x{n}"))
+    return out
+
+
 def item_series(
     item: Item, facts: dict[str, Any], samples: str, instances: tuple[str, ...] = ("a", "b")
 ) -> list[dict[str, str]]:
