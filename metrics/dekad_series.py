@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -100,15 +101,22 @@ def _rolled(
     return out
 
 
-def _figures(con: duckdb.DuckDBPyConnection, series: set[tuple[str, str]], today: date) -> Figures:
+def series_rows(
+    con: duckdb.DuckDBPyConnection, sql: str, series: set[tuple[str, str]], today: date
+) -> list[tuple[Any, ...]]:
+    """The rows of a query that reads the series asked as the relation _asked
+    (indicator, region), with $today bound."""
     asked = pd.DataFrame(sorted(series), columns=["indicator", "region"]).astype(str)
     con.register("_asked", asked)
     try:
-        rows = con.execute(_FIGURES, {"today": today}).fetchall()
+        return con.execute(sql, {"today": today}).fetchall()
     finally:
         con.unregister("_asked")
+
+
+def _figures(con: duckdb.DuckDBPyConnection, series: set[tuple[str, str]], today: date) -> Figures:
     out: Figures = {}
-    for ind, reg, measure, end, value in rows:
+    for ind, reg, measure, end, value in series_rows(con, _FIGURES, series, today):
         out.setdefault((ind, reg), {}).setdefault(measure, {})[end] = float(value)
     return out
 

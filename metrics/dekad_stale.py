@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import duckdb
-import pandas as pd
 
 from ingest.grains import span_of
 from ingest.schema import Indicator, Region, region_children
-from metrics.dekad_series import with_descendants
+from metrics.dekad_series import series_rows, with_descendants
 from metrics.schema import Target
 
 TABLE = "dekad_releases"
@@ -85,12 +84,7 @@ def dekad_releases(
 def _newest(
     con: duckdb.DuckDBPyConnection, series: set[tuple[str, str]], today: date
 ) -> dict[tuple[str, str], date]:
-    asked = pd.DataFrame(sorted(series), columns=["indicator", "region"]).astype(str)
-    con.register("_asked", asked)
-    try:
-        rows = con.execute(_NEWEST, {"today": today}).fetchall()
-    finally:
-        con.unregister("_asked")
+    rows = series_rows(con, _NEWEST, series, today)
     return {(ind, reg): end for ind, reg, end in rows}
 
 
