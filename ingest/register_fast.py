@@ -115,12 +115,14 @@ def plain_date(t: str) -> str:
     )
 
 
-def _dates(register: Register, names: list[str], nodes: list[str]) -> tuple[list[str], str, str]:
-    """The date cells' texts and dates (inner columns), the three lists and the test of a
-    cell the fast path cannot read."""
+def _dates(
+    register: Register, names: list[str], nodes: list[str]
+) -> tuple[list[str], list[str], str, str]:
+    """The date cells' texts (read from the records) and dates (read from the texts), the
+    three lists and the test of a cell the fast path cannot read."""
     c = register.columns
     label = {n.id: n.name for n in register.nodes}
-    texts, lists, bad = [], [], []
+    texts, dates, lists, bad = [], [], [], []
     for kind, suffix in (
         ("planned", c.planned_suffix),
         ("reported", c.reported_suffix),
@@ -137,18 +139,19 @@ def _dates(register: Register, names: list[str], nodes: list[str]) -> tuple[list
             # (the cell-by-cell path reads it), and trimming every cell costs more
             # than reading it
             texts.append(f"coalesce(r.{quote_ident(name_key(header))}, '') AS {t}")
-            texts.append(f"{plain_date(t)} AS d_{t}")
+            dates.append(f"{plain_date(t)} AS d_{t}")
             items.append(f"d_{t}")
             # a year below 1000 is not four digits (1-3 digit years DuckDB reads)
             bad.append(f"({t} <> '' AND coalesce(year(d_{t}) < 1000, true))")
         lists.append(f"[{', '.join(items)}] AS {kind}")
-    return texts, ", ".join(lists), " OR ".join(bad) or "false"
+    return texts, dates, ", ".join(lists), " OR ".join(bad) or "false"
 
 
-def _numbers(register: Register, names: list[str]) -> tuple[list[str], str]:
-    """The number cells read in SQL (inner columns) and the test of a bad one."""
+def _numbers(register: Register, names: list[str]) -> tuple[list[str], list[str], str]:
+    """The number cells' texts (read from the records) and numbers (read from the texts),
+    and the test of a bad one."""
     c = register.columns
-    texts, bad = [], []
+    texts, numbers, bad = [], [], []
     for column, header, most in (
         ("investment", c.investment, None),
         ("funds", c.funds, None),
@@ -156,13 +159,13 @@ def _numbers(register: Register, names: list[str]) -> tuple[list[str], str]:
     ):
         t = f"{column}_text"
         texts.append(f"{_text(names, header)} AS {t}")
-        texts.append(
+        numbers.append(
             f"CASE WHEN regexp_full_match({t}, '{_PLAIN_NUMBER}') "
             f"THEN CAST({t} AS DOUBLE) END AS {column}"
         )
         limit = f" OR {column} > {most}" if most is not None else ""
         bad.append(f"({t} <> '' AND ({column} IS NULL OR {column} < 0{limit}))")
-    return texts, " OR ".join(bad)
+    return texts, numbers, " OR ".join(bad)
 
 
 def _wide(register: Register, names: list[str], nodes: list[str]) -> str:
@@ -170,8 +173,8 @@ def _wide(register: Register, names: list[str], nodes: list[str]) -> str:
     `bad` a cell the fast path cannot read (the region is matched apart)."""
     c = register.columns
     label = {n.id: n.name for n in register.nodes}
-    date_texts, lists, bad_date = _dates(register, names, nodes)
-    number_texts, bad_number = _numbers(register, names)
+    date_texts, dates, lists, bad_date = _dates(register, names, nodes)
+    number_texts, numbers, bad_number = _numbers(register, names)
     confirmers = ", ".join(
         f"nullif({_text(names, label[n] + c.confirmed_by_suffix)}, '')" if n in label else "NULL"
         for n in nodes
@@ -191,11 +194,14 @@ def _wide(register: Register, names: list[str], nodes: list[str]) -> str:
            category, funds, progress, line, {lists}, confirmed_by,
            NULL::BIGINT[] AS node_lines, blank,
            project = '' OR unnamed OR {bad_date} OR {bad_number} AS bad
-    FROM (
-        SELECT row_number() OVER () + {register.header_row} AS line, {inner},
-               [{confirmers}]::VARCHAR[] AS confirmed_by, {blank} AS blank,
-               {unnamed or "false"} AS unnamed
-        FROM records r
+    FROM (  -- the texts are read first: a file's own column may bear an inner name
+        SELECT *, {", ".join(dates + numbers)}
+        FROM (
+            SELECT row_number() OVER () + {register.header_row} AS line, {inner},
+                   [{confirmers}]::VARCHAR[] AS confirmed_by, {blank} AS blank,
+                   {unnamed or "false"} AS unnamed
+            FROM records r
+        )
     ) f
     LEFT JOIN region_map m ON m.text = f.region_text
     """)

@@ -214,6 +214,29 @@ def test_one_pass_numbers_the_lines_an_editor_shows(tmp_path: Path) -> None:
     assert rows == [("P1", 2, "ecopark"), ("P2", 4, "ecopark"), ("P3", 7, "ecopark")]
 
 
+def test_columns_named_like_the_reads_inner_names_do_not_stand_in_for_them(
+    tmp_path: Path,
+) -> None:
+    """A register may carry any extra column, even one headed planned_0 or
+    INVESTMENT_TEXT: the node dates and the investment stay those of their own columns."""
+    config = register_config(tmp_path)
+    register = config.registers[0]
+    path = tmp_path / "register.csv"
+    lines = [project_line("P1", investment="50", **P1) + ",2020-01-01,999"]
+    path.write_text(
+        "\n".join([HEADER + ",planned_0,INVESTMENT_TEXT", *lines]) + "\n", encoding="utf-8"
+    )
+    con = duckdb.connect()  # read in one pass, not cell by cell
+    assert stage_wide(con, path, register, list(config.regions), date(2026, 3, 1), ORDER) == 1
+    _load(config, path, "2026-03-01")
+    rows = query(
+        config,
+        "SELECT p.investment, n.planned FROM project_rows_current p "
+        "JOIN node_rows_current n USING (register, project) WHERE n.node = 'signed'",
+    )
+    assert rows == [(50.0, date(2026, 1, 5))]
+
+
 def test_a_value_under_a_column_with_no_header_refuses_the_file(tmp_path: Path) -> None:
     config = register_config(tmp_path)
     path = tmp_path / "register.csv"
