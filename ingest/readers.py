@@ -202,8 +202,10 @@ def _create_staged(
     for role in ROLES:
         name = getattr(cols, role)
         if name is not None and name_key(name) not in names:
-            shown = ", ".join(n for n in names if not n.startswith(_BLANK))
+            shown = ", ".join(n.lstrip("\x00") for n in names if not n.startswith(_BLANK))
             reason = f"no {role} column named {name!r}"
+            if _unshadowed(name_key(name)) == _ROWID:
+                reason = f"a column named {name!r} cannot be read: rename it in the file"
             raise refuse(path, source.header_row, name, shown, reason)
 
     def col(name: str | None, default: str) -> str:
@@ -242,7 +244,7 @@ def _csv_header(path: Path, text: Path, source: Source) -> list[str]:
         if n == source.header_row:
             header = fields
             break
-    names = [name_key(h) or f"{_BLANK}{i + 1}" for i, h in enumerate(header)]
+    names = [_unshadowed(name_key(h)) or f"{_BLANK}{i + 1}" for i, h in enumerate(header)]
     if not any(header):
         raise refuse(path, source.header_row, "header", "", "the file has no header row")
     other = [d for d in "\t;|" if len(header) == 1 and d in header[0] and d != source.delimiter]
@@ -258,6 +260,15 @@ def _csv_header(path: Path, text: Path, source: Source) -> list[str]:
 def duplicates(names: Sequence[str]) -> list[str]:
     """The names that occur more than once, sorted (one pass: headers can be very wide)."""
     return sorted(name for name, n in Counter(names).items() if n > 1)
+
+
+def _unshadowed(name: str) -> str:
+    """A column named rowid would hide DuckDB's row number, by which records are matched
+    to their lines: it is read under another name (no config column can be named so)."""
+    return _ROWID if name.lower() == "rowid" else name
+
+
+_ROWID = "\x00rowid"
 
 
 def headless(names: list[str]) -> list[str]:

@@ -645,3 +645,26 @@ def test_spans_as_the_headers_of_a_wide_table(
         ((line, field, text, reason),) = refusal(config, path)
         assert (line, field, text) == (2, "2026年1-3月", "2026年1-3月")
         assert "year-to-date" in reason
+
+
+@pytest.mark.parametrize("header", ["rowid", "ROWID"])
+def test_a_column_named_rowid_is_read_like_any_other(
+    tmp_path: Path, make_config: Callable[..., Config], header: str
+) -> None:
+    """A column named like DuckDB's row number neither breaks the file nor moves its lines."""
+    path = tmp_path / "data.csv"
+    rows = "2026年1-2月,投资:累计值,10,x\n2026年3月,投资:累计值,15,y\n"
+    path.write_text(f"时间,指标,数值,{header}\n{rows}", encoding="utf-8")
+    config = make_config(long_source(path))
+    load(config, path)
+    assert stored(config, "SELECT period, value, line FROM observations ORDER BY ALL") == [
+        ("2026-02", 10.0, 2),
+        ("2026-03", 15.0, 3),
+    ]
+    other = tmp_path / "other.csv"  # not the file loaded already
+    more = f"时间,指标,数值,{header}\n{rows}2026年4月,投资:累计值,20,z\n"
+    other.write_text(more, encoding="utf-8")
+    named = make_config(long_source(other).replace('value = "数值"', f'value = "{header}"'))
+    ((line, field, _, reason),) = refusal(named, other)
+    assert (line, field) == (1, header)
+    assert reason == f"a column named {header!r} cannot be read: rename it in the file"
