@@ -68,6 +68,11 @@ class Region(Strict):
     owner: str | None = None
 
 
+def per_dekad(indicators: Iterable[Indicator]) -> set[str]:
+    """The indicators published per 旬 (frequency = "dekad")."""
+    return {i.id for i in indicators if i.frequency == "dekad"}
+
+
 def region_children(regions: Iterable[Region]) -> dict[str, list[str]]:
     """Each region's direct children, in config order (regions without any are absent)."""
     children: dict[str, list[str]] = {}

@@ -16,7 +16,7 @@ from exporters.unit_rules import UnitAlerts
 from forecasts.schema import ForecastSettings, NowcastSettings, check_nowcasts
 from ingest.errors import ConfigError, Problem, UsageError
 from ingest.register_schema import Register, check_registers
-from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict
+from ingest.schema import Id, Indicator, Region, Source, StoreSettings, Strict, per_dekad
 from ingest.text import name_key
 from ingest.unit_schema import (
     ProblemItem,
@@ -200,8 +200,8 @@ def cross_check(config: Config) -> list[Problem]:
     kinds = {i.id: i.kind for i in config.indicators}
     regions = {r.id: r for r in config.regions}
     # indicators checked per 旬: published per 旬, or counted from a register
-    per_dekad = {i.id for i in config.indicators if i.frequency == "dekad"}
-    per_dekad |= {c.indicator for r in config.registers for c in r.counts}
+    checked_per_dekad = per_dekad(config.indicators)
+    checked_per_dekad |= {c.indicator for r in config.registers for c in r.counts}
     for table, ids in (
         ("indicators", [i.id for i in config.indicators]),
         ("regions", [r.id for r in config.regions]),
@@ -232,7 +232,7 @@ def cross_check(config: Config) -> list[Problem]:
         if t.indicator in kinds:
             for key, why in contradictions(t, kinds[t.indicator]):
                 problems.append(Problem(f"{where}.{key}", why))
-        if t.inner_dekads() and t.indicator not in per_dekad:
+        if t.inner_dekads() and t.indicator not in checked_per_dekad:
             problems.append(Problem(f"{where}.dekads", UNCHECKED_DEKADS))
         problems += relative_problems(t, where, kinds, regions)
     keys = [(t.indicator, t.region, t.year) for t in config.targets]

@@ -23,6 +23,7 @@ from exporters import (
 )
 from exporters.panels import DashboardSettings
 from exporters.rules import AlertSettings
+from ingest.schema import per_dekad
 from kpiwatch.board import read_store
 from kpiwatch.config import Config
 
@@ -42,7 +43,7 @@ def project_alert_settings(config: Config) -> project_rules.ProjectAlertSettings
     counted = {c.indicator for r in config.registers for c in r.counts}
     return project_rules.ProjectAlertSettings(
         count_targets=any(t.indicator in counted for t in config.targets),
-        released=tuple(sorted(i.id for i in config.indicators if i.frequency == "dekad")),
+        released=tuple(sorted(per_dekad(config.indicators))),
         dekad_for=config.alerts.behind_for,
         scrape_gap=config.alerts.scrape_gap,
     )
@@ -50,8 +51,7 @@ def project_alert_settings(config: Config) -> project_rules.ProjectAlertSettings
 
 def dekad_alert_settings(config: Config) -> dekad_rules.DekadAlertSettings | None:
     """The 旬 alert, where a target is set on an indicator published per 旬."""
-    dekads = {i.id for i in config.indicators if i.frequency == "dekad"}
-    targeted = tuple(sorted({t.indicator for t in config.targets} & dekads))
+    targeted = tuple(sorted({t.indicator for t in config.targets} & per_dekad(config.indicators)))
     if not targeted:
         return None
     return dekad_rules.DekadAlertSettings(

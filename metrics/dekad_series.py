@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 
 from ingest.grains import Span, spans
-from ingest.schema import Indicator, Region, region_children
+from ingest.schema import Indicator, Region, per_dekad, region_children
 from metrics.pace import Curve
 from metrics.project_dekads import DekadCheck, judged, pace_at
 from metrics.schema import Target, Thresholds
@@ -50,7 +50,7 @@ def dekad_series_checks(
 ) -> list[DekadCheck]:
     """Every 旬 check of the targets on 旬 indicators (the temp table actuals gives the
     past years that seasonal pacing and a stock's opening level read)."""
-    published = {i.id for i in indicators.values() if i.frequency == "dekad"}
+    published = per_dekad(indicators.values())
     if not published:  # nothing to walk 100,000 targets for
         return []
     # a target relative to another region's rate is checked by month only

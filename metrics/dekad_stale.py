@@ -17,7 +17,7 @@ from datetime import date, timedelta
 import duckdb
 
 from ingest.grains import span_of
-from ingest.schema import Indicator, Region, region_children
+from ingest.schema import Indicator, Region, per_dekad, region_children
 from metrics.dekad_series import series_rows, with_descendants
 from metrics.schema import Target
 
@@ -66,7 +66,7 @@ def dekad_releases(
     lag_days: int,
 ) -> list[DekadRelease]:
     """The release state of every series a target on a 旬 indicator watches."""
-    published = {i.id for i in indicators.values() if i.frequency == "dekad"}
+    published = per_dekad(indicators.values())
     asked = {(t.indicator, t.region) for t in targets if t.indicator in published}
     if not asked:
         return []

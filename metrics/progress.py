@@ -9,7 +9,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from ingest.schema import Indicator, Region
+from ingest.schema import Indicator, Region, per_dekad
 from ingest.store import transaction
 from metrics.actuals import actuals_table, derived_growth
 from metrics.checks import CLEAR, CLEAR_SOME, RESTALE, drop_check_tables, prepare_checks
@@ -50,13 +50,11 @@ def run_checks(
     read for the plan's series; `paces` are the curves of the plan's targets.
     """
     owners = {r.id: r.owner for r in regions}
+    job = Job(targets, indicators, thresholds, settings, today or date.today(), owners, regions)
     if mismatches is None:
         derived = derived_growth(indicators.values())
         with actuals_table(con, regions, settings.rollup_tolerance, derived) as found:
-            day = today or date.today()
-            job = Job(targets, indicators, thresholds, settings, day, owners, regions)
             return _run_checks(con, job, found, None, None)
-    job = Job(targets, indicators, thresholds, settings, today or date.today(), owners, regions)
     return _run_checks(con, job, mismatches, plan, paces)
 
 
@@ -91,7 +89,7 @@ def _run_checks(
         dekads += dekad_series_checks(
             con, chosen, job.indicators, job.thresholds, job.today, job.regions
         )
-        kept = {i.id for i in job.indicators.values() if i.frequency == "dekad"}
+        kept = per_dekad(job.indicators.values())
         kept = kept if ids is not None else set()
         replaced = (
             [(t.indicator, t.region, t.year) for t in chosen if t.indicator in kept] if kept else []
