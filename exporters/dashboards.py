@@ -15,7 +15,11 @@ from grafana_foundation_sdk.models.common import (
     LineInterpolation,
     TableColoredBackgroundCellOptions,
 )
-from grafana_foundation_sdk.models.dashboard import DataTransformerConfig, ValueMap
+from grafana_foundation_sdk.models.dashboard import (
+    DataTransformerConfig,
+    ValueMap,
+    ValueMappingResult,
+)
 
 from exporters.panels import (
     DS,
@@ -70,6 +74,15 @@ def _status_counts(s: DashboardSettings) -> list[Any]:
     return panels
 
 
+COLUMNS = {
+    "name": "Indicator",
+    "region": "Region",
+    "year": "Year",
+    "owner": "Owner",
+    "illustrative": "Figures",
+}
+
+
 def _table(title: str, expr: str, span: int, description: str, *maps: ValueMap) -> Any:
     """One row per check: name, region, year, owner, figures and a coloured value."""
     joined = f"max without (job, instance) ({with_info(expr)})"
@@ -86,13 +99,7 @@ def _table(title: str, expr: str, span: int, description: str, *maps: ValueMap) 
                 id_val="organize",
                 options={
                     "excludeByName": {"Time": True, "horizon": True},
-                    "renameByName": {
-                        "name": "Indicator",
-                        "region": "Region",
-                        "year": "Year",
-                        "owner": "Owner",
-                        "illustrative": "Figures",
-                    },
+                    "renameByName": COLUMNS,
                 },
             )
         )
@@ -146,6 +153,57 @@ def _tables(s: DashboardSettings) -> list[Any]:
     ]
 
 
+# A release row: the year check carries the month's (or quarter's) staleness, the 旬 check
+# the 旬's and the day its figure is due. Noon of that day reads as the same date in
+# every time zone from UTC-12 to UTC+11 (the metric is the end of the day, UTC).
+RELEASES = f'{KPI}stale{{{LIVE},horizon=~"year|dekad"}}'
+DUE_DAY = f"1000 * ({KPI}next_release_due_timestamp_seconds{{{LIVE}}} - 43200)"
+
+
+def _releases() -> Any:
+    """Per indicator and region: whether the next figure is late, and the day a 旬
+    figure is due, month or quarter releases and 旬 releases in rows of their own."""
+    late = ValueMap(
+        options={
+            "0": ValueMappingResult(text="on time", color="blue", index=0),
+            "1": ValueMappingResult(text="late", color="red", index=1),
+            "year": ValueMappingResult(text="month or quarter", index=2),
+            "dekad": ValueMappingResult(text="旬", index=3),
+        }
+    )
+    names = {**COLUMNS, "horizon": "Release", "Value #A": "Late", "Value #B": "Next figure due"}
+    return (
+        table.Panel()
+        .title("Next figure due, and late figures (旬, months, quarters)")
+        .description(
+            "Late: the next figure is past its release lag ([checks] release_lag_days_*). "
+            "The due day is shown for indicators published per 旬."
+        )
+        .datasource(DS)
+        .height(10)
+        .span(24)
+        .with_target(query(f"max without (job, instance) ({with_info(RELEASES)})", table=True))
+        .with_target(
+            query(f"max without (job, instance) ({with_info(DUE_DAY)})", ref="B", table=True)
+        )
+        .with_transformation(DataTransformerConfig(id_val="merge", options={}))
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {"Time": True, "illustrative": True},
+                    "renameByName": names,
+                },
+            )
+        )
+        .unit("time:YYYY-MM-DD")
+        .cell_options(TableColoredBackgroundCellOptions())
+        .thresholds(thresholds([(None, "transparent")]))
+        .mappings([late])
+        .sort_by([TableSortByFieldState().display_name("Late").desc(True)])
+    )
+
+
 def overview(s: DashboardSettings | None = None) -> Dashboard:
     """The three-colour board of every indicator × region, worst first, with owner."""
     s = s or DashboardSettings()
@@ -153,7 +211,7 @@ def overview(s: DashboardSettings | None = None) -> Dashboard:
     d = kpiwatch_dashboard(
         "kpiwatch overview · 三色图", "kpiwatch-overview", s, since="now-1y", variables=[horizon]
     )
-    return numbered(d, [*_status_counts(s), *_tables(s)])
+    return numbered(d, [*_status_counts(s), *_tables(s), _releases()])
 
 
 def _indicator_variables() -> list[Any]:

@@ -8,6 +8,7 @@ import re
 import subprocess
 import urllib.parse
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,35 @@ annual = 6.5
 growth_at_risk_below_pp = 0.0
 growth_behind_below_pp = -0.5
 """
+# An indicator published per 旬 and a monthly one late on the demo's day (see data_rows).
+RELEASES = """
+[[indicators]]
+id = "fai_d"
+name = "投资旬报"
+unit = "亿元"
+kind = "flow"
+frequency = "dekad"
+[[indicators]]
+id = "retail"
+name = "社零"
+unit = "亿元"
+kind = "flow"
+[[targets]]
+indicator = "fai_d"
+region = "zone_a"
+year = 2026
+annual = 360
+[[targets]]
+indicator = "fai_d"
+region = "zone_b"
+year = 2026
+annual = 360
+[[targets]]
+indicator = "retail"
+region = "CN"
+year = 2026
+annual = 1200
+"""
 DASHBOARDS = tuple(grafana.DASHBOARDS)  # every dashboard there is, new ones included
 
 
@@ -74,6 +104,10 @@ def data_rows() -> str:
             for q in range(1, quarters + 1)
             for measure in ("yoy_pct", "ytd_yoy_pct")
         ]
+    # 旬 figures: zone_a's to October's 中旬, zone_b's to its 上旬; retail's months to August
+    rows += [f"2026-{m}-D{d},zone_a,fai_d,value,10" for m in ("09", "10") for d in (1, 2, 3)][:-1]
+    rows += [f"2026-{m}-D{d},zone_b,fai_d,value,10" for m in ("09", "10") for d in (1, 2, 3)][:-2]
+    rows += [f"2026年{m}月,CN,retail,value,100" for m in range(1, 9)]
     return "\n".join(rows) + "\n"
 
 
@@ -87,7 +121,7 @@ def cli(cwd: Path, *args: str) -> str:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A refreshed store, its backfilled history as TSDB blocks, and the generated files."""
     work = tmp_path_factory.mktemp("dashboards")
-    (work / "config.toml").write_text(CONFIG + TARGETS, encoding="utf-8")
+    (work / "config.toml").write_text(CONFIG + TARGETS + RELEASES, encoding="utf-8")
     (work / "data.csv").write_text(data_rows(), encoding="utf-8")
     cli(work, "refresh", "--today", "2026-11-01")
     cli(work, "backfill", "-o", "history.om")
@@ -261,6 +295,8 @@ def test_variables_list_what_has_data(demo: Path, prom: int) -> None:
     assert {(m["value"], m["text"]) for m in found if m} == {
         ("projects_started", "重点项目开工"),
         ("gdp_growth", "GDP growth"),
+        ("fai_d", "投资旬报"),
+        ("retail", "社零"),
     }  # energy has no data: not listed
     for name in ("job", "instance", "region", "horizon"):
         expr = filled(as_promql(variables[name]["query"]), CHECKS["flow"])
@@ -295,6 +331,47 @@ def test_history_and_live_values_draw_as_lines(demo: Path, prom: int) -> None:
             assert {"2025", "2026"} <= years, (t["legendFormat"], years)
         live = [s for s in series if int(float(s["values"][-1][0])) >= end - 86400]
         assert live, ("no line reaches now", t["legendFormat"])
+
+
+def test_the_release_table_says_when_figures_are_due_and_which_are_late(
+    demo: Path, prom: int
+) -> None:
+    """Judged on 1 November 2026: zone_b's October 中旬 was due on 25 October (its 上旬 is
+    the newest), zone_a's 下旬 is due on 5 November; retail's September was due on 25
+    October (September's end plus 25 days); the other months and quarters are on time."""
+    panel = next(
+        p for p in load(demo, "kpiwatch-overview")["panels"] if p["title"].startswith("Next")
+    )
+    late, due = (filled(t["expr"], {}) for t in panel["targets"])
+
+    def rows(expr: str) -> dict[tuple[str, str, str], float]:
+        got = results(prom, expr)
+        keys = [
+            (r["metric"]["indicator"], r["metric"]["region"], r["metric"]["horizon"]) for r in got
+        ]
+        assert all(r["metric"]["name"] and r["metric"]["year"] == "2026" for r in got)
+        return {k: float(r["value"][1]) for k, r in zip(keys, got, strict=True)}
+
+    assert rows(late) == {
+        ("projects_started", "west_coast", "year"): 0,
+        ("gdp_growth", "CN", "year"): 0,
+        ("retail", "CN", "year"): 1,
+        ("fai_d", "zone_a", "year"): 0,
+        ("fai_d", "zone_b", "year"): 0,
+        ("fai_d", "zone_a", "dekad"): 0,
+        ("fai_d", "zone_b", "dekad"): 1,
+    }
+    noon = {"zone_a": "2026-11-05T12:00:00+00:00", "zone_b": "2026-10-25T12:00:00+00:00"}
+    assert rows(due) == {
+        ("fai_d", r, "dekad"): 1000 * datetime.fromisoformat(t).timestamp() for r, t in noon.items()
+    }
+    assert panel["fieldConfig"]["defaults"]["unit"] == "time:YYYY-MM-DD"
+    words = panel["fieldConfig"]["defaults"]["mappings"][0]["options"]
+    assert (words["0"]["text"], words["1"]["text"], words["1"]["color"]) == (
+        "on time",
+        "late",
+        "red",
+    )
 
 
 def time_now(prom: int) -> float:
