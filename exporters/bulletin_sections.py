@@ -36,6 +36,22 @@ WHERE current AND level > 0
 ORDER BY level DESC, unit, reached, item_kind, item
 """
 
+# Late 旬 figures of the month (metrics.dekad_stale, as judged by the last refresh): the
+# series' newest 旬 figure or the 旬 it awaits falls in the month, as a stale month is
+# noted in its own month's bulletin.
+LATE_DEKADS_SQL = """
+SELECT coalesce(i.name, d.indicator) || ' · ' || coalesce(g.name, d.region), d.next_period,
+       strftime(d.due, '%Y-%m-%d')
+FROM dekad_releases d
+LEFT JOIN indicators i ON i.id = d.indicator LEFT JOIN regions g ON g.id = d.region
+WHERE d.stale AND $month IN (strftime(d.latest_end, '%Y-%m'), left(d.next_period, 7))
+  AND ($regions IS NULL OR list_contains($regions, d.region))
+  AND ($units IS NULL OR list_contains($units, d.region) OR EXISTS (
+      SELECT 1 FROM check_targets t WHERE t.indicator = d.indicator AND t.region = d.region
+        AND list_contains($units, coalesce(nullif(t.owner, ''), i.owner))))
+ORDER BY d.due, d.indicator, d.region
+"""
+
 # Projects counted per 旬 and per month in the month, with the month's target (its pace).
 PROJECT_COUNTS_SQL = """
 SELECT c.indicator, c.region, c.frequency, c.period, c.projects, i.name AS indicator_name,
@@ -202,9 +218,11 @@ def notes(
     items: Sequence[Row],
     forecasts: Mapping[tuple[str, str], Row],
 ) -> list[str]:
-    """What a reader must know about the figures: stale, revised, Jan–Feb, fallbacks."""
+    """What a reader must know about the figures: stale, late 旬, revised, Jan–Feb,
+    fallbacks."""
     names = {(r["indicator"], r["region"]): _item_name(r) for r in items}
     found = [f"{_item_name(r)}: the next release is late (stale)" for r in items if r["stale"]]
+    found += late_dekads(con, scope)
     with _keys(con, items):
         params = {"year": scope.year, "day": scope.month_end}
         for i, r, n in con.execute(REVISED_SQL, params).fetchall():
@@ -218,6 +236,15 @@ def notes(
             found.append(f"{names[key]}: forecast fell back to {fc['model']} ({fc['note']})")
     found += [f"{_item_name(r)}: figures are illustrative" for r in items if r["illustrative"]]
     return found
+
+
+def late_dekads(con: duckdb.DuckDBPyConnection, scope: Scope) -> list[str]:
+    """The month's late 旬 figures: which 旬 is missing and the day it was due."""
+    if not _has(con, "dekad_releases", table=True):  # a store not refreshed since 旬 releases
+        return []
+    params = {"month": scope.label, **_filters(scope)}
+    rows = con.execute(LATE_DEKADS_SQL, params).fetchall()
+    return [f"{name}: the figure for {period} is late (due {due})" for name, period, due in rows]
 
 
 def _item_name(row: Row) -> str:
@@ -247,10 +274,14 @@ def _filters(scope: Scope) -> dict[str, object]:
     }
 
 
-def _has(con: duckdb.DuckDBPyConnection, name: str, *, macro: bool = False) -> bool:
+def _has(
+    con: duckdb.DuckDBPyConnection, name: str, *, macro: bool = False, table: bool = False
+) -> bool:
     sql = (
         "SELECT count(*) FROM duckdb_functions() WHERE function_name = ?"
         if macro
+        else "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?"
+        if table
         else "SELECT count(*) FROM duckdb_views() WHERE view_name = ?"
     )
     found = con.execute(sql, [name]).fetchall()
