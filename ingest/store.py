@@ -15,7 +15,17 @@ from ingest.store_schema import MIGRATIONS
 from ingest.store_views import VIEWS
 from ingest.task_tables import VIEWS as TASK_VIEWS
 
-__all__ = ["MIGRATIONS", "open_store", "schema_version", "sync_catalog", "transaction"]
+# 16 vectors of 2,048 rows
+ROW_GROUP_ROWS = 16_384
+
+__all__ = [
+    "MIGRATIONS",
+    "ROW_GROUP_ROWS",
+    "open_store",
+    "schema_version",
+    "sync_catalog",
+    "transaction",
+]
 
 
 @contextmanager
@@ -38,9 +48,17 @@ def open_store(
     With a memory limit, what does not fit (a large file's staged rows) spills to
     `<store>.tmp/` instead of growing the process.
     """
+    con = duckdb.connect()
+    mode = ", READ_ONLY" if read_only else ""
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        # Row groups smaller than DuckDB's default (122,880 rows): an append of at least
+        # one row group is compressed straight into the file instead of being logged whole
+        # to the WAL and compressed again at the checkpoint. The size is not stored in
+        # the file: analysts who open it are unaffected.
+        con.execute(f"ATTACH ? AS store (ROW_GROUP_SIZE {ROW_GROUP_ROWS}{mode})", [str(path)])
+        con.execute("USE store")
     except duckdb.Error as exc:
+        con.close()
         raise StoreError(f"{path}: cannot open the DuckDB file: {exc}") from exc
     # The progress bar would write into the CLI's output and the service's log.
     con.execute("SET enable_progress_bar = false")
