@@ -89,15 +89,20 @@ def expose(own_text: bytes, own_openmetrics: bytes, snapshot: Snapshot | None) -
     return Exposition(text, om, gzip.compress(text, 1), gzip.compress(om, 1))
 
 
-# The latest 旬 check of each target checked per 旬 (register counts, 旬 indicators),
+# The latest 旬 check of each series checked per 旬 (register counts, 旬 indicators),
 # as horizon "dekad"; a 旬 indicator's with whether its next 旬 figure is late and the
-# end of the day it was due (metrics.dekad_stale), once the checks have judged it.
+# end of the day it was due (metrics.dekad_stale), once the checks have judged it. A
+# year without any figure (checked once as no_data) stands for the series only when no
+# year has one: next year's target configured early never hides this year's check.
 DEKADS_SQL = """
 SELECT d.indicator, d.region, 'dekad', coalesce(i.kind, ''), d.actual, d.pace_target,
        d.dekad_target, d.attainment, d.gap, NULL, d.status, {stale}, d.year,
        CAST(epoch(d.period_end + INTERVAL 1 DAY) AS DOUBLE), d.status, '', {due}
-FROM progress_dekads d LEFT JOIN indicators i ON i.id = d.indicator {join}
-QUALIFY row_number() OVER (PARTITION BY d.indicator, d.region ORDER BY d.period_end DESC) = 1
+FROM (SELECT *, bool_or(actual IS NOT NULL) OVER (PARTITION BY indicator, region, year)
+          AS has_data FROM progress_dekads) d
+LEFT JOIN indicators i ON i.id = d.indicator {join}
+QUALIFY row_number() OVER (PARTITION BY d.indicator, d.region
+                           ORDER BY d.has_data DESC, d.period_end DESC) = 1
 """
 RELEASES = {
     "stale": "coalesce(r.stale, false)",

@@ -6,7 +6,8 @@ missing), a stock's level (`value`), a growth rate (`ytd_yoy_pct`, else `yoy_pct
 pace is the target's curve on the 旬's last day (metrics.project_dekads.pace_at: linear
 by days inside a month, through the target's 上旬 and 中旬 values); a growth target's
 rate is its month's (or the 旬's own, where given). Every 旬 of a year is checked from
-the first to the last one with a figure; a 旬 without one between them is no_data. A
+the first to the last one with a figure; a 旬 without one between them is no_data, and a
+target whose year has no figure is checked once, at its first 旬, as no_data. A
 region without 旬 figures of its own is checked on its children's summed (not rates).
 """
 
@@ -128,14 +129,14 @@ def _target_checks(
     found: Mapping[str, Mapping[date, float]],
     th: Thresholds,
 ) -> list[DekadCheck]:
-    """The target's 旬 from its year's first to the last one with a figure."""
+    """The target's 旬 from its year's first to the last one with a figure; a year without
+    any is checked once, at its first 旬, as no_data (visible, as its months are)."""
     ends = [d for by_end in found.values() for d in by_end if d.year == t.year]
-    if not ends:
-        return []
+    last = max(ends, default=date(t.year, 1, 10))
     inner, own = t.inner_dekads(), t.dekad_values()
-    to_date = _to_date(ind, found, t.year, max(ends))
+    to_date = _to_date(ind, found, t.year, last) if ends else {}
     checks = []
-    for dekad in spans(date(t.year, 1, 1), max(ends), "dekad"):
+    for dekad in spans(date(t.year, 1, 1), last, "dekad"):
         if ind.kind == "growth":  # a rate is not prorated: the month's, or the 旬's own
             which = (dekad.end.month, dekad_index(dekad))
             pace = own.get(which, float(curve[dekad.end.month]))

@@ -217,10 +217,15 @@ WITH d AS (
     WHERE ($region IS NULL OR region = $region) AND ($last IS NULL OR period_start <= $last)
     QUALIFY row_number() OVER (PARTITION BY indicator, region, year
                                ORDER BY period_end DESC) = 1
-), owners AS (SELECT DISTINCT indicator, region, year, owner FROM check_targets)
+), owners AS (SELECT DISTINCT indicator, region, year, owner FROM check_targets),
+years AS (
+    SELECT indicator, region, year, bool_or(actual IS NOT NULL) AS has_data
+    FROM progress_dekads GROUP BY ALL
+)
 SELECT d.status, coalesce(l.label, d.status), coalesce(i.name, d.indicator),
        coalesce(r.name, d.region), d.period, 'dekad', d.attainment,
        CASE WHEN d.pace_target IS NULL THEN 'no target for ' || d.period
+       WHEN d.actual IS NULL AND NOT y.has_data THEN 'no data for ' || d.year
        WHEN d.actual IS NULL THEN 'no data for ' || d.period
        WHEN i.kind = 'growth' THEN printf('%.2f%% to %s against %.2f%% (%+.2f pp)', d.actual,
                                           strftime(d.as_of_day, '%Y-%m-%d'), d.pace_target, d.gap)
@@ -233,7 +238,8 @@ SELECT d.status, coalesce(l.label, d.status), coalesce(i.name, d.indicator),
        coalesce(i.illustrative, false), ''
 FROM d LEFT JOIN indicators i ON i.id = d.indicator
 LEFT JOIN regions r ON r.id = d.region
-LEFT JOIN owners o USING (indicator, region, year){releases}
+LEFT JOIN owners o USING (indicator, region, year)
+JOIN years y USING (indicator, region, year){releases}
 LEFT JOIN status_labels l ON l.status = d.status
 ORDER BY CASE d.status WHEN 'behind' THEN 0 WHEN 'at_risk' THEN 1 WHEN 'no_data' THEN 2
          ELSE 3 END, d.attainment NULLS FIRST, d.indicator, d.region, d.year

@@ -87,7 +87,7 @@ def test_a_dekad_year_to_date(tmp_path: Path) -> None:
     rows = store_rows(
         tmp_path,
         "SELECT period, actual, round(dekad_target, 4) FROM progress_dekads "
-        "WHERE indicator = 'fai_d' ORDER BY period_start",
+        "WHERE indicator = 'fai_d' AND region = 'wc' ORDER BY period_start",
     )
     assert rows[2:] == [("2026-01-D3", 31.0, 30.0), ("2026-02-D1", 39.0, round(30 + 300 / 28, 4))]
     months = store_rows(

@@ -1,0 +1,109 @@
+"""A 旬 target whose year has no 旬 figure is checked once, at its first 旬, as no_data."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from exporters.snapshot import read_snapshot_data, render
+from ingest.store import open_store
+from tests.test_dekad_indicators import _run, store_rows
+
+# a reports 10 a 旬 from 2026's first 旬 to March's 上旬; b reports nothing. a's targets
+# for 2025 (before its figures) and 2027 (configured early) have no figure in their year.
+CONFIG = """
+[store]
+path = "store.duckdb"
+
+[[regions]]
+id = "a"
+name = "甲"
+[[regions]]
+id = "b"
+name = "乙"
+
+[[indicators]]
+id = "fai_d"
+name = "固定资产投资"
+unit = "亿元"
+kind = "flow"
+frequency = "dekad"
+[[indicators]]
+id = "rate_d"
+name = "投资增速"
+unit = "%"
+kind = "growth"
+frequency = "dekad"
+
+[[sources]]
+name = "dekads"
+path = "dekads_*.csv"
+layout = "long"
+columns = { period = "旬", region = "地区", series = "指标", value = "数值" }
+"""
+TARGETS = [("fai_d", "a", y, 360) for y in (2025, 2026, 2027)]
+TARGETS += [("fai_d", "b", 2026, 720), ("rate_d", "b", 2026, 6.5)]
+FIGURES = [f"2026-{m:02d}-D{d}" for m in (1, 2) for d in (1, 2, 3)] + ["2026-03-D1"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("dekad_no_data")
+    targets = "".join(
+        f'\n[[targets]]\nindicator = "{i}"\nregion = "{r}"\nyear = {y}\nannual = {v}\n'
+        for i, r, y, v in TARGETS
+    )
+    (tmp / "config.toml").write_text(CONFIG + targets, encoding="utf-8")
+    rows = "".join(f"{p},甲,fai_d,10\n" for p in FIGURES)
+    (tmp / "dekads_1.csv").write_text("旬,地区,指标,数值\n" + rows, encoding="utf-8")
+    for args in (("ingest",), ("refresh", "--today", "2026-03-12")):
+        done = _run(tmp, *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return tmp
+
+
+def test_a_year_without_a_dekad_figure_is_one_no_data_check(store: Path) -> None:
+    """Linear pacing: 360 a year is 30 by January's end, 30 × 10/31 on 10 January."""
+    rows = store_rows(
+        store,
+        "SELECT indicator, region, year, period, as_of_day::VARCHAR, round(pace_target, 4), "
+        "round(dekad_target, 4), status FROM progress_dekads WHERE actual IS NULL ORDER BY ALL",
+    )
+    assert rows == [
+        ("fai_d", "a", 2025, "2025-01-D1", "2025-01-10", 9.6774, 9.6774, "no_data"),
+        ("fai_d", "a", 2027, "2027-01-D1", "2027-01-10", 9.6774, 9.6774, "no_data"),
+        ("fai_d", "b", 2026, "2026-01-D1", "2026-01-10", 19.3548, 19.3548, "no_data"),
+        ("rate_d", "b", 2026, "2026-01-D1", "2026-01-10", 6.5, 6.5, "no_data"),
+    ]
+    # a's year with figures is checked from its first 旬 to the last one with a figure
+    checked = store_rows(
+        store,
+        "SELECT count(*), sum(actual) FROM progress_dekads WHERE year = 2026 AND region = 'a'",
+    )
+    assert checked == [(7, 280.0)]  # 10, 20, …, 70 to date
+
+
+def test_the_board_and_the_metrics_show_it(store: Path) -> None:
+    board = _run(store, "status", "--horizon", "dekad")
+    assert board.returncode == 0, board.stderr
+    text = " ".join(board.stdout.replace("│", " ").split())
+    years = re.findall(r"no data for (\d{4}(?:-\d\d-D\d)?)", text)
+    assert sorted(years) == ["2025", "2026", "2026", "2027"]  # the year, not its first 旬
+    con = open_store(store / "store.duckdb", read_only=True)
+    try:
+        metrics = render(read_snapshot_data(con), 0.0, 100_000).text.decode()
+    finally:
+        con.close()
+
+    def sample(name: str, indicator: str, region: str, extra: str = "") -> list[str]:
+        labels = rf'horizon="dekad",indicator="{indicator}",region="{region}"{extra}'
+        return re.findall(rf"^kpiwatch_kpi_{name}{{{labels},year=\"(\d+)\"}} (\S+)$", metrics, re.M)
+
+    nodata = ',status="no_data"'
+    assert sample("status", "fai_d", "b", nodata) == [("2026", "1.0")]
+    assert sample("status", "rate_d", "b", nodata) == [("2026", "1.0")]
+    assert sample("stale", "fai_d", "b") == [("2026", "0.0")]  # nothing was ever due
+    # a's 2026 check stands for it: neither the year before its figures nor the next
+    assert sample("actual", "fai_d", "a") == [("2026", "70.0")]
