@@ -98,19 +98,21 @@ def remap(con: duckdb.DuckDBPyConnection, name: str, layout: int, nodes: list[st
 
 
 def compare(con: duckdb.DuckDBPyConnection, name: str, count: int) -> None:
-    """changed_wide: the file's projects that are new or differ from their latest version,
-    with what changed (details_changed, nodes_changed per node; slips: nodes planned later)
-    and the loads of the latest version's details and node dates (prior_load, prior_loads)."""
+    """changed_wide: the file's projects that are new or differ from their latest version
+    (all the file says of them, so nothing joins the file again), with what changed
+    (details_changed, nodes_changed per node; slips: nodes planned later) and the loads of
+    the latest version's details and node dates (prior_load, prior_loads)."""
     ks = f"range(1, {count + 1})"
     mine = ", ".join(f"i.{c}[k]" for c in _LISTS)
     theirs = ", ".join(f"c.{c}[k]" for c in _LISTS)
     details = ", ".join(f"i.{c}" for c in _DETAILS), ", ".join(f"c.{c}" for c in _DETAILS)
     lists = ", ".join(f"i.{c}" for c in _LISTS), ", ".join(f"c.{c}" for c in _LISTS)
+    given = f"{details[0]}, {lists[0]}"
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE changed_wide AS
         SELECT * FROM (
-            SELECT i.project, c.project IS NOT NULL AS known,
+            SELECT i.project, {given}, i.node_lines, i.line, c.project IS NOT NULL AS known,
                    c.project IS NULL OR ({details[0]}) IS DISTINCT FROM ({details[1]})
                        AS details_changed,
                    list_transform({ks}, lambda k: ({mine}) IS DISTINCT FROM ({theirs}))
@@ -156,7 +158,7 @@ def store_versions(
         INSERT INTO project_history
         SELECT $reg, project, {", ".join(_DETAILS)}, $layout, {", ".join(_LISTS)}, node_lines,
                details_changed, nodes_changed, $load_id, line
-        FROM incoming_wide JOIN changed_wide USING (project)
+        FROM changed_wide
         """,
         params,
     )
@@ -170,7 +172,7 @@ def store_versions(
                    {", ".join(_LISTS)},
                    list_transform(range(1, {count + 1}), lambda k:
                        CASE WHEN nodes_changed[k] THEN $load_id ELSE prior_loads[k] END)
-            FROM incoming_wide JOIN changed_wide USING (project)
+            FROM changed_wide
             """,
             params,
         )
@@ -204,7 +206,7 @@ def _merge_late(
     known before it take its dates; the others keep theirs."""
     held = _known_by(con, known)
     take = (
-        f"list_transform(range(1, {count + 1}), lambda k: w.nodes_changed[k] AND "
+        f"list_transform(range(1, {count + 1}), lambda k: i.nodes_changed[k] AND "
         f"(c.node_loads[k] IS NULL OR list_contains({held}, c.node_loads[k])))"
     )
     details = ", ".join(f"CASE WHEN x.d THEN i.{c} ELSE c.{c} END AS {c}" for c in _DETAILS)
@@ -222,9 +224,9 @@ def _merge_late(
                list_transform(range(1, {count + 1}),
                               lambda k: CASE WHEN x.t[k] THEN $load_id ELSE c.node_loads[k] END)
                    AS node_loads
-        FROM changed_wide w JOIN incoming_wide i USING (project)
+        FROM changed_wide i
         LEFT JOIN (SELECT * FROM project_latest WHERE register = $reg) c USING (project),
-        LATERAL (SELECT w.details_changed
+        LATERAL (SELECT i.details_changed
                         AND (c.project IS NULL OR list_contains({held}, c.load_id)) AS d,
                         {take} AS t) x
         """),
