@@ -35,9 +35,18 @@ from exporters.unit_metrics import UnitCollector, read_unit_data
 log = logging.getLogger(__name__)
 OM_EOF = b"# EOF\n"
 
+# Each series' latest check. A year without any figure (checked once as no_data) stands
+# for the series only when no year has one: next year's target configured early never
+# hides this year's checks, nor the new year's empty start the late figure of the last.
 CHECKS_SQL = """
-WITH latest AS (
-    SELECT indicator, region, max(as_of_end) AS as_of_end FROM progress GROUP BY ALL
+WITH years AS (
+    SELECT indicator, region, max(as_of_end) AS as_of_end,
+           bool_or(actual IS NOT NULL) AS has_data
+    FROM progress GROUP BY indicator, region, year
+),
+latest AS (
+    SELECT indicator, region, arg_max(as_of_end, (has_data, as_of_end)) AS as_of_end
+    FROM years GROUP BY ALL
 )
 SELECT p.indicator, p.region, p.horizon, coalesce(p.kind, ''), p.actual, p.pace_target,
        p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, coalesce(p.stale, false),
