@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
@@ -106,10 +106,13 @@ def expose(own_text: bytes, own_openmetrics: bytes, snapshot: Snapshot | None) -
 DEKADS_SQL = """
 SELECT d.indicator, d.region, 'dekad', coalesce(i.kind, ''), d.actual, d.pace_target,
        d.dekad_target, d.attainment, d.gap, NULL, d.status, {stale}, d.year,
-       CAST(epoch(d.period_end + INTERVAL 1 DAY) AS DOUBLE), d.status, '', {due}
+       CAST(epoch(d.period_end + INTERVAL 1 DAY) AS DOUBLE), d.status,
+       coalesce(nullif(t.owner, ''), i.owner, ''), {due}
 FROM (SELECT *, bool_or(actual IS NOT NULL) OVER (PARTITION BY indicator, region, year)
           AS has_data FROM progress_dekads) d
-LEFT JOIN indicators i ON i.id = d.indicator {join}
+LEFT JOIN indicators i ON i.id = d.indicator
+LEFT JOIN check_targets t
+  ON t.indicator = d.indicator AND t.region = d.region AND t.year = d.year {join}
 QUALIFY row_number() OVER (PARTITION BY d.indicator, d.region
                            ORDER BY d.has_data DESC, d.period_end DESC) = 1
 """
@@ -132,7 +135,11 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None
         "AND schema_name = 'main' AND table_name = 'dekad_releases'"
     ).fetchall()[0][0]
     dekads = DEKADS_SQL.format(**(RELEASES if judged else NO_RELEASES))
-    checks += [CheckRow(*r) for r in con.execute(dekads).fetchall()]
+    years = {(c.indicator, c.region, c.year) for c in checks if c.horizon == "year"}
+    for r in con.execute(dekads).fetchall():
+        row = CheckRow(*r)
+        named = (row.indicator, row.region, row.year) not in years
+        checks.append(replace(row, names_target=True) if named else row)
     checks.sort(key=lambda c: (c.indicator, c.region, c.horizon))
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]

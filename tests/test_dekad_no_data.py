@@ -107,3 +107,38 @@ def test_the_board_and_the_metrics_show_it(store: Path) -> None:
     assert sample("stale", "fai_d", "b") == [("2026", "0.0")]  # nothing was ever due
     # a's 2026 check stands for it: neither the year before its figures nor the next
     assert sample("actual", "fai_d", "a") == [("2026", "70.0")]
+
+
+def test_a_new_years_first_dekad_names_who_answers_for_its_target(tmp_path: Path) -> None:
+    """On 12 January 2026 January has only its 上旬: the year checks shown are 2025's,
+    the 旬 check 2026's, and both years say who answers (the alerts join on it)."""
+    config = CONFIG.replace('frequency = "dekad"', 'frequency = "dekad"\nowner = "发改局"', 1)
+    targets = "".join(
+        f'\n[[targets]]\nindicator = "fai_d"\nregion = "a"\nyear = {y}\nannual = 360\n'
+        for y in (2025, 2026)
+    )
+    (tmp_path / "config.toml").write_text(config + targets, encoding="utf-8")
+    periods = [f"2025-{m:02d}-D{d}" for m in range(1, 13) for d in (1, 2, 3)] + ["2026-01-D1"]
+    rows = "".join(f"{p},甲,fai_d,10\n" for p in periods)
+    (tmp_path / "dekads_1.csv").write_text("旬,地区,指标,数值\n" + rows, encoding="utf-8")
+    for args in (("ingest",), ("refresh", "--today", "2026-01-12")):
+        done = _run(tmp_path, *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+    con = open_store(tmp_path / "store.duckdb", read_only=True)
+    try:
+        metrics = render(read_snapshot_data(con), 0.0, 100_000).text.decode()
+    finally:
+        con.close()
+    shown = re.findall(
+        r'^kpiwatch_kpi_actual\{horizon="(\w+)",.*year="(\d+)"\} (\S+)$', metrics, re.M
+    )
+    assert sorted(shown) == [  # 10 by 10 January; December's 30, Q4's 90, the year's 360
+        ("dekad", "2026", "10.0"),
+        ("month", "2025", "30.0"),
+        ("quarter", "2025", "90.0"),
+        ("year", "2025", "360.0"),
+    ]
+    owners = re.findall(r"^kpiwatch_kpi_target_info\{(.*)\} 1.0$", metrics, re.M)
+    assert sorted(owners) == [
+        f'indicator="fai_d",owner="发改局",region="a",year="{y}"' for y in (2025, 2026)
+    ]
