@@ -97,9 +97,6 @@ class CheckRow:
     pace_status: str = "no_data"
     owner: str = ""  # the unit answering for the target
     due: float | None = None  # end of the day the next 旬 figure is due (旬 indicators)
-    # says who answers for its target: a year check, or a 旬 check of a year whose year
-    # check is not exported (a new year's first 旬 before its first month is complete)
-    names_target: bool = False
 
 
 @dataclass(frozen=True)
@@ -165,7 +162,7 @@ def check_samples(row: CheckRow) -> Iterator[tuple[str, list[str], float]]:
         yield P + "horizon_end_timestamp_seconds", labels, row.horizon_end
     if row.due is not None:
         yield P + "next_release_due_timestamp_seconds", labels, row.due
-    if row.horizon == "year" or row.names_target:  # once per exported target year
+    if row.horizon == "year":  # once per target: every target has a year check
         yield P + "target_info", [row.indicator, row.region, str(row.year), row.owner], 1.0
 
 

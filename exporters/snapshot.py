@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
@@ -38,11 +38,17 @@ OM_EOF = b"# EOF\n"
 # Each series' latest check. A year without any figure (checked once as no_data) stands
 # for the series only when no year has one: next year's target configured early never
 # hides this year's checks, nor the new year's empty start the late figure of the last.
+# A 旬 figure is a figure of its year: the year checks then show the year of the 旬
+# check, whose late figure (KpiDataStale) joins on the year's end and owner.
 CHECKS_SQL = """
-WITH years AS (
-    SELECT indicator, region, max(as_of_end) AS as_of_end,
-           bool_or(actual IS NOT NULL) AS has_data
-    FROM progress GROUP BY indicator, region, year
+WITH dekad_years AS (
+    SELECT DISTINCT indicator, region, year FROM progress_dekads WHERE actual IS NOT NULL
+),
+years AS (
+    SELECT p.indicator, p.region, max(p.as_of_end) AS as_of_end,
+           bool_or(p.actual IS NOT NULL) OR bool_or(d.year IS NOT NULL) AS has_data
+    FROM progress p LEFT JOIN dekad_years d USING (indicator, region, year)
+    GROUP BY p.indicator, p.region, p.year
 ),
 latest AS (
     SELECT indicator, region, arg_max(as_of_end, (has_data, as_of_end)) AS as_of_end
@@ -106,13 +112,10 @@ def expose(own_text: bytes, own_openmetrics: bytes, snapshot: Snapshot | None) -
 DEKADS_SQL = """
 SELECT d.indicator, d.region, 'dekad', coalesce(i.kind, ''), d.actual, d.pace_target,
        d.dekad_target, d.attainment, d.gap, NULL, d.status, {stale}, d.year,
-       CAST(epoch(d.period_end + INTERVAL 1 DAY) AS DOUBLE), d.status,
-       coalesce(nullif(t.owner, ''), i.owner, ''), {due}
+       CAST(epoch(d.period_end + INTERVAL 1 DAY) AS DOUBLE), d.status, '', {due}
 FROM (SELECT *, bool_or(actual IS NOT NULL) OVER (PARTITION BY indicator, region, year)
           AS has_data FROM progress_dekads) d
-LEFT JOIN indicators i ON i.id = d.indicator
-LEFT JOIN check_targets t
-  ON t.indicator = d.indicator AND t.region = d.region AND t.year = d.year {join}
+LEFT JOIN indicators i ON i.id = d.indicator {join}
 QUALIFY row_number() OVER (PARTITION BY d.indicator, d.region
                            ORDER BY d.has_data DESC, d.period_end DESC) = 1
 """
@@ -135,11 +138,7 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None
         "AND schema_name = 'main' AND table_name = 'dekad_releases'"
     ).fetchall()[0][0]
     dekads = DEKADS_SQL.format(**(RELEASES if judged else NO_RELEASES))
-    years = {(c.indicator, c.region, c.year) for c in checks if c.horizon == "year"}
-    for r in con.execute(dekads).fetchall():
-        row = CheckRow(*r)
-        named = (row.indicator, row.region, row.year) not in years
-        checks.append(replace(row, names_target=True) if named else row)
+    checks += [CheckRow(*r) for r in con.execute(dekads).fetchall()]
     checks.sort(key=lambda c: (c.indicator, c.region, c.horizon))
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
