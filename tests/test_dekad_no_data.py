@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from exporters.snapshot import read_snapshot_data, render
 from ingest.store import open_store
@@ -43,7 +45,7 @@ path = "dekads_*.csv"
 layout = "long"
 columns = { period = "旬", region = "地区", series = "指标", value = "数值" }
 """
-TARGETS = [("fai_d", "a", y, 360) for y in (2025, 2026, 2027)]
+TARGETS: list[tuple[str, str, int, float]] = [("fai_d", "a", y, 360) for y in (2025, 2026, 2027)]
 TARGETS += [("fai_d", "b", 2026, 720), ("rate_d", "b", 2026, 6.5)]
 FIGURES = [f"2026-{m:02d}-D{d}" for m in (1, 2) for d in (1, 2, 3)] + ["2026-03-D1"]
 
@@ -97,7 +99,7 @@ def test_the_board_and_the_metrics_show_it(store: Path) -> None:
     finally:
         con.close()
 
-    def sample(name: str, indicator: str, region: str, extra: str = "") -> list[str]:
+    def sample(name: str, indicator: str, region: str, extra: str = "") -> list[tuple[str, str]]:
         labels = rf'horizon="dekad",indicator="{indicator}",region="{region}"{extra}'
         return re.findall(rf"^kpiwatch_kpi_{name}{{{labels},year=\"(\d+)\"}} (\S+)$", metrics, re.M)
 
@@ -142,3 +144,24 @@ def test_a_new_years_first_dekad_brings_its_year_checks_along(tmp_path: Path) ->
     assert [y for y, _ in years("horizon_end_timestamp_seconds", "year")] == ["2026"]
     assert years("target_info") == [("2026", "1.0")]
     assert 'owner="发改局",region="a",year="2026"' in metrics
+    assert _pages(tmp_path, metrics, "KpiDataStale", '{horizon="dekad", year="2026"}')
+
+
+def _pages(tmp: Path, metrics: str, alert: str, item: str) -> bool:
+    """Whether the alert's generated expression finds exactly this item in the exported
+    series, evaluated by promtool on them as scraped once a minute for half an hour."""
+    done = _run(tmp, "rules", "-o", str(tmp / "rules"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    groups = yaml.safe_load((tmp / "rules" / "kpiwatch-rules.yml").read_text(encoding="utf-8"))
+    [expr] = [r["expr"] for g in groups["groups"] for r in g["rules"] if r.get("alert") == alert]
+    series = [
+        {"series": f'{name[:-1]},job="kpiwatch",instance="a"}}', "values": f"{value}x30"}
+        for name, value in re.findall(r"^(kpiwatch_kpi_\w+\{.*\}) (\S+)$", metrics, re.M)
+    ]
+    found = {"expr": f"count by (horizon, year) ({expr})", "eval_time": "20m"}
+    found["exp_samples"] = [{"labels": item, "value": 1}]  # type: ignore[assignment]
+    test = {"interval": "1m", "input_series": series, "promql_expr_test": [found]}
+    out = tmp / "pages.yml"
+    out.write_text(yaml.safe_dump({"tests": [test]}, allow_unicode=True), encoding="utf-8")
+    run = subprocess.run(["promtool", "test", "rules", str(out)], capture_output=True, text=True)
+    return run.returncode == 0
