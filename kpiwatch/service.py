@@ -28,6 +28,7 @@ from exporters.health import ServiceHealth
 from exporters.http import Hooks, MetricsServer, SnapshotHolder, Timeouts
 from exporters.listen import parse_listen
 from exporters.snapshot import Snapshot, read_snapshot_data, render
+from exporters.snapshot_parts import Drawn, Pending, SnapshotParts, draw
 from exporters.snapshotfile import (
     load_snapshot,
     remove_leftovers,
@@ -73,6 +74,7 @@ class Service:
         self.inbox = Inbox()
         self.store_fault = False  # the last refresh failed on the store's file
         self._renderer: ProcessPoolExecutor | None = None
+        self._parts = SnapshotParts()  # the last snapshot's targets, drawn again only if changed
         self.bulletins = Bulletins()
 
     # -- the refresh -------------------------------------------------------------
@@ -100,7 +102,7 @@ class Service:
         self.bulletins.rebuild()  # the wall board shows what the metrics show
         return True
 
-    def _read_store(self, config: Config) -> Future[Snapshot] | None:
+    def _read_store(self, config: Config) -> tuple[Pending, Future[Drawn]] | None:
         con = self._open_with_retry(config)
         if con is None:
             return None
@@ -185,21 +187,26 @@ class Service:
             return con
         return None
 
-    def _render(self, data: SnapshotData, config: Config) -> Future[Snapshot]:
-        """Render in a worker process: rendering is pure Python and would hold the GIL,
-        stalling scrapes for as long as it runs."""
+    def _render(self, data: SnapshotData, config: Config) -> tuple[Pending, Future[Drawn]]:
+        """Draw the targets whose rows changed in a worker process: drawing is pure Python
+        and would hold the GIL, stalling scrapes for as long as it runs."""
         if self._renderer is None:
             self._renderer = process_pool(1)
         try:
-            return self._renderer.submit(render, data, time.time(), config.server.max_series)
+            todo, job = self._parts.job(data, config.server.max_series, time.time())
+            return todo, self._renderer.submit(draw, job)
+        except ValueError as exc:  # rows the snapshot cannot splice: a reading bug
+            raise self._failed("snapshot", exc, config) from exc
         except BrokenProcessPool as exc:
             self._renderer = None
             raise self._failed("snapshot", exc, config) from exc
 
-    def _rendered(self, rendering: Future[Snapshot], config: Config) -> Snapshot:
-        """The rendered snapshot; a worker's failure is the snapshot stage's."""
+    def _rendered(self, rendering: tuple[Pending, Future[Drawn]], config: Config) -> Snapshot:
+        """The snapshot spliced from the drawn targets and the kept ones; a failure is the
+        snapshot stage's."""
+        todo, drawing = rendering
         try:
-            return rendering.result()
+            return self._parts.snapshot(todo, drawing.result())
         except BrokenProcessPool as exc:
             self._renderer = None
             raise self._failed("snapshot", exc, config) from exc
