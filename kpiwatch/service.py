@@ -84,38 +84,36 @@ class Service:
         started = time.monotonic()
         self.store_fault = False
         try:
-            rendering = self._read_store(config)
-            if rendering is None:
+            con = self._open_with_retry(config)
+            if con is None:
                 return False  # stopped while the store was locked
-            snapshot = self._rendered(rendering, config)
+            try:
+                snapshot = self._rendered(self._render(self._pipeline(con, config), config), config)
+                # /metrics has the release before the bulletin is read (on a big store that
+                # takes longer than the refresh); the refresh is done and counted, and the
+                # service ready, only once the store is closed
+                if self.holder.get() is not None:
+                    self.holder.set(snapshot)
+                self.bulletins.collect(con, config)
+            finally:
+                with contextlib.suppress(duckdb.Error):  # a connection DuckDB gave up on
+                    con.close()
         except StageError as exc:
             log.error("refresh failed: %s (serving the last good snapshot)", exc)
             self.holder.health_changed()
             return False
+        self._served(snapshot, started)
+        self._save(snapshot, config)
+        self.bulletins.rebuild()  # the wall board shows what the metrics show
+        return True
+
+    def _served(self, snapshot: Snapshot, started: float) -> None:
         self.health.duration.set(time.monotonic() - started)
         self.health.last_success.set(time.time())
         self.health.refreshes.inc()
         self.health.store_worked()
         self._serve(snapshot)
         log.info("refresh done: %d series in %.2fs", snapshot.series, time.monotonic() - started)
-        self._save(snapshot, config)
-        self.bulletins.rebuild()  # the wall board shows what the metrics show
-        return True
-
-    def _read_store(self, config: Config) -> tuple[Pending, Future[Drawn]] | None:
-        con = self._open_with_retry(config)
-        if con is None:
-            return None
-        try:
-            data = self._pipeline(con, config)
-            # the worker renders the snapshot while this refresh reads the bulletin: on a
-            # big store each takes longer than the refresh itself
-            rendering = self._render(data, config)
-            self.bulletins.collect(con, config)  # while this refresh holds the store
-            return rendering
-        finally:
-            with contextlib.suppress(duckdb.Error):  # a connection DuckDB gave up on
-                con.close()
 
     def _pipeline(self, con: duckdb.DuckDBPyConnection, config: Config) -> SnapshotData:
         try:

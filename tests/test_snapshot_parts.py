@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -17,9 +18,11 @@ from exporters.collector import CheckRow, ForecastRow, IndicatorInfo, SnapshotDa
 from exporters.escalation_metrics import EscalationData
 from exporters.snapshot import Snapshot, read_snapshot_data, render
 from exporters.snapshot_parts import SnapshotParts, draw, runs
-from kpiwatch import app
+from kpiwatch import app, bulletin_board
 from kpiwatch.config import Config, load_config
-from tests.checks_helpers import CONFIG
+from kpiwatch.report import collect
+from kpiwatch.service import Service
+from tests.checks_helpers import CONFIG, pipeline
 from tests.test_target_status import target
 
 NAMES = st.text(st.sampled_from('ab"\\\n é区'), min_size=1, max_size=3)
@@ -177,3 +180,28 @@ def test_releases_into_a_store_splice_the_full_render(tmp_path: Path) -> None:
     assert (
         b'region="zone_b"' in spliced.text and b"kpiwatch_kpi_growth_actual_ratio" in spliced.text
     )
+
+
+def test_a_refresh_serves_its_snapshot_before_reading_the_bulletin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a big store the bulletin takes longer to read than the refresh: /metrics must
+    not wait for it (the first refresh excepted: the service is ready once it is done)."""
+    config = pipeline(tmp_path, RELEASES[0][1], target("projects_started", "zone_a", 120))
+    service = Service(config, date(2026, 3, 20))
+    seen: list[bytes] = []
+
+    def reading(*args: Any) -> Any:
+        seen.append(service.holder.exposition().text)
+        return collect(*args)
+
+    monkeypatch.setattr(bulletin_board, "collect", reading)
+    try:
+        assert service.refresh()
+        with (tmp_path / "data.csv").open("a", encoding="utf-8") as fh:
+            fh.write("2026年3月,zone_a,projects_started,ytd,77\n")
+        assert service.refresh()
+    finally:
+        service.close()
+    release = b'kpiwatch_kpi_actual{horizon="year",indicator="projects_started",region="zone_a",'
+    assert release + b'year="2026"} 77.0' in seen[1]
