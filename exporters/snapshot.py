@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -194,24 +195,35 @@ def _target_sizes(data: SnapshotData) -> dict[tuple[str, str], int]:
     return size
 
 
-def within_limit(data: SnapshotData, max_series: int) -> tuple[SnapshotData, int]:
-    """Keep whole targets (indicator × region), in order, while all their series fit.
-
-    Every series counts: checks, forecasts, data ends, indicator info, and the units'
-    and projects' series (bounded by config, so counted but never left out). Returns the
-    data kept and the number of checks left out.
-    """
+def others_series(data: SnapshotData) -> int:
+    """Series of the units', projects', escalations' and nowcasts' families."""
     others: list[Collector] = [
         UnitCollector(data.units),
         ProjectCollector(data.projects),
         EscalationCollector(data.escalations),
         NowcastCollector(data.nowcasts),
     ]
-    fixed = len(data.info) + sum(len(m.samples) for c in others for m in c.collect())
+    return sum(len(m.samples) for c in others for m in c.collect())
+
+
+def within_limit(
+    data: SnapshotData,
+    max_series: int,
+    sizes: Mapping[tuple[str, str], int] | None = None,
+    others: int | None = None,
+) -> tuple[SnapshotData, int]:
+    """Keep whole targets (indicator × region), in order, while all their series fit.
+
+    Every series counts: checks, forecasts, data ends, indicator info, and the units'
+    and projects' series (bounded by config, so counted but never left out). Returns the
+    data kept and the number of checks left out. `sizes` (the series of each target, in
+    the order of _target_sizes) and `others` (others_series) when the caller knows them.
+    """
+    fixed = len(data.info) + (others_series(data) if others is None else others)
     most = 18 * len(data.checks) + 7 * len(data.forecasts) + len(data.data_end)
     if most + fixed <= max_series:  # the cheap bound: no need to count
         return data, 0
-    size = _target_sizes(data)
+    size = _target_sizes(data) if sizes is None else sizes
     info = data.info[:max_series]
     budget, keep = max_series - fixed, set()
     for key, n in size.items():

@@ -70,6 +70,7 @@ class Job:
 
     targets: list[tuple[Key, TargetRows]]
     rest: SnapshotData  # info, units, projects, escalations, nowcasts; no per-target rows
+    others: bool = True  # draw the units', projects', escalations' and nowcasts' families
 
 
 @dataclass(frozen=True)
@@ -79,17 +80,19 @@ class Drawn:
     parts: list[tuple[Key, TargetParts]]
     headers: dict[str, tuple[bytes, bytes]]  # family: (text, OpenMetrics) HELP/TYPE lines
     info: tuple[bytes, bytes]  # the info family, then the data ends' header
-    others: tuple[bytes, bytes]  # the units', projects', escalations' and nowcasts' families
+    others: tuple[bytes, bytes] | None  # the units', projects', escalations', nowcasts'
 
 
 @dataclass(frozen=True)
 class Pending:
-    """A snapshot waiting for its drawing: every target's rows, in each family's order."""
+    """A snapshot waiting for its drawing: the kept targets' rows, in each family's order."""
 
     rows: dict[Key, TargetRows]
     checks: tuple[Key, ...]  # targets in the order of their checks
     forecasts: tuple[Key, ...]
     ends: tuple[Key, ...]
+    known: dict[Key, tuple[TargetRows, int]]  # every target's rows and series, kept or not
+    same: frozenset[Key]  # the targets whose rows the last snapshot had
     data: SnapshotData
     dropped: int
     built_at: float
@@ -109,18 +112,52 @@ def runs(rows: Sequence[Row]) -> dict[Key, tuple[Row, ...]]:
     return {key: tuple(group) for key, group in out.items()}
 
 
-def pending(data: SnapshotData, max_series: int, built_at: float) -> Pending:
-    """The rows of every target that the snapshot of `data` exports."""
-    kept, dropped = within_limit(data, max_series)
-    checks, forecasts = runs(kept.checks), runs(kept.forecasts)
-    ends = {(i, r): ts for i, r, ts in kept.data_end}
-    if len(ends) != len(kept.data_end):
+def grouped(data: SnapshotData) -> tuple[dict[Key, TargetRows], tuple[tuple[Key, ...], ...]]:
+    """Each target's rows (in the order within_limit counts them), and the targets in the
+    order of the checks, of the forecasts and of the data ends."""
+    checks, forecasts = runs(data.checks), runs(data.forecasts)
+    ends = {(i, r): ts for i, r, ts in data.data_end}
+    if len(ends) != len(data.data_end):
         raise ValueError("a target has two data ends")
     rows = {
         key: TargetRows(checks.get(key, ()), forecasts.get(key, ()), ends.get(key))
         for key in chain(checks, forecasts, ends)
     }
-    return Pending(rows, tuple(checks), tuple(forecasts), tuple(ends), kept, dropped, built_at)
+    return rows, (tuple(checks), tuple(forecasts), tuple(ends))
+
+
+def series_of(rows: TargetRows) -> int:
+    """How many series a target exports."""
+    checks = sum(1 for row in rows.checks for _ in check_samples(row))
+    forecasts = sum(1 for f in rows.forecasts for _ in forecast_samples(f))
+    return checks + forecasts + (rows.end is not None)
+
+
+def pending(
+    data: SnapshotData,
+    max_series: int,
+    built_at: float,
+    known: Mapping[Key, tuple[TargetRows, int]] | None = None,
+    others: int | None = None,
+) -> Pending:
+    """The rows of every target the snapshot of `data` exports; the series of the targets
+    `known` (rows and series of the last snapshot) has unchanged are not counted again;
+    `others`: others_series(data), when known."""
+    rows, orders = grouped(data)
+    now, same = {}, set()
+    for key, target in rows.items():
+        old = (known or {}).get(key)
+        if old is not None and old[0] == target:
+            now[key] = old
+            same.add(key)
+        else:
+            now[key] = (target, series_of(target))
+    sizes = {key: n for key, (_, n) in now.items()}
+    kept, dropped = within_limit(data, max_series, sizes, others)
+    if kept is not data:  # whole targets left out
+        rows, orders = grouped(kept)
+    checks, forecasts, ends = orders
+    return Pending(rows, checks, forecasts, ends, now, frozenset(same), kept, dropped, built_at)
 
 
 def draw(job: Job) -> Drawn:
@@ -134,15 +171,13 @@ def draw(job: Job) -> Drawn:
         headers.update(found)
     rest = job.rest
     info = _formats([KpiCollector(SnapshotData((), rest.info, ()))])
-    others = _formats(
-        [
-            UnitCollector(rest.units),
-            ProjectCollector(rest.projects),
-            EscalationCollector(rest.escalations),
-            NowcastCollector(rest.nowcasts),
-        ]
-    )
-    return Drawn(parts, headers, info, others)
+    collectors = [
+        UnitCollector(rest.units),
+        ProjectCollector(rest.projects),
+        EscalationCollector(rest.escalations),
+        NowcastCollector(rest.nowcasts),
+    ]
+    return Drawn(parts, headers, info, _formats(collectors) if job.others else None)
 
 
 class _Families(Collector):
@@ -234,31 +269,45 @@ class _Cut:
         return tuple(out)
 
 
+def _others(data: SnapshotData) -> tuple[object, ...]:
+    """What the units', projects', escalations' and nowcasts' families show."""
+    return (data.units, data.projects, data.escalations, data.nowcasts)
+
+
 class SnapshotParts:
     """The last snapshot's parts, kept by the service for the next snapshot."""
 
     def __init__(self) -> None:
-        self._rows: dict[Key, TargetRows] = {}
-        self._parts: dict[Key, TargetParts] = {}
+        self._known: dict[Key, tuple[TargetRows, int]] = {}
+        self._parts: dict[Key, TargetParts] = {}  # of the targets the last snapshot kept
         self._headers: dict[str, tuple[bytes, bytes]] = {}
+        # the other collectors' data, their drawing and its series
+        self._others: tuple[tuple[object, ...], tuple[bytes, bytes], int] | None = None
 
     def job(self, data: SnapshotData, max_series: int, built_at: float) -> tuple[Pending, Job]:
         """What changed since the last snapshot, for the worker to draw."""
-        todo = pending(data, max_series, built_at)
-        known = self._rows
-        changed = [(k, r) for k, r in todo.rows.items() if known.get(k) != r]
-        kept = todo.data
-        rest = replace(kept, checks=(), data_end=(), forecasts=())
-        return todo, Job(changed, rest)
+        kept = self._others is not None and self._others[0] == _others(data)
+        count = self._others[2] if self._others is not None and kept else None
+        todo = pending(data, max_series, built_at, self._known, count)
+        drawn = self._parts
+        changed = [(k, r) for k, r in todo.rows.items() if k not in todo.same or k not in drawn]
+        rest = replace(todo.data, checks=(), data_end=(), forecasts=())
+        return todo, Job(changed, rest, not kept)
 
     def snapshot(self, todo: Pending, drawn: Drawn) -> Snapshot:
         """The snapshot of `todo`: the drawn parts and the kept ones, spliced."""
         new = dict(drawn.parts)
         parts = {key: new.get(key) or self._parts[key] for key in todo.rows}
         headers = {**self._headers, **drawn.headers}
-        text = _join(todo, parts, headers, drawn, 0)
-        om = _join(todo, parts, headers, drawn, 1)
-        self._rows, self._parts, self._headers = todo.rows, parts, headers
+        if drawn.others is not None:
+            others = (_others(todo.data), drawn.others, _series(drawn.others[0]))
+        elif self._others is not None:
+            others = self._others
+        else:
+            raise ValueError("the other collectors' families were never drawn")
+        text = _join(todo, parts, headers, drawn.info[0], others[1][0], 0)
+        om = _join(todo, parts, headers, drawn.info[1], others[1][1], 1)
+        self._known, self._parts, self._headers, self._others = todo.known, parts, headers, others
         return Snapshot(text, om, _series(text), todo.built_at, todo.dropped, todo.data)
 
 
@@ -266,7 +315,8 @@ def _join(
     todo: Pending,
     parts: Mapping[Key, TargetParts],
     headers: Mapping[str, tuple[bytes, bytes]],
-    drawn: Drawn,
+    info: bytes,
+    others: bytes,
     fmt: int,
 ) -> bytes:
     """One exposition format of the whole snapshot (fmt 0: text, 1: OpenMetrics)."""
@@ -276,9 +326,9 @@ def _join(
     pieces = chain(
         chain.from_iterable(checks.values()),
         chain.from_iterable(forecasts.values()),
-        [drawn.info[fmt]],
+        [info],
         ends,
-        [drawn.others[fmt]],
+        [others],
     )
     return b"".join(pieces)
 
