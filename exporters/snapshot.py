@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -28,10 +29,10 @@ from exporters.collector import (
     check_samples,
     forecast_samples,
 )
-from exporters.escalation_metrics import EscalationCollector, read_escalation_data
-from exporters.nowcast_metrics import NowcastCollector, read_nowcast_data
-from exporters.project_collector import ProjectCollector, read_project_data
-from exporters.unit_metrics import UnitCollector, read_unit_data
+from exporters.escalation_metrics import EscalationCollector, EscalationData, read_escalation_data
+from exporters.nowcast_metrics import NowcastCollector, NowcastData, read_nowcast_data
+from exporters.project_collector import ProjectCollector, ProjectData, read_project_data
+from exporters.unit_metrics import UnitCollector, UnitData, read_unit_data
 
 log = logging.getLogger(__name__)
 OM_EOF = b"# EOF\n"
@@ -133,6 +134,27 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None
     """Read what the metrics show from the store (checks, info, data ends); the registers
     and the units' lists judged on `today` as known by its end (default: the machine's
     date)."""
+    # the units', registers', ladder's and nowcasts' reads run on a second connection
+    # while the checks become rows: DuckDB works without the GIL, seconds on a big store
+    cursor = con.cursor()
+    try:
+        where = con.execute("SELECT current_database(), current_schema()").fetchall()[0]
+        cursor.execute("USE " + ".".join(_quoted(str(name)) for name in where))
+        with ThreadPoolExecutor(1, thread_name_prefix="snapshot-read") as pool:
+            others = pool.submit(_read_others, cursor, today)
+            checks, info, ends, forecasts = _read_kpis(con)
+        return SnapshotData(checks, info, ends, forecasts, *others.result())
+    finally:
+        cursor.close()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _read_kpis(
+    con: duckdb.DuckDBPyConnection,
+) -> tuple[list[CheckRow], list[IndicatorInfo], list[tuple[str, str, float]], list[ForecastRow]]:
     checks = [CheckRow(*r) for r in con.execute(CHECKS_SQL).fetchall()]
     judged = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
@@ -143,10 +165,14 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None
     checks.sort(key=lambda c: (c.indicator, c.region, c.horizon))
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
-    forecasts = _forecasts(con)
+    return checks, info, ends, _forecasts(con)
+
+
+def _read_others(
+    con: duckdb.DuckDBPyConnection, today: date | None
+) -> tuple[UnitData, ProjectData, EscalationData, NowcastData]:
     units, projects = read_unit_data(con, today), read_project_data(con, today)
-    escalations, nowcasts = read_escalation_data(con, today), read_nowcast_data(con)
-    return SnapshotData(checks, info, ends, forecasts, units, projects, escalations, nowcasts)
+    return units, projects, read_escalation_data(con, today), read_nowcast_data(con)
 
 
 def _forecasts(con: duckdb.DuckDBPyConnection) -> list[ForecastRow]:
