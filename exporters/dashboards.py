@@ -83,6 +83,14 @@ COLUMNS = {
 }
 
 
+def _organize(hidden: tuple[str, ...], names: dict[str, str]) -> DataTransformerConfig:
+    """A table's columns: some hidden, the rest renamed for people."""
+    return DataTransformerConfig(
+        id_val="organize",
+        options={"excludeByName": dict.fromkeys(hidden, True), "renameByName": names},
+    )
+
+
 def _table(title: str, expr: str, span: int, description: str, *maps: ValueMap) -> Any:
     """One row per check: name, region, year, owner, figures and a coloured value."""
     joined = f"max without (job, instance) ({with_info(expr)})"
@@ -94,15 +102,7 @@ def _table(title: str, expr: str, span: int, description: str, *maps: ValueMap) 
         .height(12)
         .span(span)
         .with_target(query(joined, table=True))
-        .with_transformation(
-            DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True, "horizon": True},
-                    "renameByName": COLUMNS,
-                },
-            )
-        )
+        .with_transformation(_organize(("Time", "horizon"), COLUMNS))
         .cell_options(TableColoredBackgroundCellOptions())
         .mappings([*maps, figures_mapping()])
     )
@@ -187,15 +187,7 @@ def _releases() -> Any:
             query(f"max without (job, instance) ({with_info(DUE_DAY)})", ref="B", table=True)
         )
         .with_transformation(DataTransformerConfig(id_val="merge", options={}))
-        .with_transformation(
-            DataTransformerConfig(
-                id_val="organize",
-                options={
-                    "excludeByName": {"Time": True, "illustrative": True},
-                    "renameByName": names,
-                },
-            )
-        )
+        .with_transformation(_organize(("Time", "illustrative"), names))
         .unit("time:YYYY-MM-DD")
         .cell_options(TableColoredBackgroundCellOptions())
         .thresholds(thresholds([(None, "transparent")]))
