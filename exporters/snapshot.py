@@ -196,11 +196,8 @@ def render(data: SnapshotData, built_at: float, max_series: int) -> Snapshot:
     """Render both exposition formats once, with at most max_series series."""
     data, dropped = within_limit(data, max_series)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(KpiCollector(data))
-    registry.register(UnitCollector(data.units))
-    registry.register(ProjectCollector(data.projects))
-    registry.register(EscalationCollector(data.escalations))
-    registry.register(NowcastCollector(data.nowcasts))
+    for collector in [KpiCollector(data), *other_collectors(data)]:
+        registry.register(collector)
     text = generate_latest(registry)
     om = generate_openmetrics(registry).removesuffix(OM_EOF)
     series = sum(1 for line in text.splitlines() if line and not line.startswith(b"#"))
@@ -221,15 +218,20 @@ def _target_sizes(data: SnapshotData) -> dict[tuple[str, str], int]:
     return size
 
 
-def others_series(data: SnapshotData) -> int:
-    """Series of the units', projects', escalations' and nowcasts' families."""
-    others: list[Collector] = [
+def other_collectors(data: SnapshotData) -> list[Collector]:
+    """The families beside the targets' (units, projects, escalations, nowcasts), in the
+    order /metrics shows them: a full render and a spliced one draw the same list."""
+    return [
         UnitCollector(data.units),
         ProjectCollector(data.projects),
         EscalationCollector(data.escalations),
         NowcastCollector(data.nowcasts),
     ]
-    return sum(len(m.samples) for c in others for m in c.collect())
+
+
+def others_series(data: SnapshotData) -> int:
+    """Series of the units', projects', escalations' and nowcasts' families."""
+    return sum(len(m.samples) for c in other_collectors(data) for m in c.collect())
 
 
 def within_limit(

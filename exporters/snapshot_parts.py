@@ -32,11 +32,7 @@ from exporters.collector import (
     forecast_samples,
     label_names,
 )
-from exporters.escalation_metrics import EscalationCollector
-from exporters.nowcast_metrics import NowcastCollector
-from exporters.project_collector import ProjectCollector
-from exporters.snapshot import OM_EOF, Snapshot, within_limit
-from exporters.unit_metrics import UnitCollector
+from exporters.snapshot import OM_EOF, Snapshot, other_collectors, within_limit
 
 Key = tuple[str, str]  # indicator, region
 Row = TypeVar("Row", CheckRow, ForecastRow)
@@ -171,13 +167,8 @@ def draw(job: Job) -> Drawn:
         headers.update(found)
     rest = job.rest
     info = _formats([KpiCollector(SnapshotData((), rest.info, ()))])
-    collectors = [
-        UnitCollector(rest.units),
-        ProjectCollector(rest.projects),
-        EscalationCollector(rest.escalations),
-        NowcastCollector(rest.nowcasts),
-    ]
-    return Drawn(parts, headers, info, _formats(collectors) if job.others else None)
+    others = _formats(other_collectors(rest)) if job.others else None
+    return Drawn(parts, headers, info, others)
 
 
 class _Families(Collector):
