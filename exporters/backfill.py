@@ -40,7 +40,8 @@ SELECT f.indicator, f.region, f.horizon, f.point, f.lower80, f.upper80, f.lower9
 FROM forecast_results f LEFT JOIN indicators i ON i.id = f.indicator
 WHERE f.point IS NOT NULL
 """
-NOT_HISTORY = {"kpiwatch_kpi_stale"}  # says whether a release is late now, not then
+# whether a release is late now and when it is due, not then
+NOT_HISTORY = {"kpiwatch_kpi_stale", "kpiwatch_kpi_next_release_due_timestamp_seconds"}
 
 
 def _labels(pairs: list[tuple[str, str]]) -> str:

@@ -50,7 +50,7 @@ HELP = {
     f"{P}stale": "1 when the next release is late.",
     f"{P}target_met_probability": "Probability of meeting the horizon's target.",
     f"{P}horizon_end_timestamp_seconds": "End of the horizon, as a Unix time.",
-    f"{P}next_release_due_timestamp_seconds": "End of the day the next 旬 figure is due.",
+    f"{P}next_release_due_timestamp_seconds": "End of the day the next figure is due.",
     f"{P}info": "Indicator metadata: name, unit, kind, owner, illustrative (value 1).",
     f"{P}target_info": "The unit answering for a target (value 1).",
     f"{P}data_period_end_timestamp_seconds": "End of the latest period with data, Unix time.",
@@ -96,7 +96,7 @@ class CheckRow:
     horizon_end: float | None = None  # Unix time of the horizon's end
     pace_status: str = "no_data"
     owner: str = ""  # the unit answering for the target
-    due: float | None = None  # end of the day the next 旬 figure is due (旬 indicators)
+    due: float | None = None  # end of the day the next figure is due (stale after it)
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,11 @@ from exporters.unit_metrics import UnitCollector, UnitData, read_unit_data
 log = logging.getLogger(__name__)
 OM_EOF = b"# EOF\n"
 
-# Each series' latest check. A year without any figure (checked once as no_data) stands
-# for the series only when no year has one: next year's target configured early never
-# hides this year's checks, nor the new year's empty start the late figure of the last.
+# Each series' latest check, with the end of the day its next figure is due. A year
+# without any figure (checked once as no_data) stands for the series only when no year
+# has one: then the latest whose first figure is late, else the earliest. Next year's
+# target configured early never hides this year's checks, nor the new year's empty
+# start the late figure of the last, and a series that never reported is late.
 # A 旬 figure is a figure of its year: the year checks then show the year of the 旬
 # check, whose late figure (KpiDataStale) joins on the year's end and owner.
 CHECKS_SQL = """
@@ -47,19 +49,22 @@ WITH dekad_years AS (
     SELECT DISTINCT indicator, region, year FROM progress_dekads WHERE actual IS NOT NULL
 ),
 years AS (
-    SELECT p.indicator, p.region, max(p.as_of_end) AS as_of_end,
-           bool_or(p.actual IS NOT NULL) OR bool_or(d.year IS NOT NULL) AS has_data
+    SELECT p.indicator, p.region, p.year, max(p.as_of_end) AS as_of_end,
+           bool_or(p.actual IS NOT NULL) OR bool_or(d.year IS NOT NULL) AS has_data,
+           coalesce(bool_or(p.stale), false) AS late
     FROM progress p LEFT JOIN dekad_years d USING (indicator, region, year)
     GROUP BY p.indicator, p.region, p.year
 ),
 latest AS (
-    SELECT indicator, region, arg_max(as_of_end, (has_data, as_of_end)) AS as_of_end
+    SELECT indicator, region,
+           arg_max(as_of_end, (has_data, late, CASE WHEN has_data OR late THEN year
+                                                    ELSE -year END)) AS as_of_end
     FROM years GROUP BY ALL
 )
 SELECT p.indicator, p.region, p.horizon, coalesce(p.kind, ''), p.actual, p.pace_target,
        p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, coalesce(p.stale, false),
        p.year, CAST(epoch(p.horizon_end + INTERVAL 1 DAY) AS DOUBLE), coalesce(c.status, 'no_data'),
-       coalesce(p.owner, '')
+       coalesce(p.owner, ''), CAST(epoch(p.release_due + INTERVAL 1 DAY) AS DOUBLE)
 FROM progress p JOIN latest l USING (indicator, region, as_of_end)
 LEFT JOIN progress_checks c
   ON c.indicator = p.indicator AND c.region = p.region AND c.year = p.year

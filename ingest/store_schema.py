@@ -296,4 +296,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (22, register_wide.MIGRATION),
     # No table changes: the view monthly reads its 旬 from the vintages directly.
     (23, "SELECT 1;"),
+    # The day each target's next figure is due (its staleness is read from it); NULL
+    # until the next refresh judges it.
+    (24, "ALTER TABLE check_targets ADD COLUMN release_due DATE;"),
 ]

@@ -84,7 +84,8 @@ WITH h AS (
 ),
 r AS (
     SELECT h.* EXCLUDE (horizon_target), t.indicator, t.region, t.year, t.pacing, t.kind,
-           t.direction, t.stale_month, t.computed_at, t.owner, t.data_month,
+           t.direction, t.stale_month, t.computed_at, t.owner, t.data_month, t.release_due,
+           t.step,
            CASE h.horizon WHEN 'year' THEN t.annual ELSE h.horizon_target END
                AS horizon_target,
            (h.horizon_month - h.month) // t.step AS remaining
@@ -102,7 +103,9 @@ SELECT indicator, region, year, CAST(month AS INTEGER) AS month, horizon,
        CASE WHEN code >= 16 AND horizon = 'quarter' THEN 'this month is behind its own target'
             WHEN code >= 16 THEN 'the current quarter is behind' END AS cascade_note,
        pacing, rolled_up, coalesce(stale_month = month, false) AS stale, rank_in_parent,
-       computed_at, owner, data_month
+       computed_at, owner, data_month,
+       -- on a target's newest check: the day the figure after it is due
+       CASE WHEN month = coalesce(data_month, step) THEN release_due END AS release_due
 FROM r;
 
 CREATE OR REPLACE VIEW progress AS
@@ -137,7 +140,9 @@ q AS (
            CASE step WHEN 3 THEN printf('%dQ%d', year, month // 3)
                 ELSE printf('%d-%02d', year, month) END AS as_of,
            CASE step WHEN 3 THEN printf('%dQ%d', year, horizon_month // 3)
-                ELSE printf('%d-%02d', year, horizon_month) END AS horizon_label
+                ELSE printf('%d-%02d', year, horizon_month) END AS horizon_label,
+           CASE WHEN stale THEN printf('the next release is late (due %s)', release_due)
+                END AS late
     FROM p
 )
 SELECT q.indicator, q.indicator_name, q.unit, q.kind, q.owner, q.region, q.region_name,
@@ -147,8 +152,8 @@ SELECT q.indicator, q.indicator_name, q.unit, q.kind, q.owner, q.region, q.regio
        q.remaining_periods, q.status, coalesce(l.label, q.status) AS status_label,
        q.raw_status,
        CASE WHEN q.status = 'no_data' AND q.data_month IS NULL
-            THEN printf('no data for %d', q.year)
-            WHEN q.status = 'no_data' THEN 'no data for ' || q.as_of
+            THEN concat_ws('; ', printf('no data for %d', q.year), q.late)
+            WHEN q.status = 'no_data' THEN concat_ws('; ', 'no data for ' || q.as_of, q.late)
        ELSE concat_ws('; ', progress_done(q.kind, q.direction, q.actual, q.pace_target,
                                           q.gap, q.as_of),
            progress_needed(q.direction, round(q.required_rate, 2), q.horizon,
@@ -156,10 +161,10 @@ SELECT q.indicator, q.indicator_name, q.unit, q.kind, q.owner, q.region, q.regio
                            CASE q.step WHEN 3 THEN 'quarter' ELSE 'month' END,
                            q.horizon_label),
            nullif(q.cascade_note, ''),
-           CASE WHEN q.stale THEN 'the next release is late' END,
-           CASE WHEN q.rolled_up THEN 'summed from sub-regions' END)
+           q.late, CASE WHEN q.rolled_up THEN 'summed from sub-regions' END)
        END AS reason,
-       q.pacing, q.rolled_up, q.stale, q.rank_in_parent, q.computed_at, q.illustrative
+       q.pacing, q.rolled_up, q.stale, q.rank_in_parent, q.computed_at, q.illustrative,
+       q.release_due
 FROM q LEFT JOIN status_labels l ON l.status = q.status;
 
 -- Each target's latest check (indicator × region × year), every horizon: where it stands

@@ -132,8 +132,9 @@ FROM y
 CODE = "{h}_raw + 4 * {h}_sev + 16 * CAST({h}_sev > {h}_own AS INTEGER)"
 
 # Per target: the newest month of its year's data and whether January and February came
-# as one release, the month whose next release is overdue, if any, and the group it is
-# ranked in (indicator, parent region, year; none for regions without a parent).
+# as one release, when the series' next figure is due and the month it leaves late, if
+# any, and the group it is ranked in (indicator, parent region, year; none for regions
+# without a parent).
 FACTS = """
 CREATE OR REPLACE TEMP TABLE facts AS
 WITH spans AS (
@@ -150,20 +151,32 @@ t AS (
            CASE WHEN g.parent IS NOT NULL
                 THEN dense_rank() OVER (ORDER BY t.indicator, g.parent, t.year) END AS rank_group
     FROM targets_t t LEFT JOIN regions g ON g.id = t.region
+),
+d AS (
+    SELECT t.*, s.max_m, s.jan_feb, p.ym, {due} AS due
+    FROM t LEFT JOIN per_series p USING (indicator, region)
+    LEFT JOIN spans s USING (indicator, region, year)
 )
-SELECT t.target_id, t.rank_group, s.max_m, s.jan_feb, {stale} AS stale_m, p.ym
-FROM t LEFT JOIN per_series p USING (indicator, region)
-LEFT JOIN spans s USING (indicator, region, year)
+SELECT target_id, rank_group, max_m, jan_feb, {stale} AS stale_m, ym, due FROM d
 """
-# A target's newest month is stale once the next release is overdue: judged on the
-# newest month of the series (yyyymm, any year), when that falls in the target's year.
-STALE = """CASE WHEN {ym} // 100 = {year}
-     AND $today > last_day(make_date({ym} // 100, {ym} % 100, 1) + to_months({step}))
-                  + to_days(CASE {step} WHEN 3 THEN $lag_q ELSE $lag_m END)
-    THEN {ym} % 100 END"""
-# A new day re-judges the staleness of the targets a refresh does not recompute.
+# When a target's next figure is due: the end of the period after the series' newest
+# month (yyyymm, any year) plus the release lag, when that month falls in the target's
+# year; the end of the year's first period plus the lag when the year has no figure yet
+# (a series that never reported is late too). A year the series has moved past awaits
+# nothing. Staleness is only ever read from this day (STALE), so the two cannot disagree.
+DUE = """CASE WHEN {ym} // 100 = {year}
+          THEN last_day(make_date({ym} // 100, {ym} % 100, 1) + to_months({step}))
+          WHEN coalesce({ym} // 100 < {year}, true)
+          THEN last_day(make_date({year}, {step}, 1)) END
+     + to_days(CASE {step} WHEN 3 THEN $lag_q ELSE $lag_m END)"""
+# A target is stale from the day after its next figure was due; the month marked is its
+# newest check's: the series' newest month, or the year's first period checked as no_data.
+STALE = """CASE WHEN $today > {due}
+    THEN CASE WHEN {ym} // 100 = {year} THEN {ym} % 100 ELSE {step} END END"""
+# A new day re-judges the staleness of the targets a refresh does not recompute (their
+# due day stands: a change of the lags recomputes every target).
 RESTALE = "UPDATE check_targets SET stale_month = " + STALE.format(
-    ym="series_latest", year="year", step="step"
+    due="release_due", ym="series_latest", year="year", step="step"
 )
 
 # Regions are ranked within their parent by attainment (the monthly ranking of units).
@@ -175,7 +188,7 @@ TARGETS = """
 INSERT INTO check_targets
 SELECT target_id, indicator, region, year, pacing, kind, direction,
        CASE frequency WHEN 'quarterly' THEN 3 ELSE 1 END, annual, f.stale_m, now(), owner,
-       f.max_m, f.ym
+       f.max_m, f.ym, f.due
 FROM targets_t LEFT JOIN facts f USING (target_id)
 """
 # Only the targets recomputed (those in targets_t) are replaced.
@@ -191,10 +204,9 @@ def prepare_checks(
 ) -> tuple[str, str]:
     """From temp tables actuals, targets_t and curves build what the checks read, and
     return the two statements that compute and store them (run them in a transaction)."""
-    stale = STALE.format(ym="p.ym", year="t.year", step="t.step")
-    con.execute(
-        FACTS.format(stale=stale), {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly}
-    )
+    cols = {"ym": "ym", "year": "year", "step": "step"}
+    facts = FACTS.format(due=DUE.format(**cols), stale=STALE.format(due="due", **cols))
+    con.execute(facts, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
     # Windows cost a sort of all rows: run them only when some target needs them.
     row = con.execute(
         "SELECT bool_or(recover_after > 0), bool_or(f.rank_group IS NOT NULL), "

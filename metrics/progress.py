@@ -140,9 +140,7 @@ def _replace(
         )
         con.unregister("_read")
         if plan.restale:  # before the recomputed targets come back, judged already
-            s = job.settings
-            lags = {"lag_m": s.release_lag_days_monthly, "lag_q": s.release_lag_days_quarterly}
-            con.execute(RESTALE, {"today": job.today, **lags})
+            con.execute(RESTALE, {"today": job.today})
     for sql in store:
         con.execute(sql)
     if plan is None:

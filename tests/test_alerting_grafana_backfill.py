@@ -166,6 +166,7 @@ def test_backfill_uses_the_live_names_and_labels(workdir: Path) -> None:
     assert history_shapes and history_shapes <= live_shapes
     assert {n for n, _ in live_shapes} - {n for n, _ in history_shapes} <= {
         "kpiwatch_kpi_stale",
+        "kpiwatch_kpi_next_release_due_timestamp_seconds",
         "kpiwatch_kpi_info",
         "kpiwatch_kpi_data_period_end_timestamp_seconds",
     }

@@ -229,7 +229,8 @@ def test_the_metrics_say_stale_and_when_the_figure_was_due(store: tuple[Path, st
     }
     # the months are judged as before: February arrived, March is due on 25 April
     assert _sample(on_16th, "stale", "a", "year") == 0.0
-    assert 'next_release_due_timestamp_seconds{horizon="year"' not in on_16th
+    due_m = _sample(on_16th, "next_release_due_timestamp_seconds", "a", "year")
+    assert due_m == _end_of(date(2026, 4, 25))
     assert (
         'indicator="gdp",region="a"' in on_16th
         and 'stale{horizon="dekad",indicator="gdp"' not in on_16th

@@ -51,7 +51,20 @@ def test_a_year_without_figures_never_hides_one_with_them(
     assert _year_checks(config, "projects_started") == {"2026": shown}
 
 
-def test_a_series_without_any_figure_shows_its_latest_year_as_no_data(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("today", "shown"),
+    [
+        # 2026's first figure (January) was due on 25 February: 2026 is late, and shown
+        (date(2026, 11, 1), {"2026": ("no_data", "1.0")}),
+        # nothing due yet: the year whose first figure comes first
+        (date(2026, 1, 10), {"2026": ("no_data", "0.0")}),
+        # both years' first figures are late: the latest
+        (date(2027, 3, 1), {"2027": ("no_data", "1.0")}),
+    ],
+)
+def test_a_series_without_any_figure_shows_the_year_it_is_late_for(
+    tmp_path: Path, today: date, shown: dict[str, tuple[str, str]]
+) -> None:
     targets = target("energy", "CN", 50) + target("energy", "CN", 50, 2027)
-    config = pipeline(tmp_path, "2026年3月,zone_a,projects_started,ytd,40", targets)
-    assert _year_checks(config, "energy") == {"2027": ("no_data", "0.0")}
+    config = pipeline(tmp_path, "2026年3月,zone_a,projects_started,ytd,40", targets, today=today)
+    assert _year_checks(config, "energy") == shown

@@ -335,7 +335,7 @@ def test_stored_checks_survive_the_move_to_target_ids(tmp_path: Path) -> None:
     con = open_store(path)
     try:
         migrated = con.execute(
-            "SELECT * EXCLUDE (computed_at, owner, data_month) FROM progress_checks "
+            "SELECT * EXCLUDE (computed_at, owner, data_month, release_due) FROM progress_checks "
             "ORDER BY indicator, horizon"
         ).fetchall()
     finally:

@@ -101,7 +101,12 @@ def test_a_target_whose_year_has_no_data_is_a_visible_no_data_check(tmp_path: Pa
         ("projects_started", "2025-01", "no_data"),
         ("gdp_growth", "2025Q1", "no_data"),
     }
-    assert {r["reason"] for r in rows} == {"no data for 2025"}
+    # the series has moved on to 2026: 2025 awaits nothing; gdp_growth never reported,
+    # and its 2025 was late once Q1's figure was 30 days overdue
+    assert {r["indicator"]: r["reason"] for r in rows} == {
+        "projects_started": "no data for 2025",
+        "gdp_growth": "no data for 2025; the next release is late (due 2025-04-30)",
+    }
 
 
 def test_non_finite_targets_are_refused(tmp_path: Path) -> None:

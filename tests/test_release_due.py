@@ -1,0 +1,217 @@
+"""When a month's or quarter's next figure is due: the day /metrics, the board and the
+stale flag share, for series that report and for series that never have."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from exporters.snapshot import read_snapshot_data, render
+from ingest.store import open_store
+
+KPIWATCH = Path(sys.executable).parent / "kpiwatch"
+DAYS = ("2026-04-25", "2026-05-01")
+
+# gdp is monthly: a has January and February 2026, d all of 2025, n nothing at all.
+# gdp_q is quarterly: a has 2026Q1, n nothing. Lags: 25 days a month, 30 a quarter.
+CONFIG = """
+[store]
+path = "store.duckdb"
+
+[[regions]]
+id = "a"
+name = "甲"
+
+[[regions]]
+id = "d"
+name = "丁"
+
+[[regions]]
+id = "n"
+name = "无"
+
+[[indicators]]
+id = "gdp"
+name = "GDP"
+unit = "亿元"
+kind = "flow"
+
+[[indicators]]
+id = "gdp_q"
+name = "季度GDP"
+unit = "亿元"
+kind = "flow"
+frequency = "quarterly"
+
+[[sources]]
+name = "figures"
+path = "figures_*.csv"
+layout = "long"
+columns = { period = "期", region = "地区", series = "指标", value = "数值" }
+"""
+TARGETS = [("gdp", "a", 2026), ("gdp", "n", 2026), ("gdp", "d", 2025)]
+TARGETS += [("gdp_q", "a", 2026), ("gdp_q", "n", 2026)]
+ROWS = ["2026-01,甲,gdp,100", "2026-02,甲,gdp,100", "2026Q1,甲,gdp_q,300"]
+ROWS += [f"2025-{m:02d},丁,gdp,100" for m in range(1, 13)]
+
+
+def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(KPIWATCH), "--config", str(tmp / "config.toml"), *args]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def _metrics(tmp: Path) -> str:
+    con = open_store(tmp / "store.duckdb", read_only=True)
+    try:
+        return render(read_snapshot_data(con), 0.0, 100_000).text.decode()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The store, and its metrics after a refresh on each of DAYS (the second re-judges
+    the targets it does not recompute)."""
+    tmp = tmp_path_factory.mktemp("releasedue")
+    targets = "".join(
+        f'\n[[targets]]\nindicator = "{i}"\nregion = "{r}"\nyear = {y}\nannual = 1200\n'
+        for i, r, y in TARGETS
+    )
+    (tmp / "config.toml").write_text(CONFIG + targets, encoding="utf-8")
+    (tmp / "figures_1.csv").write_text("期,地区,指标,数值\n" + "\n".join(ROWS) + "\n", "utf-8")
+    loaded = _run(tmp, "ingest")
+    assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+    seen = {}
+    for day in DAYS:
+        refreshed = _run(tmp, "refresh", "--today", day)
+        assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
+        seen[day] = _metrics(tmp)
+    return tmp, seen
+
+
+def _end_of(day: date) -> float:
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC).timestamp()
+
+
+def _samples(metrics: str, name: str) -> dict[tuple[str, str, str, str], float]:
+    """(indicator, region, horizon, year) -> value of one KPI family."""
+    pattern = (
+        rf'^kpiwatch_kpi_{name}{{horizon="(\w+)",indicator="(\w+)",region="(\w+)",'
+        rf'year="(\d+)"}} (\S+)$'
+    )
+    found = re.findall(pattern, metrics, re.M)
+    return {(i, r, h, y): float(v) for h, i, r, y, v in found}
+
+
+# (indicator, region, year): the day the next figure is due, and whether it is late on
+# each of DAYS (from the day after the due day)
+DUE = {
+    ("gdp", "a", "2026"): (date(2026, 4, 25), (0.0, 1.0)),  # March: 31 March + 25 days
+    ("gdp", "n", "2026"): (date(2026, 2, 25), (1.0, 1.0)),  # never reported: January's
+    ("gdp", "d", "2025"): (date(2026, 2, 25), (1.0, 1.0)),  # December in: next January's
+    ("gdp_q", "a", "2026"): (date(2026, 7, 30), (0.0, 0.0)),  # Q2: 30 June + 30 days
+    ("gdp_q", "n", "2026"): (date(2026, 4, 30), (0.0, 1.0)),  # never reported: Q1's
+}
+
+
+def test_months_and_quarters_export_the_day_their_next_figure_is_due(
+    store: tuple[Path, dict[str, str]],
+) -> None:
+    for n, day in enumerate(DAYS):
+        metrics = store[1][day]
+        due = _samples(metrics, "next_release_due_timestamp_seconds")
+        stale = _samples(metrics, "stale")
+        # every horizon of a series carries its day; quarterly series have no month
+        for (ind, region, year), (when, late) in DUE.items():
+            horizons = ("year", "quarter") if ind == "gdp_q" else ("year", "quarter", "month")
+            for h in horizons:
+                assert due[(ind, region, h, year)] == _end_of(when), (ind, region, h, day)
+                assert stale[(ind, region, h, year)] == late[n], (ind, region, h, day)
+        assert len(due) == 13  # one series per indicator × region × horizon
+        # the flag is read from the day: stale exactly when the day has ended
+        judged = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
+        assert all(stale[k] == float(judged >= v) for k, v in due.items())
+        check = subprocess.run(
+            ["promtool", "check", "metrics"], input=metrics, capture_output=True, text=True
+        )
+        assert check.returncode == 0 and not check.stdout.strip(), check.stdout + check.stderr
+
+
+def test_the_progress_view_gives_the_day_on_the_newest_check(
+    store: tuple[Path, dict[str, str]],
+) -> None:
+    con = open_store(store[0] / "store.duckdb", read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT indicator, region, as_of, release_due, stale FROM progress "
+            "WHERE horizon = 'year' ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [
+        ("gdp", "a", "2026-01", None, False),
+        ("gdp", "a", "2026-02", date(2026, 4, 25), True),
+        ("gdp", "d", "2025-01", None, False),
+        *[("gdp", "d", f"2025-{m:02d}", None, False) for m in range(2, 12)],
+        ("gdp", "d", "2025-12", date(2026, 2, 25), True),
+        ("gdp", "n", "2026-01", date(2026, 2, 25), True),  # its one no_data check
+        ("gdp_q", "a", "2026Q1", date(2026, 7, 30), False),
+        ("gdp_q", "n", "2026Q1", date(2026, 4, 30), True),
+    ]
+
+
+def test_the_board_says_when_the_late_figure_was_due(store: tuple[Path, dict[str, str]]) -> None:
+    board = _run(store[0], "status")
+    assert board.returncode == 0, board.stderr
+    text = " ".join(board.stdout.replace("│", " ").split())
+    assert text.count("the next release is late") == 3, text  # a's, n's and n's quarter
+    assert "the next release is late (due 2026-04-25)" in text
+    assert "no data for 2026; the next release is late (due 2026-02-25)" in text
+    assert "no data for 2026; the next release is late (due 2026-04-30)" in text
+
+
+def _found(tmp: Path, metrics: str, items: dict[str, list[str]]) -> str:
+    """promtool's complaints (none: it agrees) about whether each alert's generated
+    expression finds exactly its items in the exported series, scraped once a minute."""
+    done = _run(tmp, "rules", "-o", str(tmp / "rules"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    groups = yaml.safe_load((tmp / "rules" / "kpiwatch-rules.yml").read_text(encoding="utf-8"))
+    exprs = {r.get("alert"): r["expr"] for g in groups["groups"] for r in g["rules"]}
+    series = [
+        {"series": f'{name[:-1]},job="kpiwatch",instance="a"}}', "values": f"{value}x30"}
+        for name, value in re.findall(r"^(kpiwatch_kpi_\w+\{.*\}) (\S+)$", metrics, re.M)
+    ]
+    tests = [
+        {
+            "expr": f"count by (indicator, region, horizon, year) ({exprs[alert]})",
+            "eval_time": "20m",
+            "exp_samples": [{"labels": item, "value": 1} for item in found],
+        }
+        for alert, found in items.items()
+    ]
+    test = {"interval": "1m", "input_series": series, "promql_expr_test": tests}
+    out = tmp / "pages.yml"
+    out.write_text(yaml.safe_dump({"tests": [test]}, allow_unicode=True), encoding="utf-8")
+    run = subprocess.run(["promtool", "test", "rules", str(out)], capture_output=True, text=True)
+    return "" if run.returncode == 0 else run.stdout + run.stderr
+
+
+def test_a_series_that_never_reported_pages_once_as_late(
+    store: tuple[Path, dict[str, str]],
+) -> None:
+    """KpiDataStale finds each late series once; no figure is not behind pace, so nothing
+    else pages for the missing figures."""
+    tmp, seen = store
+    late = [
+        f'{{horizon="year", indicator="{i}", region="{r}", year="{y}"}}'
+        for (i, r, y), (_, flags) in DUE.items()
+        if flags[1]
+    ]
+    others = ("KpiBehindPace", "KpiForecastShortfall", "KpiForecastAtRisk")
+    assert not _found(tmp, seen[DAYS[1]], {"KpiDataStale": late} | {a: [] for a in others})
