@@ -153,16 +153,17 @@ def _tables(s: DashboardSettings) -> list[Any]:
     ]
 
 
-# A release row: the year check carries the month's (or quarter's) staleness, the 旬 check
-# the 旬's and the day its figure is due. Noon of that day reads as the same date in
-# every time zone from UTC-12 to UTC+11 (the metric is the end of the day, UTC).
-RELEASES = f'{KPI}stale{{{LIVE},horizon=~"year|dekad"}}'
-DUE_DAY = f"1000 * ({KPI}next_release_due_timestamp_seconds{{{LIVE}}} - 43200)"
+# A release row: the year check carries the month's (or quarter's) staleness and the day
+# its next figure is due, the 旬 check the 旬's. Noon of that day reads as the same date
+# in every time zone from UTC-12 to UTC+11 (the metric is the end of the day, UTC).
+RELEASE_ROWS = f'{LIVE},horizon=~"year|dekad"'
+RELEASES = f"{KPI}stale{{{RELEASE_ROWS}}}"
+DUE_DAY = f"1000 * ({KPI}next_release_due_timestamp_seconds{{{RELEASE_ROWS}}} - 43200)"
 
 
 def _releases() -> Any:
-    """Per indicator and region: whether the next figure is late, and the day a 旬
-    figure is due, month or quarter releases and 旬 releases in rows of their own."""
+    """Per indicator and region: whether the next figure is late and the day it is due,
+    month or quarter releases and 旬 releases in rows of their own."""
     late = ValueMap(
         options={
             "0": ValueMappingResult(text="on time", color="blue", index=0),
@@ -176,8 +177,9 @@ def _releases() -> Any:
         table.Panel()
         .title("Next figure due, and late figures (旬, months, quarters)")
         .description(
-            "Late: the next figure is past its release lag ([checks] release_lag_days_*). "
-            "The due day is shown for indicators published per 旬."
+            "Late: the next figure is past the day it was due, the end of the period after "
+            "the newest plus its release lag ([checks] release_lag_days_*); a series without "
+            "a figure in its target's year awaits the year's first period."
         )
         .datasource(DS)
         .height(10)

@@ -338,7 +338,9 @@ def test_the_release_table_says_when_figures_are_due_and_which_are_late(
 ) -> None:
     """Judged on 1 November 2026: zone_b's October 中旬 was due on 25 October (its 上旬 is
     the newest), zone_a's 下旬 is due on 5 November; retail's September was due on 25
-    October (September's end plus 25 days); the other months and quarters are on time."""
+    October (September's end plus 25 days); the other months and quarters are on time:
+    November's projects by 25 December, fai_d's October (its 旬 incomplete) by 25
+    November, GDP's Q4 by 30 January (the quarter's end plus 30 days)."""
     panel = next(
         p for p in load(demo, "kpiwatch-overview")["panels"] if p["title"].startswith("Next")
     )
@@ -361,9 +363,17 @@ def test_the_release_table_says_when_figures_are_due_and_which_are_late(
         ("fai_d", "zone_a", "dekad"): 0,
         ("fai_d", "zone_b", "dekad"): 1,
     }
-    noon = {"zone_a": "2026-11-05T12:00:00+00:00", "zone_b": "2026-10-25T12:00:00+00:00"}
+    noon = {
+        ("fai_d", "zone_a", "dekad"): "2026-11-05",
+        ("fai_d", "zone_b", "dekad"): "2026-10-25",
+        ("fai_d", "zone_a", "year"): "2026-11-25",
+        ("fai_d", "zone_b", "year"): "2026-11-25",
+        ("projects_started", "west_coast", "year"): "2026-12-25",
+        ("retail", "CN", "year"): "2026-10-25",
+        ("gdp_growth", "CN", "year"): "2027-01-30",
+    }
     assert rows(due) == {
-        ("fai_d", r, "dekad"): 1000 * datetime.fromisoformat(t).timestamp() for r, t in noon.items()
+        k: 1000 * datetime.fromisoformat(f"{t}T12:00:00+00:00").timestamp() for k, t in noon.items()
     }
     assert panel["fieldConfig"]["defaults"]["unit"] == "time:YYYY-MM-DD"
     words = panel["fieldConfig"]["defaults"]["mappings"][0]["options"]
