@@ -12,7 +12,8 @@ import io
 import math
 import threading
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,8 @@ ACTUAL, PACE, TARGET, FORECAST = "#1f4e99", "#7f7f7f", "#c0392b", "#e67e22"
 WIDE_MARGINS = (0.07, 0.11, 0.99, 0.97)
 # Below this many figures, starting worker processes costs more than it saves.
 PARALLEL_FROM = 8
-# Charts a worker draws at a time: a stopping service waits for at most one such
-# chunk a worker (about a second), not for a whole page of thousands of charts.
+# Charts a worker draws at a time: a page of thousands of charts is many chunks, and
+# a drawing called off drops those not started.
 CHUNK = 64
 # Seconds between looks at the cancel flag while chunks are drawn.
 POLL = 0.5
@@ -98,26 +99,37 @@ def render(
     charts: Sequence[Chart], workers: int = 1, cancel: threading.Event | None = None
 ) -> list[str]:
     """Each chart as SVG text, in order; drawn in `workers` processes when there are many.
-    Setting `cancel` stops the drawing (DrawingCancelled) once the chunks in hand are done."""
+    Setting `cancel` stops the drawing (DrawingCancelled) and its workers at once."""
     if workers <= 1 or len(charts) < PARALLEL_FROM:
         return draw_many(charts)
     size = min(CHUNK, max(1, math.ceil(len(charts) / (4 * workers))))
     chunks = [charts[i : i + size] for i in range(0, len(charts), size)]
-    pool = process_pool(workers)
-    try:
-        futures = [pool.submit(draw_many, chunk) for chunk in chunks]
-        _wait_all(futures, cancel or threading.Event())
-    finally:
-        # cancelled: the chunks not started are dropped, the ones drawing end on their own
-        pool.shutdown(wait=not (cancel and cancel.is_set()), cancel_futures=True)
+    cancel = cancel or threading.Event()
+    # leaving the block on DrawingCancelled (or any error) ends the workers mid-chunk
+    with process_pool(workers) as pool:
+        try:
+            # checked once the pool is known to a stopping service: it is stopped either
+            # by the service or here, never left drawing
+            _check(cancel)
+            futures = [pool.submit(draw_many, chunk) for chunk in chunks]
+            _wait_all(futures, cancel)
+        except DrawingCancelled:
+            raise
+        except (BrokenProcessPool, CancelledError, RuntimeError):
+            _check(cancel)  # the pool was stopped under it: the drawing is called off
+            raise
     return [svg for f in futures for svg in f.result()]
+
+
+def _check(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise DrawingCancelled("the bulletin's drawing was called off")
 
 
 def _wait_all(futures: list[Future[list[str]]], cancel: threading.Event) -> None:
     pending = set(futures)
     while pending:
-        if cancel.is_set():
-            raise DrawingCancelled("the bulletin's drawing was called off")
+        _check(cancel)
         done, pending = wait(pending, timeout=POLL, return_when=FIRST_COMPLETED)
         for f in done:
             f.result()  # a chart that failed fails the page now

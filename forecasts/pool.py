@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from types import TracebackType
 
 from threadpoolctl import threadpool_limits
 
@@ -49,11 +51,55 @@ def _start_worker(parent: int) -> None:
     threadpool_limits(1)
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
+class WorkerPool(ProcessPoolExecutor):
+    """A process pool that can be stopped at once: its pending work dropped, its workers
+    ended mid-task. Leaving its `with` block on an error or an interrupt stops it so:
+    nobody waits for results no one will read (a stopping service, Ctrl-C)."""
+
+    def stop(self) -> None:
+        """Drop the pending work and end the workers now."""
+        workers = self._processes  # shutdown() forgets them; a submit under way adds to it
+        self.shutdown(wait=False, cancel_futures=True)
+        for worker in list((workers or {}).values()):
+            # SIGKILL: a worker holds nothing to clean up, and must not be able to refuse
+            # (SIGTERM waits while a worker is stopped); the pool's thread then sees it
+            # gone and cleans up
+            worker.kill()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        if exc_type is None:
+            return super().__exit__(exc_type, exc, tb)
+        self.stop()
+        return None
+
+
+# The pools alive in this process, for a stopping service to end whatever they are doing
+# wherever they were started (the refresh, the bulletin's drawing, a page asked for).
+_live: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def process_pool(workers: int) -> WorkerPool:
     """A spawn-started pool of single-threaded workers that die with this process."""
-    return ProcessPoolExecutor(
+    pool = WorkerPool(
         workers,
         mp_context=get_context("spawn"),
         initializer=_start_worker,
         initargs=(os.getpid(),),
     )
+    with _live_lock:
+        _live.add(pool)
+    return pool
+
+
+def stop_all() -> None:
+    """Stop every pool of this process now (see WorkerPool.stop)."""
+    with _live_lock:
+        pools = list(_live)
+    for pool in pools:
+        pool.stop()

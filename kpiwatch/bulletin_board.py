@@ -74,8 +74,8 @@ class Bulletins:
             self._drawer.start()
 
     def close(self) -> None:
-        """Call off the page being drawn: a stopping service waits for the chart chunks
-        in hand (about a second), not for a whole page of thousands of charts."""
+        """Call off the pages being drawn, in the background or on request: their chart
+        workers end at once, mid-chunk."""
         self._stop.set()
 
     def drawing(self) -> bool:
@@ -126,7 +126,9 @@ class Bulletins:
         if found is not None:
             return 200, found
         try:
-            html = self._build(config, key, current)
+            html = self._build(config, key, current, self._stop)
+        except DrawingCancelled:
+            return 503, b"the service is stopping\n"
         except UsageError as exc:  # no such month, region or unit: the reason, not a page
             return 404, f"{exc}\n".encode()
         except (StoreError, duckdb.Error, OSError) as exc:
@@ -137,10 +139,10 @@ class Bulletins:
         return 200, html
 
     @staticmethod
-    def _build(config: Config, key: Key, current: bool) -> bytes:
+    def _build(config: Config, key: Key, current: bool, cancel: threading.Event) -> bytes:
         """A page built on request; the current month's reloads itself on a wall screen."""
         reload = RELOAD_SECONDS if current else None
-        return build(config, Request(*key), generated=_now(), reload=reload).encode("utf-8")
+        return build(config, Request(*key), _now(), reload, cancel).encode("utf-8")
 
     def _keep(self, key: Key, html: bytes) -> None:
         """Keep a page until the next refresh; the oldest built on request goes first."""

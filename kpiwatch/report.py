@@ -63,13 +63,18 @@ def below(config: Config, region: str) -> tuple[str, ...]:
 
 
 def build(
-    config: Config, request: Request, generated: str | None = None, reload: int | None = None
+    config: Config,
+    request: Request,
+    generated: str | None = None,
+    reload: int | None = None,
+    cancel: threading.Event | None = None,
 ) -> str:
-    """The bulletin page; a month without checks or an unknown unit is a UsageError."""
+    """The bulletin page; a month without checks or an unknown unit is a UsageError;
+    `cancel` calls the drawing off (DrawingCancelled)."""
     parse_month(request.month)  # a malformed month never opens the store
     with read_store(config) as con:
         found = collect(con, config, request)
-    return page(found, generated, reload)
+    return page(found, generated, reload, cancel)
 
 
 def collect(

@@ -36,7 +36,7 @@ from exporters.snapshotfile import (
     snapshot_path,
 )
 from exporters.webconfig import WebConfig, load_web_config
-from forecasts.pool import process_pool
+from forecasts.pool import process_pool, stop_all
 from ingest.errors import IngestError, KpiwatchError, StageError, StoreError
 from ingest.store import open_store
 from kpiwatch import app
@@ -222,11 +222,11 @@ class Service:
             log.warning("the snapshot is served but could not be saved: %s", exc)
 
     def close(self) -> None:
-        """Stop the loop, the render worker and the bulletin's drawing."""
+        """Stop the loop and the bulletin's drawing; end every worker process now, whatever
+        it is doing (an operator's stop must not wait for charts or forecasts)."""
         self.triggers.stop.set()
         self.bulletins.close()
-        if self._renderer is not None:
-            self._renderer.shutdown(cancel_futures=True)
+        stop_all()  # the render worker, the bulletin's chart workers, any other pool
 
     def _serve(self, snapshot: Snapshot) -> None:
         self.health.series.set(snapshot.series)

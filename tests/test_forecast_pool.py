@@ -1,15 +1,23 @@
 """One BLAS thread wherever forecasts are fitted: in the pool's workers and in-process,
-including the BLAS that scipy's optimisers load on first use."""
+including the BLAS that scipy's optimisers load on first use; a pool stopped, or left on
+an interrupt, ends its busy workers at once."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
+import threading
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
+import pytest
 from threadpoolctl import threadpool_info
 
-from forecasts.pool import process_pool
+from forecasts.pool import process_pool, stop_all
+from tests.service_helpers import wait_for
 
 
 def _threads_after_fitting() -> dict[str, int]:
@@ -47,3 +55,64 @@ def test_in_process_fits_run_on_one_blas_thread_in_every_library() -> None:
     threads = json.loads(out.stdout)
     assert threads
     assert all(n == 1 for n in threads.values()), threads
+
+
+def _read(path: str) -> str:
+    """In a worker: wait until the test writes to the named pipe."""
+    with open(path, encoding="utf-8") as pipe:
+        return pipe.read()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _release(pipe: Path) -> None:
+    """Let a worker still reading the pipe go (a failed test leaves no process behind)."""
+    with contextlib.suppress(OSError):  # ENXIO: nobody reads it any more
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def _interrupted(pipe: Path, pids: list[int]) -> None:
+    with contextlib.suppress(KeyboardInterrupt), process_pool(1) as pool:
+        pids.append(pool.submit(os.getpid).result(timeout=120))
+        pool.submit(_read, str(pipe))
+        raise KeyboardInterrupt  # Ctrl-C while the forecasts run
+
+
+def test_a_pool_left_on_an_interrupt_ends_its_busy_worker_at_once(tmp_path: Path) -> None:
+    pipe = tmp_path / "hold"
+    os.mkfifo(pipe)
+    pids: list[int] = []
+    leaving = threading.Thread(target=_interrupted, args=(pipe, pids), daemon=True)
+    leaving.start()
+    try:
+        leaving.join(120)  # a bound that only ends a hung test: a waiting pool never returns
+        assert not leaving.is_alive(), "the pool waited for its busy worker"
+        wait_for(lambda: not _alive(pids[0]), 30, "the worker ended")
+    finally:
+        _release(pipe)
+
+
+def test_stop_all_ends_the_busy_pools_of_the_process(tmp_path: Path) -> None:
+    pipe = tmp_path / "hold"
+    os.mkfifo(pipe)
+    pools = [process_pool(1), process_pool(1)]
+    try:
+        pids = [pool.submit(os.getpid).result(timeout=120) for pool in pools]
+        busy = [pool.submit(_read, str(pipe)) for pool in pools]
+        wait_for(lambda: all(f.running() for f in busy), 120, "the workers busy")
+        stop_all()
+        for future in busy:
+            with pytest.raises(BrokenProcessPool):
+                future.result(timeout=120)
+        wait_for(lambda: not any(_alive(pid) for pid in pids), 30, "the workers ended")
+        with process_pool(1) as later:  # a pool made afterwards works as ever
+            assert later.submit(os.getpid).result(timeout=120) > 0
+    finally:
+        _release(pipe)
+        for pool in pools:
+            pool.shutdown(wait=False)
