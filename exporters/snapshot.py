@@ -39,7 +39,8 @@ OM_EOF = b"# EOF\n"
 
 # Each series' latest check, with the end of the day its next figure is due. A year
 # without any figure (checked once as no_data) stands for the series only when no year
-# has one: then the latest whose first figure is late, else the earliest. Next year's
+# has one: then the latest whose first figure (month, quarter or 旬) is late, else the
+# earliest. Next year's
 # target configured early never hides this year's checks, nor the new year's empty
 # start the late figure of the last, and a series that never reported is late.
 # A 旬 figure is a figure of its year: the year checks then show the year of the 旬
@@ -48,11 +49,13 @@ CHECKS_SQL = """
 WITH dekad_years AS (
     SELECT DISTINCT indicator, region, year FROM progress_dekads WHERE actual IS NOT NULL
 ),
+dekad_late AS ({dekad_late}),
 years AS (
     SELECT p.indicator, p.region, p.year, max(p.as_of_end) AS as_of_end,
            bool_or(p.actual IS NOT NULL) OR bool_or(d.year IS NOT NULL) AS has_data,
-           coalesce(bool_or(p.stale), false) AS late
+           coalesce(bool_or(p.stale), false) OR bool_or(l.year IS NOT NULL) AS late
     FROM progress p LEFT JOIN dekad_years d USING (indicator, region, year)
+    LEFT JOIN dekad_late l USING (indicator, region, year)
     GROUP BY p.indicator, p.region, p.year
 ),
 latest AS (
@@ -115,7 +118,7 @@ def expose(own_text: bytes, own_openmetrics: bytes, snapshot: Snapshot | None) -
 # as horizon "dekad"; a 旬 indicator's with whether its next 旬 figure is late and the
 # end of the day it was due (metrics.dekad_stale), once the checks have judged it. A
 # year without any figure (checked once as no_data) stands for the series only when no
-# year has one: next year's target configured early never hides this year's check.
+# year has one: then the year its release row judges (metrics.dekad_stale), else the latest.
 DEKADS_SQL = """
 SELECT d.indicator, d.region, 'dekad', coalesce(i.kind, ''), d.actual, d.pace_target,
        d.dekad_target, d.attainment, d.gap, NULL, d.status, {stale}, d.year,
@@ -124,15 +127,24 @@ FROM (SELECT *, bool_or(actual IS NOT NULL) OVER (PARTITION BY indicator, region
           AS has_data FROM progress_dekads) d
 LEFT JOIN indicators i ON i.id = d.indicator {join}
 QUALIFY row_number() OVER (PARTITION BY d.indicator, d.region
-                           ORDER BY d.has_data DESC, d.period_end DESC) = 1
+                           ORDER BY d.has_data DESC, {judged} DESC, d.period_end DESC) = 1
 """
 RELEASES = {
     "stale": "coalesce(r.stale, false)",
     "due": "CAST(epoch(r.due + INTERVAL 1 DAY) AS DOUBLE)",
     "join": "LEFT JOIN dekad_releases r "
     "ON r.indicator = d.indicator AND r.region = d.region AND r.year = d.year",
+    "judged": "r.year IS NOT NULL",
+    # a 旬 series late in a year without figures makes that year its months' year too
+    "dekad_late": "SELECT indicator, region, year FROM dekad_releases WHERE stale",
 }
-NO_RELEASES = {"stale": "false", "due": "NULL", "join": ""}
+NO_RELEASES = {
+    "stale": "false",
+    "due": "NULL",
+    "join": "",
+    "judged": "false",
+    "dekad_late": "SELECT '' AS indicator, '' AS region, 0 AS year WHERE false",
+}
 
 
 def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None) -> SnapshotData:
@@ -160,13 +172,13 @@ def _quoted(name: str) -> str:
 def _read_kpis(
     con: duckdb.DuckDBPyConnection,
 ) -> tuple[list[CheckRow], list[IndicatorInfo], list[tuple[str, str, float]], list[ForecastRow]]:
-    checks = [CheckRow(*r) for r in con.execute(CHECKS_SQL).fetchall()]
     judged = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name = 'main' AND table_name = 'dekad_releases'"
     ).fetchall()[0][0]
-    dekads = DEKADS_SQL.format(**(RELEASES if judged else NO_RELEASES))
-    checks += [CheckRow(*r) for r in con.execute(dekads).fetchall()]
+    releases = RELEASES if judged else NO_RELEASES
+    checks = [CheckRow(*r) for r in con.execute(CHECKS_SQL.format(**releases)).fetchall()]
+    checks += [CheckRow(*r) for r in con.execute(DEKADS_SQL.format(**releases)).fetchall()]
     checks.sort(key=lambda c: (c.indicator, c.region, c.horizon))
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
     ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]

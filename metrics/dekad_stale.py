@@ -4,8 +4,10 @@ A series' newest 旬 figure ends on day E; the next 旬 ends on day N (the 10th,
 or the month's last day), and its figure is due on N + `[checks] release_lag_days_dekad`
 days. From the day after, the series is stale. A region without 旬 figures of its own
 (flows and stocks, summed from its children) has a 旬 once all its children have it: its
-newest is the oldest of its children's newest. Judged on every run of the checks, so a
-new day re-judges it; the monthly staleness (metrics.checks) is untouched.
+newest is the oldest of its children's newest. A series without any 旬 figure awaits the
+first 旬 of its targets' year, due on 10 January + the lag: the latest year whose first
+旬 is overdue, else the earliest (as the months, metrics.checks). Judged on every run of
+the checks, so a new day re-judges it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ GROUP BY ALL
 _CREATE = f"""
 CREATE OR REPLACE TABLE {TABLE} (
     indicator VARCHAR NOT NULL, region VARCHAR NOT NULL, year INTEGER NOT NULL,
-    latest_end DATE NOT NULL, next_period VARCHAR NOT NULL, due DATE NOT NULL,
+    latest_end DATE, next_period VARCHAR NOT NULL, due DATE NOT NULL,
     stale BOOLEAN NOT NULL, judged_on DATE NOT NULL
 )
 """
@@ -45,10 +47,15 @@ class DekadRelease:
 
     indicator: str
     region: str
-    latest_end: date  # last day of the newest 旬 with a figure
+    latest_end: date | None  # last day of the newest 旬 with a figure (None: none yet)
     next_period: str  # the 旬 whose figure is awaited, 2026-03-D1
     due: date  # the last day its figure may arrive on
     stale: bool
+
+    @property
+    def year(self) -> int:
+        """The year the series is judged in: its newest figure's, else the awaited 旬's."""
+        return self.latest_end.year if self.latest_end else int(self.next_period[:4])
 
 
 def next_due(latest_end: date, lag_days: int) -> tuple[str, date]:
@@ -67,18 +74,31 @@ def dekad_releases(
 ) -> list[DekadRelease]:
     """The release state of every series a target on a 旬 indicator watches."""
     published = per_dekad(indicators.values())
-    asked = {(t.indicator, t.region) for t in targets if t.indicator in published}
+    asked: dict[tuple[str, str], set[int]] = {}
+    for t in targets:
+        if t.indicator in published:
+            asked.setdefault((t.indicator, t.region), set()).add(t.year)
     if not asked:
         return []
     kids = region_children(regions)
-    newest = _newest(con, with_descendants(asked, kids), today)
+    newest = _newest(con, with_descendants(set(asked), kids), today)
     out = []
-    for ind, region in sorted(asked):
+    for (ind, region), years in sorted(asked.items()):
         latest = _rolled(newest, ind, region, indicators[ind].kind, kids)
-        if latest is not None:
+        if latest is None:
+            label, due = first_due(sorted(years), lag_days, today)
+        else:
             label, due = next_due(latest, lag_days)
-            out.append(DekadRelease(ind, region, latest, label, due, today > due))
+        out.append(DekadRelease(ind, region, latest, label, due, today > due))
     return out
+
+
+def first_due(years: Sequence[int], lag_days: int, today: date) -> tuple[str, date]:
+    """A series without figures: the first 旬 of the latest year it is overdue for, else of
+    the earliest year, and the day its figure is due."""
+    dues = [next_due(date(y - 1, 12, 31), lag_days) for y in years]
+    overdue = [d for d in dues if today > d[1]]
+    return overdue[-1] if overdue else dues[0]
 
 
 def _newest(
@@ -121,7 +141,7 @@ def _row(r: DekadRelease, today: date) -> tuple[object, ...]:
     return (
         r.indicator,
         r.region,
-        r.latest_end.year,
+        r.year,
         r.latest_end,
         r.next_period,
         r.due,

@@ -12,6 +12,7 @@ import yaml
 from exporters.snapshot import read_snapshot_data, render
 from ingest.store import open_store
 from tests.test_dekad_indicators import _run, store_rows
+from tests.test_release_due import _found
 
 # a reports 10 a 旬 from 2026's first 旬 to March's 上旬; b reports nothing. a's targets
 # for 2025 (before its figures) and 2027 (configured early) have no figure in their year.
@@ -93,6 +94,9 @@ def test_the_board_and_the_metrics_show_it(store: Path) -> None:
     text = " ".join(board.stdout.replace("│", " ").split())
     years = re.findall(r"no data for (\d{4}(?:-\d\d-D\d)?)", text)
     assert sorted(years) == ["2025", "2026", "2026", "2027"]  # the year, not its first 旬
+    # b never reported: its first 旬 was due on 15 January (10 January + 5 days)
+    late = "no data for 2026; the figure for 2026-01-D1 is late (due 2026-01-15)"
+    assert text.count(late) == 2 and text.count("is late") == 2, text
     con = open_store(store / "store.duckdb", read_only=True)
     try:
         metrics = render(read_snapshot_data(con), 0.0, 100_000).text.decode()
@@ -106,7 +110,15 @@ def test_the_board_and_the_metrics_show_it(store: Path) -> None:
     nodata = ',status="no_data"'
     assert sample("status", "fai_d", "b", nodata) == [("2026", "1.0")]
     assert sample("status", "rate_d", "b", nodata) == [("2026", "1.0")]
-    assert sample("stale", "fai_d", "b") == [("2026", "0.0")]  # nothing was ever due
+    for indicator in ("fai_d", "rate_d"):
+        assert sample("stale", indicator, "b") == [("2026", "1.0")]
+        due = sample("next_release_due_timestamp_seconds", indicator, "b")
+        assert due == [("2026", "1.7685216e+09")]  # the end of 15 January 2026, UTC
+    # its late first figure pages once, as the 旬's (its January is late too, since 25
+    # February), and a's 中旬 of March is not due before 25 March
+    dekad = '{{horizon="dekad", indicator="{}", region="b", year="2026"}}'
+    items = {"KpiDataStale": [dekad.format("fai_d"), dekad.format("rate_d")]}
+    assert not _found(store, metrics, items | {"KpiBehindPace": [], "KpiBehindDekad": []})
     # a's 2026 check stands for it: neither the year before its figures nor the next
     assert sample("actual", "fai_d", "a") == [("2026", "70.0")]
 
@@ -165,3 +177,30 @@ def _pages(tmp: Path, metrics: str, alert: str, item: str) -> bool:
     out.write_text(yaml.safe_dump({"tests": [test]}, allow_unicode=True), encoding="utf-8")
     run = subprocess.run(["promtool", "test", "rules", str(out)], capture_output=True, text=True)
     return run.returncode == 0
+
+
+def test_a_series_that_never_reported_pages_once_at_the_years_turn(tmp_path: Path) -> None:
+    """On 20 January 2027 b's first 旬 of 2027 is overdue (15 January) and its January of
+    2026 long since: the months show 2027 as the 旬 does, so the 旬 item alone pages."""
+    targets = "".join(
+        f'\n[[targets]]\nindicator = "fai_d"\nregion = "b"\nyear = {y}\nannual = 360\n'
+        for y in (2026, 2027)
+    )
+    (tmp_path / "config.toml").write_text(CONFIG + targets, encoding="utf-8")
+    (tmp_path / "dekads_1.csv").write_text("旬,地区,指标,数值\n2026-01-D1,甲,fai_d,1\n", "utf-8")
+    for args in (("ingest",), ("refresh", "--today", "2027-01-20")):
+        done = _run(tmp_path, *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+    con = open_store(tmp_path / "store.duckdb", read_only=True)
+    try:
+        metrics = render(read_snapshot_data(con), 0.0, 100_000).text.decode()
+    finally:
+        con.close()
+    stale = re.findall(
+        r'^kpiwatch_kpi_stale\{horizon="(\w+)",[^}]*year="(\d+)"\} (\S+)$', metrics, re.M
+    )
+    assert set(stale) == {
+        (h, "2027", "1.0" if h == "dekad" else "0.0") for h in ("dekad", "month", "quarter", "year")
+    }
+    item = '{horizon="dekad", indicator="fai_d", region="b", year="2027"}'
+    assert not _found(tmp_path, metrics, {"KpiDataStale": [item]})

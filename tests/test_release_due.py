@@ -181,8 +181,12 @@ def _found(tmp: Path, metrics: str, items: dict[str, list[str]]) -> str:
     expression finds exactly its items in the exported series, scraped once a minute."""
     done = _run(tmp, "rules", "-o", str(tmp / "rules"))
     assert done.returncode == 0, done.stdout + done.stderr
-    groups = yaml.safe_load((tmp / "rules" / "kpiwatch-rules.yml").read_text(encoding="utf-8"))
-    exprs = {r.get("alert"): r["expr"] for g in groups["groups"] for r in g["rules"]}
+    exprs = {
+        r.get("alert"): r["expr"]
+        for path in (tmp / "rules").glob("*-rules.yml")
+        for g in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
+        for r in g["rules"]
+    }
     series = [
         {"series": f'{name[:-1]},job="kpiwatch",instance="a"}}', "values": f"{value}x30"}
         for name, value in re.findall(r"^(kpiwatch_kpi_\w+\{.*\}) (\S+)$", metrics, re.M)
