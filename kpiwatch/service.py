@@ -15,8 +15,6 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,16 +25,9 @@ from exporters.collector import SnapshotData
 from exporters.health import ServiceHealth
 from exporters.http import Hooks, MetricsServer, SnapshotHolder, Timeouts
 from exporters.listen import parse_listen
-from exporters.snapshot import Snapshot, read_snapshot_data, render
-from exporters.snapshot_parts import Drawn, Pending, SnapshotParts, draw
-from exporters.snapshotfile import (
-    load_snapshot,
-    remove_leftovers,
-    save_snapshot,
-    snapshot_path,
-)
+from exporters.snapshot import Snapshot, read_snapshot_data
 from exporters.webconfig import WebConfig, load_web_config
-from forecasts.pool import process_pool, stop_all
+from forecasts.pool import stop_all
 from ingest.errors import IngestError, KpiwatchError, StageError, StoreError
 from ingest.store import open_store
 from kpiwatch import app
@@ -44,6 +35,7 @@ from kpiwatch.bulletin_board import Bulletins
 from kpiwatch.config import Config, load_config
 from kpiwatch.inbox import Inbox
 from kpiwatch.inbox import listing as inbox_listing
+from kpiwatch.snapshots import Snapshots, first_line
 from kpiwatch.storefaults import classify
 
 log = logging.getLogger("kpiwatch")
@@ -73,8 +65,7 @@ class Service:
         self.triggers = Triggers(threading.Event(), threading.Event())
         self.inbox = Inbox()
         self.store_fault = False  # the last refresh failed on the store's file
-        self._renderer: ProcessPoolExecutor | None = None
-        self._parts = SnapshotParts()  # the last snapshot's targets, drawn again only if changed
+        self.snapshots = Snapshots(self.health, self.holder, self._failed)
         self.bulletins = Bulletins()
 
     # -- the refresh -------------------------------------------------------------
@@ -88,7 +79,8 @@ class Service:
             if con is None:
                 return False  # stopped while the store was locked
             try:
-                snapshot = self._rendered(self._render(self._pipeline(con, config), config), config)
+                data = self._pipeline(con, config)
+                snapshot = self.snapshots.rendered(self.snapshots.render(data, config), config)
                 # /metrics has the release before the bulletin is read (on a big store that
                 # takes longer than the refresh); the refresh is done and counted, and the
                 # service ready, only once the store is closed
@@ -103,7 +95,7 @@ class Service:
             self.holder.health_changed()
             return False
         self._served(snapshot, started)
-        self._save(snapshot, config)
+        self.snapshots.save(snapshot, config)
         self.bulletins.rebuild()  # the wall board shows what the metrics show
         return True
 
@@ -112,7 +104,7 @@ class Service:
         self.health.last_success.set(time.time())
         self.health.refreshes.inc()
         self.health.store_worked()
-        self._serve(snapshot)
+        self.snapshots.serve(snapshot)
         log.info("refresh done: %d series in %.2fs", snapshot.series, time.monotonic() - started)
 
     def _pipeline(self, con: duckdb.DuckDBPyConnection, config: Config) -> SnapshotData:
@@ -185,42 +177,6 @@ class Service:
             return con
         return None
 
-    def _render(self, data: SnapshotData, config: Config) -> tuple[Pending, Future[Drawn]]:
-        """Draw the targets whose rows changed in a worker process: drawing is pure Python
-        and would hold the GIL, stalling scrapes for as long as it runs."""
-        if self._renderer is None:
-            self._renderer = process_pool(1)
-        try:
-            todo, job = self._parts.job(data, config.server.max_series, time.time())
-            return todo, self._renderer.submit(draw, job)
-        except ValueError as exc:  # rows the snapshot cannot splice: a reading bug
-            raise self._failed("snapshot", exc, config) from exc
-        except BrokenProcessPool as exc:
-            self._renderer = None
-            raise self._failed("snapshot", exc, config) from exc
-
-    def _rendered(self, rendering: tuple[Pending, Future[Drawn]], config: Config) -> Snapshot:
-        """The snapshot spliced from the drawn targets and the kept ones; a failure is the
-        snapshot stage's."""
-        todo, drawing = rendering
-        try:
-            return self._parts.snapshot(todo, drawing.result())
-        except BrokenProcessPool as exc:
-            self._renderer = None
-            raise self._failed("snapshot", exc, config) from exc
-        except Exception as exc:  # a rendering bug must not take the service down
-            log.exception("snapshot rendering failed")
-            raise self._failed("snapshot", exc, config) from exc
-
-    def _save(self, snapshot: Snapshot, config: Config) -> None:
-        """Keep the snapshot beside the store for the next start; serving goes on if not."""
-        try:
-            save_snapshot(snapshot_path(config.store_path), snapshot)
-        except OSError as exc:
-            self.health.store_failed(self._reason(exc, config))
-            self.holder.health_changed()
-            log.warning("the snapshot is served but could not be saved: %s", exc)
-
     def close(self) -> None:
         """Stop the loop and the bulletin's drawing; end every worker process now, whatever
         it is doing (an operator's stop must not wait for charts or forecasts)."""
@@ -228,49 +184,9 @@ class Service:
         self.bulletins.close()
         stop_all()  # the render worker, the bulletin's chart workers, any other pool
 
-    def _serve(self, snapshot: Snapshot) -> None:
-        self.health.series.set(snapshot.series)
-        self.health.dropped.set(snapshot.dropped)
-        self.health.ready.set(1)
-        self.holder.set(snapshot)
-
     def load_last_snapshot(self) -> None:
         """Serve the saved snapshot, else what the store holds, before the first refresh."""
-        config = self.config
-        path = snapshot_path(config.store_path)
-        with contextlib.suppress(OSError):  # only this service writes them: a kill left them
-            remove_leftovers(path)
-        try:
-            saved = load_snapshot(path)
-        except (ValueError, OSError) as exc:
-            log.warning("not serving the saved snapshot: %s", exc)
-            saved = None
-        if saved is not None:
-            self.health.last_success.set(saved.built_at)  # the age alerts see stays true
-            self._serve(saved)
-            log.info("serving the snapshot saved at %s", time.ctime(saved.built_at))
-            return
-        if config.store_path.exists():
-            self._load_from_store(config)
-
-    def _load_from_store(self, config: Config) -> None:
-        try:
-            con = open_store(config.store_path, True, config.store.memory_limit)
-        except StoreError as exc:
-            reason = self._reason(exc, config)
-            self.health.store_failed(reason)
-            self.holder.health_changed()
-            log.warning("cannot read the last snapshot (%s): %s", reason, first_line(exc))
-            return
-        try:
-            data = read_snapshot_data(con, self.today)
-        except duckdb.Error as exc:
-            log.warning("no snapshot read from the store: %s", first_line(exc))
-            return
-        finally:
-            with contextlib.suppress(duckdb.Error):
-                con.close()
-        self._serve(render(data, time.time(), config.server.max_series))
+        self.snapshots.load_last(self.config, self.today)
 
     # -- reload ------------------------------------------------------------------
     def web_config(self, config: Config) -> WebConfig:
@@ -398,12 +314,6 @@ def serve(
 def timeouts(config: Config) -> Timeouts:
     server = config.server
     return Timeouts(server.handshake_timeout_seconds, server.idle_timeout_seconds)
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an error's message, or its type when it has none."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def refresh_token(config: Config) -> str | None:

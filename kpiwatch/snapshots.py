@@ -1,0 +1,129 @@
+"""The refresh's snapshot steps: the changed targets drawn in a worker process and spliced
+with the kept ones, the result served and saved beside the store; at start, the saved
+snapshot (or what the store holds) served before the first refresh."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from datetime import date
+
+import duckdb
+
+from exporters.collector import SnapshotData
+from exporters.health import ServiceHealth
+from exporters.http import SnapshotHolder
+from exporters.snapshot import Snapshot, read_snapshot_data, render
+from exporters.snapshot_parts import Drawn, Pending, SnapshotParts, draw
+from exporters.snapshotfile import load_snapshot, remove_leftovers, save_snapshot, snapshot_path
+from forecasts.pool import process_pool
+from ingest.errors import StageError, StoreError
+from ingest.store import open_store
+from kpiwatch.config import Config
+from kpiwatch.storefaults import classify
+
+log = logging.getLogger("kpiwatch")
+# The targets not drawn again, and the drawing of the others under way.
+Rendering = tuple[Pending, Future[Drawn]]
+# Counts a failed stage and gives the error that fails the refresh.
+Failed = Callable[[str, BaseException, Config], StageError]
+
+
+class Snapshots:
+    """The snapshot served, how the next one is drawn, and its copy beside the store."""
+
+    def __init__(self, health: ServiceHealth, holder: SnapshotHolder, failed: Failed) -> None:
+        self.health = health
+        self.holder = holder
+        self._failed = failed
+        self._renderer: ProcessPoolExecutor | None = None
+        self._parts = SnapshotParts()  # the last snapshot's targets, drawn again only if changed
+
+    def render(self, data: SnapshotData, config: Config) -> Rendering:
+        """Draw the targets whose rows changed in a worker process: drawing is pure Python
+        and would hold the GIL, stalling scrapes for as long as it runs."""
+        if self._renderer is None:
+            self._renderer = process_pool(1)
+        try:
+            todo, job = self._parts.job(data, config.server.max_series, time.time())
+            return todo, self._renderer.submit(draw, job)
+        except ValueError as exc:  # rows the snapshot cannot splice: a reading bug
+            raise self._failed("snapshot", exc, config) from exc
+        except BrokenProcessPool as exc:
+            self._renderer = None
+            raise self._failed("snapshot", exc, config) from exc
+
+    def rendered(self, rendering: Rendering, config: Config) -> Snapshot:
+        """The snapshot spliced from the drawn targets and the kept ones; a failure is the
+        snapshot stage's."""
+        todo, drawing = rendering
+        try:
+            return self._parts.snapshot(todo, drawing.result())
+        except BrokenProcessPool as exc:
+            self._renderer = None
+            raise self._failed("snapshot", exc, config) from exc
+        except Exception as exc:  # a rendering bug must not take the service down
+            log.exception("snapshot rendering failed")
+            raise self._failed("snapshot", exc, config) from exc
+
+    def save(self, snapshot: Snapshot, config: Config) -> None:
+        """Keep the snapshot beside the store for the next start; serving goes on if not."""
+        try:
+            save_snapshot(snapshot_path(config.store_path), snapshot)
+        except OSError as exc:
+            self.health.store_failed(classify(exc, config.store_path))
+            self.holder.health_changed()
+            log.warning("the snapshot is served but could not be saved: %s", exc)
+
+    def serve(self, snapshot: Snapshot) -> None:
+        self.health.series.set(snapshot.series)
+        self.health.dropped.set(snapshot.dropped)
+        self.health.ready.set(1)
+        self.holder.set(snapshot)
+
+    def load_last(self, config: Config, today: date | None) -> None:
+        """Serve the saved snapshot, else what the store holds, before the first refresh."""
+        path = snapshot_path(config.store_path)
+        with contextlib.suppress(OSError):  # only this service writes them: a kill left them
+            remove_leftovers(path)
+        try:
+            saved = load_snapshot(path)
+        except (ValueError, OSError) as exc:
+            log.warning("not serving the saved snapshot: %s", exc)
+            saved = None
+        if saved is not None:
+            self.health.last_success.set(saved.built_at)  # the age alerts see stays true
+            self.serve(saved)
+            log.info("serving the snapshot saved at %s", time.ctime(saved.built_at))
+            return
+        if config.store_path.exists():
+            self._load_from_store(config, today)
+
+    def _load_from_store(self, config: Config, today: date | None) -> None:
+        try:
+            con = open_store(config.store_path, True, config.store.memory_limit)
+        except StoreError as exc:
+            reason = classify(exc, config.store_path)
+            self.health.store_failed(reason)
+            self.holder.health_changed()
+            log.warning("cannot read the last snapshot (%s): %s", reason, first_line(exc))
+            return
+        try:
+            data = read_snapshot_data(con, today)
+        except duckdb.Error as exc:
+            log.warning("no snapshot read from the store: %s", first_line(exc))
+            return
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.close()
+        self.serve(render(data, time.time(), config.server.max_series))
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
