@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,17 +15,16 @@ import pandas as pd
 from ingest.errors import IngestError, RowError, StoreError
 from ingest.loader import SeriesReport
 from ingest.register import RegisterRows, read_register
-from ingest.register_counts import write_counts, write_sums
+from ingest.register_counts import known_now, write_counts, write_sums
 from ingest.register_csv import stage_register
 from ingest.register_fast import stage_wide
 from ingest.register_schema import Register
 from ingest.register_versions import (
-    changed_stats,
-    compare,
     layout_id,
     layout_nodes,
     remap,
-    store_versions,
+    store_in_order,
+    store_late,
     widen,
 )
 from ingest.schema import Indicator, Region
@@ -187,11 +187,15 @@ def _store(
         sync_registers(con, registers)
         layout = layout_id(con, register.name, nodes)
         remap(con, register.name, layout, nodes)
-        compare(con, register.name, len(nodes))
-        stats = changed_stats(con)
+        load_id = int(
+            con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
+        )
+        if known_now(con, known):  # every version it replaces is known before it
+            stats = store_in_order(con, register.name, layout, len(nodes), load_id)
+        else:
+            stats = store_late(con, register.name, layout, len(nodes), load_id, known)
         unchanged = projects - stats[0] - stats[1]
-        load_id = _record_load(con, register.name, path, digest, known, rows_read, stats, unchanged)
-        store_versions(con, register.name, layout, len(nodes), load_id, known)
+        _record_load(con, register.name, path, digest, known, rows_read, stats, unchanged, load_id)
         missing = _record_absences(con, register.name, load_id, projects)
         counts = write_counts(con, load_id, known)
         counts += write_sums(con, register.name, load_id, known)
@@ -238,16 +242,15 @@ def _record_load(
     rows_read: int,
     stats: tuple[int, int, int, int],
     unchanged: int,
-) -> int:
-    """Add the load to `loads` (new, changed and unchanged projects); return its id."""
-    load_id = int(con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0])
+    load_id: int,
+) -> None:
+    """Add the load to `loads` (new, changed and unchanged projects)."""
     con.execute(
         "INSERT INTO loads (load_id, source, file, sha256, known_from, loaded_at, rows_read, "
         "new_values, revised_values, unchanged_values) "
         "VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?, ?)",
         [load_id, name, str(path), digest, known, rows_read, stats[0], stats[1], unchanged],
     )
-    return load_id
 
 
 def _record_absences(
@@ -273,29 +276,27 @@ def _record_absences(
 
 
 def sync_registers(con: duckdb.DuckDBPyConnection, registers: Sequence[Register]) -> None:
-    """Mirror the configured registers' nodes, settings and counts into their tables."""
-    con.execute("DELETE FROM register_nodes")
-    con.execute("DELETE FROM register_settings")
-    con.execute("DELETE FROM register_counts")
-    con.execute("DELETE FROM register_sums")
-    for r in registers:
-        con.executemany(
-            "INSERT INTO register_nodes VALUES (?, ?, ?, ?, ?)",
-            [(r.name, n.id, i + 1, n.name, n.unit) for i, n in enumerate(r.nodes)],
-        )
-        con.execute(
-            "INSERT INTO register_settings VALUES (?, ?, ?)",
-            [r.name, r.stuck_after_days, r.illustrative],
-        )
-        for c in r.counts:
-            con.execute(
-                "INSERT INTO register_counts VALUES (?, ?, ?, ?, ?)",
-                [c.indicator, r.name, c.node, c.min_investment, c.confirmed_only],
-            )
-        for m in r.sums:
-            con.execute(
-                "INSERT INTO register_sums VALUES (?, ?, ?)", [m.indicator, r.name, m.field]
-            )
+    """Mirror the configured registers' nodes, settings and counts into their tables
+    (only those that differ: rewriting a table costs a load more than reading it)."""
+    wanted: dict[str, list[tuple[object, ...]]] = {
+        "register_nodes": [
+            (r.name, n.id, i + 1, n.name, n.unit) for r in registers for i, n in enumerate(r.nodes)
+        ],
+        "register_settings": [(r.name, r.stuck_after_days, r.illustrative) for r in registers],
+        "register_counts": [
+            (c.indicator, r.name, c.node, c.min_investment, c.confirmed_only)
+            for r in registers
+            for c in r.counts
+        ],
+        "register_sums": [(m.indicator, r.name, m.field) for r in registers for m in r.sums],
+    }
+    for table, rows in wanted.items():
+        if Counter(con.execute(f"SELECT * FROM {table}").fetchall()) == Counter(rows):
+            continue
+        con.execute(f"DELETE FROM {table}")
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
 
 
 def _sha256(path: Path) -> str:

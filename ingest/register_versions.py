@@ -1,9 +1,11 @@
 """A register load's versions: the file's projects compared with the latest, stored wide.
 
 The staged file (incoming_wide: one row per project, node dates in lists in the load's
-layout) is compared with project_latest; projects that differ become rows of
-project_history, and project_latest is brought up to date unless a version known later
-holds (a load dated before the latest adds history only, node by node).
+layout) is compared with each project's latest state (project_latest); projects that
+differ become rows of project_wide. In a load dated after every other, each such row is
+its project's latest state from then on: compared and written in one statement, each
+version once. A load dated before the latest adds history only, and the latest states it
+changes node by node are merged rows of their own.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from datetime import datetime
 import duckdb
 
 from ingest.readers import quote_text
-from ingest.register_counts import known_now
 from ingest.register_schema import Register
 from ingest.register_wide import sparse
 
@@ -82,16 +83,15 @@ def remap(con: duckdb.DuckDBPyConnection, name: str, layout: int, nodes: list[st
     """Rewrite the register's latest versions stored in another layout into this one."""
     moved = ", ".join(
         f"{c} = CASE WHEN p.{c} IS NOT NULL THEN list_transform(m.idx, lambda i: p.{c}[i]) END"
-        for c in _LISTS
+        for c in (*_LISTS, "node_lines", "node_loads")
     )
     con.execute(
         f"""
-        UPDATE project_latest p
-        SET layout = $layout, {moved},
-            node_loads = list_transform(m.idx, lambda i: p.node_loads[i])
+        UPDATE project_wide p
+        SET layout = $layout, {moved}
         FROM (SELECT layout AS old, list_transform($nodes, lambda n: list_position(nodes, n))
                   AS idx FROM register_layouts) m
-        WHERE p.register = $reg AND p.layout <> $layout AND m.old = p.layout
+        WHERE p.current AND p.register = $reg AND p.layout <> $layout AND m.old = p.layout
         """,
         {"layout": layout, "nodes": nodes, "reg": name},
     )
@@ -130,8 +130,92 @@ def compare(con: duckdb.DuckDBPyConnection, name: str, count: int) -> None:
     )
 
 
-def changed_stats(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
-    """New projects, changed projects, changed nodes, nodes planned later than before."""
+Stats = tuple[int, int, int, int]
+
+
+def store_in_order(
+    con: duckdb.DuckDBPyConnection, name: str, layout: int, count: int, load_id: int
+) -> Stats:
+    """Write the file's new and changed projects as their latest state, compared with the
+    latest in the same statement; retire the rows they replace. Return the load's new
+    projects, changed projects, changed nodes and nodes planned later than before."""
+    # each node's test written out (the layout's node count is known): cheaper than a
+    # lambda over eight lists
+    loads = ", ".join(
+        f"CASE WHEN {_differs(_LISTS, f'[{k}]')} THEN $load_id ELSE c.node_loads[{k}] END"
+        for k in range(1, count + 1)
+    )
+    slips = " + ".join(
+        f"coalesce(i.planned[{k}] > c.planned[{k}], false)::INT" for k in range(1, count + 1)
+    )
+    details = _differs(_DETAILS)
+    params = {"reg": name, "layout": layout, "load_id": load_id}
+    con.execute(
+        f"""
+        INSERT INTO project_wide
+        SELECT $reg, project, {", ".join(_DETAILS)}, $layout, {", ".join(_LISTS)}, node_lines,
+               $load_id, line, CASE WHEN details_changed THEN $load_id ELSE prior_load END,
+               node_loads, slips, true, false
+        FROM (
+            SELECT i.*, c.project IS NULL OR {details} AS details_changed,
+                   [{loads}] AS node_loads, {slips or "0"} AS slips,
+                   c.details_load AS prior_load
+            FROM incoming_wide i
+            LEFT JOIN (SELECT * FROM project_wide WHERE current AND register = $reg) c
+                USING (project)
+            WHERE c.project IS NULL OR {details} OR {_differs(_LISTS)})
+        WHERE details_changed OR list_contains(node_loads, $load_id)
+        """,
+        params,
+    )
+    mine = "SELECT project FROM project_wide WHERE load_id = $load_id AND register = $reg"
+    retired = _retire(con, name, load_id, mine)
+    row = con.execute(
+        """
+        SELECT count(*), count(*) FILTER (details_load = load_id),
+               coalesce(sum(list_count(list_filter(node_loads, lambda x: x = load_id))), 0),
+               coalesce(sum(slips), 0)
+        FROM project_wide WHERE load_id = ? AND NOT merged
+        """,
+        [load_id],
+    ).fetchall()[0]
+    new = int(row[0]) - retired
+    return new, int(row[1]) - new, int(row[2]), int(row[3])
+
+
+def _differs(columns: tuple[str, ...], at: str = "") -> str:
+    """Whether the file's row i and the latest state c differ in any of the columns (NULLs
+    equal), one test per column: cheaper than comparing two row values."""
+    return " OR ".join(f"i.{c}{at} IS DISTINCT FROM c.{c}{at}" for c in columns)
+
+
+def _retire(con: duckdb.DuckDBPyConnection, name: str, load_id: int, projects: str) -> int:
+    """The latest states of `projects` (a query) other than this load's are latest no
+    more: a version stays as history, a merged state (never a version) goes. Return how
+    many there were."""
+    params = {"reg": name, "load_id": load_id}
+    mine = (
+        f"v.current AND v.register = $reg AND v.load_id <> $load_id AND v.project IN ({projects})"
+    )
+    gone = con.execute(f"DELETE FROM project_wide v WHERE v.merged AND {mine}", params)
+    n = int(gone.fetchall()[0][0])
+    kept = con.execute(
+        f"UPDATE project_wide v SET current = false WHERE NOT v.merged AND {mine}", params
+    )
+    return n + int(kept.fetchall()[0][0])
+
+
+def store_late(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    layout: int,
+    count: int,
+    load_id: int,
+    known: datetime,
+) -> Stats:
+    """A load dated before the latest: its changed projects as history, and the latest
+    states it changes (node by node) as merged rows. Return store_in_order's figures."""
+    compare(con, name, count)
     row = con.execute(
         """
         SELECT count(*) FILTER (NOT known), count(*) FILTER (known AND details_changed),
@@ -140,52 +224,19 @@ def changed_stats(con: duckdb.DuckDBPyConnection) -> tuple[int, int, int, int]:
         FROM changed_wide
         """
     ).fetchall()[0]
-    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
-
-
-def store_versions(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    layout: int,
-    count: int,
-    load_id: int,
-    known: datetime,
-) -> None:
-    """Add the changed projects to project_history and bring project_latest up to date."""
-    params = {"reg": name, "layout": layout, "load_id": load_id}
     con.execute(
         f"""
-        INSERT INTO project_history
+        INSERT INTO project_wide
         SELECT $reg, project, {", ".join(_DETAILS)}, $layout, {", ".join(_LISTS)}, node_lines,
-               details_changed, nodes_changed, $load_id, line
+               $load_id, line, CASE WHEN details_changed THEN $load_id END,
+               list_transform(nodes_changed, lambda x: CASE WHEN x THEN $load_id END), slips,
+               false, false
         FROM changed_wide
         """,
-        params,
+        {"reg": name, "layout": layout, "load_id": load_id},
     )
-    if known_now(con, known):  # every version it replaces is known before it
-        _replace_latest(con, name, "changed_wide")
-        con.execute(
-            f"""
-            INSERT INTO project_latest
-            SELECT $reg, project, {", ".join(_DETAILS)},
-                   CASE WHEN details_changed THEN $load_id ELSE prior_load END, $layout,
-                   {", ".join(_LISTS)},
-                   list_transform(range(1, {count + 1}), lambda k:
-                       CASE WHEN nodes_changed[k] THEN $load_id ELSE prior_loads[k] END)
-            FROM changed_wide
-            """,
-            params,
-        )
-    else:
-        _merge_late(con, name, layout, count, load_id, known)
-
-
-def _replace_latest(con: duckdb.DuckDBPyConnection, name: str, table: str) -> None:
-    con.execute(
-        "DELETE FROM project_latest "
-        f"WHERE register = ? AND project IN (SELECT project FROM {table})",
-        [name],
-    )
+    _merge_late(con, name, layout, count, load_id, known)
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
 def _known_by(con: duckdb.DuckDBPyConnection, known: datetime) -> str:
@@ -232,6 +283,14 @@ def _merge_late(
         """),
         {"reg": name, "layout": layout, "load_id": load_id},
     )
-    _replace_latest(con, name, "merged_latest")
-    con.execute("INSERT INTO project_latest SELECT * FROM merged_latest")
+    _retire(con, name, load_id, "SELECT project FROM merged_latest")
+    con.execute(
+        f"""
+        INSERT INTO project_wide
+        SELECT register, project, {", ".join(_DETAILS)}, layout, {", ".join(_LISTS)}, NULL,
+               $load_id, NULL, load_id, node_loads, 0, true, true
+        FROM merged_latest
+        """,
+        {"load_id": load_id},
+    )
     con.execute("DROP TABLE merged_latest")

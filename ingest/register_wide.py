@@ -1,12 +1,13 @@
 """The project register stored wide: one row per project version, its node dates in lists.
 
-A load writes one row for each project that changed (project_history) and keeps each
-project's latest state in one row (project_latest): ten times fewer rows than one per
-node. The lists follow the node order of a layout (register_layouts), one per register
-and node list, so a node list changed in config never misreads older rows. The narrow
-relations analysts and the other views read — project_rows, node_rows (a row only where
-the load changed that part), project_rows_current, node_rows_current — are views over
-these with the same columns and rows as when they were tables.
+A load writes one row for each project that changed (project_wide) and flags it the
+project's latest state (`current`), so each version is written once: ten times fewer rows
+than one per node. The lists follow the node order of a layout (register_layouts), one per
+register and node list, so a node list changed in config never misreads older rows.
+project_history (every version) and project_latest (each project's latest state) are views
+over it, and so are the narrow relations analysts and the other views read — project_rows,
+node_rows (a row only where the load changed that part), project_rows_current,
+node_rows_current — with the same columns and rows as when they were tables.
 """
 
 from __future__ import annotations
@@ -148,12 +149,54 @@ DROP TABLE node_rows; DROP TABLE project_rows;
 )
 
 _PROJECT_COLUMNS = "name, region, unit, supporting, investment, category, funds, progress"
+_LIST_COLUMNS = ", ".join(LISTS)
 
-# The narrow relations, as the tables they were.
+# Each version written once: project_history's rows, each flagged while it is its
+# project's latest state (current), with the load of its details and of each node's dates
+# (details_load, node_loads: project_latest's load_id and node_loads). What a load changed
+# is where those loads are its own. A latest state merged from a load dated before the
+# latest (and each latest state an older store kept apart) is a row of its own, `merged`:
+# current, never a version. slips: nodes planned later than in the row it replaced.
+ONE_COPY = f"""
+CREATE TABLE project_wide (
+    register VARCHAR NOT NULL, project VARCHAR NOT NULL, name VARCHAR, region VARCHAR NOT NULL,
+    unit VARCHAR, supporting VARCHAR, investment DOUBLE, category VARCHAR, funds DOUBLE,
+    progress DOUBLE, layout INTEGER NOT NULL, planned DATE[], reported DATE[],
+    confirmed DATE[], confirmed_by VARCHAR[], node_lines BIGINT[], load_id BIGINT NOT NULL,
+    line BIGINT, details_load BIGINT, node_loads BIGINT[], slips INTEGER NOT NULL,
+    current BOOLEAN NOT NULL, merged BOOLEAN NOT NULL
+);
+INSERT INTO project_wide
+SELECT register, project, {_PROJECT_COLUMNS}, layout, {_LIST_COLUMNS}, node_lines, load_id, line,
+       CASE WHEN details_changed THEN load_id END,
+       list_transform(nodes_changed, lambda x: CASE WHEN x THEN load_id END), 0, false, false
+FROM project_history;
+INSERT INTO project_wide
+SELECT register, project, {_PROJECT_COLUMNS}, layout, {_LIST_COLUMNS}, NULL, load_id, NULL, load_id,
+       node_loads, 0, true, true
+FROM project_latest;
+DROP TABLE project_history; DROP TABLE project_latest;
+"""
+
+
+# The two relations a load once wrote apart, and the narrow ones, as the tables they were.
+# The narrow ones read project_wide itself: a node changed where its load is the row's.
 VIEWS = f"""
+CREATE OR REPLACE VIEW project_history AS
+SELECT register, project, {_PROJECT_COLUMNS}, layout, {_LIST_COLUMNS}, node_lines,
+       coalesce(details_load = load_id, false) AS details_changed,
+       list_transform(node_loads, lambda x: coalesce(x = load_id, false)) AS nodes_changed,
+       load_id, line
+FROM project_wide WHERE NOT merged;
+
+CREATE OR REPLACE VIEW project_latest AS
+SELECT register, project, {_PROJECT_COLUMNS}, details_load AS load_id, layout,
+       {_LIST_COLUMNS}, node_loads
+FROM project_wide WHERE current;
+
 CREATE OR REPLACE VIEW project_rows AS
 SELECT register, project, {_PROJECT_COLUMNS}, load_id, line
-FROM project_history WHERE details_changed;
+FROM project_wide WHERE details_load = load_id AND NOT merged;
 
 CREATE OR REPLACE VIEW node_rows AS
 SELECT register, project, node, planned, reported, confirmed, confirmed_by, load_id, line
@@ -162,21 +205,22 @@ FROM (
            unnest(h.reported) AS reported, unnest(h.confirmed) AS confirmed,
            unnest(h.confirmed_by) AS confirmed_by, h.load_id,
            coalesce(unnest(h.node_lines), h.line) AS line,
-           unnest(h.nodes_changed) AS changed
-    FROM project_history h JOIN register_layouts y USING (layout)
+           unnest(h.node_loads) AS node_load
+    FROM project_wide h JOIN register_layouts y USING (layout)
+    WHERE NOT h.merged
 )
-WHERE changed;
+WHERE node_load = load_id;
 
 -- node_rows of the nodes some count counts, picked from the lists (not unnested)
 CREATE OR REPLACE VIEW counted_node_rows AS
 SELECT h.register, h.project, y.node, h.reported[y.k] AS reported,
        h.confirmed[y.k] AS confirmed, h.load_id
-FROM project_history h
+FROM project_wide h
 JOIN (SELECT y.layout, y.node, y.k
       FROM (SELECT layout, register, unnest(nodes) AS node,
                    generate_subscripts(nodes, 1) AS k FROM register_layouts) y
       SEMI JOIN register_counts c USING (register, node)) y ON y.layout = h.layout
-WHERE h.nodes_changed[y.k];
+WHERE h.node_loads[y.k] = h.load_id AND NOT h.merged;
 
 CREATE OR REPLACE VIEW project_rows_current AS
 SELECT p.register, p.project, {_PROJECT_COLUMNS}, l.known_from, p.load_id

@@ -299,4 +299,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     # The day each target's next figure is due (its staleness is read from it); NULL
     # until the next refresh judges it.
     (24, "ALTER TABLE check_targets ADD COLUMN release_due DATE;"),
+    # Each project version written once (project_wide); project_history and project_latest
+    # become views with the same rows (ingest/register_wide.py).
+    (25, register_wide.ONE_COPY),
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.register_store import RegisterReport, load_register
-from ingest.register_wide import MIGRATION
+from ingest.register_wide import MIGRATION, ONE_COPY
 from ingest.store import MIGRATIONS, open_store
 from kpiwatch.config import Config, load_config
 
@@ -149,7 +149,20 @@ def narrow(con: duckdb.DuckDBPyConnection) -> None:
         "reported, confirmed, load_id FROM node_rows SEMI JOIN register_counts "
         "USING (register, node)"
     )
-    for name in ("project_latest", "project_history", "register_layouts"):
-        con.execute(f"DROP TABLE {name}")
-    version = next(v for v, sql in MIGRATIONS if sql == MIGRATION)
+    con.execute("DROP VIEW project_latest; DROP VIEW project_history")
+    con.execute("DROP TABLE project_wide; DROP TABLE register_layouts")
+    for migration in (MIGRATION, ONE_COPY):
+        version = next(v for v, sql in MIGRATIONS if sql == migration)
+        con.execute("DELETE FROM schema_version WHERE version = ?", [version])
+
+
+def two_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Turn a store back into the two wide tables (every version, each project's latest
+    state) its views stand for, with the migration to one table not applied."""
+    for name in ("project_history", "project_latest"):
+        con.execute(f"CREATE TABLE {name}_t AS SELECT * FROM {name}")
+        con.execute(f"DROP VIEW {name}")
+        con.execute(f"ALTER TABLE {name}_t RENAME TO {name}")
+    con.execute("DROP TABLE project_wide")
+    version = next(v for v, sql in MIGRATIONS if sql == ONE_COPY)
     con.execute("DELETE FROM schema_version WHERE version = ?", [version])

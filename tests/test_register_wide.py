@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import astuple
 from datetime import date, datetime
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from tests.register_helpers import (
     project_line,
     query,
     register_config,
+    two_tables,
     write_register,
 )
 from tests.test_register_current import PAIRS
@@ -155,14 +158,17 @@ def _rows(path: Path, relation: str) -> Counter[tuple[object, ...]]:
         con.close()
 
 
-def _assert_migrates_to_the_same_rows(config: Config, tmp_path: Path) -> None:
-    """A copy of the store, put back into the narrow tables an older store holds, reads
-    the same rows in every reader once opened (migrated)."""
-    older = tmp_path / "older.duckdb"
+def _assert_migrates_to_the_same_rows(
+    config: Config, tmp_path: Path, older_form: Callable[[duckdb.DuckDBPyConnection], None] = narrow
+) -> None:
+    """A copy of the store, put back into the tables an older store holds (the narrow
+    ones, or the two wide ones), reads the same rows in every reader once opened
+    (migrated)."""
+    older = tmp_path / f"older_{older_form.__name__}.duckdb"
     shutil.copy(config.store_path, older)
     con = duckdb.connect(str(older))
     try:
-        narrow(con)
+        older_form(con)
     finally:
         con.close()
     open_store(older).close()
@@ -175,6 +181,31 @@ def test_a_store_of_narrow_tables_is_migrated_to_the_same_rows(
 ) -> None:
     config = store[0]
     _assert_migrates_to_the_same_rows(config, tmp_path)
+
+
+def test_a_store_of_two_wide_tables_is_migrated_to_the_same_rows(
+    store: tuple[Config, list[RegisterReport]], tmp_path: Path
+) -> None:
+    """Its latest states become merged rows; the next files replace them as any other."""
+    _assert_migrates_to_the_same_rows(store[0], tmp_path, two_tables)
+    # the next files (in order, then late) load the same into both
+    stores = []
+    for name in ("newer", "older_two_tables"):
+        path = tmp_path / f"{name}.duckdb"
+        if name == "newer":
+            shutil.copy(store[0].store_path, path)
+        stores.append(_with_store(store[0], path))
+    for known, planned in (("2026-07-01", "2026-12-20"), ("2026-04-20", "2026-12-30")):
+        p1 = project_line("P1", completed=(planned, ""), **P1)
+        path = write_register(tmp_path / f"next_{known}.csv", [p1])
+        reports = [astuple(_load(c, path, known)) for c in stores]
+        assert reports[0] == reports[1]
+    for relation in READERS:
+        assert _rows(stores[1].store_path, relation) == _rows(stores[0].store_path, relation)
+
+
+def _with_store(config: Config, path: Path) -> Config:
+    return config.model_copy(update={"store": config.store.model_copy(update={"path": str(path)})})
 
 
 # Records as an editor shows them: an empty line, a name with a quoted line break, a
