@@ -321,3 +321,38 @@ def test_events_keep_each_node_line_and_migrate(tmp_path: Path) -> None:
         ("started", 2, None),  # cleared by the second file
     ]
     _assert_migrates_to_the_same_rows(config, tmp_path)
+
+
+def test_the_register_tables_follow_the_config_of_each_load(tmp_path: Path) -> None:
+    """Nodes, settings and counts as configured when each file loads (kept when equal)."""
+    config = register_config(tmp_path)
+    base = config.registers[0]
+    assert base.counts, "the test register counts something"
+    changed = base.model_copy(
+        update={"stuck_after_days": base.stuck_after_days + 7, "counts": base.counts[:-1]}
+    )
+    tables = ("register_nodes", "register_settings", "register_counts", "register_sums")
+    seen = []
+    for i, register in enumerate((base, changed, changed, base)):
+        planned = {"completed": (f"2026-12-0{i + 1}", "")}  # a new file each time
+        path = write_register(tmp_path / f"r{i}.csv", [project_line("P1", **P1, **planned)])
+        con = open_store(config.store_path)
+        try:
+            load_register(
+                con,
+                path,
+                register,
+                config.indicator_map(),
+                config.regions,
+                [register],
+                known_from=datetime(2026, 3, 1 + i),
+            )
+            seen.append({t: Counter(con.execute(f"SELECT * FROM {t}").fetchall()) for t in tables})
+        finally:
+            con.close()
+        counts = {(c.indicator, c.node, c.min_investment) for c in register.counts}
+        assert {(r[0], r[2], r[3]) for r in seen[-1]["register_counts"]} == counts
+        assert set(seen[-1]["register_settings"]) == {
+            (register.name, register.stuck_after_days, register.illustrative)
+        }
+    assert seen[0] == seen[3] != seen[1] == seen[2]
