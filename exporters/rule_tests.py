@@ -66,7 +66,7 @@ def item_series(
                 for s in ("behind", "on_track"):
                     v = samples.replace("V", "1" if value == s else "0")
                     out.append(_series(field, {**labels, "status": s}, v))
-            elif field == "data_end_day":
+            elif field in ("data_end_day", "due_day"):
                 continue
             elif field == "data_end":
                 ends = {k: labels[k] for k in ("job", "instance", "indicator", "region")}
@@ -128,8 +128,9 @@ def _texts(alert: str, item: Item, f: dict[str, Any], owner: str) -> tuple[str, 
         "KpiDataStale": (
             f"{who}: the latest release has not arrived",
             "The next period's figures are later than the release calendar allows; "
-            "forecast alerts for it are held back until they arrive. Data runs to "
-            f"{f.get('data_end_day', 'n/a')}. {unit_of}",
+            "forecast alerts for it are held back until they arrive. "
+            + (f"The next figure was due by {f['due_day']}. " if "due_day" in f else "")
+            + f"Data runs to {f.get('data_end_day', 'n/a')}. {unit_of}",
         ),
     }
     return texts[alert]
@@ -180,7 +181,8 @@ ENDED: dict[str, Any] = {  # GDP of 1967: behind, forecast red, data late
 }  # fmt: skip
 JUST_ENDED: dict[str, Any] = {  # GDP of 1969, ended as the test starts; Q4 is late
     **ENDED, "horizon_end_timestamp_seconds": 0, "data_end": -86400 * 92,
-    "data_end_day": "1969-09-30",
+    "data_end_day": "1969-09-30", "next_release_due_timestamp_seconds": 86400 * 30,
+    "due_day": "1970-01-30",
 }  # fmt: skip
 ON_TRACK: dict[str, Any] = {
     **BEHIND, "pace_status": "on_track", "status": "on_track", "attainment_ratio": 1.1,

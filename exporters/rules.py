@@ -132,12 +132,18 @@ DATA_END = _number(  # the metric holds the first second after the period: show 
     "job, indicator, region",
 ).replace("{{ . | first | value | toTime", "{{ (. | first | value | toTime")
 
-DEKAD_DUE = _number(  # the end of the due day, as DATA_END: show the day itself
-    "kpiwatch_kpi_next_release_due_timestamp_seconds", 'toTime).Format "2006-01-02"', " - 86400"
-).replace("{{ . | first | value | toTime", "{{ (. | first | value | toTime")
-DEKAD_LATE = (
-    f'{{{{ if eq $labels.horizon "dekad" }}}}The next 旬\'s figure was due by {DEKAD_DUE}. '
-    "{{ end }}"
+# The day the item's next figure was due (the metric is the end of that day); the
+# sentence is left out where the series has none (a snapshot saved before it was exported).
+_DUE_QUERY = (
+    "max(last_over_time(kpiwatch_kpi_next_release_due_timestamp_seconds{"
+    + ",".join(f'{n}="%s"' for n in ITEM.split(", "))
+    + "}[GAP])) - 86400"
+)
+RELEASE_LATE = (
+    f"{{{{ with printf `{_DUE_QUERY}` "
+    + " ".join(f"$labels.{n}" for n in ITEM.split(", "))
+    + ' | query }}The next {{ if eq $labels.horizon "dekad" }}旬\'s {{ end }}figure was due by '
+    '{{ (. | first | value | toTime).Format "2006-01-02" }}. {{ end }}'
 )
 
 
@@ -165,7 +171,7 @@ TARGET_TEXTS = {
         "warning",
         f"{ITEM_NAME}: the latest release has not arrived",
         "The next period's figures are later than the release calendar allows; "
-        f"forecast alerts for it are held back until they arrive. {DEKAD_LATE}"
+        f"forecast alerts for it are held back until they arrive. {RELEASE_LATE}"
         f"Data runs to {DATA_END}. "
         f"{OWNER}",
     ),
