@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 import weakref
@@ -41,6 +42,10 @@ def one_blas_thread() -> threadpool_limits:
 
 def _start_worker(parent: int) -> None:
     _exit_with_parent(parent)
+    # A terminal's Ctrl-C reaches the whole process group: the process that started the
+    # pool acts on it (it stops the pool), not each worker with a KeyboardInterrupt of its
+    # own, printed with its traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The workers are the parallelism. BLAS threads on top of them oversubscribe the
     # cores and, on the small matrices of these models, make every fit several times
     # slower (M3: 3.9 against 32 series/s on 2 cores; M3 quarterly 0.13 against 0.04 CPU

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -116,3 +117,10 @@ def test_stop_all_ends_the_busy_pools_of_the_process(tmp_path: Path) -> None:
         _release(pipe)
         for pool in pools:
             pool.shutdown(wait=False)
+
+
+def test_a_worker_leaves_ctrl_c_to_the_process_that_started_it() -> None:
+    # a terminal's Ctrl-C reaches every process of its group, workers included
+    with process_pool(1) as pool:
+        handler = pool.submit(signal.getsignal, signal.SIGINT).result(timeout=120)
+    assert handler == signal.SIG_IGN

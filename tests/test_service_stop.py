@@ -1,5 +1,6 @@
 """Stopping the service (systemctl stop, Ctrl-C) while its worker processes draw or
-forecast: it exits at once, ends every worker mid-task and leaves no partial file.
+forecast: it exits at once, ends every worker mid-task, quietly, and leaves no partial
+file.
 
 The workers are real (spawned by the service itself); the test holds them still with
 SIGSTOP, so that a chunk of charts or forecasts "never finishes" whatever the machine's
@@ -98,6 +99,7 @@ def _service(workdir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
         cwd=workdir,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, as in a terminal of its own
     )
     seen: set[int] = set()
     try:
@@ -152,13 +154,23 @@ def _page_workers(workdir: Path, port: int, proc: subprocess.Popen[bytes]) -> li
     return _hold(lambda: _workers(proc.pid)[1:], "the requested page's chart workers")
 
 
+def _sigterm(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)  # systemctl stop, docker stop
+
+
+def _ctrl_c(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches its workers too
+
+
 @pytest.mark.parametrize(
-    "busy",
-    [_forecast_workers, _chart_workers, _page_workers],
-    ids=["forecasts", "bulletin", "page-on-request"],
+    ("busy", "stop"),
+    [(_forecast_workers, _sigterm), (_chart_workers, _ctrl_c), (_page_workers, _sigterm)],
+    ids=["forecasts-sigterm", "bulletin-ctrl-c", "page-on-request-sigterm"],
 )
-def test_sigterm_ends_the_service_and_its_busy_workers_at_once(
-    tmp_path: Path, busy: Callable[[Path, int, subprocess.Popen[bytes]], list[int]]
+def test_a_stop_ends_the_service_and_its_busy_workers_at_once(
+    tmp_path: Path,
+    busy: Callable[[Path, int, subprocess.Popen[bytes]], list[int]],
+    stop: Callable[[subprocess.Popen[bytes]], None],
 ) -> None:
     workdir = tmp_path
     # the bulletin's cases draw the page without the forecasts' fans: a quicker refresh
@@ -169,13 +181,14 @@ def test_sigterm_ends_the_service_and_its_busy_workers_at_once(
         held = busy(workdir, port, proc)
         children = _children(proc.pid)
         assert set(held) <= children
-        proc.send_signal(signal.SIGTERM)
+        stop(proc)
         try:
             proc.wait(EXIT_SECONDS)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"kpiwatch serve still runs {EXIT_SECONDS} s after SIGTERM")
+            pytest.fail(f"kpiwatch serve still runs {EXIT_SECONDS} s after it was stopped")
     # every worker ended, none left running or stopped as an orphan
     wait_for(lambda: not any(_alive(p) for p in children), EXIT_SECONDS, "the workers gone")
+    # nor a word from the workers: a Ctrl-C is the service's to act on, not theirs
     log = (workdir / "serve.log").read_text(encoding="utf-8")
     assert "stopping" in log and "Traceback" not in log, log
     # no partial file: write_atomic's temp files are dot-files beside their target
