@@ -143,7 +143,9 @@ WITH spans AS (
     FROM actuals GROUP BY ALL
 ),
 per_series AS (
-    SELECT indicator, region, max(year * 100 + max_m) AS ym FROM spans GROUP BY ALL
+    SELECT indicator, region, max(year * 100 + max_m) AS ym,
+           arg_max(coalesce(jan_feb, false), year) AS jan_feb_last
+    FROM spans GROUP BY ALL
 ),
 t AS (
     SELECT t.target_id, t.indicator, t.region, t.year,
@@ -153,7 +155,9 @@ t AS (
     FROM targets_t t LEFT JOIN regions g ON g.id = t.region
 ),
 d AS (
-    SELECT t.*, s.max_m, s.jan_feb, p.ym, {due} AS due
+    SELECT t.*, s.max_m, s.jan_feb, p.ym,
+           CASE WHEN t.step = 1 AND p.jan_feb_last THEN 2 ELSE t.step END AS first_m,
+           {due} AS due
     FROM t LEFT JOIN per_series p USING (indicator, region)
     LEFT JOIN spans s USING (indicator, region, year)
 )
@@ -161,13 +165,16 @@ SELECT target_id, rank_group, max_m, jan_feb, {stale} AS stale_m, ym, due FROM d
 """
 # When a target's next figure is due: the end of the period after the series' newest
 # month (yyyymm, any year) plus the release lag, when that month falls in the target's
-# year; the end of the year's first period plus the lag when the year has no figure yet
-# (a series that never reported is late too). A year the series has moved past awaits
-# nothing. Staleness is only ever read from this day (STALE), so the two cannot disagree.
-DUE = """CASE WHEN {ym} // 100 = {year}
-          THEN last_day(make_date({ym} // 100, {ym} % 100, 1) + to_months({step}))
+# year; the end of the year's first period plus the lag after December and when the year
+# has no figure yet (a series that never reported is late too). A series whose latest
+# year came with January and February as one release awaits February's end (first_m).
+# A year the series has moved past awaits nothing. Staleness is only ever read from this
+# day (STALE), so the two cannot disagree.
+DUE = """CASE WHEN {ym} // 100 = {year} AND {ym} % 100 + {step} <= 12
+          THEN last_day(make_date({year}, {ym} % 100 + {step}, 1))
+          WHEN {ym} // 100 = {year} THEN last_day(make_date({year} + 1, {first}, 1))
           WHEN coalesce({ym} // 100 < {year}, true)
-          THEN last_day(make_date({year}, {step}, 1)) END
+          THEN last_day(make_date({year}, {first}, 1)) END
      + to_days(CASE {step} WHEN 3 THEN $lag_q ELSE $lag_m END)"""
 # A target is stale from the day after its next figure was due; the month marked is its
 # newest check's: the series' newest month, or the year's first period checked as no_data.
@@ -205,7 +212,8 @@ def prepare_checks(
     """From temp tables actuals, targets_t and curves build what the checks read, and
     return the two statements that compute and store them (run them in a transaction)."""
     cols = {"ym": "ym", "year": "year", "step": "step"}
-    facts = FACTS.format(due=DUE.format(**cols), stale=STALE.format(due="due", **cols))
+    due = DUE.format(first="first_m", **cols)
+    facts = FACTS.format(due=due, stale=STALE.format(due="due", **cols))
     con.execute(facts, {"today": today, "lag_m": lag_monthly, "lag_q": lag_quarterly})
     # Windows cost a sort of all rows: run them only when some target needs them.
     row = con.execute(

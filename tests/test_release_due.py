@@ -18,8 +18,9 @@ from ingest.store import open_store
 KPIWATCH = Path(sys.executable).parent / "kpiwatch"
 DAYS = ("2026-04-25", "2026-05-01")
 
-# gdp is monthly: a has January and February 2026, d all of 2025, n nothing at all.
-# gdp_q is quarterly: a has 2026Q1, n nothing. Lags: 25 days a month, 30 a quarter.
+# gdp is monthly: a has January and February 2026, d all of 2025, j all of 2025 with
+# January and February as one release, n nothing at all. gdp_q is quarterly: a has
+# 2026Q1, n nothing. Lags: 25 days a month, 30 a quarter.
 CONFIG = """
 [store]
 path = "store.duckdb"
@@ -31,6 +32,10 @@ name = "甲"
 [[regions]]
 id = "d"
 name = "丁"
+
+[[regions]]
+id = "j"
+name = "合"
 
 [[regions]]
 id = "n"
@@ -56,9 +61,11 @@ layout = "long"
 columns = { period = "期", region = "地区", series = "指标", value = "数值" }
 """
 TARGETS = [("gdp", "a", 2026), ("gdp", "n", 2026), ("gdp", "d", 2025)]
+TARGETS += [("gdp", "j", 2025), ("gdp", "j", 2026)]
 TARGETS += [("gdp_q", "a", 2026), ("gdp_q", "n", 2026)]
 ROWS = ["2026-01,甲,gdp,100", "2026-02,甲,gdp,100", "2026Q1,甲,gdp_q,300"]
 ROWS += [f"2025-{m:02d},丁,gdp,100" for m in range(1, 13)]
+ROWS += ["2025年1-2月,合,gdp,200"] + [f"2025-{m:02d},合,gdp,100" for m in range(3, 13)]
 
 
 def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -115,6 +122,8 @@ DUE = {
     ("gdp", "a", "2026"): (date(2026, 4, 25), (0.0, 1.0)),  # March: 31 March + 25 days
     ("gdp", "n", "2026"): (date(2026, 2, 25), (1.0, 1.0)),  # never reported: January's
     ("gdp", "d", "2025"): (date(2026, 2, 25), (1.0, 1.0)),  # December in: next January's
+    # its year with figures stands for it: January and February come as one, by 25 March
+    ("gdp", "j", "2025"): (date(2026, 3, 25), (1.0, 1.0)),
     ("gdp_q", "a", "2026"): (date(2026, 7, 30), (0.0, 0.0)),  # Q2: 30 June + 30 days
     ("gdp_q", "n", "2026"): (date(2026, 4, 30), (0.0, 1.0)),  # never reported: Q1's
 }
@@ -133,7 +142,7 @@ def test_months_and_quarters_export_the_day_their_next_figure_is_due(
             for h in horizons:
                 assert due[(ind, region, h, year)] == _end_of(when), (ind, region, h, day)
                 assert stale[(ind, region, h, year)] == late[n], (ind, region, h, day)
-        assert len(due) == 13  # one series per indicator × region × horizon
+        assert len(due) == 16  # one series per indicator × region × horizon
         # the flag is read from the day: stale exactly when the day has ended
         judged = datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()
         assert all(stale[k] == float(judged >= v) for k, v in due.items())
@@ -160,6 +169,9 @@ def test_the_progress_view_gives_the_day_on_the_newest_check(
         ("gdp", "d", "2025-01", None, False),
         *[("gdp", "d", f"2025-{m:02d}", None, False) for m in range(2, 12)],
         ("gdp", "d", "2025-12", date(2026, 2, 25), True),
+        *[("gdp", "j", f"2025-{m:02d}", None, False) for m in range(2, 12)],
+        ("gdp", "j", "2025-12", date(2026, 3, 25), True),
+        ("gdp", "j", "2026-01", date(2026, 3, 25), True),  # 2026 awaits its 1-2月 too
         ("gdp", "n", "2026-01", date(2026, 2, 25), True),  # its one no_data check
         ("gdp_q", "a", "2026Q1", date(2026, 7, 30), False),
         ("gdp_q", "n", "2026Q1", date(2026, 4, 30), True),
@@ -170,7 +182,8 @@ def test_the_board_says_when_the_late_figure_was_due(store: tuple[Path, dict[str
     board = _run(store[0], "status")
     assert board.returncode == 0, board.stderr
     text = " ".join(board.stdout.replace("│", " ").split())
-    assert text.count("the next release is late") == 3, text  # a's, n's and n's quarter
+    # a's, n's, n's quarter and j's 2026 (d's and j's 2025 are over: not on the board)
+    assert text.count("the next release is late") == 4, text
     assert "the next release is late (due 2026-04-25)" in text
     assert "no data for 2026; the next release is late (due 2026-02-25)" in text
     assert "no data for 2026; the next release is late (due 2026-04-30)" in text
