@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from ingest.errors import IngestError
 from ingest.register import parse_date
 from ingest.register_fast import plain_date, stage_wide
+from ingest.register_schema import Register
 from ingest.register_store import RegisterReport, load_register
 from ingest.store import open_store
 from kpiwatch.config import Config
@@ -36,11 +37,19 @@ ORDER = ("signed", "land", "permit", "started", "completed")
 P1 = {"signed": ("2026-01-05", "2026-01-05"), "started": ("2026-03-01", "")}
 
 
-def _load(config: Config, path: Path, known: str, nodes: tuple[str, ...] = ORDER) -> RegisterReport:
-    """Load with the register's nodes in the given order (a node left out is unconfigured)."""
-    base = config.registers[0]
-    by_id = {n.id: n for n in base.nodes}
-    register = base.model_copy(update={"nodes": tuple(by_id[n] for n in nodes)})
+def _load(
+    config: Config,
+    path: Path,
+    known: str,
+    nodes: tuple[str, ...] = ORDER,
+    register: Register | None = None,
+) -> RegisterReport:
+    """Load with the register's nodes in the given order (a node left out is unconfigured),
+    or as the register given."""
+    if register is None:
+        base = config.registers[0]
+        by_id = {n.id: n for n in base.nodes}
+        register = base.model_copy(update={"nodes": tuple(by_id[n] for n in nodes)})
     con = open_store(config.store_path)
     try:
         return load_register(
@@ -54,6 +63,10 @@ def _load(config: Config, path: Path, known: str, nodes: tuple[str, ...] = ORDER
         )
     finally:
         con.close()
+
+
+def _tables(config: Config, tables: tuple[str, ...]) -> dict[str, Counter[tuple[object, ...]]]:
+    return {t: Counter(query(config, f"SELECT * FROM {t}")) for t in tables}
 
 
 @pytest.fixture(scope="module")
@@ -336,20 +349,8 @@ def test_the_register_tables_follow_the_config_of_each_load(tmp_path: Path) -> N
     for i, register in enumerate((base, changed, changed, base)):
         planned = {"completed": (f"2026-12-0{i + 1}", "")}  # a new file each time
         path = write_register(tmp_path / f"r{i}.csv", [project_line("P1", **P1, **planned)])
-        con = open_store(config.store_path)
-        try:
-            load_register(
-                con,
-                path,
-                register,
-                config.indicator_map(),
-                config.regions,
-                [register],
-                known_from=datetime(2026, 3, 1 + i),
-            )
-            seen.append({t: Counter(con.execute(f"SELECT * FROM {t}").fetchall()) for t in tables})
-        finally:
-            con.close()
+        _load(config, path, f"2026-03-0{i + 1}", register=register)
+        seen.append(_tables(config, tables))
         counts = {(c.indicator, c.node, c.min_investment) for c in register.counts}
         assert {(r[0], r[2], r[3]) for r in seen[-1]["register_counts"]} == counts
         assert set(seen[-1]["register_settings"]) == {
