@@ -100,8 +100,7 @@ def remap(con: duckdb.DuckDBPyConnection, name: str, layout: int, nodes: list[st
 def compare(con: duckdb.DuckDBPyConnection, name: str, count: int) -> None:
     """changed_wide: the file's projects that are new or differ from their latest version
     (all the file says of them, so nothing joins the file again), with what changed
-    (details_changed, nodes_changed per node; slips: nodes planned later) and the loads of
-    the latest version's details and node dates (prior_load, prior_loads)."""
+    (details_changed, nodes_changed per node; slips: nodes planned later)."""
     ks = f"range(1, {count + 1})"
     mine = ", ".join(f"i.{c}[k]" for c in _LISTS)
     theirs = ", ".join(f"c.{c}[k]" for c in _LISTS)
@@ -118,8 +117,7 @@ def compare(con: duckdb.DuckDBPyConnection, name: str, count: int) -> None:
                    list_transform({ks}, lambda k: ({mine}) IS DISTINCT FROM ({theirs}))
                        AS nodes_changed,
                    list_count(list_filter({ks}, lambda k: i.planned[k] > c.planned[k]))
-                       AS slips,
-                   c.load_id AS prior_load, c.node_loads AS prior_loads
+                       AS slips
             FROM incoming_wide i
             LEFT JOIN (SELECT * FROM project_latest WHERE register = $reg) c USING (project)
             WHERE c.project IS NULL OR ({details[0]}) IS DISTINCT FROM ({details[1]})
