@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -36,6 +36,7 @@ from exporters.unit_metrics import UnitCollector, UnitData, read_unit_data
 
 log = logging.getLogger(__name__)
 OM_EOF = b"# EOF\n"
+Key = tuple[str, str]  # indicator, region
 
 # Each series' latest check, with the end of the day its next figure is due. A year
 # without any figure (checked once as no_data) stands for the series only when no year
@@ -54,7 +55,7 @@ years AS (
     SELECT p.indicator, p.region, p.year, max(p.as_of_end) AS as_of_end,
            bool_or(p.actual IS NOT NULL) OR bool_or(d.year IS NOT NULL) AS has_data,
            coalesce(bool_or(p.stale), false) OR bool_or(l.year IS NOT NULL) AS late
-    FROM progress p LEFT JOIN dekad_years d USING (indicator, region, year)
+    FROM {progress} p LEFT JOIN dekad_years d USING (indicator, region, year)
     LEFT JOIN dekad_late l USING (indicator, region, year)
     GROUP BY p.indicator, p.region, p.year
 ),
@@ -68,7 +69,7 @@ SELECT p.indicator, p.region, p.horizon, coalesce(p.kind, ''), p.actual, p.pace_
        p.horizon_target, p.attainment, p.gap, p.required_rate, p.status, coalesce(p.stale, false),
        p.year, CAST(epoch(p.horizon_end + INTERVAL 1 DAY) AS DOUBLE), coalesce(c.status, 'no_data'),
        coalesce(p.owner, ''), CAST(epoch(p.release_due + INTERVAL 1 DAY) AS DOUBLE)
-FROM progress p JOIN latest l USING (indicator, region, as_of_end)
+FROM {progress} p JOIN latest l USING (indicator, region, as_of_end)
 LEFT JOIN progress_checks c
   ON c.indicator = p.indicator AND c.region = p.region AND c.year = p.year
  AND c.month = month(p.as_of_end) AND c.horizon = p.horizon
@@ -82,6 +83,32 @@ FROM indicators ORDER BY id
 DATA_END_SQL = """
 SELECT indicator, region, max(period_end) FROM observations_latest GROUP BY ALL ORDER BY ALL
 """
+# The same of the scope's series: every (series, period) with a vintage has one latest
+# (observations_latest's window is not narrowed by a filter on the series' names)
+SCOPED_DATA_END_SQL = """
+SELECT s.indicator, s.region, max(p.period_end)
+FROM vintages v JOIN series s USING (series_id) JOIN periods p USING (pkey)
+JOIN loads l USING (load_id)
+SEMI JOIN ({pairs}) c ON c.indicator = s.indicator AND c.region = s.region
+WHERE list_contains($indicators, s.indicator)
+GROUP BY ALL ORDER BY ALL
+"""
+# A table's rows of the scope's targets (the list's test narrows the scan of a view)
+SCOPED = """(SELECT x.* FROM {table} x
+SEMI JOIN ({pairs}) c ON c.indicator = x.indicator AND c.region = x.region
+WHERE list_contains($indicators, x.indicator))"""
+PAIRS = (
+    "SELECT unnest(CAST($si AS VARCHAR[])) AS indicator, unnest(CAST($sr AS VARCHAR[])) AS region"
+)
+WHOLE = {"progress": "progress", "forecasts": "forecast_results", "data_end": DATA_END_SQL}
+SCOPE = {
+    "progress": SCOPED.format(table="progress", pairs=PAIRS),
+    "forecasts": SCOPED.format(table="forecast_results", pairs=PAIRS),
+    "data_end": SCOPED_DATA_END_SQL.format(pairs=PAIRS),
+}
+# The targets judged per 旬: their releases are judged on every refresh's day
+DEKAD_PAIRS_SQL = "SELECT DISTINCT indicator, region FROM progress_dekads"
+RELEASE_PAIRS_SQL = " UNION SELECT indicator, region FROM dekad_releases"
 
 
 @dataclass(frozen=True)
@@ -151,6 +178,22 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None
     """Read what the metrics show from the store (checks, info, data ends); the registers
     and the units' lists judged on `today` as known by its end (default: the machine's
     date)."""
+    return _read(con, today, None)[0]
+
+
+def read_scoped_data(
+    con: duckdb.DuckDBPyConnection, today: date | None, scope: Collection[Key]
+) -> tuple[SnapshotData, frozenset[Key]]:
+    """What read_snapshot_data reads, with the targets' rows (checks, forecasts, data
+    ends) of only the `scope`'s targets and of those checked per 旬 (their releases are
+    judged on every refresh's day); and the targets whose rows it read."""
+    data, read = _read(con, today, frozenset(scope))
+    return data, frozenset(read or ())
+
+
+def _read(
+    con: duckdb.DuckDBPyConnection, today: date | None, scope: frozenset[Key] | None
+) -> tuple[SnapshotData, frozenset[Key] | None]:
     # the units', registers', ladder's and nowcasts' reads run on a second connection
     # while the checks become rows: DuckDB works without the GIL, seconds on a big store
     cursor = con.cursor()
@@ -159,8 +202,8 @@ def read_snapshot_data(con: duckdb.DuckDBPyConnection, today: date | None = None
         cursor.execute("USE " + ".".join(_quoted(str(name)) for name in where))
         with ThreadPoolExecutor(1, thread_name_prefix="snapshot-read") as pool:
             others = pool.submit(_read_others, cursor, today)
-            checks, info, ends, forecasts = _read_kpis(con)
-        return SnapshotData(checks, info, ends, forecasts, *others.result())
+            (checks, info, ends, forecasts), read = _read_kpis(con, scope)
+        return SnapshotData(checks, info, ends, forecasts, *others.result()), read
     finally:
         cursor.close()
 
@@ -169,20 +212,45 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+Kpis = tuple[list[CheckRow], list[IndicatorInfo], list[tuple[str, str, float]], list[ForecastRow]]
+
+
 def _read_kpis(
-    con: duckdb.DuckDBPyConnection,
-) -> tuple[list[CheckRow], list[IndicatorInfo], list[tuple[str, str, float]], list[ForecastRow]]:
+    con: duckdb.DuckDBPyConnection, scope: frozenset[Key] | None
+) -> tuple[Kpis, frozenset[Key] | None]:
     judged = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
         "AND schema_name = 'main' AND table_name = 'dekad_releases'"
     ).fetchall()[0][0]
     releases = RELEASES if judged else NO_RELEASES
-    checks = [CheckRow(*r) for r in con.execute(CHECKS_SQL.format(**releases)).fetchall()]
+    if scope is None:
+        return _kpis(con, releases, WHOLE, None), None
+    sql = DEKAD_PAIRS_SQL + (RELEASE_PAIRS_SQL if judged else "")
+    read = scope | {(str(i), str(r)) for i, r in con.execute(sql).fetchall()}
+    pairs = sorted(read)
+    params = {
+        "indicators": sorted({i for i, _ in pairs}),
+        "si": [i for i, _ in pairs],
+        "sr": [r for _, r in pairs],
+    }
+    return _kpis(con, releases, SCOPE, params), frozenset(read)
+
+
+def _kpis(
+    con: duckdb.DuckDBPyConnection,
+    releases: Mapping[str, str],
+    tables: Mapping[str, str],
+    params: dict[str, list[str]] | None,
+) -> Kpis:
+    sql = CHECKS_SQL.format(progress=tables["progress"], **releases)
+    checks = [CheckRow(*r) for r in con.execute(sql, params).fetchall()]
     checks += [CheckRow(*r) for r in con.execute(DEKADS_SQL.format(**releases)).fetchall()]
     checks.sort(key=lambda c: (c.indicator, c.region, c.horizon))
     info = [IndicatorInfo(*r) for r in con.execute(INFO_SQL).fetchall()]
-    ends = [(i, r, _end_of_day(d)) for i, r, d in con.execute(DATA_END_SQL).fetchall()]
-    return checks, info, ends, _forecasts(con)
+    rows = con.execute(tables["data_end"], params).fetchall()
+    ends = [(i, r, _end_of_day(d)) for i, r, d in rows]
+    ends.sort(key=lambda e: (e[0], e[1]))  # the order a scoped read is merged in
+    return checks, info, ends, _forecasts(con, tables["forecasts"], params)
 
 
 def _read_others(
@@ -192,17 +260,22 @@ def _read_others(
     return units, projects, read_escalation_data(con, today), read_nowcast_data(con)
 
 
-def _forecasts(con: duckdb.DuckDBPyConnection) -> list[ForecastRow]:
+def _forecasts(
+    con: duckdb.DuckDBPyConnection, table: str, params: dict[str, list[str]] | None
+) -> list[ForecastRow]:
     rows = con.execute(
         "SELECT f.indicator, f.region, f.horizon, f.point, f.lower80, f.upper80, f.lower95, "
         "f.upper95, f.p_meet, f.year, coalesce(i.kind, ''), f.expected_shortfall "
-        "FROM forecast_results f LEFT JOIN indicators i ON i.id = f.indicator "
-        "JOIN (SELECT indicator, region, max(year * 100 + month) AS ym FROM forecast_results "
-        "      GROUP BY ALL) l ON l.indicator = f.indicator AND l.region = f.region "
-        "     AND l.ym = f.year * 100 + f.month "
-        "WHERE f.point IS NOT NULL ORDER BY ALL"
+        f"FROM {table} f LEFT JOIN indicators i ON i.id = f.indicator "
+        "JOIN (SELECT indicator, region, max(year * 100 + month) AS ym "
+        f"      FROM {table} GROUP BY ALL) l ON l.indicator = f.indicator "
+        "     AND l.region = f.region AND l.ym = f.year * 100 + f.month "
+        "WHERE f.point IS NOT NULL ORDER BY ALL",
+        params,
     ).fetchall()
-    return [ForecastRow(*r) for r in rows]
+    out = [ForecastRow(*r) for r in rows]
+    out.sort(key=lambda f: (f.indicator, f.region))  # the order a scoped read is merged in
+    return out
 
 
 def _end_of_day(d: date) -> float:

@@ -291,9 +291,11 @@ def refresh_with(
     on_stage: Callable[[str], None] = lambda _: None,
     *,
     full: bool = False,
+    on_plan: Callable[[Plan], None] = lambda _: None,
 ) -> tuple[ChecksReport, ForecastReport]:
     """Checks, then forecasts, in an open store, on one computation of the actuals and
-    of the pace curves, for the targets whose inputs changed (all with `full`).
+    of the pace curves, for the targets whose inputs changed (all with `full`); `on_plan`
+    hears which they are.
 
     `on_stage` hears "checks" (building the actuals counts as the checks), then
     "forecasts", then "escalation" (the ladder reads the checks with their forecasts),
@@ -307,6 +309,7 @@ def refresh_with(
     plan = plan_refresh(con, inputs, config.targets, config.regions, levels, day)
     if full:
         plan = Plan(None, None, plan.load_id, True)
+    on_plan(plan)
     chosen = config.targets if plan.ids is None else [config.targets[i] for i in plan.ids]
     with shared_actuals(con, config, plan) as mismatches:
         paces = target_paces(con, chosen, config.indicator_map())

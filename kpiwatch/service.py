@@ -25,7 +25,7 @@ from exporters.collector import SnapshotData
 from exporters.health import ServiceHealth
 from exporters.http import Hooks, MetricsServer, SnapshotHolder, Timeouts
 from exporters.listen import parse_listen
-from exporters.snapshot import Snapshot, read_snapshot_data
+from exporters.snapshot import Key, Snapshot
 from exporters.webconfig import WebConfig, load_web_config
 from forecasts.pool import stop_all
 from ingest.errors import IngestError, KpiwatchError, StageError, StoreError
@@ -37,6 +37,7 @@ from kpiwatch.inbox import Inbox
 from kpiwatch.inbox import listing as inbox_listing
 from kpiwatch.snapshots import Snapshots, first_line
 from kpiwatch.storefaults import classify
+from metrics.scope import Plan
 
 log = logging.getLogger("kpiwatch")
 
@@ -79,6 +80,7 @@ class Service:
             if con is None:
                 return False  # stopped while the store was locked
             try:
+                self.snapshots.opened(con)
                 data = self._pipeline(con, config)
                 snapshot = self.snapshots.rendered(self.snapshots.render(data, config), config)
                 # /metrics has the release before the bulletin is read (on a big store that
@@ -91,6 +93,7 @@ class Service:
                 with contextlib.suppress(duckdb.Error):  # a connection DuckDB gave up on
                     con.close()
         except StageError as exc:
+            self.snapshots.forget()
             log.error("refresh failed: %s (serving the last good snapshot)", exc)
             self.holder.health_changed()
             return False
@@ -130,13 +133,14 @@ class Service:
             nonlocal stage
             stage = name
 
+        plans: list[Plan] = []
         try:
-            _, report = app.refresh_with(con, config, self.today, entering)
+            _, report = app.refresh_with(con, config, self.today, entering, on_plan=plans.append)
             self.health.fallbacks.inc(report.fallbacks)
         except (KpiwatchError, duckdb.Error, OSError) as exc:
             raise self._failed(stage, exc, config) from exc
         try:
-            return read_snapshot_data(con, self.today)
+            return self.snapshots.read(con, self.today, scope(plans[-1], config))
         except duckdb.Error as exc:
             raise self._failed("snapshot", exc, config) from exc
 
@@ -309,6 +313,15 @@ def serve(
     finally:
         service.close()
         httpd.shutdown()
+
+
+def scope(plan: Plan, config: Config) -> set[Key] | None:
+    """The targets whose rows a refresh of this plan may change (None: any): those it
+    recomputed, and the nowcasts' (a release of their monthly indicators moves them);
+    on a new day any target may turn stale."""
+    if plan.series is None or plan.restale:
+        return None
+    return {*plan.series, *((n.target, n.region) for n in config.nowcasts)}
 
 
 def timeouts(config: Config) -> Timeouts:

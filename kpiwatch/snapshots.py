@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
@@ -17,8 +17,9 @@ import duckdb
 from exporters.collector import SnapshotData
 from exporters.health import ServiceHealth
 from exporters.http import SnapshotHolder
-from exporters.snapshot import Snapshot, read_snapshot_data, render
+from exporters.snapshot import Key, Snapshot, read_scoped_data, read_snapshot_data, render
 from exporters.snapshot_parts import Drawn, Pending, SnapshotParts, draw
+from exporters.snapshot_scope import merged, stamp
 from exporters.snapshotfile import load_snapshot, remove_leftovers, save_snapshot, snapshot_path
 from forecasts.pool import process_pool
 from ingest.errors import StageError, StoreError
@@ -42,6 +43,35 @@ class Snapshots:
         self._failed = failed
         self._renderer: ProcessPoolExecutor | None = None
         self._parts = SnapshotParts()  # the last snapshot's targets, drawn again only if changed
+        # the last snapshot's data, as read whole, and the stamp of the store then; the
+        # data being drawn
+        self._last: tuple[SnapshotData, object] | None = None
+        self._drawing: tuple[SnapshotData, object] | None = None
+        self.scoped: frozenset[Key] | None = None  # the targets the last read read (None: all)
+
+    def opened(self, con: duckdb.DuckDBPyConnection) -> None:
+        """At a refresh's start: the next read is whole when anything else wrote the
+        store's checks or forecasts since the last one (a refresh run by hand)."""
+        if self._last is not None and stamp(con) != self._last[1]:
+            self._last = None
+
+    def forget(self) -> None:
+        """After a failed refresh: its writes may be in the store, not in the data kept."""
+        self._last = self._drawing = None
+
+    def read(
+        self, con: duckdb.DuckDBPyConnection, today: date | None, scope: Collection[Key] | None
+    ) -> SnapshotData:
+        """What the snapshot shows: the rows of only the targets in `scope` (None: all)
+        read again, the others' kept from the last snapshot."""
+        last, self._last = self._last, None  # kept again once this snapshot is drawn
+        if last is None or scope is None:
+            data, self.scoped = read_snapshot_data(con, today), None
+        else:
+            fresh, self.scoped = read_scoped_data(con, today, scope)
+            data = merged(last[0], fresh, self.scoped)
+        self._drawing = (data, stamp(con))
+        return data
 
     def render(self, data: SnapshotData, config: Config) -> Rendering:
         """Draw the targets whose rows changed in a worker process: drawing is pure Python
@@ -62,7 +92,9 @@ class Snapshots:
         snapshot stage's."""
         todo, drawing = rendering
         try:
-            return self._parts.snapshot(todo, drawing.result())
+            snapshot = self._parts.snapshot(todo, drawing.result())
+            self._last, self._drawing = self._drawing, None
+            return snapshot
         except BrokenProcessPool as exc:
             self._renderer = None
             raise self._failed("snapshot", exc, config) from exc

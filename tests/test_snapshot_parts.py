@@ -205,3 +205,75 @@ def test_a_refresh_serves_its_snapshot_before_reading_the_bulletin(
         service.close()
     release = b'kpiwatch_kpi_actual{horizon="year",indicator="projects_started",region="zone_a",'
     assert release + b'year="2026"} 77.0' in seen[1]
+
+
+def _served_is_full(service: Service) -> None:
+    """The service serves what a full read and a full render of its store give."""
+    config = service.config
+    con = duckdb.connect(str(config.store_path), read_only=True)
+    try:
+        data = read_snapshot_data(con, service.today)
+    finally:
+        con.close()
+    served = service.holder.get()
+    assert served is not None
+    assert_same(served, render(data, 0.0, config.server.max_series))
+
+
+def _drop(config: Config, name: str, rows: str) -> None:
+    (config.store_path.parent / "drops" / name).write_text(
+        "period,region,indicator,measure,value\n" + rows, encoding="utf-8"
+    )
+
+
+def test_a_refresh_reads_again_only_the_targets_it_touched(tmp_path: Path) -> None:
+    pairs = [("projects_started", "zone_a"), ("projects_started", "zone_b"),
+             ("gdp_growth", "CN"), ("energy", "CN")]  # fmt: skip
+    (tmp_path / "drops").mkdir()
+    text = CONFIG.replace('path = "data.csv"', 'path = "drops/*.csv"')
+    (tmp_path / "config.toml").write_text(
+        text + "".join(target(i, r, 120) for i, r in pairs), encoding="utf-8"
+    )
+    config = load_config(tmp_path / "config.toml")
+    _drop(config, "r0.csv", RELEASES[0][1] + "2026年1-2月,zone_b,projects_started,ytd,3\n")
+    service = Service(config, date(2026, 3, 20), tmp_path / "config.toml")
+    try:
+        assert service.refresh() and service.snapshots.scoped is None  # the first reads all
+        _served_is_full(service)
+        # a release of one series: its region family is read again, nothing else
+        _drop(config, "r1.csv", "2026年3月,zone_b,projects_started,ytd,5\n")
+        assert service.refresh()
+        assert service.snapshots.scoped == {
+            ("projects_started", r) for r in ("west_coast", "zone_a", "zone_b")
+        }
+        _served_is_full(service)
+        # a day passes without data: energy's March figure is late, judged on every target
+        service.today = date(2026, 4, 30)
+        assert service.refresh() and service.snapshots.scoped is None
+        _served_is_full(service)
+        assert b'kpiwatch_kpi_stale{horizon="year",indicator="energy",region="CN"' in (
+            service.holder.exposition().text
+        )
+        # a refresh run by hand between two of the service's: the service reads all again
+        _drop(config, "r2.csv", "2026年3月,CN,energy,value,11\n")
+        app.ingest(config)
+        app.refresh(config, date(2026, 4, 30))
+        assert service.refresh()
+        _served_is_full(service)
+        assert service.snapshots.scoped is None
+        # one target's config changed: its series are read again; an indicator's: all
+        (tmp_path / "config.toml").write_text(
+            text + "".join(target(i, r, 90 if i == "energy" else 120) for i, r in pairs),
+            encoding="utf-8",
+        )
+        assert service.reload() is None and service.refresh()
+        assert service.snapshots.scoped == {("energy", "CN")}
+        text = text.replace('owner = "发展改革局"', 'owner = "统计局"')
+        (tmp_path / "config.toml").write_text(
+            text + "".join(target(i, r, 120) for i, r in pairs), encoding="utf-8"
+        )
+        assert service.reload() is None and service.refresh()
+        assert service.snapshots.scoped is None
+        _served_is_full(service)
+    finally:
+        service.close()
