@@ -16,6 +16,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -47,10 +48,13 @@ def _config(forecasts: bool) -> str:
     return "".join(parts)
 
 
-def _data() -> str:
+def _data(last_month: int = 10) -> str:
+    """Every indicator's months to `last_month`, the first's to October (the current
+    bulletin's month)."""
     lines = ["period,region,indicator,measure,value"]
     for i in range(INDICATORS):
-        lines += [f"2026-{m:02d},west_coast,k{i},value,{7 + i + m % 3}" for m in range(1, 11)]
+        months = range(1, 11 if i == 0 else last_month + 1)
+        lines += [f"2026-{m:02d},west_coast,k{i},value,{7 + i + m % 3}" for m in months]
     return "\n".join(lines) + "\n"
 
 
@@ -147,7 +151,7 @@ def _ask(url: str) -> None:
 
 
 def _page_workers(workdir: Path, port: int, proc: subprocess.Popen[bytes]) -> list[int]:
-    # an older month's page, drawn on request while the current one is served
+    # September's page, drawn on request (October's, one chart, is drawn in-process)
     url = f"http://127.0.0.1:{port}/bulletin"
     wait_for(lambda: get(url)[0] == 200, 120, "the current bulletin")
     threading.Thread(target=_ask, args=(f"{url}/2026-09",), daemon=True).start()
@@ -162,26 +166,31 @@ def _ctrl_c(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches its workers too
 
 
-@pytest.mark.parametrize(
-    ("busy", "stop"),
-    [(_forecast_workers, _sigterm), (_chart_workers, _ctrl_c), (_page_workers, _sigterm)],
-    ids=["forecasts-sigterm", "bulletin-ctrl-c", "page-on-request-sigterm"],
-)
-def test_a_stop_ends_the_service_and_its_busy_workers_at_once(
-    tmp_path: Path,
-    busy: Callable[[Path, int, subprocess.Popen[bytes]], list[int]],
-    stop: Callable[[subprocess.Popen[bytes]], None],
-) -> None:
+class Case(NamedTuple):
+    busy: Callable[[Path, int, subprocess.Popen[bytes]], list[int]]
+    stop: Callable[[subprocess.Popen[bytes]], None]
+    forecasts: bool = False  # without them the bulletin's cases refresh quicker
+    last_month: int = 10
+
+
+CASES = {
+    "forecasts-ctrl-c": Case(_forecast_workers, _ctrl_c, forecasts=True),
+    "bulletin-sigterm": Case(_chart_workers, _sigterm),
+    "page-on-request-sigterm": Case(_page_workers, _sigterm, last_month=9),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=list(CASES))
+def test_a_stop_ends_the_service_and_its_busy_workers_at_once(tmp_path: Path, case: Case) -> None:
     workdir = tmp_path
-    # the bulletin's cases draw the page without the forecasts' fans: a quicker refresh
-    (workdir / "config.toml").write_text(_config(busy is _forecast_workers), encoding="utf-8")
-    (workdir / "data.csv").write_text(_data(), encoding="utf-8")
+    (workdir / "config.toml").write_text(_config(case.forecasts), encoding="utf-8")
+    (workdir / "data.csv").write_text(_data(case.last_month), encoding="utf-8")
     port = free_port()
     with _service(workdir, port) as proc:
-        held = busy(workdir, port, proc)
+        held = case.busy(workdir, port, proc)
         children = _children(proc.pid)
         assert set(held) <= children
-        stop(proc)
+        case.stop(proc)
         try:
             proc.wait(EXIT_SECONDS)
         except subprocess.TimeoutExpired:
