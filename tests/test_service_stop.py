@@ -21,6 +21,8 @@ from typing import NamedTuple
 import pytest
 
 from exporters.snapshotfile import load_snapshot, snapshot_path
+from forecasts.schema import ForecastSettings
+from kpiwatch.report import WORKERS
 from tests.service_helpers import KPIWATCH, free_port, get, ready, wait_for
 
 # Enough targets for the forecasts and the bulletin's charts to go to worker processes.
@@ -118,31 +120,35 @@ def _service(workdir: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _hold(pick: Callable[[], list[int]], what: str) -> list[int]:
-    """Stop (SIGSTOP) the workers `pick` finds as soon as it finds any."""
-    held: list[int] = []
+def _hold(pick: Callable[[], list[int]], count: int, what: str) -> list[int]:
+    """Stop (SIGSTOP) the workers `pick` finds until `count` are held: a pool starts all
+    its workers at once, and one left running could draw the page to its end."""
+    held: set[int] = set()
 
     def found() -> bool:
-        for pid in pick():
+        for pid in set(pick()) - held:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGSTOP)
-                held.append(pid)
-        return bool(held)
+                held.add(pid)
+        return len(held) >= count
 
     wait_for(found, 120, what)
-    return held
+    return sorted(held)
 
 
 def _forecast_workers(workdir: Path, port: int, proc: subprocess.Popen[bytes]) -> list[int]:
-    # the first refresh's forecasts: the only workers before the first snapshot
-    return _hold(lambda: [] if ready(port) else _workers(proc.pid), "forecast workers")
+    def forecasting() -> list[int]:
+        # the first refresh's forecasts: the only workers before the first snapshot
+        return [] if ready(port) else _workers(proc.pid)
+
+    return _hold(forecasting, ForecastSettings().workers, "forecast workers")
 
 
 def _chart_workers(workdir: Path, port: int, proc: subprocess.Popen[bytes]) -> list[int]:
     # after the first refresh: the snapshot's render worker (the oldest) and the chart
     # workers of the bulletin being drawn
     wait_for(lambda: ready(port), 120, "the first snapshot")
-    return _hold(lambda: _workers(proc.pid)[1:], "the bulletin's chart workers")
+    return _hold(lambda: _workers(proc.pid)[1:], WORKERS, "the bulletin's chart workers")
 
 
 def _ask(url: str) -> None:
@@ -155,7 +161,7 @@ def _page_workers(workdir: Path, port: int, proc: subprocess.Popen[bytes]) -> li
     url = f"http://127.0.0.1:{port}/bulletin"
     wait_for(lambda: get(url)[0] == 200, 120, "the current bulletin")
     threading.Thread(target=_ask, args=(f"{url}/2026-09",), daemon=True).start()
-    return _hold(lambda: _workers(proc.pid)[1:], "the requested page's chart workers")
+    return _hold(lambda: _workers(proc.pid)[1:], WORKERS, "the requested page's chart workers")
 
 
 def _sigterm(proc: subprocess.Popen[bytes]) -> None:
