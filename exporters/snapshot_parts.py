@@ -122,6 +122,20 @@ def grouped(data: SnapshotData) -> tuple[dict[Key, TargetRows], tuple[tuple[Key,
     return rows, (tuple(checks), tuple(forecasts), tuple(ends))
 
 
+def regrouped(
+    known: Mapping[Key, tuple[TargetRows, int]], fresh: SnapshotData, read: frozenset[Key]
+) -> tuple[dict[Key, TargetRows], tuple[tuple[Key, ...], ...]]:
+    """What grouped gives for the data `fresh` (the rows of the targets `read`) was merged
+    into (snapshot_scope.merged): the other targets' rows as `known` has them."""
+    rows = {key: target for key, (target, _) in known.items() if key not in read}
+    rows.update(grouped(fresh)[0])
+    keys = sorted(rows)  # a full read gives the targets in order
+    checks = tuple(key for key in keys if rows[key].checks)
+    forecasts = tuple(key for key in keys if rows[key].forecasts)
+    ends = tuple(key for key in keys if rows[key].end is not None)
+    return {key: rows[key] for key in chain(checks, forecasts, ends)}, (checks, forecasts, ends)
+
+
 def series_of(rows: TargetRows) -> int:
     """How many series a target exports."""
     checks = sum(1 for row in rows.checks for _ in check_samples(row))
@@ -135,15 +149,20 @@ def pending(
     built_at: float,
     known: Mapping[Key, tuple[TargetRows, int]] | None = None,
     others: int | None = None,
+    scoped: tuple[SnapshotData, frozenset[Key]] | None = None,
 ) -> Pending:
     """The rows of every target the snapshot of `data` exports; the series of the targets
     `known` (rows and series of the last snapshot) has unchanged are not counted again;
-    `others`: others_series(data), when known."""
-    rows, orders = grouped(data)
+    `others`: others_series(data), when known; `scoped`: the scoped read `data` was
+    merged from, and the targets it read (the others' rows are `known`'s)."""
+    if scoped is None or known is None:
+        rows, orders = grouped(data)
+    else:
+        rows, orders = regrouped(known, *scoped)
     now, same = {}, set()
     for key, target in rows.items():
         old = (known or {}).get(key)
-        if old is not None and old[0] == target:
+        if old is not None and (old[0] is target or old[0] == target):
             now[key] = old
             same.add(key)
         else:
@@ -275,11 +294,19 @@ class SnapshotParts:
         # the other collectors' data, their drawing and its series
         self._others: tuple[tuple[object, ...], tuple[bytes, bytes], int] | None = None
 
-    def job(self, data: SnapshotData, max_series: int, built_at: float) -> tuple[Pending, Job]:
-        """What changed since the last snapshot, for the worker to draw."""
+    def job(
+        self,
+        data: SnapshotData,
+        max_series: int,
+        built_at: float,
+        scoped: tuple[SnapshotData, frozenset[Key]] | None = None,
+    ) -> tuple[Pending, Job]:
+        """What changed since the last snapshot, for the worker to draw; `scoped`: the
+        scoped read `data` was merged from with the last snapshot's data, and the targets
+        it read (the others' rows are not compared again)."""
         kept = self._others is not None and self._others[0] == _others(data)
         count = self._others[2] if self._others is not None and kept else None
-        todo = pending(data, max_series, built_at, self._known, count)
+        todo = pending(data, max_series, built_at, self._known, count, scoped)
         drawn = self._parts
         changed = [(k, r) for k, r in todo.rows.items() if k not in todo.same or k not in drawn]
         rest = replace(todo.data, checks=(), data_end=(), forecasts=())

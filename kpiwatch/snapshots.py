@@ -48,6 +48,7 @@ class Snapshots:
         self._last: tuple[SnapshotData, object] | None = None
         self._drawing: tuple[SnapshotData, object] | None = None
         self.scoped: frozenset[Key] | None = None  # the targets the last read read (None: all)
+        self._fresh: tuple[SnapshotData, frozenset[Key]] | None = None  # that scoped read
 
     def opened(self, con: duckdb.DuckDBPyConnection) -> None:
         """At a refresh's start: the next read is whole when anything else wrote the
@@ -66,10 +67,10 @@ class Snapshots:
         read again, the others' kept from the last snapshot."""
         last, self._last = self._last, None  # kept again once this snapshot is drawn
         if last is None or scope is None:
-            data, self.scoped = read_snapshot_data(con, today), None
+            data, self.scoped, self._fresh = read_snapshot_data(con, today), None, None
         else:
             fresh, self.scoped = read_scoped_data(con, today, scope)
-            data = merged(last[0], fresh, self.scoped)
+            data, self._fresh = merged(last[0], fresh, self.scoped), (fresh, self.scoped)
         self._drawing = (data, stamp(con))
         return data
 
@@ -79,7 +80,10 @@ class Snapshots:
         if self._renderer is None:
             self._renderer = process_pool(1)
         try:
-            todo, job = self._parts.job(data, config.server.max_series, time.time())
+            # the rows of the targets a scoped read left out are the last snapshot's
+            reading = self._drawing is not None and self._drawing[0] is data
+            fresh = self._fresh if reading else None
+            todo, job = self._parts.job(data, config.server.max_series, time.time(), fresh)
             return todo, self._renderer.submit(draw, job)
         except ValueError as exc:  # rows the snapshot cannot splice: a reading bug
             raise self._failed("snapshot", exc, config) from exc

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from exporters.collector import CheckRow, ForecastRow, IndicatorInfo, SnapshotData
 from exporters.escalation_metrics import EscalationData
 from exporters.snapshot import Snapshot, read_snapshot_data, render
-from exporters.snapshot_parts import SnapshotParts, draw, runs
+from exporters.snapshot_parts import SnapshotParts, draw, grouped, runs
+from exporters.snapshot_scope import merged
 from kpiwatch import app, bulletin_board
 from kpiwatch.config import Config, load_config
 from kpiwatch.report import collect
@@ -277,3 +278,40 @@ def test_a_refresh_reads_again_only_the_targets_it_touched(tmp_path: Path) -> No
         _served_is_full(service)
     finally:
         service.close()
+
+
+@settings(deadline=None, max_examples=60)
+@given(snapshots(), st.sampled_from([10**6, 60, 0]), st.data())
+def test_a_scoped_read_merged_into_the_last_splices_the_full_render(
+    sequence: Sequence[SnapshotData], max_series: int, extra: st.DataObject
+) -> None:
+    """Each snapshot as a scoped read of the targets whose rows changed (and a few more)
+    merged into the last: the same data as a full read, spliced as a full render."""
+    parts, last = SnapshotParts(), sequence[0]
+    splice(parts, last, max_series)
+    for data in sequence[1:]:
+        before, now = grouped(last)[0], grouped(data)[0]
+        changed = {k for k in before.keys() | now.keys() if before.get(k) != now.get(k)}
+        keys = sorted(before | now)
+        more = extra.draw(st.sets(st.sampled_from(keys))) if keys else set()
+        read = frozenset(changed | more)
+        fresh = _only(data, read)
+        assert merged(last, fresh, read) == _lists(data)
+        todo, job = parts.job(data, max_series, 0.0, (fresh, read))
+        assert_same(parts.snapshot(todo, draw(job)), render(data, 0.0, max_series))
+        last = data
+
+
+def _only(data: SnapshotData, read: frozenset[tuple[str, str]]) -> SnapshotData:
+    return dataclasses.replace(
+        data,
+        checks=[c for c in data.checks if (c.indicator, c.region) in read],
+        data_end=[e for e in data.data_end if (e[0], e[1]) in read],
+        forecasts=[f for f in data.forecasts if (f.indicator, f.region) in read],
+    )
+
+
+def _lists(data: SnapshotData) -> SnapshotData:
+    return dataclasses.replace(
+        data, checks=list(data.checks), data_end=list(data.data_end), forecasts=list(data.forecasts)
+    )
