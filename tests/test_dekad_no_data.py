@@ -177,30 +177,3 @@ def _pages(tmp: Path, metrics: str, alert: str, item: str) -> bool:
     out.write_text(yaml.safe_dump({"tests": [test]}, allow_unicode=True), encoding="utf-8")
     run = subprocess.run(["promtool", "test", "rules", str(out)], capture_output=True, text=True)
     return run.returncode == 0
-
-
-def test_a_series_that_never_reported_pages_once_at_the_years_turn(tmp_path: Path) -> None:
-    """On 20 January 2027 b's first 旬 of 2027 is overdue (15 January) and its January of
-    2026 long since: the months show 2027 as the 旬 does, so the 旬 item alone pages."""
-    targets = "".join(
-        f'\n[[targets]]\nindicator = "fai_d"\nregion = "b"\nyear = {y}\nannual = 360\n'
-        for y in (2026, 2027)
-    )
-    (tmp_path / "config.toml").write_text(CONFIG + targets, encoding="utf-8")
-    (tmp_path / "dekads_1.csv").write_text("旬,地区,指标,数值\n2026-01-D1,甲,fai_d,1\n", "utf-8")
-    for args in (("ingest",), ("refresh", "--today", "2027-01-20")):
-        done = _run(tmp_path, *args)
-        assert done.returncode == 0, done.stdout + done.stderr
-    con = open_store(tmp_path / "store.duckdb", read_only=True)
-    try:
-        metrics = render(read_snapshot_data(con), 0.0, 100_000).text.decode()
-    finally:
-        con.close()
-    stale = re.findall(
-        r'^kpiwatch_kpi_stale\{horizon="(\w+)",[^}]*year="(\d+)"\} (\S+)$', metrics, re.M
-    )
-    assert set(stale) == {
-        (h, "2027", "1.0" if h == "dekad" else "0.0") for h in ("dekad", "month", "quarter", "year")
-    }
-    item = '{horizon="dekad", indicator="fai_d", region="b", year="2027"}'
-    assert not _found(tmp_path, metrics, {"KpiDataStale": [item]})
