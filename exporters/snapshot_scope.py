@@ -9,6 +9,7 @@ anything else wrote the checks or the forecasts since (a refresh run by hand).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
@@ -51,11 +52,17 @@ def _pair(row: CheckRow | ForecastRow) -> Key:
 def _merge(
     last: Sequence[Row], fresh: Sequence[Row], read: frozenset[Key], key: Callable[[Row], Key]
 ) -> list[Row]:
+    """Both in order of their targets: `last`'s rows of the targets read are found by
+    bisection and replaced by `fresh`'s (a release touches few of many targets)."""
     groups: dict[Key, list[Row]] = {}
-    for row in last:
-        pair = key(row)
-        if pair not in read:
-            groups.setdefault(pair, []).append(row)
     for row in fresh:
         groups.setdefault(key(row), []).append(row)
-    return [row for pair in sorted(groups) for row in groups[pair]]
+    out: list[Row] = []
+    kept = 0  # where `last`'s rows not yet copied start
+    for pair in sorted(read):
+        start = bisect_left(last, pair, kept, key=key)
+        out += last[kept:start]
+        out += groups.get(pair, ())
+        kept = bisect_right(last, pair, start, key=key)
+    out += last[kept:]
+    return out
