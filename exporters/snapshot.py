@@ -41,9 +41,9 @@ Key = tuple[str, str]  # indicator, region
 # Each series' latest check, with the end of the day its next figure is due. A year
 # without any figure (checked once as no_data) stands for the series only when no year
 # has one: then the latest whose first figure (month, quarter or 旬) is late, else the
-# earliest. Next year's
-# target configured early never hides this year's checks, nor the new year's empty
-# start the late figure of the last, and a series that never reported is late.
+# earliest. Next year's target configured early never hides this year's checks, nor the
+# new year's empty start the late figure of the last, and a series that never reported
+# is late.
 # A 旬 figure is a figure of its year: the year checks then show the year of the 旬
 # check, whose late figure (KpiDataStale) joins on the year's end and owner.
 CHECKS_SQL = """
