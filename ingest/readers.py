@@ -73,14 +73,30 @@ class Records:
     numbered: bool
 
 
-# The query a table is read by, given the header's column names: every record as text
-# (FROM records), one row each, in file order; None declines to read the file.
-RecordQuery = Callable[[list[str]], "str | None"]
+@dataclass(frozen=True)
+class ReadPlan:
+    """A query over the records and the columns it reads as dates (every cell written in
+    the one form `dateformat`, or empty); the other columns are read as text."""
+
+    sql: str
+    dates: frozenset[str] = frozenset()
+    dateformat: str = ""
+
+
+# The query a table is read by, given the header's column names and the first records
+# after it (none: read every column as text): every record (FROM records), one row each,
+# in file order; None declines to read the file.
+RecordQuery = Callable[[list[str], list[list[str]]], "str | ReadPlan | None"]
+SAMPLED = 200
+
+
+class _NotAsSampled(Exception):
+    """A column read as dates holds a cell in another form than its first records."""
 
 
 def stage_long(con: duckdb.DuckDBPyConnection, path: Path, source: Source) -> int:
     """Read a long CSV (one observation per row) into the staged view; return its rows."""
-    read = read_records(con, path, source, "raw_rows", lambda names: "SELECT * FROM records")
+    read = read_records(con, path, source, "raw_rows", lambda _n, _s: "SELECT * FROM records")
     assert read is not None  # the query above reads every header
     line = (
         "line_runs.line + (raw_rows.rowid - line_runs.first) AS line"
@@ -122,10 +138,15 @@ def _read_records(
         try:
             lines = scan_lines(path, text, source.limits.line_bytes)
             names = _csv_header(path, text, source)
-            sql = query(names)
-            if sql is None:
+            plan = _plan(query(names, _sample(path, text, source)))
+            if plan is None:
                 return None
-            rows = _read_csv(con, path, text, source, names, table, sql)
+            try:
+                rows = _read_csv(con, path, text, source, names, table, plan)
+            except _NotAsSampled:  # read every cell as text, as the query has it then
+                plan = _plan(query(names, []))
+                assert plan is not None  # it read this header before
+                rows = _read_csv(con, path, text, source, names, table, plan)
         except (UnicodeDecodeError, _NotUtf8) as exc:
             if auto:
                 raise _NotUtf8 from exc
@@ -138,6 +159,25 @@ def _read_records(
     return Records(names, rows, numbered)
 
 
+def _plan(query: str | ReadPlan | None) -> ReadPlan | None:
+    return ReadPlan(query) if isinstance(query, str) else query
+
+
+def _sample(path: Path, text: Path, source: Source) -> list[list[str]]:
+    """The first records after the header ([] when they cannot be read: the read that
+    follows names the fault)."""
+    found: list[list[str]] = []
+    try:
+        for n, (_, fields) in enumerate(records(path, text, source.delimiter), 1):
+            if n > source.header_row:
+                found.append(fields)
+            if len(found) == SAMPLED:
+                break
+    except IngestError:
+        return []
+    return found
+
+
 def _read_csv(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -145,24 +185,26 @@ def _read_csv(
     source: Source,
     names: list[str],
     table: str,
-    sql: str,
+    plan: ReadPlan,
 ) -> int:
-    """The temp table `table` created by `sql` over the file's records; its rows."""
-    columns = {name: "VARCHAR" for name in names}
+    """The temp table `table` created by the plan's query over the file's records; its
+    rows. Dates are read by DuckDB as it reads the file, cheaper than from text."""
+    columns = {name: "DATE" if name in plan.dates else "VARCHAR" for name in names}
     csv = (
         "SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = ?, "
         "delim = ?, quote = '\"', escape = '\"', skip = ?, strict_mode = true, "
-        "null_padding = false, max_line_size = ?)"
+        "null_padding = false, max_line_size = ?, dateformat = ?)"
     )
     try:
         created = con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS WITH records AS ({csv}) {sql}",
+            f"CREATE OR REPLACE TEMP TABLE {table} AS WITH records AS ({csv}) {plan.sql}",
             [
                 str(text),
                 columns,
                 source.delimiter,
                 source.header_row - 1,
                 max(source.limits.line_bytes + 2, 1 << 21),
+                plan.dateformat or "%Y-%m-%d",
             ],
         ).fetchall()
     except duckdb.OutOfMemoryException:
@@ -170,6 +212,8 @@ def _read_csv(
     except duckdb.Error as exc:
         if "Invalid unicode" in str(exc):
             raise _NotUtf8 from exc
+        if plan.dates:
+            raise _NotAsSampled from exc
         fault = first_fault(path, text, source.delimiter, source.header_row)
         if fault is not None:
             raise IngestError(str(path), [fault]) from exc

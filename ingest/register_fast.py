@@ -13,13 +13,15 @@ as ever or to name every bad cell with its line and field.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from ingest.errors import IngestError
-from ingest.readers import Records, headless, quote_ident, read_records
+from ingest.readers import ReadPlan, Records, headless, quote_ident, read_records
 from ingest.register import region_names
 from ingest.register_csv import as_source, check_header, register_map
 from ingest.register_schema import Register, RegisterColumns
@@ -48,12 +50,13 @@ def stage_wide(
         exact = [(t, r, None) for t, r in known.items() if clean_text(t) == t]
         register_map(con, "region_map", exact, "VARCHAR")
 
-        def query(names: list[str]) -> str | None:
+        def query(names: list[str], sample: list[list[str]]) -> ReadPlan | None:
             try:
                 check_header(path, register, names)
             except IngestError:
                 return None  # the cell-by-cell path names what is missing
-            return _wide(register, names, nodes)
+            dates, form = date_columns(date_headers(register, names, nodes), names, sample)
+            return ReadPlan(_wide(register, names, nodes, dates), dates, form)
 
         read = read_records(con, path, as_source(register), "incoming_wide", query)
         if read is None:
@@ -115,32 +118,86 @@ def plain_date(t: str) -> str:
     )
 
 
-def _dates(
-    register: Register, names: list[str], nodes: list[str]
-) -> tuple[list[str], list[str], str, str]:
-    """The date cells' texts (read from the records) and dates (read from the texts), the
-    three lists and the test of a cell the fast path cannot read."""
+def date_headers(register: Register, names: list[str], nodes: list[str]) -> dict[str, str]:
+    """The file's date columns, by the inner names their cells are read as (planned_0 …)."""
     c = register.columns
     label = {n.id: n.name for n in register.nodes}
-    texts, dates, lists, bad = [], [], [], []
+    found = {}
     for kind, suffix in (
         ("planned", c.planned_suffix),
         ("reported", c.reported_suffix),
         ("confirmed", c.confirmed_suffix),
     ):
-        items = []
         for k, node in enumerate(nodes):
-            header = label.get(node, "") + suffix
-            if node not in label or name_key(header) not in names:
+            header = name_key(label.get(node, "") + suffix)
+            if node in label and header in names:
+                found[f"{kind}_{k}"] = header
+    return found
+
+
+# The forms DuckDB reads as dates while it reads the file, as parse_date reads them.
+_FORMS = {
+    "%Y-%m-%d": re.compile(r"\d{4}-\d{1,2}-\d{1,2}", re.ASCII),
+    "%Y/%m/%d": re.compile(r"\d{4}/\d{1,2}/\d{1,2}", re.ASCII),
+}
+
+
+def date_columns(
+    headers: dict[str, str], names: list[str], sample: list[list[str]]
+) -> tuple[frozenset[str], str]:
+    """The date columns whose first records are all written in one form (the form most
+    of their dates take), to be read as dates, and that form."""
+    by_form: dict[str, list[str]] = {form: [] for form in _FORMS}
+    cells: Counter[str] = Counter()
+    for header in headers.values():
+        j = names.index(header)
+        texts = [row[j].strip() for row in sample if len(row) > j and row[j].strip()]
+        for form, pattern in _FORMS.items():
+            if texts and all(pattern.fullmatch(t) for t in texts):
+                by_form[form].append(header)
+                cells[form] += len(texts)
+    if not cells:
+        return frozenset(), ""
+    form = cells.most_common(1)[0][0]
+    return frozenset(by_form[form]), form
+
+
+def not_plain_date(d: str) -> str:
+    """SQL: whether a date DuckDB read from a cell may not be what parse_date reads there.
+    DuckDB also reads 'epoch' (1970-01-01), 'infinity' and years of other lengths: the
+    cell-by-cell path decides those."""
+    return (
+        f"coalesce(NOT isfinite({d}) OR year({d}) NOT BETWEEN 1000 AND 9999 "
+        f"OR {d} = DATE '1970-01-01', false)"
+    )
+
+
+def _dates(
+    register: Register, names: list[str], nodes: list[str], typed: frozenset[str]
+) -> tuple[list[str], list[str], str, str]:
+    """The date cells' texts (read from the records) and dates (read from the texts, or
+    by the read itself in the `typed` columns), the three lists and the test of a cell
+    the fast path cannot read."""
+    headers = date_headers(register, names, nodes)
+    texts, dates, lists, bad = [], [], [], []
+    for kind in ("planned", "reported", "confirmed"):
+        items = []
+        for k in range(len(nodes)):
+            t = f"{kind}_{k}"
+            if t not in headers:
                 items.append("NULL::DATE")
                 continue
-            t = f"{kind}_{k}"
+            items.append(f"d_{t}")
+            column = f"r.{quote_ident(headers[t])}"
+            if headers[t] in typed:
+                texts.append(f"{column} AS d_{t}")
+                bad.append(not_plain_date(f"d_{t}"))
+                continue
             # untrimmed: a date with outer spaces other than trailing ones is not plain
             # (the cell-by-cell path reads it), and trimming every cell costs more
             # than reading it
-            texts.append(f"coalesce(r.{quote_ident(name_key(header))}, '') AS {t}")
+            texts.append(f"coalesce({column}, '') AS {t}")
             dates.append(f"{plain_date(t)} AS d_{t}")
-            items.append(f"d_{t}")
             # a year below 1000 is not four digits (1-3 digit years DuckDB reads)
             bad.append(f"({t} <> '' AND coalesce(year(d_{t}) < 1000, true))")
         lists.append(f"[{', '.join(items)}] AS {kind}")
@@ -168,19 +225,24 @@ def _numbers(register: Register, names: list[str]) -> tuple[list[str], list[str]
     return texts, numbers, " OR ".join(bad)
 
 
-def _wide(register: Register, names: list[str], nodes: list[str]) -> str:
+def _wide(register: Register, names: list[str], nodes: list[str], typed: frozenset[str]) -> str:
     """The query staging incoming_wide from the records: `blank` a record with no text,
     `bad` a cell the fast path cannot read (the region is matched apart)."""
     c = register.columns
     label = {n.id: n.name for n in register.nodes}
-    date_texts, dates, lists, bad_date = _dates(register, names, nodes)
+    date_texts, dates, lists, bad_date = _dates(register, names, nodes, typed)
     number_texts, numbers, bad_number = _numbers(register, names)
     confirmers = ", ".join(
         f"nullif({_text(names, label[n] + c.confirmed_by_suffix)}, '')" if n in label else "NULL"
         for n in nodes
     )
     # a record with no text is skipped; one with a project id has text (decided first)
-    texts = [f"trim(coalesce(r.{quote_ident(n)}, '')) <> ''" for n in names]
+    texts = [
+        f"r.{quote_ident(n)} IS NOT NULL"
+        if n in typed
+        else f"trim(coalesce(r.{quote_ident(n)}, '')) <> ''"
+        for n in names
+    ]
     blank = f"CASE WHEN {_text(names, c.id)} <> '' THEN false ELSE NOT ({' OR '.join(texts)}) END"
     # a value under a column with no header: the cell-by-cell path refuses the file
     unnamed = " OR ".join(f"coalesce(r.{quote_ident(n)}, '') <> ''" for n in headless(names))
