@@ -75,12 +75,15 @@ class Records:
 
 @dataclass(frozen=True)
 class ReadPlan:
-    """A query over the records and the columns it reads as dates (every cell written in
-    the one form `dateformat`, or empty); the other columns are read as text."""
+    """A query over the records and the columns it reads as dates, every cell written in
+    the form `dateformat` (dates) or `timestampformat` (stamps: read as midnight of the
+    day; DuckDB takes one form of each), or empty; the other columns are read as text."""
 
     sql: str
     dates: frozenset[str] = frozenset()
     dateformat: str = ""
+    stamps: frozenset[str] = frozenset()
+    timestampformat: str = ""
 
 
 # The query a table is read by, given the header's column names and the first records
@@ -189,11 +192,14 @@ def _read_csv(
 ) -> int:
     """The temp table `table` created by the plan's query over the file's records; its
     rows. Dates are read by DuckDB as it reads the file, cheaper than from text."""
-    columns = {name: "DATE" if name in plan.dates else "VARCHAR" for name in names}
+    columns = {
+        name: "DATE" if name in plan.dates else "TIMESTAMP" if name in plan.stamps else "VARCHAR"
+        for name in names
+    }
     csv = (
         "SELECT * FROM read_csv(?, header = true, auto_detect = false, columns = ?, "
         "delim = ?, quote = '\"', escape = '\"', skip = ?, strict_mode = true, "
-        "null_padding = false, max_line_size = ?, dateformat = ?)"
+        "null_padding = false, max_line_size = ?, dateformat = ?, timestampformat = ?)"
     )
     try:
         created = con.execute(
@@ -205,6 +211,7 @@ def _read_csv(
                 source.header_row - 1,
                 max(source.limits.line_bytes + 2, 1 << 21),
                 plan.dateformat or "%Y-%m-%d",
+                plan.timestampformat or "%Y-%m-%d %H:%M:%S",
             ],
         ).fetchall()
     except duckdb.OutOfMemoryException:
@@ -212,7 +219,7 @@ def _read_csv(
     except duckdb.Error as exc:
         if "Invalid unicode" in str(exc):
             raise _NotUtf8 from exc
-        if plan.dates:
+        if plan.dates or plan.stamps:
             raise _NotAsSampled from exc
         fault = first_fault(path, text, source.delimiter, source.header_row)
         if fault is not None:

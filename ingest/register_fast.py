@@ -55,8 +55,15 @@ def stage_wide(
                 check_header(path, register, names)
             except IngestError:
                 return None  # the cell-by-cell path names what is missing
-            dates, form = date_columns(date_headers(register, names, nodes), names, sample)
-            return ReadPlan(_wide(register, names, nodes, dates), dates, form)
+            forms = date_columns(date_headers(register, names, nodes), names, sample)
+            (dates, dateformat), (stamps, stampformat) = forms
+            return ReadPlan(
+                _wide(register, names, nodes, dates, stamps),
+                dates,
+                dateformat,
+                stamps,
+                stampformat,
+            )
 
         read = read_records(con, path, as_source(register), "incoming_wide", query)
         if read is None:
@@ -142,13 +149,15 @@ _FORMS = {
 }
 
 
-def date_columns(
-    headers: dict[str, str], names: list[str], sample: list[list[str]]
-) -> tuple[frozenset[str], str]:
-    """The date columns whose first records are all written in one form (the form most
-    of their dates take), to be read as dates, and that form."""
+Forms = tuple[tuple[frozenset[str], str], tuple[frozenset[str], str]]
+
+
+def date_columns(headers: dict[str, str], names: list[str], sample: list[list[str]]) -> Forms:
+    """The date columns whose first records are all written in one plain form, to be read
+    as dates, by form: the form most of their cells take first (read as DATE), the other
+    second (read as TIMESTAMP: DuckDB reads one form of each)."""
     by_form: dict[str, list[str]] = {form: [] for form in _FORMS}
-    cells: Counter[str] = Counter()
+    cells: Counter[str] = Counter({form: 0 for form in _FORMS})
     for header in headers.values():
         j = names.index(header)
         texts = [row[j].strip() for row in sample if len(row) > j and row[j].strip()]
@@ -156,10 +165,10 @@ def date_columns(
             if texts and all(pattern.fullmatch(t) for t in texts):
                 by_form[form].append(header)
                 cells[form] += len(texts)
-    if not cells:
-        return frozenset(), ""
-    form = cells.most_common(1)[0][0]
-    return frozenset(by_form[form]), form
+    first, second = (
+        (frozenset(by_form[f]), f if by_form[f] else "") for f, _ in cells.most_common()
+    )
+    return first, second
 
 
 def not_plain_date(d: str) -> str:
@@ -173,11 +182,15 @@ def not_plain_date(d: str) -> str:
 
 
 def _dates(
-    register: Register, names: list[str], nodes: list[str], typed: frozenset[str]
+    register: Register,
+    names: list[str],
+    nodes: list[str],
+    typed: frozenset[str],
+    stamps: frozenset[str],
 ) -> tuple[list[str], list[str], str, str]:
     """The date cells' texts (read from the records) and dates (read from the texts, or
-    by the read itself in the `typed` columns), the three lists and the test of a cell
-    the fast path cannot read."""
+    by the read itself in the `typed` and `stamps` columns), the three lists and the test
+    of a cell the fast path cannot read."""
     headers = date_headers(register, names, nodes)
     texts, dates, lists, bad = [], [], [], []
     for kind in ("planned", "reported", "confirmed"):
@@ -189,8 +202,8 @@ def _dates(
                 continue
             items.append(f"d_{t}")
             column = f"r.{quote_ident(headers[t])}"
-            if headers[t] in typed:
-                texts.append(f"{column} AS d_{t}")
+            if headers[t] in typed or headers[t] in stamps:
+                texts.append(f"CAST({column} AS DATE) AS d_{t}")
                 bad.append(not_plain_date(f"d_{t}"))
                 continue
             # untrimmed: a date with outer spaces other than trailing ones is not plain
@@ -225,12 +238,18 @@ def _numbers(register: Register, names: list[str]) -> tuple[list[str], list[str]
     return texts, numbers, " OR ".join(bad)
 
 
-def _wide(register: Register, names: list[str], nodes: list[str], typed: frozenset[str]) -> str:
+def _wide(
+    register: Register,
+    names: list[str],
+    nodes: list[str],
+    typed: frozenset[str],
+    stamps: frozenset[str],
+) -> str:
     """The query staging incoming_wide from the records: `blank` a record with no text,
     `bad` a cell the fast path cannot read (the region is matched apart)."""
     c = register.columns
     label = {n.id: n.name for n in register.nodes}
-    date_texts, dates, lists, bad_date = _dates(register, names, nodes, typed)
+    date_texts, dates, lists, bad_date = _dates(register, names, nodes, typed, stamps)
     number_texts, numbers, bad_number = _numbers(register, names)
     confirmers = ", ".join(
         f"nullif({_text(names, label[n] + c.confirmed_by_suffix)}, '')" if n in label else "NULL"
@@ -239,7 +258,7 @@ def _wide(register: Register, names: list[str], nodes: list[str], typed: frozens
     # a record with no text is skipped; one with a project id has text (decided first)
     texts = [
         f"r.{quote_ident(n)} IS NOT NULL"
-        if n in typed
+        if n in typed or n in stamps
         else f"trim(coalesce(r.{quote_ident(n)}, '')) <> ''"
         for n in names
     ]
