@@ -68,11 +68,14 @@ def stage_wide(
         read = read_records(con, path, as_source(register), "incoming_wide", query)
         if read is None:
             return None
-        rows = read.rows - _tidy(con, register.header_row, read, known)
-        if _anything_wrong(con, register, today, nodes):
+        wrong = _wrong(register, today, nodes)
+        blank, anything = _tidy(con, register.header_row, read, known, wrong)
+        if anything is None:  # records dropped or regions mapped since it was looked at
+            anything = bool(con.execute(f"SELECT {wrong} FROM incoming_wide").fetchall()[0][0])
+        if anything:
             con.execute("DROP TABLE IF EXISTS temp.incoming_wide")
             return None
-        return rows
+        return read.rows - blank
     finally:
         for name in TEMP:
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
@@ -85,10 +88,16 @@ def _text(names: list[str], header: str) -> str:
 
 
 def _tidy(
-    con: duckdb.DuckDBPyConnection, header_row: int, read: Records, known: dict[str, str]
-) -> int:
+    con: duckdb.DuckDBPyConnection,
+    header_row: int,
+    read: Records,
+    known: dict[str, str],
+    wrong: str,
+) -> tuple[int, bool | None]:
     """Number the lines one by one where records and lines differ, drop the records with
-    no text and map the region texts the read left unmatched; return the records dropped."""
+    no text and map the region texts the read left unmatched; return the records dropped
+    and, when nothing needed dropping or mapping, whether anything is `wrong` (an
+    aggregate over incoming_wide) — else None: it is still to be looked at."""
     if read.numbered:
         first = header_row + 1
         con.execute(
@@ -96,10 +105,10 @@ def _tidy(
             f"SELECT w.* REPLACE (r.line + (w.line - {first} - r.first) AS line) "
             f"FROM incoming_wide w ASOF JOIN line_runs r ON w.line - {first} >= r.first"
         )
-    blank, texts = con.execute(
+    blank, texts, anything = con.execute(
         "SELECT count(*) FILTER (blank), "
-        "coalesce(list(DISTINCT region_text) FILTER (region IS NULL AND NOT blank), []) "
-        "FROM incoming_wide"
+        "coalesce(list(DISTINCT region_text) FILTER (region IS NULL AND NOT blank), []), "
+        f"{wrong} FROM incoming_wide"
     ).fetchall()[0]
     if blank:
         con.execute("DELETE FROM incoming_wide WHERE blank")
@@ -110,7 +119,7 @@ def _tidy(
             "UPDATE incoming_wide w SET region = m.value FROM region_map m "
             "WHERE w.region IS NULL AND m.text = w.region_text"
         )
-    return int(blank)
+    return int(blank), None if blank or texts else bool(anything)
 
 
 def plain_date(t: str) -> str:
@@ -300,10 +309,9 @@ def _project_texts(c: RegisterColumns) -> dict[str, str]:
     }
 
 
-def _anything_wrong(
-    con: duckdb.DuckDBPyConnection, register: Register, today: date, nodes: list[str]
-) -> bool:
-    """Whether any check of ingest.register_checks could find a problem."""
+def _wrong(register: Register, today: date, nodes: list[str]) -> str:
+    """SQL, an aggregate over incoming_wide: whether any check of ingest.register_checks
+    could find a problem."""
     day = f"DATE '{today.isoformat()}'"
     ks = f"range(1, {len(nodes) + 1})"
     checks = [
@@ -317,8 +325,4 @@ def _anything_wrong(
     for first, then in register.ordered_pairs():
         a, b = nodes.index(first) + 1, nodes.index(then) + 1
         checks.append(f"bool_or(planned[{b}] < planned[{a}] OR reported[{b}] < reported[{a}])")
-    row = con.execute(
-        f"SELECT coalesce({' OR '.join(f'coalesce({x}, false)' for x in checks)}, false) "
-        "FROM incoming_wide"
-    ).fetchall()
-    return bool(row[0][0])
+    return f"coalesce({' OR '.join(f'coalesce({x}, false)' for x in checks)}, false)"
