@@ -195,8 +195,11 @@ def _retire(con: duckdb.DuckDBPyConnection, name: str, load_id: int, projects: s
     mine = (
         f"v.current AND v.register = $reg AND v.load_id <> $load_id AND v.project IN ({projects})"
     )
-    gone = con.execute(f"DELETE FROM project_wide v WHERE v.merged AND {mine}", params)
-    n = int(gone.fetchall()[0][0])
+    n = 0
+    # merged states are rare (files loaded out of order, stores migrated): looked for first
+    if con.execute("SELECT count(*) FROM project_wide WHERE merged AND current").fetchall()[0][0]:
+        gone = con.execute(f"DELETE FROM project_wide v WHERE v.merged AND {mine}", params)
+        n = int(gone.fetchall()[0][0])
     kept = con.execute(
         f"UPDATE project_wide v SET current = false WHERE NOT v.merged AND {mine}", params
     )
