@@ -7,9 +7,11 @@ import signal
 import threading
 import time
 import weakref
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from types import TracebackType
+from typing import ParamSpec, TypeVar
 
 from threadpoolctl import threadpool_limits
 
@@ -24,6 +26,9 @@ def _exit_with_parent(parent: int) -> None:
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # Read by OpenBLAS, OpenMP and MKL when their library loads.
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -60,6 +65,16 @@ class WorkerPool(ProcessPoolExecutor):
     """A process pool that can be stopped at once: its pending work dropped, its workers
     ended mid-task. Leaving its `with` block on an error or an interrupt stops it so:
     nobody waits for results no one will read (a stopping service, Ctrl-C)."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        # The first submit starts the workers, and a process inherits the signals its
+        # starter blocks: with SIGINT blocked, a Ctrl-C cannot interrupt a worker while it
+        # starts up either (before _start_worker ignores it).
+        unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
 
     def stop(self) -> None:
         """Drop the pending work and end the workers now."""

@@ -124,3 +124,12 @@ def test_a_worker_leaves_ctrl_c_to_the_process_that_started_it() -> None:
     with process_pool(1) as pool:
         handler = pool.submit(signal.getsignal, signal.SIGINT).result(timeout=120)
     assert handler == signal.SIG_IGN
+
+
+def test_a_worker_never_sees_a_ctrl_c_even_while_it_starts() -> None:
+    # blocked from its start (before the worker ignores it): a Ctrl-C while its interpreter
+    # starts would otherwise print a KeyboardInterrupt from the middle of its imports
+    with process_pool(1) as pool:
+        blocked = pool.submit(signal.pthread_sigmask, signal.SIG_BLOCK, []).result(timeout=120)
+    assert signal.SIGINT in blocked
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # not here
