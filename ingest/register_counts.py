@@ -86,11 +86,13 @@ FROM {table} c JOIN series s
 """
 
 
-def count_days(con: duckdb.DuckDBPyConnection, known: datetime) -> str:
+def count_days(
+    con: duckdb.DuckDBPyConnection, known: datetime, in_order: bool | None = None
+) -> str:
     """The count events by region and day (column n) as known at `known` (parameter $d):
     those kept by the loads when no version is known later, else resolved from every
     stored version."""
-    if known_now(con, known):
+    if known_now(con, known) if in_order is None else in_order:
         return KEPT_DAYS
     return by_day("project_count_events_at($d)")
 
@@ -111,13 +113,16 @@ def known_now(con: duckdb.DuckDBPyConnection, known: datetime) -> bool:
     return bool(row[0][0])
 
 
-def write_counts(con: duckdb.DuckDBPyConnection, load_id: int, known_from: datetime) -> int:
+def write_counts(
+    con: duckdb.DuckDBPyConnection, load_id: int, known_from: datetime, in_order: bool
+) -> int:
     """Write the counts that changed with this load (inside its transaction); return them.
 
     Leaves the temp table count_values for the caller to drop (after a rollback).
     """
     con.execute(LATEST_COUNT_DAYS)
-    con.execute(_COUNTS.format(days=count_days(con, known_from)), {"d": known_from})
+    days = count_days(con, known_from, in_order)
+    con.execute(_COUNTS.format(days=days), {"d": known_from})
     return _write(con, "count_values", load_id)
 
 
@@ -162,13 +167,18 @@ WHERE f.value IS NOT NULL AND (p.value IS NULL OR p.value <> f.value)
 """
 
 
-def write_sums(con: duckdb.DuckDBPyConnection, name: str, load_id: int, known: datetime) -> int:
+def write_sums(
+    con: duckdb.DuckDBPyConnection, name: str, load_id: int, known: datetime, in_order: bool
+) -> int:
     """Write the register's sums for the load's month where they changed; return them.
 
     Leaves the temp table sum_values for the caller to drop.
     """
+    sums = con.execute("SELECT count(*) FROM register_sums WHERE register = ?", [name])
+    if not sums.fetchall()[0][0]:
+        return 0
     sources = {"projects": "project_rows_current", "nodes": "node_rows_current"}
-    if not known_now(con, known):
+    if not in_order:
         sources = {"projects": "project_latest_at($d)", "nodes": "project_node_latest_at($d)"}
     con.execute(_SUMS.format_map(sources), {"d": known, "reg": name, "load_id": load_id})
     return _write(con, "sum_values", load_id)

@@ -128,10 +128,10 @@ def load_register(
         return RegisterReport(str(path), register.name, 0, None, already_loaded=int(earlier))
     known = known_from or datetime.now().replace(microsecond=0)
     try:
-        nodes = layout_nodes(con, register)
+        nodes, held = layout_nodes(con, register)
         rows = _read(con, path, register, regions, known, nodes)
         return _store(
-            con, path, register, nodes, rows, digest, known, indicators, regions, registers
+            con, path, register, (nodes, held), rows, digest, known, indicators, regions, registers
         )
     except duckdb.Error as exc:
         raise StoreError(f"{path}: {exc}") from exc
@@ -173,7 +173,7 @@ def _store(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     register: Register,
-    nodes: list[str],
+    layouts: tuple[list[str], set[int]],
     rows_read: int,
     digest: str,
     known: datetime,
@@ -181,24 +181,26 @@ def _store(
     regions: Sequence[Region],
     registers: Sequence[Register],
 ) -> RegisterReport:
+    nodes, held = layouts  # the load's node order; the layouts of the latest versions
     projects = int(con.execute("SELECT count(*) FROM incoming_wide").fetchall()[0][0])
     with transaction(con):
         sync_catalog(con, indicators.values(), regions)
         sync_registers(con, registers)
         layout = layout_id(con, register.name, nodes)
-        remap(con, register.name, layout, nodes)
+        remap(con, register.name, layout, nodes, held)
         load_id = int(
             con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchall()[0][0]
         )
-        if known_now(con, known):  # every version it replaces is known before it
+        in_order = known_now(con, known)  # every version it replaces is known before it
+        if in_order:
             stats = store_in_order(con, register.name, layout, len(nodes), load_id)
         else:
             stats = store_late(con, register.name, layout, len(nodes), load_id, known)
         unchanged = projects - stats[0] - stats[1]
         _record_load(con, register.name, path, digest, known, rows_read, stats, unchanged, load_id)
         missing = _record_absences(con, register.name, load_id, projects)
-        counts = write_counts(con, load_id, known)
-        counts += write_sums(con, register.name, load_id, known)
+        counts = write_counts(con, load_id, known, in_order)
+        counts += write_sums(con, register.name, load_id, known, in_order)
     return RegisterReport(
         str(path),
         register.name,

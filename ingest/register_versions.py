@@ -22,17 +22,22 @@ _DETAILS = ("name", "region", "unit", "supporting", "investment", "category", "f
 _LISTS = ("planned", "reported", "confirmed", "confirmed_by")
 
 
-def layout_nodes(con: duckdb.DuckDBPyConnection, register: Register) -> list[str]:
+def layout_nodes(con: duckdb.DuckDBPyConnection, register: Register) -> tuple[list[str], set[int]]:
     """The load's node order: the configured nodes, then any other node the register's
-    latest versions hold (a node dropped from config is then cleared like any other)."""
+    latest versions hold (a node dropped from config is then cleared like any other);
+    and the layouts those versions are stored in."""
     nodes = register.node_ids()
-    rows = con.execute(
-        "SELECT DISTINCT unnest(y.nodes) AS node FROM register_layouts y "
-        "WHERE y.layout IN (SELECT DISTINCT layout FROM project_latest WHERE register = ?) "
-        "ORDER BY node",
+    held = con.execute(
+        "SELECT DISTINCT layout FROM project_wide WHERE current AND register = ?",
         [register.name],
     ).fetchall()
-    return nodes + [str(r[0]) for r in rows if r[0] not in nodes]
+    layouts = {int(r[0]) for r in held}
+    rows = con.execute(
+        "SELECT DISTINCT unnest(nodes) AS node FROM register_layouts "
+        "WHERE list_contains(?, layout) ORDER BY node",
+        [sorted(layouts)],
+    ).fetchall()
+    return nodes + [str(r[0]) for r in rows if r[0] not in nodes], layouts
 
 
 def layout_id(con: duckdb.DuckDBPyConnection, name: str, nodes: list[str]) -> int:
@@ -79,8 +84,13 @@ def widen(con: duckdb.DuckDBPyConnection, nodes: list[str], lines: bool) -> None
     )
 
 
-def remap(con: duckdb.DuckDBPyConnection, name: str, layout: int, nodes: list[str]) -> None:
-    """Rewrite the register's latest versions stored in another layout into this one."""
+def remap(
+    con: duckdb.DuckDBPyConnection, name: str, layout: int, nodes: list[str], held: set[int]
+) -> None:
+    """Rewrite the register's latest versions stored in another layout into this one
+    (`held`: the layouts they are stored in)."""
+    if held <= {layout}:
+        return
     moved = ", ".join(
         f"{c} = CASE WHEN p.{c} IS NOT NULL THEN list_transform(m.idx, lambda i: p.{c}[i]) END"
         for c in (*_LISTS, "node_lines", "node_loads")
