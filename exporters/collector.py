@@ -162,7 +162,9 @@ def check_samples(row: CheckRow) -> Iterator[tuple[str, list[str], float]]:
         yield P + "horizon_end_timestamp_seconds", labels, row.horizon_end
     if row.due is not None:
         yield P + "next_release_due_timestamp_seconds", labels, row.due
-    if row.horizon == "year":  # once per target: every target has a year check
+    # once per target: every target has a quarter check (one given only as quarters has
+    # no year check)
+    if row.horizon == "quarter":
         yield P + "target_info", [row.indicator, row.region, str(row.year), row.owner], 1.0
 
 

@@ -276,6 +276,22 @@ def dekad_stale_test(s: AlertSettings) -> dict[str, Any]:
     }
 
 
+def quarter_only_test(s: AlertSettings) -> dict[str, Any]:
+    """A target given only as quarters has no year check: its quarter's late figure pages,
+    until stale_days_after_end after its year's end (1969's, not 1967's)."""
+    t = minutes(s.stale_for) + 2
+    v = f"Vx{t + 5}"
+    last: Item = ("gdp_growth", "west_coast", "quarter", "1969")
+    old: Item = ("gdp_growth", "old_zone", "quarter", "1967")
+    series = item_series(last, JUST_ENDED, v) + item_series(old, ENDED, v)
+    fired = [expected(s, "KpiDataStale", last, JUST_ENDED)]
+    return {
+        "interval": "1m",
+        "input_series": series,
+        "alert_rule_test": [_case("KpiDataStale", t, fired)],
+    }
+
+
 def _instance(name: str, **values: str) -> list[dict[str, str]]:
     """Series of one kpiwatch instance's own metrics, by metric name."""
     labels = f'job="kpiwatch",instance="{name}"'
@@ -372,5 +388,6 @@ def unit_tests(
             restart_test(s),
             service_test(s, service_rules),
             dekad_stale_test(s),
+            quarter_only_test(s),
         ],
     }

@@ -121,6 +121,8 @@ ITEM_NAME = "{{ $labels.name }} ({{ $labels.indicator }}) in {{ $labels.region }
 HORIZON = "{{ $labels.year }} {{ $labels.horizon }}"
 OWNER = "Responsible unit: {{ $labels.owner }}."
 STALE = 'kpiwatch_kpi_stale{horizon="year"}'
+# a target given only as quarters has no year check: its quarter's flag stands for it
+QUARTER_STALE = 'kpiwatch_kpi_stale{horizon="quarter"}'
 # A series published per 旬 is late a 旬 (plus the release lag) after its last figure,
 # long before its month is: that item (horizon "dekad") pages instead of its year's.
 DEKAD_STALE = 'kpiwatch_kpi_stale{horizon="dekad"}'
@@ -209,9 +211,9 @@ def target_rules(s: AlertSettings) -> list[dict[str, Any]]:
     """One alert per cause for each item: behind pace, or on pace but forecast to miss."""
     live, behind, p = _live(s), _behind(s), _p_meet(s)
     forecast = f"and on({ITEM}) ({live})\nunless on({ITEM}) ({behind})"
-    year_end = _latest(s, 'kpiwatch_kpi_horizon_end_timestamp_seconds{horizon="year"}')
     dekad_stale = f"{_latest(s, DEKAD_STALE)} == 1"
-    stale = f"({_latest(s, STALE)} == 1)\nunless on({TARGET}) ({dekad_stale})\nor {dekad_stale}"
+    late = f"({_latest(s, STALE)}\nor on({TARGET}) {_latest(s, QUARTER_STALE)}) == 1"
+    stale = f"({late})\nunless on({TARGET}) ({dekad_stale})\nor {dekad_stale}"
     exprs = {
         "KpiBehindPace": (f"({behind})\nand on({ITEM}) ({live})", s.behind_for),
         "KpiForecastShortfall": (f"({p} < {s.behind_below})\n{forecast}", s.forecast_for),
@@ -220,7 +222,7 @@ def target_rules(s: AlertSettings) -> list[dict[str, Any]]:
             s.forecast_for,
         ),
         "KpiDataStale": (
-            f"({stale})\nand on({TARGET}) ({year_end} > time() - {s.stale_days_after_end * 86400})",
+            f"({stale})\nand on({TARGET}) ({_year_not_long_over(s)})",
             s.stale_for,
         ),
     }
@@ -228,6 +230,19 @@ def target_rules(s: AlertSettings) -> list[dict[str, Any]]:
         _alert(s, name, _with_info(s, expr), for_, *TARGET_TEXTS[name])
         for name, (expr, for_) in exprs.items()
     ]
+
+
+def _year_not_long_over(s: AlertSettings) -> str:
+    """Targets whose year ended less than stale_days_after_end ago: by the year check's
+    end, or, for a target without one (given only as quarters), by its quarter's year."""
+    ago = f"time() - {s.stale_days_after_end * 86400}"
+    end = 'kpiwatch_kpi_horizon_end_timestamp_seconds{horizon="%s"}'
+    year_end, quarter_end = _latest(s, end % "year"), _latest(s, end % "quarter")
+    # a quarter's end (the first second after it) less a second falls in its year; the
+    # year's end (the first second of the next) is after `ago` exactly when that year
+    # is not before ago's
+    by_quarter = f"year({quarter_end} - 1) >= scalar(year(vector({ago})))"
+    return f"{year_end} > {ago}\nor on({TARGET}) ({by_quarter}\nunless on({TARGET}) {year_end})"
 
 
 def _last_success(s: AlertSettings, age: int) -> str:

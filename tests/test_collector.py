@@ -55,8 +55,6 @@ def test_growth_rates_are_ratios_under_names_of_their_own() -> None:
         *status,
         f"kpiwatch_kpi_stale{{{labels}}} 0.0",
         f"kpiwatch_kpi_horizon_end_timestamp_seconds{{{labels}}} 1.7987616e+09",
-        'kpiwatch_kpi_target_info{indicator="gdp_growth",owner="统计局",region="CN",'
-        'year="2026"} 1.0',
         f"{g}forecast_ratio{{{labels}}} 0.062",
         f"{g}expected_shortfall_ratio{{{labels}}} 0.005",
         f"{g}forecast_lower_ratio{{{ivl.format('80')}}} 0.059000000000000004",
@@ -91,6 +89,17 @@ def test_flows_keep_their_unit_and_every_name_one_unit() -> None:
     }
     assert 'kpiwatch_kpi_actual{horizon="quarter",indicator="projects_started",' in flow[0]
     assert all(n.startswith("kpiwatch_") for n in names)
+
+
+def test_the_owner_comes_once_per_target_with_its_quarter_check() -> None:
+    """Every target has a quarter check, a target given only as quarters no year check."""
+    quarter = dataclasses.replace(GROWTH, horizon="quarter")
+    for checks in ([GROWTH, quarter], [quarter]):
+        owners = [ln for ln in samples(SnapshotData(checks, [], [])) if "target_info" in ln]
+        assert owners == [
+            'kpiwatch_kpi_target_info{indicator="gdp_growth",owner="统计局",region="CN",'
+            'year="2026"} 1.0'
+        ]
 
 
 ON_TRACK = ("on_track", False, 2026, 1.8e9, "on_track")
