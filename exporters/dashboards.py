@@ -153,12 +153,19 @@ def _tables(s: DashboardSettings) -> list[Any]:
     ]
 
 
-# A release row: the year check carries the month's (or quarter's) staleness and the day
-# its next figure is due, the 旬 check the 旬's. Noon of that day reads as the same date
-# in every time zone from UTC-12 to UTC+11 (the metric is the end of the day, UTC).
-RELEASE_ROWS = f'{LIVE},horizon=~"year|dekad"'
-RELEASES = f"{KPI}stale{{{RELEASE_ROWS}}}"
-DUE_DAY = f"1000 * ({KPI}next_release_due_timestamp_seconds{{{RELEASE_ROWS}}} - 43200)"
+def _release_rows(metric: str) -> str:
+    """A release row: the year check carries the month's (or quarter's) staleness and the
+    day its next figure is due, the 旬 check the 旬's; a target given only as quarters has
+    no year check, its quarter check stands for it."""
+    rows = f'{KPI}{metric}{{{LIVE},horizon=~"year|dekad"}}'
+    target = "job, instance, indicator, region, year"
+    return f'{rows} or on({target}) {KPI}{metric}{{{LIVE},horizon="quarter"}}'
+
+
+RELEASES = _release_rows("stale")
+# Noon of the due day reads as the same date in every time zone from UTC-12 to UTC+11
+# (the metric is the end of the day, UTC).
+DUE_DAY = f"1000 * (({_release_rows('next_release_due_timestamp_seconds')}) - 43200)"
 
 
 def _releases() -> Any:
@@ -170,6 +177,7 @@ def _releases() -> Any:
             "1": ValueMappingResult(text="late", color="red", index=1),
             "year": ValueMappingResult(text="month or quarter", index=2),
             "dekad": ValueMappingResult(text="旬", index=3),
+            "quarter": ValueMappingResult(text="month or quarter", index=4),
         }
     )
     names = {**COLUMNS, "horizon": "Release", "Value #A": "Late", "Value #B": "Next figure due"}

@@ -84,6 +84,11 @@ indicator = "retail"
 region = "CN"
 year = 2026
 annual = 1200
+[[targets]]
+indicator = "retail"
+region = "zone_a"
+year = 2026
+quarters = { Q1 = 300 }
 """
 DASHBOARDS = tuple(grafana.DASHBOARDS)  # every dashboard there is, new ones included
 
@@ -338,7 +343,8 @@ def test_the_release_table_says_when_figures_are_due_and_which_are_late(
 ) -> None:
     """Judged on 1 November 2026: zone_b's October 中旬 was due on 25 October (its 上旬 is
     the newest), zone_a's 下旬 is due on 5 November; retail's September was due on 25
-    October (September's end plus 25 days); the other months and quarters are on time:
+    October (September's end plus 25 days), zone_a's (given only as quarters, never
+    reported) its January on 25 February; the other months and quarters are on time:
     November's projects by 25 December, fai_d's October (its 旬 incomplete) by 25
     November, GDP's Q4 by 30 January (the quarter's end plus 30 days)."""
     panel = next(
@@ -362,6 +368,7 @@ def test_the_release_table_says_when_figures_are_due_and_which_are_late(
         ("fai_d", "zone_b", "year"): 0,
         ("fai_d", "zone_a", "dekad"): 0,
         ("fai_d", "zone_b", "dekad"): 1,
+        ("retail", "zone_a", "quarter"): 1,  # given only as quarters: no year check
     }
     noon = {
         ("fai_d", "zone_a", "dekad"): "2026-11-05",
@@ -371,6 +378,7 @@ def test_the_release_table_says_when_figures_are_due_and_which_are_late(
         ("projects_started", "west_coast", "year"): "2026-12-25",
         ("retail", "CN", "year"): "2026-10-25",
         ("gdp_growth", "CN", "year"): "2027-01-30",
+        ("retail", "zone_a", "quarter"): "2026-02-25",  # never reported: January's
     }
     assert rows(due) == {
         k: 1000 * datetime.fromisoformat(f"{t}T12:00:00+00:00").timestamp() for k, t in noon.items()
