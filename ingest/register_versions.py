@@ -163,21 +163,20 @@ def store_in_order(
         INSERT INTO project_wide
         SELECT $reg, project, {", ".join(_DETAILS)}, $layout, {", ".join(_LISTS)}, node_lines,
                $load_id, line, CASE WHEN details_changed THEN $load_id ELSE prior_load END,
-               node_loads, slips, true, false
+               node_loads, slips, true, false, replaced_row
         FROM (
             SELECT i.*, c.project IS NULL OR {details} AS details_changed,
                    [{loads}] AS node_loads, {slips or "0"} AS slips,
-                   c.details_load AS prior_load
+                   c.details_load AS prior_load, c.row AS replaced_row
             FROM incoming_wide i
-            LEFT JOIN (SELECT * FROM project_wide WHERE current AND register = $reg) c
-                USING (project)
+            LEFT JOIN (SELECT rowid AS row, * FROM project_wide
+                       WHERE current AND register = $reg) c USING (project)
             WHERE c.project IS NULL OR {details} OR {_differs(_LISTS)})
         WHERE details_changed OR list_contains(node_loads, $load_id)
         """,
         params,
     )
-    mine = "SELECT project FROM project_wide WHERE load_id = $load_id AND register = $reg"
-    retired = _retire(con, name, load_id, mine)
+    retired = _retire_rows(con, load_id)
     row = con.execute(
         """
         SELECT count(*), count(*) FILTER (details_load = load_id),
@@ -197,6 +196,32 @@ def _differs(columns: tuple[str, ...], at: str = "") -> str:
     return " OR ".join(f"i.{c}{at} IS DISTINCT FROM c.{c}{at}" for c in columns)
 
 
+def _any_merged(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether any latest state is a merged one (rare: files loaded out of order, stores
+    migrated): only then are the replaced ones looked through for them."""
+    return bool(
+        con.execute("SELECT count(*) FROM project_wide WHERE merged AND current").fetchall()[0][0]
+    )
+
+
+def _retire_rows(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
+    """The latest states this load's rows replaced (by the row ids its insert read them
+    at) are latest no more: a version stays as history, a merged state goes. Return how
+    many there were."""
+    rows = "SELECT replaced_row FROM project_wide WHERE load_id = ? AND replaced_row IS NOT NULL"
+    n = 0
+    if _any_merged(con):
+        gone = con.execute(
+            f"DELETE FROM project_wide WHERE merged AND rowid IN ({rows})", [load_id]
+        )
+        n = int(gone.fetchall()[0][0])
+    kept = con.execute(
+        f"UPDATE project_wide SET current = false WHERE NOT merged AND rowid IN ({rows})",
+        [load_id],
+    )
+    return n + int(kept.fetchall()[0][0])
+
+
 def _retire(con: duckdb.DuckDBPyConnection, name: str, load_id: int, projects: str) -> int:
     """The latest states of `projects` (a query) other than this load's are latest no
     more: a version stays as history, a merged state (never a version) goes. Return how
@@ -206,8 +231,7 @@ def _retire(con: duckdb.DuckDBPyConnection, name: str, load_id: int, projects: s
         f"v.current AND v.register = $reg AND v.load_id <> $load_id AND v.project IN ({projects})"
     )
     n = 0
-    # merged states are rare (files loaded out of order, stores migrated): looked for first
-    if con.execute("SELECT count(*) FROM project_wide WHERE merged AND current").fetchall()[0][0]:
+    if _any_merged(con):
         gone = con.execute(f"DELETE FROM project_wide v WHERE v.merged AND {mine}", params)
         n = int(gone.fetchall()[0][0])
     kept = con.execute(
@@ -241,7 +265,7 @@ def store_late(
         SELECT $reg, project, {", ".join(_DETAILS)}, $layout, {", ".join(_LISTS)}, node_lines,
                $load_id, line, CASE WHEN details_changed THEN $load_id END,
                list_transform(nodes_changed, lambda x: CASE WHEN x THEN $load_id END), slips,
-               false, false
+               false, false, NULL
         FROM changed_wide
         """,
         {"reg": name, "layout": layout, "load_id": load_id},
@@ -299,7 +323,7 @@ def _merge_late(
         f"""
         INSERT INTO project_wide
         SELECT register, project, {", ".join(_DETAILS)}, layout, {", ".join(_LISTS)}, NULL,
-               $load_id, NULL, load_id, node_loads, 0, true, true
+               $load_id, NULL, load_id, node_loads, 0, true, true, NULL
         FROM merged_latest
         """,
         {"load_id": load_id},

@@ -177,6 +177,9 @@ SELECT register, project, {_PROJECT_COLUMNS}, layout, {_LIST_COLUMNS}, NULL, loa
 FROM project_latest;
 DROP TABLE project_history; DROP TABLE project_latest;
 """
+# replaced_row: the row id of the latest state a version replaced, as its load read it
+# (row ids move once deleted rows are compacted: meaningful to that load only).
+REPLACED_ROW = "ALTER TABLE project_wide ADD COLUMN replaced_row BIGINT;"
 
 
 # The two relations a load once wrote apart, and the narrow ones, as the tables they were.

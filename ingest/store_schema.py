@@ -302,4 +302,6 @@ MIGRATIONS: list[tuple[int, str]] = [
     # Each project version written once (project_wide); project_history and project_latest
     # become views with the same rows (ingest/register_wide.py).
     (25, register_wide.ONE_COPY),
+    # A version keeps the row id of the latest state it replaced, for its load to retire.
+    (26, register_wide.REPLACED_ROW),
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.register_store import RegisterReport, load_register
-from ingest.register_wide import MIGRATION, ONE_COPY
+from ingest.register_wide import MIGRATION, ONE_COPY, REPLACED_ROW
 from ingest.store import MIGRATIONS, open_store
 from kpiwatch.config import Config, load_config
 
@@ -151,7 +151,7 @@ def narrow(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute("DROP VIEW project_latest; DROP VIEW project_history")
     con.execute("DROP TABLE project_wide; DROP TABLE register_layouts")
-    for migration in (MIGRATION, ONE_COPY):
+    for migration in (MIGRATION, ONE_COPY, REPLACED_ROW):
         version = next(v for v, sql in MIGRATIONS if sql == migration)
         con.execute("DELETE FROM schema_version WHERE version = ?", [version])
 
@@ -164,5 +164,6 @@ def two_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP VIEW {name}")
         con.execute(f"ALTER TABLE {name}_t RENAME TO {name}")
     con.execute("DROP TABLE project_wide")
-    version = next(v for v, sql in MIGRATIONS if sql == ONE_COPY)
-    con.execute("DELETE FROM schema_version WHERE version = ?", [version])
+    for migration in (ONE_COPY, REPLACED_ROW):
+        version = next(v for v, sql in MIGRATIONS if sql == migration)
+        con.execute("DELETE FROM schema_version WHERE version = ?", [version])
