@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -12,8 +11,7 @@ import pytest
 from exporters.snapshot import read_snapshot_data, render
 from ingest.periods import PeriodError, parse_period
 from ingest.store import open_store
-
-KPIWATCH = Path(sys.executable).parent / "kpiwatch"
+from tests.cli_helpers import run_kpiwatch
 
 CONFIG = """
 [store]
@@ -130,11 +128,6 @@ ROWS = """旬,指标,口径,数值
 """
 
 
-def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(KPIWATCH), "--config", str(tmp / "config.toml"), *args]
-    return subprocess.run(command, capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The 旬 releases loaded by `kpiwatch ingest` and refreshed on 12 March 2026."""
@@ -142,9 +135,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (tmp / "config.toml").write_text(CONFIG, encoding="utf-8")
     (tmp / "dekads_1.csv").write_text(ROWS, encoding="utf-8")
     (tmp / "regions_1.csv").write_text(BY_REGION, encoding="utf-8")
-    loaded = _run(tmp, "ingest")
+    loaded = run_kpiwatch(tmp, "ingest")
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-    refreshed = _run(tmp, "refresh", "--today", "2026-03-12")
+    refreshed = run_kpiwatch(tmp, "refresh", "--today", "2026-03-12")
     assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
     return tmp
 
@@ -237,7 +230,7 @@ def test_a_parent_region_is_checked_on_its_children_summed(store: Path) -> None:
 
 
 def test_dekad_checks_reach_status_and_metrics(store: Path) -> None:
-    board = _run(store, "status", "--horizon", "dekad")
+    board = run_kpiwatch(store, "status", "--horizon", "dekad")
     assert board.returncode == 0, board.stderr
     text = board.stdout.replace("\n", " ")
     assert "2026-03-D1" in text and "69 to 2026-03-10 against 69.68" in text
@@ -257,7 +250,7 @@ def test_dekad_checks_reach_status_and_metrics(store: Path) -> None:
 
 def test_the_dekad_alert_passes_promtool(store: Path) -> None:
     out = store / "rules"
-    written = _run(store, "rules", "--output", str(out))
+    written = run_kpiwatch(store, "rules", "--output", str(out))
     assert written.returncode == 0, written.stderr
     rules = (out / "kpiwatch-dekad-rules.yml").read_text(encoding="utf-8")
     assert 'indicator=~"building_d|fai_d|rate_d"' in rules
@@ -283,7 +276,7 @@ def test_bad_dekad_rows_refuse_the_file(store: Path, rows: str, line: int, words
     before = store_rows(store, "SELECT count(*), max(load_id) FROM vintages")
     bad = store / "bad.csv"
     bad.write_text("旬,指标,口径,数值\n" + rows, encoding="utf-8")
-    run = _run(store, "ingest", "--source", "dekads", str(bad))
+    run = run_kpiwatch(store, "ingest", "--source", "dekads", str(bad))
     assert run.returncode != 0
     message = " ".join(run.stdout.split() + run.stderr.split())
     assert f"bad.csv: line {line}," in message, message

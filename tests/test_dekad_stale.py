@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -13,13 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from exporters.rules import AlertSettings, write_rules
-from exporters.snapshot import read_snapshot_data, render
 from ingest.grains import span_of
 from ingest.store import open_store
 from kpiwatch.config import load_config
 from metrics.dekad_stale import dekad_releases, next_due
-
-KPIWATCH = Path(sys.executable).parent / "kpiwatch"
+from tests.cli_helpers import run_kpiwatch, store_metrics
 
 # a: figures to February's 下旬, b: to February's 中旬, c: to March's 中旬; p has none of
 # its own: p1 reports to March's 上旬, p2 to February's 下旬. gdp is monthly.
@@ -118,32 +115,19 @@ def _rows() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(KPIWATCH), "--config", str(tmp / "config.toml"), *args]
-    return subprocess.run(command, capture_output=True, text=True)
-
-
-def _metrics(tmp: Path) -> str:
-    con = open_store(tmp / "store.duckdb", read_only=True)
-    try:
-        return render(read_snapshot_data(con), 0.0, 100_000).text.decode()
-    finally:
-        con.close()
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     """The store, and its metrics after refreshes on 15 and (re-judged) 16 March 2026."""
     tmp = tmp_path_factory.mktemp("dekadstale")
     (tmp / "config.toml").write_text(CONFIG, encoding="utf-8")
     (tmp / "figures_1.csv").write_text(_rows(), encoding="utf-8")
-    loaded = _run(tmp, "ingest")
+    loaded = run_kpiwatch(tmp, "ingest")
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     seen = []
     for day in ("2026-03-15", "2026-03-16"):
-        refreshed = _run(tmp, "refresh", "--today", day)
+        refreshed = run_kpiwatch(tmp, "refresh", "--today", day)
         assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
-        seen.append(_metrics(tmp))
+        seen.append(store_metrics(tmp))
     return tmp, seen[0], seen[1]
 
 
@@ -242,13 +226,13 @@ def test_the_metrics_say_stale_and_when_the_figure_was_due(store: tuple[Path, st
 
 
 def test_the_dekad_board_says_which_figure_is_late(store: tuple[Path, str, str]) -> None:
-    board = _run(store[0], "status", "--horizon", "dekad")
+    board = run_kpiwatch(store[0], "status", "--horizon", "dekad")
     assert board.returncode == 0, board.stderr
     text = " ".join(board.stdout.replace("│", " ").split())
     assert text.count("is late") == 3, text  # a, b and p, not c
     assert "the figure for 2026-03-D1 is late (due 2026-03-15)" in text
     assert "the figure for 2026-02-D3 is late (due 2026-03-05)" in text
-    past = _run(store[0], "status", "--horizon", "dekad", "--as-of", "2026-02-D1")
+    past = run_kpiwatch(store[0], "status", "--horizon", "dekad", "--as-of", "2026-02-D1")
     assert past.returncode == 0 and "late" not in past.stdout, past.stdout + past.stderr
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -13,10 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporters.snapshot import read_snapshot_data, render
 from ingest.store import open_store
+from tests.cli_helpers import run_kpiwatch, store_metrics
 
-KPIWATCH = Path(sys.executable).parent / "kpiwatch"
 DAYS = ("2026-04-25", "2026-05-01")
 NEW_YEAR = "2027-01-20"
 
@@ -78,19 +76,6 @@ ROWS += [f"2025-{m:02d},丁,gdp,100" for m in range(1, 13)]
 ROWS += ["2025年1-2月,合,gdp,200"] + [f"2025-{m:02d},合,gdp,100" for m in range(3, 13)]
 
 
-def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(KPIWATCH), "--config", str(tmp / "config.toml"), *args]
-    return subprocess.run(command, capture_output=True, text=True)
-
-
-def _metrics(tmp: Path) -> str:
-    con = open_store(tmp / "store.duckdb", read_only=True)
-    try:
-        return render(read_snapshot_data(con), 0.0, 100_000).text.decode()
-    finally:
-        con.close()
-
-
 @dataclass(frozen=True)
 class Seen:
     """The store, its metrics after a refresh on each of DAYS and NEW_YEAR (each
@@ -112,17 +97,17 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Seen:
     )
     (tmp / "config.toml").write_text(CONFIG + targets, encoding="utf-8")
     (tmp / "figures_1.csv").write_text("期,地区,指标,数值\n" + "\n".join(ROWS) + "\n", "utf-8")
-    loaded = _run(tmp, "ingest")
+    loaded = run_kpiwatch(tmp, "ingest")
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
     seen = {}
     for day in (*DAYS, NEW_YEAR):
         if day == NEW_YEAR:
-            board = _run(tmp, "status")
+            board = run_kpiwatch(tmp, "status")
             assert board.returncode == 0, board.stderr
             progress = _progress(tmp)
-        refreshed = _run(tmp, "refresh", "--today", day)
+        refreshed = run_kpiwatch(tmp, "refresh", "--today", day)
         assert refreshed.returncode == 0, refreshed.stdout + refreshed.stderr
-        seen[day] = _metrics(tmp)
+        seen[day] = store_metrics(tmp)
     return Seen(tmp, seen, " ".join(board.stdout.replace("│", " ").split()), progress)
 
 
@@ -220,7 +205,7 @@ def _found(tmp: Path, metrics: str, items: dict[str, list[str]], of: str = "") -
     expression finds exactly its items (of indicator `of` alone, if given) in the exported
     series, scraped once a minute."""
     if not (tmp / "rules").is_dir():  # the config does not change: written once
-        done = _run(tmp, "rules", "-o", str(tmp / "rules"))
+        done = run_kpiwatch(tmp, "rules", "-o", str(tmp / "rules"))
         assert done.returncode == 0, done.stdout + done.stderr
     exprs = {
         r.get("alert"): r["expr"]
