@@ -53,7 +53,13 @@ class Snapshots:
     def opened(self, con: duckdb.DuckDBPyConnection) -> None:
         """At a refresh's start: the next read is whole when anything else wrote the
         store's checks or forecasts since the last one (a refresh run by hand)."""
-        if self._last is not None and stamp(con) != self._last[1]:
+        if self._last is None:
+            return
+        try:
+            same = stamp(con) == self._last[1]
+        except duckdb.Error:  # the refresh meets the store's fault itself, and says so
+            same = False
+        if not same:
             self._last = None
 
     def forget(self) -> None:
