@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from exporters.snapshot import read_snapshot_data, render
-from ingest.store import open_store
-
-KPIWATCH = Path(sys.executable).parent / "kpiwatch"
+from tests.cli_helpers import run_kpiwatch, store_metrics
 
 # gdp_g is a quarterly growth rate, fai a monthly flow; both have targets for Q1 alone.
 # Region a reported 5.0 % for Q1 (6.5 % due: red) and 100 of fai by February (257 due by
@@ -74,11 +70,6 @@ TODAY = "2026-06-01"
 OWNERS = {"gdp_g": "专班{}", "fai": "发改局"}
 
 
-def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [str(KPIWATCH), "--config", str(tmp / "config.toml"), *args]
-    return subprocess.run(command, capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The store refreshed on TODAY, and its /metrics text."""
@@ -87,13 +78,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     (tmp / "config.toml").write_text(CONFIG + targets, encoding="utf-8")
     (tmp / "figures_1.csv").write_text("期,地区,指标,口径,数值\n" + "\n".join(ROWS) + "\n", "utf-8")
     for args in (("ingest",), ("refresh", "--today", TODAY), ("rules", "-o", str(tmp / "rules"))):
-        done = _run(tmp, *args)
+        done = run_kpiwatch(tmp, *args)
         assert done.returncode == 0, done.stdout + done.stderr
-    con = open_store(tmp / "store.duckdb", read_only=True)
-    try:
-        return tmp, render(read_snapshot_data(con), 0.0, 100_000).text.decode()
-    finally:
-        con.close()
+    return tmp, store_metrics(tmp)
 
 
 def _pages(tmp: Path, metrics: str, items: dict[str, list[dict[str, str]]]) -> str:
