@@ -144,9 +144,29 @@ Stats = tuple[int, int, int, int]
 def store_in_order(
     con: duckdb.DuckDBPyConnection, name: str, layout: int, count: int, load_id: int
 ) -> Stats:
-    """Write the file's new and changed projects as their latest state, compared with the
-    latest in the same statement; retire the rows they replace. Return the load's new
-    projects, changed projects, changed nodes and nodes planned later than before."""
+    """Write the file's new and changed projects as their latest state and retire the
+    rows they replace. Return the load's new projects, changed projects, changed nodes
+    and nodes planned later than before."""
+    _insert_changed(con, name, layout, count, load_id)
+    retired = _retire_rows(con, load_id)
+    row = con.execute(
+        """
+        SELECT count(*), count(*) FILTER (details_load = load_id),
+               coalesce(sum(list_count(list_filter(node_loads, lambda x: x = load_id))), 0),
+               coalesce(sum(slips), 0)
+        FROM project_wide WHERE load_id = ? AND NOT merged
+        """,
+        [load_id],
+    ).fetchall()[0]
+    new = int(row[0]) - retired
+    return new, int(row[1]) - new, int(row[2]), int(row[3])
+
+
+def _insert_changed(
+    con: duckdb.DuckDBPyConnection, name: str, layout: int, count: int, load_id: int
+) -> None:
+    """The file's new and changed projects as their latest states, compared with the
+    latest in the statement that writes them (no table of the changes in between)."""
     # each node's test written out (the layout's node count is known): cheaper than a
     # lambda over eight lists
     loads = ", ".join(
@@ -176,18 +196,6 @@ def store_in_order(
         """,
         params,
     )
-    retired = _retire_rows(con, load_id)
-    row = con.execute(
-        """
-        SELECT count(*), count(*) FILTER (details_load = load_id),
-               coalesce(sum(list_count(list_filter(node_loads, lambda x: x = load_id))), 0),
-               coalesce(sum(slips), 0)
-        FROM project_wide WHERE load_id = ? AND NOT merged
-        """,
-        [load_id],
-    ).fetchall()[0]
-    new = int(row[0]) - retired
-    return new, int(row[1]) - new, int(row[2]), int(row[3])
 
 
 def _differs(columns: tuple[str, ...], at: str = "") -> str:
