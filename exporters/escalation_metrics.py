@@ -16,6 +16,7 @@ are the config's.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -82,6 +83,37 @@ def read_escalation_data(
         return EscalationData()
     every = [(str(r), str(u), int(n), int(run)) for r, u, n, run in rules]
     return EscalationData(checks, units, every)
+
+
+# Today's history, and the store's macro's name in front of it on this connection: the temp
+# catalog is searched first, also from inside escalations_as_of.
+PIN_SQL = (
+    """CREATE OR REPLACE TEMP TABLE escalation_history_today AS
+    SELECT * FROM escalation_history_as_of(CAST($today AS DATE))""",
+    """CREATE OR REPLACE TEMP MACRO escalation_history_as_of(d) AS TABLE
+    SELECT * FROM temp.main.escalation_history_today""",
+)
+UNPIN_SQL = """
+DROP MACRO TABLE IF EXISTS temp.main.escalation_history_as_of;
+DROP TABLE IF EXISTS temp.main.escalation_history_today
+"""
+
+
+@contextmanager
+def history_once(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Iterator[None]:
+    """Within, `escalation_history_as_of` on `con` is `today`'s history evaluated once (it
+    ignores its argument): the ladder's checks, the units' and the stretches read it; a
+    store without the ladder is left as it is."""
+    day = {"today": today or date.today()}
+    try:
+        con.execute(PIN_SQL[0], day)
+        con.execute(PIN_SQL[1])
+    except duckdb.CatalogException:
+        pass  # no ladder: its readers find no macro and read nothing
+    try:
+        yield
+    finally:
+        con.execute(UNPIN_SQL)
 
 
 class EscalationCollector(Collector):

@@ -29,7 +29,12 @@ from exporters.collector import (
     check_samples,
     forecast_samples,
 )
-from exporters.escalation_metrics import EscalationCollector, EscalationData, read_escalation_data
+from exporters.escalation_metrics import (
+    EscalationCollector,
+    EscalationData,
+    history_once,
+    read_escalation_data,
+)
 from exporters.nowcast_metrics import NowcastCollector, NowcastData, read_nowcast_data
 from exporters.project_collector import ProjectCollector, ProjectData, read_project_data
 from exporters.unit_metrics import UnitCollector, UnitData, read_unit_data
@@ -256,8 +261,10 @@ def _kpis(
 def _read_others(
     con: duckdb.DuckDBPyConnection, today: date | None
 ) -> tuple[UnitData, ProjectData, EscalationData, NowcastData]:
-    units, projects = read_unit_data(con, today), read_project_data(con, today)
-    return units, projects, read_escalation_data(con, today), read_nowcast_data(con)
+    with history_once(con, today):  # the ladder's history is read by three of these
+        units, projects = read_unit_data(con, today), read_project_data(con, today)
+        ladder = read_escalation_data(con, today)
+    return units, projects, ladder, read_nowcast_data(con)
 
 
 def _forecasts(

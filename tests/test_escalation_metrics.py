@@ -13,8 +13,12 @@ from prometheus_client.exposition import generate_latest
 from exporters.escalation_metrics import (
     EscalationCollector,
     EscalationData,
+    history_once,
     read_escalation_data,
 )
+from exporters.project_collector import read_project_data
+from exporters.snapshot import read_snapshot_data
+from exporters.unit_metrics import read_unit_data
 from ingest.store import open_store
 from kpiwatch import app
 from kpiwatch.config import load_config
@@ -83,6 +87,8 @@ def test_read_from_the_store(tmp_path: Path) -> None:
     try:
         data = read_escalation_data(con, date(2026, 5, 10))
         before = read_escalation_data(con, date(2026, 4, 20)).every_period
+        for day in (date(2026, 4, 20), date(2026, 5, 10)):
+            assert_history_once_reads_the_same(con, day)
     finally:
         con.close()
     assert data.checks == [("projects_started", "zone_a", "发展改革局", 3)]
@@ -94,9 +100,34 @@ def test_read_from_the_store(tmp_path: Path) -> None:
     assert before == [("weekly_signing", "发展改革局", 2, 2)]
 
 
+def assert_history_once_reads_the_same(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """The snapshot's read (today's history evaluated once) gives what each reader reads
+    from the store's macros, and leaves the connection's macros as they were."""
+    alone = (read_unit_data(con, day), read_project_data(con, day), read_escalation_data(con, day))
+    assert alone[2].checks  # the ladder has something to read on these days
+    snapshot = read_snapshot_data(con, day)
+    assert (snapshot.units, snapshot.projects, snapshot.escalations) == alone
+    with history_once(con, day):
+        assert macros(con)[0] == "temp"
+        assert read_escalation_data(con, day) == alone[2]
+    assert macros(con) == [con.execute("SELECT current_database()").fetchall()[0][0]]
+
+
+def macros(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The databases holding `escalation_history_as_of`, temp (searched first) first."""
+    sql = (
+        "SELECT database_name FROM duckdb_functions() "
+        "WHERE function_name = 'escalation_history_as_of' ORDER BY database_name <> 'temp'"
+    )
+    return [str(d) for (d,) in con.execute(sql).fetchall()]
+
+
 def test_a_store_without_the_ladder_has_no_levels(tmp_path: Path) -> None:
     con = open_store(tmp_path / "kpiwatch.duckdb")
     try:
         assert read_escalation_data(con) == EscalationData()
+        with history_once(con):  # nothing to evaluate, nothing left behind
+            assert read_escalation_data(con) == EscalationData()
+        assert macros(con) == []
     finally:
         con.close()
