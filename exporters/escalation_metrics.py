@@ -85,14 +85,19 @@ def read_escalation_data(
     return EscalationData(checks, units, every)
 
 
-# Today's history, and the store's macro's name in front of it on this connection: the temp
-# catalog is searched first, also from inside escalations_as_of.
-PIN_SQL = (
-    """CREATE OR REPLACE TEMP TABLE escalation_history_today AS
-    SELECT * FROM escalation_history_as_of(CAST($today AS DATE))""",
-    """CREATE OR REPLACE TEMP MACRO escalation_history_as_of(d) AS TABLE
-    SELECT * FROM temp.main.escalation_history_today""",
-)
+# Today's history, and a macro of the store's macro's name in front of it on this connection
+# (the temp catalog is searched first, also from inside escalations_as_of); another day
+# still reads the store's macro.
+PIN_SQL = """
+CREATE OR REPLACE TEMP TABLE escalation_history_today AS
+SELECT * FROM escalation_history_as_of(CAST($today AS DATE))
+"""
+PINNED_SQL = """
+CREATE OR REPLACE TEMP MACRO escalation_history_as_of(d) AS TABLE
+SELECT * FROM temp.main.escalation_history_today WHERE CAST(d AS DATE) = DATE '{day}'
+UNION ALL
+SELECT * FROM {store}.escalation_history_as_of(d) WHERE CAST(d AS DATE) <> DATE '{day}'
+"""
 UNPIN_SQL = """
 DROP MACRO TABLE IF EXISTS temp.main.escalation_history_as_of;
 DROP TABLE IF EXISTS temp.main.escalation_history_today
@@ -101,13 +106,15 @@ DROP TABLE IF EXISTS temp.main.escalation_history_today
 
 @contextmanager
 def history_once(con: duckdb.DuckDBPyConnection, today: date | None = None) -> Iterator[None]:
-    """Within, `escalation_history_as_of` on `con` is `today`'s history evaluated once (it
-    ignores its argument): the ladder's checks, the units' and the stretches read it; a
-    store without the ladder is left as it is."""
-    day = {"today": today or date.today()}
+    """Within, `escalation_history_as_of(today)` on `con` is evaluated once: the ladder's
+    checks, the units' and the stretches read the same rows; a store without the ladder
+    is left as it is."""
+    day = today or date.today()
+    where = con.execute("SELECT current_database(), current_schema()").fetchall()[0]
+    store = ".".join('"' + str(name).replace('"', '""') + '"' for name in where)
     try:
-        con.execute(PIN_SQL[0], day)
-        con.execute(PIN_SQL[1])
+        con.execute(PIN_SQL, {"today": day})
+        con.execute(PINNED_SQL.format(day=day.isoformat(), store=store))
     except duckdb.CatalogException:
         pass  # no ladder: its readers find no macro and read nothing
     try:

@@ -107,9 +107,12 @@ def assert_history_once_reads_the_same(con: duckdb.DuckDBPyConnection, day: date
     assert alone[2].checks  # the ladder has something to read on these days
     snapshot = read_snapshot_data(con, day)
     assert (snapshot.units, snapshot.projects, snapshot.escalations) == alone
+    others = [date(2026, 3, 1), date(2026, 4, 29), date(2026, 5, 3)]  # the store's history
+    theirs = [read_escalation_data(con, other) for other in others]
     with history_once(con, day):
         assert macros(con)[0] == "temp"
         assert read_escalation_data(con, day) == alone[2]
+        assert [read_escalation_data(con, other) for other in others] == theirs
     assert macros(con) == [con.execute("SELECT current_database()").fetchall()[0][0]]
 
 
