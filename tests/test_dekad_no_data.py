@@ -11,7 +11,8 @@ import yaml
 
 from exporters.snapshot import read_snapshot_data, render
 from ingest.store import open_store
-from tests.test_dekad_indicators import _run, store_rows
+from tests.cli_helpers import run_kpiwatch
+from tests.test_dekad_indicators import store_rows
 from tests.test_release_due import _found
 
 # a reports 10 a 旬 from 2026's first 旬 to March's 上旬; b reports nothing. a's targets
@@ -62,7 +63,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rows = "".join(f"{p},甲,fai_d,10\n" for p in FIGURES)
     (tmp / "dekads_1.csv").write_text("旬,地区,指标,数值\n" + rows, encoding="utf-8")
     for args in (("ingest",), ("refresh", "--today", "2026-03-12")):
-        done = _run(tmp, *args)
+        done = run_kpiwatch(tmp, *args)
         assert done.returncode == 0, done.stdout + done.stderr
     return tmp
 
@@ -89,7 +90,7 @@ def test_a_year_without_a_dekad_figure_is_one_no_data_check(store: Path) -> None
 
 
 def test_the_board_and_the_metrics_show_it(store: Path) -> None:
-    board = _run(store, "status", "--horizon", "dekad")
+    board = run_kpiwatch(store, "status", "--horizon", "dekad")
     assert board.returncode == 0, board.stderr
     text = " ".join(board.stdout.replace("│", " ").split())
     years = re.findall(r"no data for (\d{4}(?:-\d\d-D\d)?)", text)
@@ -137,7 +138,7 @@ def test_a_new_years_first_dekad_brings_its_year_checks_along(tmp_path: Path) ->
     rows = "".join(f"{p},甲,fai_d,10\n" for p in periods)
     (tmp_path / "dekads_1.csv").write_text("旬,地区,指标,数值\n" + rows, encoding="utf-8")
     for args in (("ingest",), ("refresh", "--today", "2026-01-26")):
-        done = _run(tmp_path, *args)
+        done = run_kpiwatch(tmp_path, *args)
         assert done.returncode == 0, done.stdout + done.stderr
     con = open_store(tmp_path / "store.duckdb", read_only=True)
     try:
@@ -162,7 +163,7 @@ def test_a_new_years_first_dekad_brings_its_year_checks_along(tmp_path: Path) ->
 def _pages(tmp: Path, metrics: str, alert: str, item: str) -> bool:
     """Whether the alert's generated expression finds exactly this item in the exported
     series, evaluated by promtool on them as scraped once a minute for half an hour."""
-    done = _run(tmp, "rules", "-o", str(tmp / "rules"))
+    done = run_kpiwatch(tmp, "rules", "-o", str(tmp / "rules"))
     assert done.returncode == 0, done.stdout + done.stderr
     groups = yaml.safe_load((tmp / "rules" / "kpiwatch-rules.yml").read_text(encoding="utf-8"))
     [expr] = [r["expr"] for g in groups["groups"] for r in g["rules"] if r.get("alert") == alert]
