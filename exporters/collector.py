@@ -153,7 +153,7 @@ def check_samples(row: CheckRow) -> Iterator[tuple[str, list[str], float]]:
         value = getattr(row, field)
         name = growth_name if growth else level_name
         if value is not None and name is not None:
-            yield P + name, labels, value / PERCENT if growth else value
+            yield P + name, labels, _shown(value / PERCENT if growth else value)
     for family, status in (("status", row.status), ("pace_status", row.pace_status)):
         for s in STATUSES:
             yield P + family, [*labels, s], 1.0 if status == s else 0.0
@@ -176,11 +176,17 @@ def forecast_samples(f: ForecastRow) -> Iterator[tuple[str, list[str], float]]:
     for field, names in FORECAST_VALUES.items():
         value = getattr(f, field)
         if value is not None:
-            yield P + names[growth], labels, value / scale
+            yield P + names[growth], labels, _shown(value / scale)
     for (field, level), names in INTERVALS.items():
-        yield P + names[growth], [*labels, level], getattr(f, field) / scale
+        yield P + names[growth], [*labels, level], _shown(getattr(f, field) / scale)
     if f.p_meet is not None:
-        yield P + "target_met_probability", labels, f.p_meet
+        yield P + "target_met_probability", labels, _shown(f.p_meet)
+
+
+def _shown(value: float) -> float:
+    """The value as /metrics shows it: -0.0 as 0 (a kept render compares rows by value,
+    and -0.0 equals 0.0, so both must print alike)."""
+    return value + 0.0
 
 
 def label_names(name: str) -> list[str]:

@@ -98,6 +98,20 @@ def splice(parts: SnapshotParts, data: SnapshotData, max_series: int) -> Snapsho
     return parts.snapshot(todo, draw(job))
 
 
+def test_a_value_turned_negative_zero_is_spliced_as_the_full_render() -> None:
+    """-0.0 equals 0.0, so a kept target's lines stand for it: both must print alike."""
+    info = [IndicatorInfo("fai", "投资", "%", "flow", "")]
+    parts = SnapshotParts()
+    for zero in (0.0, -0.0, 0.0):
+        row = ForecastRow(
+            "fai", "a", "year", zero, zero, zero, zero, zero, zero, 2026, "growth", zero
+        )
+        data = SnapshotData([], info, [], [row])
+        spliced, full = splice(parts, data, 10**6), render(data, 0.0, 10**6)
+        assert_same(spliced, full)
+        assert b"-0" not in full.text
+
+
 @settings(deadline=None, max_examples=60)
 @given(snapshots(), st.sampled_from([10**6, 60, 0]))
 def test_each_snapshot_of_a_sequence_is_the_full_render(
