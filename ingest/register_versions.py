@@ -213,9 +213,9 @@ def _any_merged(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _retire_rows(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
-    """The latest states this load's rows replaced (by the row ids its insert read them
-    at) are latest no more: a version stays as history, a merged state goes. Return how
-    many there were."""
+    """The latest states this load's rows replaced (by the row ids they were read at, in
+    order or merged) are latest no more: a version stays as history, a merged state
+    goes. Return how many there were."""
     rows = "SELECT replaced_row FROM project_wide WHERE load_id = ? AND replaced_row IS NOT NULL"
     n = 0
     if _any_merged(con):
@@ -226,24 +226,6 @@ def _retire_rows(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
     kept = con.execute(
         f"UPDATE project_wide SET current = false WHERE NOT merged AND rowid IN ({rows})",
         [load_id],
-    )
-    return n + int(kept.fetchall()[0][0])
-
-
-def _retire(con: duckdb.DuckDBPyConnection, name: str, load_id: int, projects: str) -> int:
-    """The latest states of `projects` (a query) other than this load's are latest no
-    more: a version stays as history, a merged state (never a version) goes. Return how
-    many there were."""
-    params = {"reg": name, "load_id": load_id}
-    mine = (
-        f"v.current AND v.register = $reg AND v.load_id <> $load_id AND v.project IN ({projects})"
-    )
-    n = 0
-    if _any_merged(con):
-        gone = con.execute(f"DELETE FROM project_wide v WHERE v.merged AND {mine}", params)
-        n = int(gone.fetchall()[0][0])
-    kept = con.execute(
-        f"UPDATE project_wide v SET current = false WHERE NOT v.merged AND {mine}", params
     )
     return n + int(kept.fetchall()[0][0])
 
@@ -313,27 +295,28 @@ def _merge_late(
         "CREATE OR REPLACE TEMP TABLE merged_latest AS "
         + sparse(f"""
         SELECT $reg AS register, project, {details},
-               CASE WHEN x.d THEN $load_id ELSE c.load_id END AS load_id, $layout AS layout,
-               {lists},
+               CASE WHEN x.d THEN $load_id ELSE c.details_load END AS load_id,
+               $layout AS layout, {lists},
                list_transform(range(1, {count + 1}),
                               lambda k: CASE WHEN x.t[k] THEN $load_id ELSE c.node_loads[k] END)
-                   AS node_loads
+                   AS node_loads, c.row AS replaced_row
         FROM changed_wide i
-        LEFT JOIN (SELECT * FROM project_latest WHERE register = $reg) c USING (project),
+        LEFT JOIN (SELECT rowid AS row, * FROM project_wide WHERE current AND register = $reg) c
+            USING (project),
         LATERAL (SELECT i.details_changed
-                        AND (c.project IS NULL OR list_contains({held}, c.load_id)) AS d,
+                        AND (c.project IS NULL OR list_contains({held}, c.details_load)) AS d,
                         {take} AS t) x
         """),
         {"reg": name, "layout": layout, "load_id": load_id},
     )
-    _retire(con, name, load_id, "SELECT project FROM merged_latest")
     con.execute(
         f"""
         INSERT INTO project_wide
         SELECT register, project, {", ".join(_DETAILS)}, layout, {", ".join(_LISTS)}, NULL,
-               $load_id, NULL, load_id, node_loads, 0, true, true, NULL
+               $load_id, NULL, load_id, node_loads, 0, true, true, replaced_row
         FROM merged_latest
         """,
         {"load_id": load_id},
     )
+    _retire_rows(con, load_id)
     con.execute("DROP TABLE merged_latest")
